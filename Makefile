@@ -1,0 +1,130 @@
+# mod_activesync -- build, install, test and benchmark.
+#
+#   ./configure [--with-apxs=PATH] && make && make install
+#   make check        unit tests (TAP), fuzz corpus replay, end-to-end tests
+#   make check-asan   the same under AddressSanitizer + UBSan
+#   make bench        benchmarks (ratios measured side by side)
+#   make demo         start the demo server on 127.0.0.1
+#
+# Object files go to $(O)/ (obj/ by default, obj-asan/ for the sanitizer build).
+
+ifeq ($(wildcard build/config.mk),)
+$(error build/config.mk is missing: run ./configure first)
+endif
+include build/config.mk
+
+O        ?= obj
+SANITIZE ?= 0
+PYTEST   ?= python3 -m pytest
+PROVE    ?= prove
+
+SAN_FLAGS :=
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter $(WERROR)
+CPPFLAGS := -Iinclude $(HTTPD_CPPFLAGS) $(DEP_CFLAGS) $(BDB_CPPFLAGS)
+CFLAGS   := -std=gnu11 -g -O2 -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(CFLAGS_USER)
+LIBS     := $(DEP_LIBS) $(BDB_LDFLAGS) $(BDB_LIBS)
+LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS_USER)
+
+CORE_SRC  := $(sort $(wildcard mod_activesync/as_*.c))
+GLUE_SRC  := $(sort $(wildcard mod_activesync/mod_activesync*.c))
+ADMIN_SRC := $(sort $(wildcard mod_activesync/asadm_*.c))
+UNIT_SRC  := $(sort $(wildcard t/unit/test_*.c))
+FUZZ_SRC  := $(sort $(wildcard t/fuzz/fuzz_*.c))
+
+CORE_OBJ  := $(CORE_SRC:%.c=$(O)/%.o)
+GLUE_OBJ  := $(GLUE_SRC:%.c=$(O)/%.o)
+ADMIN_OBJ := $(ADMIN_SRC:%.c=$(O)/%.o)
+UNIT_BIN  := $(UNIT_SRC:%.c=$(O)/%)
+FUZZ_BIN  := $(FUZZ_SRC:%.c=$(O)/%)
+
+LIB    := $(O)/libactivesync.a
+MODULE := $(O)/mod_activesync.so
+ADMIN  := $(O)/activesync-admin
+
+.PHONY: all check check-unit check-fuzz check-e2e check-asan bench demo demo-stop install \
+        format format-check clean fuzz configure-check
+
+all: $(LIB) $(MODULE) $(ADMIN)
+
+$(O)/%.o: %.c $(wildcard include/*.h) $(wildcard mod_activesync/*.h) build/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The glue alone sees the httpd headers.
+$(GLUE_OBJ): CPPFLAGS += -I$(HTTPD_INCLUDEDIR)
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MODULE): $(GLUE_OBJ) $(LIB) build/module.map
+	$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LIB) $(LIBS) -Wl,--version-script=build/module.map
+
+$(ADMIN): $(ADMIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LIB) $(LIBS)
+
+# ---- tests ---------------------------------------------------------------
+$(O)/t/unit/test_%: t/unit/test_%.c t/unit/check_main.c t/unit/unit.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -It/unit -DAS_SRCDIR='"$(CURDIR)"' -o $@ \
+	    $< t/unit/check_main.c $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
+
+# Fuzz targets replayed over their corpus by a plain main() (no clang needed).
+$(O)/t/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/standalone.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LIB) $(LIBS) $(LDFLAGS)
+
+check-unit: $(UNIT_BIN)
+	$(PROVE) -f $(UNIT_BIN)
+
+check-fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; $$f t/fuzz/corpus/$$n; done
+
+check-e2e: all
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_SANITIZE=$(SANITIZE) \
+	    $(PYTEST) -q t/e2e
+
+check: check-unit check-fuzz check-e2e
+
+check-asan:
+	$(MAKE) O=obj-asan SANITIZE=1 check
+
+# libFuzzer builds (clang-14 + libclang-rt-14-dev): make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+fuzz:
+	t/fuzz/build.sh $(FUZZ_SECONDS)
+
+bench: all
+	AS_MODULE=$(CURDIR)/$(MODULE) python3 t/bench/bench.py
+
+demo: all
+	build/demo-server start $(CURDIR)/$(MODULE)
+
+demo-stop:
+	build/demo-server stop
+
+# ---- install -------------------------------------------------------------
+install: all
+	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(HTTPD_LIBEXECDIR) -n activesync $(MODULE)
+	install -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available $(DESTDIR)$(bindir)
+	install -m 644 conf.d/activesync.load $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/activesync.load
+	install -m 644 conf.d/activesync.conf $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/activesync.conf
+	install -m 755 $(ADMIN) $(DESTDIR)$(bindir)/activesync-admin
+
+# ---- housekeeping --------------------------------------------------------
+FORMAT_SRC = $(wildcard include/*.h mod_activesync/*.c mod_activesync/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/bench/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+configure-check:
+	@autoconf -o - configure.ac | cmp -s - configure || { echo "configure is stale: run autoconf"; exit 1; }
+
+clean:
+	rm -rf obj obj-asan obj-fuzz t/gen

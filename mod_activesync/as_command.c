@@ -1,0 +1,71 @@
+/* The command table (MS-ASCMD names, MS-ASHTTP codes).  A command without a
+ * handler is known but not implemented: it is answered 501 and advertised
+ * nowhere. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "as_cmds.h"
+#include "as_command.h"
+
+static const as_command_t commands[] = {
+    {"Sync", 0, AS_BODY_WBXML_OPTIONAL, "AirSync:", "Sync", NULL},
+    {"SendMail", 1, AS_BODY_WBXML, "ComposeMail:", "SendMail", NULL},
+    {"SmartForward", 2, AS_BODY_WBXML, "ComposeMail:", "SmartForward", NULL},
+    {"SmartReply", 3, AS_BODY_WBXML, "ComposeMail:", "SmartReply", NULL},
+    {"GetAttachment", 4, AS_BODY_NONE, NULL, NULL, NULL},
+    {"FolderSync", 9, AS_BODY_WBXML, "FolderHierarchy:", "FolderSync", NULL},
+    {"FolderCreate", 10, AS_BODY_WBXML, "FolderHierarchy:", "FolderCreate", NULL},
+    {"FolderDelete", 11, AS_BODY_WBXML, "FolderHierarchy:", "FolderDelete", NULL},
+    {"FolderUpdate", 12, AS_BODY_WBXML, "FolderHierarchy:", "FolderUpdate", NULL},
+    {"MoveItems", 13, AS_BODY_WBXML, "Move:", "MoveItems", NULL},
+    {"GetItemEstimate", 14, AS_BODY_WBXML, "GetItemEstimate:", "GetItemEstimate", NULL},
+    {"MeetingResponse", 15, AS_BODY_WBXML, "MeetingResponse:", "MeetingResponse", NULL},
+    {"Search", 16, AS_BODY_WBXML, "Search:", "Search", NULL},
+    {"Settings", 17, AS_BODY_WBXML, "Settings:", "Settings", NULL},
+    {"Ping", 18, AS_BODY_WBXML_OPTIONAL, "Ping:", "Ping", NULL},
+    {"ItemOperations", 19, AS_BODY_WBXML, "ItemOperations:", "ItemOperations", NULL},
+    {"Provision", 20, AS_BODY_WBXML, "Provision:", "Provision", NULL},
+    {"ResolveRecipients", 21, AS_BODY_WBXML, "ResolveRecipients:", "ResolveRecipients", NULL},
+    {"ValidateCert", 22, AS_BODY_WBXML, "ValidateCert:", "ValidateCert", as_cmd_validatecert},
+    {"Find", 23, AS_BODY_WBXML, "Find:", "Find", NULL},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const as_command_t *as_command_by_name(const char *name)
+{
+    size_t i;
+    if (!name) {
+        return NULL;
+    }
+    for (i = 0; i < NCOMMANDS; i++) {
+        if (!strcmp(commands[i].name, name)) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+const as_command_t *as_command_by_code(int code)
+{
+    size_t i;
+    for (i = 0; i < NCOMMANDS; i++) {
+        if (commands[i].code == code) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+const char *as_command_list_implemented(apr_pool_t *p)
+{
+    const char *list = NULL;
+    size_t i;
+    for (i = 0; i < NCOMMANDS; i++) {
+        if (commands[i].handler) {
+            list = list ? apr_pstrcat(p, list, ",", commands[i].name, NULL) : commands[i].name;
+        }
+    }
+    return list ? list : "";
+}

@@ -1,0 +1,2 @@
+/* PLACEHOLDER: activesync-admin. */
+int main(void) { return 0; }
