@@ -15,7 +15,7 @@ include build/config.mk
 
 O        ?= obj
 SANITIZE ?= 0
-PYTEST   ?= python3 -m pytest
+PYTEST   ?= /usr/bin/python3 -m pytest
 PROVE    ?= prove
 
 SAN_FLAGS :=
@@ -34,12 +34,14 @@ GLUE_SRC  := $(sort $(wildcard mod_activesync/mod_activesync*.c))
 ADMIN_SRC := $(sort $(wildcard mod_activesync/asadm_*.c))
 UNIT_SRC  := $(sort $(wildcard t/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard t/fuzz/fuzz_*.c))
+TOOL_SRC  := $(sort $(wildcard t/tools/*.c))
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(O)/%.o)
 GLUE_OBJ  := $(GLUE_SRC:%.c=$(O)/%.o)
 ADMIN_OBJ := $(ADMIN_SRC:%.c=$(O)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(O)/%)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(O)/%)
+TOOL_BIN  := $(TOOL_SRC:%.c=$(O)/%)
 
 LIB    := $(O)/libactivesync.a
 MODULE := $(O)/mod_activesync.so
@@ -78,15 +80,22 @@ $(O)/t/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/standalone.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LIB) $(LIBS) $(LDFLAGS)
 
+# Small programs the Python tests drive (codec CLI and the like).
+$(O)/t/tools/%: t/tools/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LIBS) $(LDFLAGS)
+
 check-unit: $(UNIT_BIN)
 	$(PROVE) -f $(UNIT_BIN)
 
 check-fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; $$f t/fuzz/corpus/$$n; done
 
-check-e2e: all
-	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_SANITIZE=$(SANITIZE) \
-	    $(PYTEST) -q t/e2e
+# Python tests: the codec cross-check against libwbxml (t/codec) and the
+# end-to-end tests through a private httpd (t/e2e).
+check-e2e: all $(TOOL_BIN)
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
+	    AS_SANITIZE=$(SANITIZE) $(PYTEST) -q t/codec t/e2e
 
 check: check-unit check-fuzz check-e2e
 
@@ -99,7 +108,7 @@ fuzz:
 	t/fuzz/build.sh $(FUZZ_SECONDS)
 
 bench: all
-	AS_MODULE=$(CURDIR)/$(MODULE) python3 t/bench/bench.py
+	AS_MODULE=$(CURDIR)/$(MODULE) /usr/bin/python3 t/bench/bench.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)
