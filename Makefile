@@ -66,6 +66,8 @@ $(LIB): $(CORE_OBJ)
 $(MODULE): $(GLUE_OBJ) $(LIB) build/module.map
 	$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LIB) $(LIBS) -Wl,--version-script=build/module.map
 
+$(ADMIN_OBJ): CPPFLAGS += -DAS_DEFAULT_DATADIR='"$(AS_DATADIR)"'
+
 $(ADMIN): $(ADMIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LIB) $(LIBS)
 
@@ -107,8 +109,14 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	t/fuzz/build.sh $(FUZZ_SECONDS)
 
-bench: all
-	AS_MODULE=$(CURDIR)/$(MODULE) /usr/bin/python3 t/bench/bench.py
+# Benchmarks: ratios measured side by side in one run (see README).
+$(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LIB) $(LIBS) -lwbxml2 $(LDFLAGS)
+
+bench: all $(O)/t/bench/codec_bench
+	$(O)/t/bench/codec_bench t/data/wbxml/*.xml
+	AS_MODULE=$(CURDIR)/$(MODULE) /usr/bin/python3 t/bench/bench_http.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)
