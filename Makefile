@@ -17,6 +17,16 @@ O        ?= obj
 SANITIZE ?= 0
 PYTEST   ?= /usr/bin/python3 -m pytest
 PROVE    ?= prove
+V        ?= 0
+ifeq ($(V),0)
+Q        := @
+QCC       = @echo "  CC      $@";
+QLD       = @echo "  LD      $@";
+else
+Q        :=
+QCC       =
+QLD       =
+endif
 
 SAN_FLAGS :=
 ifeq ($(SANITIZE),1)
@@ -54,38 +64,38 @@ all: $(LIB) $(MODULE) $(ADMIN)
 
 $(O)/%.o: %.c $(wildcard include/*.h) $(wildcard mod_activesync/*.h) build/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The glue alone sees the httpd headers.
 $(GLUE_OBJ): CPPFLAGS += -I$(HTTPD_INCLUDEDIR)
 
 $(LIB): $(CORE_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(QLD)ar rcs $@ $^
 
 $(MODULE): $(GLUE_OBJ) $(LIB) build/module.map
-	$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LIB) $(LIBS) -Wl,--version-script=build/module.map
+	$(QLD)$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LIB) $(LIBS) -Wl,--version-script=build/module.map
 
 $(ADMIN_OBJ): CPPFLAGS += -DAS_DEFAULT_DATADIR='"$(AS_DATADIR)"'
 
 $(ADMIN): $(ADMIN_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LIB) $(LIBS)
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LIB) $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
 $(O)/t/unit/test_%: t/unit/test_%.c t/unit/check_main.c t/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -It/unit -DAS_SRCDIR='"$(CURDIR)"' -o $@ \
+	$(QLD)$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -It/unit -DAS_SRCDIR='"$(CURDIR)"' -o $@ \
 	    $< t/unit/check_main.c $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
 
 # Fuzz targets replayed over their corpus by a plain main() (no clang needed).
 $(O)/t/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/standalone.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LIB) $(LIBS) $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LIB) $(LIBS) $(LDFLAGS)
 
 # Small programs the Python tests drive (codec CLI and the like).
 $(O)/t/tools/%: t/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LIBS) $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LIBS) $(LDFLAGS)
 
 check-unit: $(UNIT_BIN)
 	$(PROVE) -f $(UNIT_BIN)
@@ -112,7 +122,7 @@ fuzz:
 # Benchmarks: ratios measured side by side in one run (see README).
 $(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LIB) $(LIBS) -lwbxml2 $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LIB) $(LIBS) -lwbxml2 $(LDFLAGS)
 
 bench: all $(O)/t/bench/codec_bench
 	$(O)/t/bench/codec_bench t/data/wbxml/*.xml
