@@ -249,7 +249,7 @@ static int vc_rank(int status)
 /* ---- trust anchors and CRLs ------------------------------------------ */
 
 typedef struct vc_trust_t {
-    X509_STORE *store;        /* trust anchors */
+    X509_STORE *store;         /* trust anchors */
     STACK_OF(X509_CRL) * crls; /* from crl_file; possibly empty */
 } vc_trust_t;
 
@@ -275,20 +275,22 @@ static void vc_trust_free(vc_trust_t *t)
 static int vc_load_crls(vc_trust_t *t, const char *file, const as_logger_t *log)
 {
     BIO *bio = BIO_new_file(file, "r");
-    STACK_OF(X509_INFO) *infos;
+    STACK_OF(X509_INFO) * infos;
     char ebuf[256];
     int i, n = 0;
 
     if (!bio) {
         as_log(log, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS,
-               "ValidateCert: cannot read the CRL file %s: %s", file, vc_ssl_error(ebuf, sizeof(ebuf)));
+               "ValidateCert: cannot read the CRL file %s: %s", file,
+               vc_ssl_error(ebuf, sizeof(ebuf)));
         return 0;
     }
     infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (!infos) {
         as_log(log, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS,
-               "ValidateCert: cannot parse the CRL file %s: %s", file, vc_ssl_error(ebuf, sizeof(ebuf)));
+               "ValidateCert: cannot parse the CRL file %s: %s", file,
+               vc_ssl_error(ebuf, sizeof(ebuf)));
         return 0;
     }
     for (i = 0; i < sk_X509_INFO_num(infos); i++) {
@@ -317,7 +319,8 @@ static int vc_trust_load(const as_server_conf_t *conf, const as_logger_t *log, v
     t->store = X509_STORE_new();
     t->crls = sk_X509_CRL_new_null();
     if (!t->store || !t->crls) {
-        as_log(log, AS_LOG_MARK, AS_LOG_ERR, APR_ENOMEM, "ValidateCert: no memory for the trust store");
+        as_log(log, AS_LOG_MARK, AS_LOG_ERR, APR_ENOMEM,
+               "ValidateCert: no memory for the trust store");
         vc_trust_free(t);
         return 0;
     }
@@ -416,8 +419,7 @@ static unsigned char *vc_b64_decode(const unsigned char *in, size_t len, size_t 
     }
     if (nacc == 2) {
         out[o++] = (unsigned char)(acc >> 4);
-    }
-    else if (nacc == 3) {
+    } else if (nacc == 3) {
         out[o++] = (unsigned char)(acc >> 10);
         out[o++] = (unsigned char)(acc >> 2);
     }
@@ -688,16 +690,13 @@ apr_status_t as_cmd_validatecert(as_request_t *req, as_response_t *resp)
         if (as_xml_is(c, VC_NS, "Certificates")) {
             why = certs ? "two Certificates elements" : NULL;
             certs = c;
-        }
-        else if (as_xml_is(c, VC_NS, "CertificateChain")) {
+        } else if (as_xml_is(c, VC_NS, "CertificateChain")) {
             why = chainel ? "two CertificateChain elements" : NULL;
             chainel = c;
-        }
-        else if (as_xml_is(c, VC_NS, "CheckCRL")) {
+        } else if (as_xml_is(c, VC_NS, "CheckCRL")) {
             why = crlel ? "two CheckCRL elements" : NULL;
             crlel = c;
-        }
-        else {
+        } else {
             why = "an unexpected element in ValidateCert";
         }
         if (why) {
@@ -735,8 +734,7 @@ apr_status_t as_cmd_validatecert(as_request_t *req, as_response_t *resp)
             chain_ok = 0;
             as_log(log, AS_LOG_MARK, AS_LOG_DEBUG, APR_SUCCESS,
                    "ValidateCert: CertificateChain entry %d is not a DER X.509 certificate", i + 1);
-        }
-        else if (!sk_X509_push(chain, items[i].cert)) {
+        } else if (!sk_X509_push(chain, items[i].cert)) {
             rv = vc_reply(resp, VC_SERVER_ERROR, NULL, 0);
             goto done;
         }
