@@ -136,6 +136,7 @@ demo-stop:
 
 # ---- install -------------------------------------------------------------
 install: all
+	install -d $(DESTDIR)$(HTTPD_LIBEXECDIR)
 	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(HTTPD_LIBEXECDIR) -n activesync $(MODULE)
 	install -d $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available $(DESTDIR)$(bindir)
 	install -m 644 conf.d/activesync.load $(DESTDIR)$(HTTPD_SYSCONFDIR)/mods-available/activesync.load

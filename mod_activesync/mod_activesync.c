@@ -7,6 +7,7 @@
  */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
 
@@ -30,8 +31,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     mod_activesync_logger_server(&server_logger, s);
     as_log_set_default(&server_logger);
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     ASLOGNO(10001) "%s %s configured", AS_PACKAGE_NAME, AS_PACKAGE_VERSION);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ASLOGNO(10001) "%s %s configured",
+                     AS_PACKAGE_NAME, AS_PACKAGE_VERSION);
     }
     return OK;
 }
@@ -54,6 +55,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_handler(mod_activesync_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
+/* The library is built with -fvisibility=hidden and build/module.map keeps
+ * every other symbol local: the module record alone is visible. */
+#pragma GCC visibility push(default)
 AP_DECLARE_MODULE(activesync) = {
     STANDARD20_MODULE_STUFF,
     NULL,                           /* per-directory config: none */
@@ -68,3 +72,4 @@ AP_DECLARE_MODULE(activesync) = {
     0
 #endif
 };
+#pragma GCC visibility pop

@@ -1,0 +1,293 @@
+/* Directives and per-server configuration of mod_activesync.
+ *
+ * Directive                          default    meaning
+ * ActiveSync On|Off                  Off        serve ActiveSync in this server/vhost
+ * ActiveSyncDefaultDomain DOMAIN     (none)     completes bare user names
+ * ActiveSyncMaxRequestSize BYTES     32M        larger request bodies get 413
+ * ActiveSyncWBXMLLimits DEPTH ELEMS  64 500000  bounds on decoded request bodies
+ * ActiveSyncTraceAccount ADDR...     (none)     restrict trace4 protocol dumps
+ * ActiveSyncTraceDevice ID...        (none)     restrict trace4 protocol dumps
+ * ActiveSyncTrustedCAFile FILE       (none)     ValidateCert trust anchors
+ * ActiveSyncTrustedCAPath DIR        (none)     ValidateCert trust anchors (hashed)
+ * ActiveSyncCRLFile FILE             (none)     CRLs for ValidateCert CheckCRL
+ *
+ * ActiveSync defaults to Off so that loading the module (a2enmod) exposes
+ * nothing until the administrator switches it on in the virtual host that
+ * should serve it (normally the TLS one).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_file_info.h>
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mod_activesync_private.h"
+#include "mod_activesync_config.h"
+
+#define UNSET                  -1
+#define MAX_REQUEST_SIZE_LIMIT ((apr_off_t)1024 * 1024 * 1024)
+
+static mod_activesync_srv_conf_t *srv_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &activesync_module);
+}
+
+void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    mod_activesync_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->enabled = UNSET;
+    c->default_domain = NULL;
+    c->max_request_size = UNSET;
+    c->wbxml_max_depth = UNSET;
+    c->wbxml_max_elements = UNSET;
+    c->trace_accounts = NULL;
+    c->trace_devices = NULL;
+    c->trusted_ca_file = NULL;
+    c->trusted_ca_path = NULL;
+    c->crl_file = NULL;
+    return c;
+}
+
+#define MERGE_VAL(f) n->f = (add->f != UNSET) ? add->f : base->f
+#define MERGE_PTR(f) n->f = add->f ? add->f : base->f
+
+void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mod_activesync_srv_conf_t *base = basev;
+    const mod_activesync_srv_conf_t *add = addv;
+    mod_activesync_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    MERGE_VAL(enabled);
+    MERGE_PTR(default_domain);
+    MERGE_VAL(max_request_size);
+    /* The two limits come from one directive: take them as a pair. */
+    if (add->wbxml_max_depth != UNSET) {
+        n->wbxml_max_depth = add->wbxml_max_depth;
+        n->wbxml_max_elements = add->wbxml_max_elements;
+    } else {
+        n->wbxml_max_depth = base->wbxml_max_depth;
+        n->wbxml_max_elements = base->wbxml_max_elements;
+    }
+    MERGE_PTR(trace_accounts);
+    MERGE_PTR(trace_devices);
+    MERGE_PTR(trusted_ca_file);
+    MERGE_PTR(trusted_ca_path);
+    MERGE_PTR(crl_file);
+    return n;
+}
+
+void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
+{
+    static const apr_array_header_t empty = {NULL, sizeof(const char *), 0, 0, NULL};
+    const mod_activesync_srv_conf_t *c = ap_get_module_config(s->module_config, &activesync_module);
+
+    conf->enabled = c->enabled != UNSET ? c->enabled : MOD_ACTIVESYNC_DEFAULT_ENABLED;
+    conf->default_domain = c->default_domain;
+    conf->max_request_size = c->max_request_size != UNSET ? c->max_request_size
+                                                          : MOD_ACTIVESYNC_DEFAULT_MAX_REQUEST_SIZE;
+    as_wbxml_limits_default(&conf->limits);
+    conf->limits.max_size = (apr_size_t)conf->max_request_size;
+    if (c->wbxml_max_depth != UNSET) {
+        conf->limits.max_depth = (unsigned)c->wbxml_max_depth;
+        conf->limits.max_elements = (unsigned)c->wbxml_max_elements;
+    }
+    conf->trace_accounts = c->trace_accounts ? c->trace_accounts : &empty;
+    conf->trace_devices = c->trace_devices ? c->trace_devices : &empty;
+    conf->core.trusted_ca_file = c->trusted_ca_file;
+    conf->core.trusted_ca_path = c->trusted_ca_path;
+    conf->core.crl_file = c->crl_file;
+}
+
+/* ---- setters ------------------------------------------------------------ */
+
+static const char *set_enabled(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)dc;
+    srv_conf(cmd)->enabled = flag ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_default_domain(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *q;
+    (void)dc;
+    if (!*arg || *arg == '.' || *arg == '-' || ap_strchr_c(arg, '@')) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a domain name", cmd->cmd->name, arg);
+    }
+    for (q = arg; *q; q++) {
+        if (!apr_isalnum(*q) && *q != '.' && *q != '-') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a domain name", cmd->cmd->name, arg);
+        }
+    }
+    srv_conf(cmd)->default_domain = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower((char *)srv_conf(cmd)->default_domain);
+    return NULL;
+}
+
+/* "1048576", "512K", "32M", "1G". */
+static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t v, mult;
+    char *end;
+    (void)dc;
+
+    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || v <= 0 || end == arg) {
+        goto bad;
+    }
+    switch (apr_tolower(*end)) {
+    case '\0':
+        mult = 1;
+        break;
+    case 'k':
+        mult = 1024;
+        end++;
+        break;
+    case 'm':
+        mult = 1024 * 1024;
+        end++;
+        break;
+    case 'g':
+        mult = 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        goto bad;
+    }
+    if (*end || v > MAX_REQUEST_SIZE_LIMIT / mult) {
+        goto bad;
+    }
+    v *= mult;
+    srv_conf(cmd)->max_request_size = v;
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a size between 1 and 1G bytes", cmd->cmd->name,
+                        arg);
+}
+
+static int parse_uint(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v;
+    if (!apr_isdigit(*s)) {
+        return 0;
+    }
+    v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) {
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static const char *set_wbxml_limits(cmd_parms *cmd, void *dc, const char *depth,
+                                    const char *elements)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    int d, e;
+    (void)dc;
+    if (!parse_uint(depth, 2, 4096, &d)) {
+        return apr_psprintf(cmd->pool, "%s: DEPTH '%s' must be a number from 2 to 4096",
+                            cmd->cmd->name, depth);
+    }
+    if (!parse_uint(elements, 1, 100000000, &e)) {
+        return apr_psprintf(cmd->pool, "%s: ELEMENTS '%s' must be a number from 1 to 100000000",
+                            cmd->cmd->name, elements);
+    }
+    c->wbxml_max_depth = d;
+    c->wbxml_max_elements = e;
+    return NULL;
+}
+
+static const char *add_trace_account(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    char *v;
+    (void)dc;
+    if (!*arg || strlen(arg) > 320) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an account", cmd->cmd->name, arg);
+    }
+    if (!c->trace_accounts) {
+        c->trace_accounts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    v = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower(v);
+    APR_ARRAY_PUSH(c->trace_accounts, const char *) = v;
+    return NULL;
+}
+
+static const char *add_trace_device(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    (void)dc;
+    if (!*arg || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a device id", cmd->cmd->name, arg);
+    }
+    if (!c->trace_devices) {
+        c->trace_devices = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->trace_devices, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* A path relative to ServerRoot that must exist with the given type. */
+static const char *existing_path(cmd_parms *cmd, const char *arg, apr_filetype_e type,
+                                 const char **out)
+{
+    apr_finfo_t fi;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != type) {
+        return apr_psprintf(cmd->pool, "%s: '%s' does not exist or is not a %s", cmd->cmd->name,
+                            path, type == APR_DIR ? "directory" : "file");
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->trusted_ca_file);
+}
+
+static const char *set_ca_path(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_DIR, &srv_conf(cmd)->trusted_ca_path);
+}
+
+static const char *set_crl_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->crl_file);
+}
+
+const command_rec mod_activesync_cmds[] = {
+    AP_INIT_FLAG("ActiveSync", set_enabled, NULL, RSRC_CONF,
+                 "On|Off: serve Exchange ActiveSync in this server (default Off)"),
+    AP_INIT_TAKE1("ActiveSyncDefaultDomain", set_default_domain, NULL, RSRC_CONF,
+                  "domain completing user names given without one"),
+    AP_INIT_TAKE1("ActiveSyncMaxRequestSize", set_max_request_size, NULL, RSRC_CONF,
+                  "largest request body in bytes (suffix K, M or G; default 32M)"),
+    AP_INIT_TAKE2("ActiveSyncWBXMLLimits", set_wbxml_limits, NULL, RSRC_CONF,
+                  "DEPTH ELEMENTS: nesting and element count allowed in a request "
+                  "(default 64 500000)"),
+    AP_INIT_ITERATE("ActiveSyncTraceAccount", add_trace_account, NULL, RSRC_CONF,
+                    "accounts (user@domain) whose protocol dumps are logged at trace4"),
+    AP_INIT_ITERATE("ActiveSyncTraceDevice", add_trace_device, NULL, RSRC_CONF,
+                    "device ids whose protocol dumps are logged at trace4"),
+    AP_INIT_TAKE1("ActiveSyncTrustedCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of CA certificates trusted by ValidateCert"),
+    AP_INIT_TAKE1("ActiveSyncTrustedCAPath", set_ca_path, NULL, RSRC_CONF,
+                  "hashed directory of CA certificates trusted by ValidateCert"),
+    AP_INIT_TAKE1("ActiveSyncCRLFile", set_crl_file, NULL, RSRC_CONF,
+                  "PEM file of CRLs used by ValidateCert CheckCRL"),
+    {NULL},
+};

@@ -1,0 +1,54 @@
+/* Per-server configuration of mod_activesync (httpd glue).
+ *
+ * Every directive is server/virtual-host scoped.  Fields start "unset"
+ * (-1 or NULL) and the merge takes the virtual host's value when it set one,
+ * else the main server's; mod_activesync_config_get() fills in the built-in
+ * defaults, so the handler never sees an unset value.
+ */
+#ifndef MOD_ACTIVESYNC_CONFIG_H
+#define MOD_ACTIVESYNC_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_tables.h>
+
+#include "as_command.h"
+#include "as_wbxml.h"
+
+/* Built-in defaults (see conf.d/activesync.conf). */
+#define MOD_ACTIVESYNC_DEFAULT_ENABLED          0
+#define MOD_ACTIVESYNC_DEFAULT_MAX_REQUEST_SIZE ((apr_off_t)32 * 1024 * 1024)
+
+typedef struct mod_activesync_srv_conf_t {
+    int enabled;                        /* ActiveSync On|Off; -1 unset */
+    const char *default_domain;         /* ActiveSyncDefaultDomain; NULL unset */
+    apr_off_t max_request_size;         /* ActiveSyncMaxRequestSize; -1 unset */
+    int wbxml_max_depth;                /* ActiveSyncWBXMLLimits DEPTH; -1 unset */
+    int wbxml_max_elements;             /* ActiveSyncWBXMLLimits ... ELEMENTS; -1 unset */
+    apr_array_header_t *trace_accounts; /* ActiveSyncTraceAccount; NULL unset */
+    apr_array_header_t *trace_devices;  /* ActiveSyncTraceDevice; NULL unset */
+    const char *trusted_ca_file;        /* ActiveSyncTrustedCAFile; NULL unset */
+    const char *trusted_ca_path;        /* ActiveSyncTrustedCAPath; NULL unset */
+    const char *crl_file;               /* ActiveSyncCRLFile; NULL unset */
+} mod_activesync_srv_conf_t;
+
+/* The effective settings of a server, defaults applied. */
+typedef struct mod_activesync_conf_t {
+    int enabled;
+    const char *default_domain; /* may be NULL */
+    apr_off_t max_request_size;
+    as_wbxml_limits_t limits;                 /* decoding limits for request bodies */
+    const apr_array_header_t *trace_accounts; /* const char *; may be empty */
+    const apr_array_header_t *trace_devices;  /* const char *; may be empty */
+    as_server_conf_t core;
+} mod_activesync_conf_t;
+
+extern const command_rec mod_activesync_cmds[];
+
+void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* Effective configuration of s; fills *conf. */
+void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf);
+
+#endif
