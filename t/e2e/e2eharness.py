@@ -13,7 +13,22 @@ import httpdconf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-GEN = os.path.join(REPO, "t", "gen")
+
+
+def _gen_dir():
+    """Where server roots go: t/gen when httpd's User (www-data) can reach it,
+    else a directory under /tmp (a clone below /root is not traversable)."""
+    if os.environ.get("AS_GEN_DIR"):
+        return os.environ["AS_GEN_DIR"]
+    d = REPO
+    while d != os.path.dirname(d):
+        if not os.stat(d).st_mode & 0o001:
+            return os.path.join("/tmp", "mod_activesync-t-gen")
+        d = os.path.dirname(d)
+    return os.path.join(REPO, "t", "gen")
+
+
+GEN = _gen_dir()
 
 # Accounts in the htpasswd file: authenticated name -> password.
 USERS = {
