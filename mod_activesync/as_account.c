@@ -41,8 +41,7 @@ static int local_ok(const char *s)
             if (s[i + 1] == '.') {
                 return 0;
             }
-        }
-        else if (!is_local_char((unsigned char)s[i])) {
+        } else if (!is_local_char((unsigned char)s[i])) {
             return 0;
         }
     }
@@ -117,8 +116,7 @@ apr_status_t as_account_canonical(apr_pool_t *p, const char *name, const char *d
     if (at) {
         local = lower_dup(p, name, (apr_size_t)(at - name));
         domain = lower_dup(p, at + 1, strlen(at + 1));
-    }
-    else {
+    } else {
         const char *user = name;
         domain = NULL;
         if (bs) {

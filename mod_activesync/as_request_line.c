@@ -60,16 +60,13 @@ static int text_ok(const unsigned char *s, apr_size_t n)
         if (c >= 0xc2 && c <= 0xdf) {
             need = 1;
             cp = c & 0x1f;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
+        } else if (c >= 0xe0 && c <= 0xef) {
             need = 2;
             cp = c & 0x0f;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
+        } else if (c >= 0xf0 && c <= 0xf4) {
             need = 3;
             cp = c & 0x07;
-        }
-        else {
+        } else {
             return 0;
         }
         if (n - i <= need) {
@@ -142,11 +139,9 @@ static int pct_decode(apr_pool_t *p, const char *s, apr_size_t n, int plus_space
             }
             d[j++] = (unsigned char)(hi << 4 | lo);
             i += 2;
-        }
-        else if (c == '+' && plus_space) {
+        } else if (c == '+' && plus_space) {
             d[j++] = ' ';
-        }
-        else {
+        } else {
             d[j++] = (unsigned char)c;
         }
     }
@@ -343,8 +338,7 @@ static apr_status_t parse_plain(apr_pool_t *p, const char *q, apr_size_t len, in
             if (c) {
                 rl->cmd = c->name;
                 rl->cmd_code = c->code;
-            }
-            else {
+            } else {
                 rl->cmd_unknown = apr_pstrmemdup(p, (const char *)v, n);
             }
             break;
@@ -360,11 +354,9 @@ static apr_status_t parse_plain(apr_pool_t *p, const char *q, apr_size_t len, in
         case P_SAVE_IN_SENT:
             if (v[0] == 'T' || v[0] == 't') {
                 rl->save_in_sent = 1;
-            }
-            else if (v[0] == 'F' || v[0] == 'f') {
+            } else if (v[0] == 'F' || v[0] == 'f') {
                 rl->save_in_sent = 0;
-            }
-            else {
+            } else {
                 *err = "SaveInSent is not T or F";
                 return APR_EINVAL;
             }
@@ -502,8 +494,7 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
     rl->cmd_code = b[1];
     if (c) {
         rl->cmd = c->name;
-    }
-    else {
+    } else {
         rl->cmd_unknown = apr_psprintf(p, "code %u", b[1]);
     }
 
@@ -525,8 +516,7 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
             return APR_EINVAL;
         }
         rl->device_id = apr_pstrmemdup(p, (const char *)b + pos, idlen);
-    }
-    else {
+    } else {
         static const char hex[] = "0123456789ABCDEF";
         char *h;
         if (idlen * 2 > AS_RL_MAX_DEVICE_ID) {
@@ -557,11 +547,9 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
         rl->policy_key = (apr_uint32_t)b[pos + 1] | (apr_uint32_t)b[pos + 2] << 8 |
                          (apr_uint32_t)b[pos + 3] << 16 | (apr_uint32_t)b[pos + 4] << 24;
         pos += 5;
-    }
-    else if (b[pos] == 0) {
+    } else if (b[pos] == 0) {
         pos++;
-    }
-    else {
+    } else {
         *err = apr_psprintf(p, "base64 query: policy key length %u (not 0 or 4)", b[pos]);
         return APR_EINVAL;
     }
@@ -599,13 +587,13 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
         tag = b[pos];
         vlen = b[pos + 1];
         pos += 2;
-        if (vlen > n - pos) {
-            *err = apr_psprintf(p, "base64 query: parameter %u overruns the query", tag);
-            return APR_EINVAL;
-        }
         id = tag_param(tag);
         if (id < 0 && tag != TAG_OPTIONS) {
             *err = apr_psprintf(p, "base64 query: unknown parameter tag %u", tag);
+            return APR_EINVAL;
+        }
+        if (vlen > n - pos) {
+            *err = apr_psprintf(p, "base64 query: parameter %u overruns the query", tag);
             return APR_EINVAL;
         }
         if (seen_tag[tag]) {
@@ -620,8 +608,7 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
             }
             rl->save_in_sent = (b[pos] & 0x01) ? 1 : 0;
             rl->accept_multipart = (b[pos] & 0x02) ? 1 : 0;
-        }
-        else if (vlen > 0) {
+        } else if (vlen > 0) {
             if (vlen > params[id].max) {
                 *err = apr_psprintf(p, "base64 query: %s too long", params[id].name);
                 return APR_EINVAL;
@@ -664,8 +651,7 @@ apr_status_t as_request_line_parse_ex(apr_pool_t *p, const char *query, int flag
     }
     if (memchr(query, '&', len) || memchr(query, '=', e)) {
         rv = parse_plain(p, query, len, flags, rl, err);
-    }
-    else {
+    } else {
         rv = parse_base64(p, query, len, rl, err);
     }
     if (rv != APR_SUCCESS) {
