@@ -11,7 +11,9 @@
  * trailing colon ("AirSync" too) and any prefix.
  *
  * Text: STR_I and STR_T strings become text nodes (UTF-8, validated;
- * consecutive strings are merged into one node).  EAS has no mixed content,
+ * consecutive strings are merged into one node).  STR_I cannot carry a NUL
+ * byte and a libxml2 text node cannot hold one either: bytes that may
+ * contain NUL must go through OPAQUE (below).  EAS has no mixed content,
  * so whitespace-only text between child elements is dropped by the decoder
  * and ignored by the encoder (indented XML encodes as if it were compact).
  * Text in an element without child elements is kept exactly, leading and

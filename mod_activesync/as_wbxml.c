@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <libxml/tree.h>
 #include <libxml/dict.h>
 
 #include "as_codepages.h"
@@ -116,14 +117,12 @@ static int utf8_valid(const unsigned char *s, size_t n)
         c = *s;
         if (c < 0x80) {
             s++;
-        }
-        else if (c >= 0xC2 && c <= 0xDF) {
+        } else if (c >= 0xC2 && c <= 0xDF) {
             if (end - s < 2 || (s[1] & 0xC0) != 0x80) {
                 return 0;
             }
             s += 2;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
+        } else if (c >= 0xE0 && c <= 0xEF) {
             if (end - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) {
                 return 0;
             }
@@ -131,8 +130,7 @@ static int utf8_valid(const unsigned char *s, size_t n)
                 return 0; /* overlong, surrogate */
             }
             s += 3;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
+        } else if (c >= 0xF0 && c <= 0xF4) {
             if (end - s < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
                 (s[3] & 0xC0) != 0x80) {
                 return 0;
@@ -141,8 +139,7 @@ static int utf8_valid(const unsigned char *s, size_t n)
                 return 0; /* overlong, > U+10FFFF */
             }
             s += 4;
-        }
-        else {
+        } else {
             return 0;
         }
     }
@@ -170,8 +167,7 @@ static void b64_encode(const unsigned char *in, size_t n, char *out)
         *out++ = b64_alphabet[(v >> 12) & 63];
         *out++ = '=';
         *out++ = '=';
-    }
-    else if (n - i == 2) {
+    } else if (n - i == 2) {
         unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8);
         *out++ = b64_alphabet[v >> 18];
         *out++ = b64_alphabet[(v >> 12) & 63];
@@ -220,8 +216,7 @@ static int b64_decode(const unsigned char *s, size_t n, unsigned char *out, size
             pad++;
             acc <<= 6;
             nq++;
-        }
-        else {
+        } else {
             if (pad) {
                 return 0;
             }
@@ -236,6 +231,7 @@ static int b64_decode(const unsigned char *s, size_t n, unsigned char *out, size
             if (pad < 1) {
                 out[o++] = (unsigned char)acc;
             }
+            nq = 0;
             if (pad) {
                 /* padding ends the data: only blanks may follow */
                 for (i++; i < n; i++) {
@@ -246,7 +242,6 @@ static int b64_decode(const unsigned char *s, size_t n, unsigned char *out, size
                 break;
             }
             acc = 0;
-            nq = 0;
         }
     }
     if (nq != 0) {
@@ -259,7 +254,7 @@ static int b64_decode(const unsigned char *s, size_t n, unsigned char *out, size
 /* ---- code-page tables ------------------------------------------------------ */
 
 /* Name -> token: open addressing over every (page, name) of as_codepages. */
-#define TAGHASH_SIZE 4096 /* power of two, > 2 * number of tags */
+#define TAGHASH_SIZE 2048 /* power of two, > 2 * number of tags */
 
 typedef struct {
     const char *name; /* NULL: free slot */
@@ -269,6 +264,29 @@ typedef struct {
 
 static taghash_ent_t taghash[TAGHASH_SIZE];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* Token -> name, interned in a dictionary shared (read-only) by every
+ * decoded document: each document's own dictionary is a sub-dictionary of
+ * it, so element names cost neither a copy nor a lookup per element, and
+ * insertions (by whoever edits the tree later) go to the document's own. */
+static xmlDictPtr names_dict;
+static const xmlChar *tag_names[AS_CODEPAGE_COUNT][64];
+
+/* (interned name pointer, page) -> token, for trees this decoder built:
+ * their element names are the very pointers of tag_names. */
+#define PTRHASH_SIZE 2048 /* power of two, > 2 * number of tags */
+
+static struct {
+    const xmlChar *name;
+    unsigned char page;
+    unsigned char token;
+} ptrhash[PTRHASH_SIZE];
+
+static unsigned ptrhash_fn(const xmlChar *name, unsigned page)
+{
+    uintptr_t v = (uintptr_t)name >> 3;
+    return (unsigned)((v ^ (v >> 17) ^ (page << 5)) * 2654435761u) >> 21;
+}
 
 static unsigned taghash_fn(unsigned page, const unsigned char *name)
 {
@@ -283,6 +301,8 @@ static void tables_init(void)
 {
     unsigned page;
     size_t i;
+
+    names_dict = xmlDictCreate(); /* never freed; NULL: no sharing */
 
     for (page = 0; page < AS_CODEPAGE_COUNT; page++) {
         const as_codepage_t *cp = as_codepage(page);
@@ -301,13 +321,39 @@ static void tables_init(void)
             taghash[h].name = cp->tags[i].name;
             taghash[h].page = (unsigned char)page;
             taghash[h].token = cp->tags[i].token;
+            if (names_dict && cp->tags[i].token < 64) {
+                const xmlChar *in = xmlDictLookup(names_dict, BAD_CAST cp->tags[i].name, -1);
+                tag_names[page][cp->tags[i].token] = in;
+                if (in) {
+                    h = ptrhash_fn(in, page) & (PTRHASH_SIZE - 1);
+                    while (ptrhash[h].name) {
+                        h = (h + 1) & (PTRHASH_SIZE - 1);
+                    }
+                    ptrhash[h].name = in;
+                    ptrhash[h].page = (unsigned char)page;
+                    ptrhash[h].token = cp->tags[i].token;
+                }
+            }
         }
+    }
+    if (names_dict) {
+        /* the marker attribute's name too: decoding never writes to the
+         * document's own dictionary */
+        (void)xmlDictLookup(names_dict, BAD_CAST AS_WBXML_OPAQUE_ATTR, -1);
     }
 }
 
 static int tag_token(unsigned page, const xmlChar *name)
 {
-    unsigned h = taghash_fn(page, name) & (TAGHASH_SIZE - 1);
+    unsigned h = ptrhash_fn(name, page) & (PTRHASH_SIZE - 1);
+
+    while (ptrhash[h].name) {
+        if (ptrhash[h].name == name && ptrhash[h].page == page) {
+            return ptrhash[h].token;
+        }
+        h = (h + 1) & (PTRHASH_SIZE - 1);
+    }
+    h = taghash_fn(page, name) & (TAGHASH_SIZE - 1);
 
     while (taghash[h].name) {
         if (taghash[h].page == page && !strcmp(taghash[h].name, (const char *)name)) {
@@ -357,39 +403,38 @@ typedef struct {
     int pend_inbuf;
     unsigned char *pbuf;
     apr_size_t pbuf_cap;
-    /* tag names interned in dict, per page and token */
-    const xmlChar *names[AS_CODEPAGE_COUNT][64];
 } dec_t;
 
 /* mb_u_int32: at most 5 bytes, value < 2^32. */
-static as_wbxml_err_t get_mbuint(dec_t *d, apr_size_t *val)
+static as_wbxml_err_t mbuint(const unsigned char **pp, const unsigned char *end, apr_size_t *val)
 {
+    const unsigned char *p = *pp;
     uint32_t v = 0;
     int i;
 
     for (i = 0; i < 5; i++) {
         unsigned char c;
-        if (d->p >= d->end) {
+        if (p >= end) {
+            *pp = p;
             return AS_WBXML_E_TRUNCATED;
         }
-        c = *d->p++;
-        if (i == 0 && c == 0x80) {
-            /* a leading 0x80 is legal but pointless; reject padding games
-             * only when they overflow, which the count below handles */
-        }
-        if (i == 4 && (c & 0x80)) {
-            return AS_WBXML_E_INTEGER;
-        }
-        if (i == 4 && (v >> 25) != 0) {
-            return AS_WBXML_E_INTEGER; /* more than 32 bits */
+        c = *p++;
+        if (i == 4 && ((c & 0x80) || (v >> 25) != 0)) {
+            return AS_WBXML_E_INTEGER; /* longer than 5 bytes or 32 bits */
         }
         v = (v << 7) | (c & 0x7F);
         if (!(c & 0x80)) {
+            *pp = p;
             *val = v;
             return AS_WBXML_OK;
         }
     }
     return AS_WBXML_E_INTEGER;
+}
+
+static as_wbxml_err_t get_mbuint(dec_t *d, apr_size_t *val)
+{
+    return mbuint(&d->p, d->end, val);
 }
 
 static as_wbxml_err_t pbuf_reserve(dec_t *d, apr_size_t need)
@@ -434,8 +479,7 @@ static as_wbxml_err_t add_content(dec_t *d, const unsigned char *s, apr_size_t n
             return AS_WBXML_E_STRUCTURE;
         }
         f->flags |= F_TEXT;
-    }
-    else {
+    } else {
         if (f->flags & (F_ELEM | F_TEXT)) {
             return AS_WBXML_E_STRUCTURE;
         }
@@ -460,8 +504,7 @@ static as_wbxml_err_t add_content(dec_t *d, const unsigned char *s, apr_size_t n
         }
         memcpy(d->pbuf, d->pend_ptr, d->pend_len);
         d->pend_inbuf = 1;
-    }
-    else {
+    } else {
         as_wbxml_err_t rv = pbuf_reserve(d, d->pend_len + n + 1);
         if (rv) {
             return rv;
@@ -484,8 +527,7 @@ static as_wbxml_err_t add_text_node(dec_t *d, xmlNodePtr parent, xmlChar *owned,
             return AS_WBXML_E_NOMEM;
         }
         t->content = owned;
-    }
-    else {
+    } else {
         if (n > INT32_MAX) {
             return AS_WBXML_E_LIMIT;
         }
@@ -498,8 +540,7 @@ static as_wbxml_err_t add_text_node(dec_t *d, xmlNodePtr parent, xmlChar *owned,
     if (parent->last) {
         parent->last->next = t;
         t->prev = parent->last;
-    }
-    else {
+    } else {
         parent->children = t;
     }
     parent->last = t;
@@ -530,12 +571,14 @@ static as_wbxml_err_t flush(dec_t *d, int child_follows)
             /* hand the buffer over to the node unless it is much too big */
             xmlChar *owned = d->pbuf;
             if (d->pbuf_cap > 2 * (n + 1) + 64) {
+                if (n > INT32_MAX) {
+                    return AS_WBXML_E_LIMIT;
+                }
                 owned = xmlStrndup(d->pbuf, (int)n);
                 if (!owned) {
                     return AS_WBXML_E_NOMEM;
                 }
-            }
-            else {
+            } else {
                 owned[n] = '\0';
                 d->pbuf = NULL;
                 d->pbuf_cap = 0;
@@ -591,7 +634,7 @@ static as_wbxml_err_t set_page_ns(dec_t *d, xmlNodePtr node, unsigned page)
 static as_wbxml_err_t start_element(dec_t *d, unsigned char b)
 {
     unsigned token = b & WB_TAG_MASK;
-    const xmlChar *name = d->names[d->page][token];
+    const xmlChar *name = tag_names[d->page][token];
     xmlNodePtr node;
     as_wbxml_err_t rv;
 
@@ -603,11 +646,11 @@ static as_wbxml_err_t start_element(dec_t *d, unsigned char b)
         if (!n) {
             return AS_WBXML_E_TOKEN;
         }
+        /* only without the shared dictionary */
         name = xmlDictLookup(d->dict, BAD_CAST n, -1);
         if (!name) {
             return AS_WBXML_E_NOMEM;
         }
-        d->names[d->page][token] = name;
     }
     if (d->depth == 0 && d->root) {
         return AS_WBXML_E_STRUCTURE; /* second root */
@@ -635,15 +678,13 @@ static as_wbxml_err_t start_element(dec_t *d, unsigned char b)
         xmlDocSetRootElement(d->doc, node);
         rv = set_page_ns(d, node, d->page);
         d->root = node;
-    }
-    else {
+    } else {
         xmlNodePtr parent = d->stack[d->depth - 1].node;
         node->parent = parent;
         if (parent->last) {
             parent->last->next = node;
             node->prev = parent->last;
-        }
-        else {
+        } else {
             parent->children = node;
         }
         parent->last = node;
@@ -870,46 +911,38 @@ static as_wbxml_err_t decode_body(dec_t *d)
 }
 
 as_wbxml_err_t as_wbxml_decode(const unsigned char *buf, apr_size_t len,
-                               const as_wbxml_limits_t *lim, xmlDocPtr *doc,
-                               apr_size_t *err_offset)
+                               const as_wbxml_limits_t *lim, xmlDocPtr *doc, apr_size_t *err_offset)
 {
-    dec_t *d;
+    dec_t dd, *d = &dd;
     as_wbxml_err_t rv;
 
     *doc = NULL;
     if (err_offset) {
         *err_offset = 0;
     }
-    d = calloc(1, sizeof(*d));
-    if (!d) {
-        return AS_WBXML_E_NOMEM;
-    }
+    memset(d, 0, sizeof(*d));
     if (lim) {
         d->lim = *lim;
-    }
-    else {
+    } else {
         as_wbxml_limits_default(&d->lim);
     }
     if (!buf && len) {
-        free(d);
         return AS_WBXML_E_TRUNCATED;
     }
     if (len > d->lim.max_size) {
-        free(d);
         return AS_WBXML_E_LIMIT;
     }
     d->buf = d->p = buf;
     d->end = buf + len;
+    pthread_once(&tables_once, tables_init);
 
     d->doc = xmlNewDoc(BAD_CAST "1.0");
-    d->dict = xmlDictCreate();
+    d->dict = names_dict ? xmlDictCreateSub(names_dict) : xmlDictCreate();
     if (!d->doc || !d->dict) {
         rv = AS_WBXML_E_NOMEM;
         goto done;
     }
-    d->doc->dict = d->dict; /* freed with the document */
-    d->dict = NULL;
-    d->dict = d->doc->dict;
+    d->doc->dict = d->dict; /* freed with the document from now on */
 
     if ((rv = decode_header(d)) == AS_WBXML_OK && (rv = decode_body(d)) == AS_WBXML_OK) {
         if (d->p != d->end) {
@@ -920,45 +953,35 @@ as_wbxml_err_t as_wbxml_decode(const unsigned char *buf, apr_size_t len,
 done:
     if (rv == AS_WBXML_OK) {
         *doc = d->doc;
-    }
-    else {
+    } else {
         if (err_offset) {
             *err_offset = (apr_size_t)(d->p - d->buf);
         }
         if (d->doc) {
-            xmlFreeDoc(d->doc);
-        }
-        else if (d->dict) {
+            xmlFreeDoc(d->doc); /* and the dictionary: attached when both exist */
+        } else if (d->dict) {
             xmlDictFree(d->dict);
         }
     }
     xmlFree(d->pbuf);
     free(d->stack);
-    free(d);
     return rv;
 }
 
 int as_wbxml_looks_like(const unsigned char *buf, apr_size_t len)
 {
-    dec_t d;
+    const unsigned char *p, *end;
     apr_size_t v;
 
     if (!buf || len < 4 || buf[0] < 0x01 || buf[0] > 0x03) {
         return 0;
     }
-    memset(&d, 0, sizeof(d.buf) * 0); /* only p/end are used below */
-    d.p = buf + 1;
-    d.end = buf + len;
-    if (get_mbuint(&d, &v)) {
+    p = buf + 1;
+    end = buf + len;
+    if (mbuint(&p, end, &v) || (v == 0 && mbuint(&p, end, &v))) {
         return 0;
     }
-    if (v == 0 && get_mbuint(&d, &v)) {
-        return 0;
-    }
-    if (get_mbuint(&d, &v) || v != WB_CHARSET_UTF8) {
-        return 0;
-    }
-    return 1;
+    return mbuint(&p, end, &v) == AS_WBXML_OK && v == WB_CHARSET_UTF8;
 }
 
 /* ---- encoder ------------------------------------------------------------- */
@@ -981,9 +1004,12 @@ static int ob_grow(obuf_t *o, apr_size_t n)
         o->err = AS_WBXML_E_LIMIT;
         return 0;
     }
-    cap = o->cap ? o->cap : 1024;
-    while (cap - o->len < n) {
+    cap = o->cap ? o->cap : 512;
+    while (cap - o->len < n && cap <= o->max / 2) {
         cap *= 2;
+    }
+    if (cap > o->max || cap - o->len < n) {
+        cap = o->max; /* the fast path in ob_need then never passes max */
     }
     nb = realloc(o->b, cap);
     if (!nb) {
@@ -1029,15 +1055,37 @@ static void ob_mbuint(obuf_t *o, apr_size_t v)
     ob_mem(o, tmp + i, (apr_size_t)(5 - i));
 }
 
+#define NS_CACHE   8
+#define NAME_CACHE 64 /* power of two */
+
 typedef struct {
     obuf_t out;
     as_wbxml_limits_t lim;
     unsigned page;
     unsigned nelem;
-    /* one-entry caches: namespace -> page, and name -> token on that page */
-    xmlNsPtr last_ns;
-    int last_ns_page;
+    /* namespace -> page, for the last few namespace nodes */
+    xmlNsPtr ns_ptr[NS_CACHE];
+    int ns_page[NS_CACHE];
+    unsigned ns_next;
+    /* (name pointer, page) -> token, direct-mapped: names in parsed or
+     * decoded trees are interned, so the pointer identifies the name */
+    struct {
+        const xmlChar *name;
+        int page;
+        int token;
+    } name_cache[NAME_CACHE];
 } enc_t;
+
+/* all_blank() for a NUL-terminated string; stops at the first non-blank */
+static int blank_str(const xmlChar *s)
+{
+    for (; *s; s++) {
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static int is_textish(xmlNodePtr c)
 {
@@ -1046,20 +1094,41 @@ static int is_textish(xmlNodePtr c)
 
 static int is_skipped(xmlNodePtr c)
 {
-    return c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE ||
-           c->type == XML_XINCLUDE_START || c->type == XML_XINCLUDE_END;
+    return c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE || c->type == XML_XINCLUDE_START ||
+           c->type == XML_XINCLUDE_END;
 }
 
 static int ns_page(enc_t *e, xmlNsPtr ns)
 {
+    unsigned i;
+    int page;
+
     if (!ns || !ns->href) {
         return -1;
     }
-    if (ns != e->last_ns) {
-        e->last_ns = ns;
-        e->last_ns_page = as_codepage_by_ns((const char *)ns->href);
+    for (i = 0; i < NS_CACHE; i++) {
+        if (e->ns_ptr[i] == ns) {
+            return e->ns_page[i];
+        }
     }
-    return e->last_ns_page;
+    page = as_codepage_by_ns((const char *)ns->href);
+    i = e->ns_next++ % NS_CACHE;
+    e->ns_ptr[i] = ns;
+    e->ns_page[i] = page;
+    return page;
+}
+
+static int name_token(enc_t *e, int page, const xmlChar *name)
+{
+    unsigned slot = (unsigned)(((uintptr_t)name >> 4) ^ ((uintptr_t)name >> 10) ^ (unsigned)page) &
+                    (NAME_CACHE - 1);
+
+    if (e->name_cache[slot].name != name || e->name_cache[slot].page != page) {
+        e->name_cache[slot].name = name;
+        e->name_cache[slot].page = page;
+        e->name_cache[slot].token = tag_token((unsigned)page, name);
+    }
+    return e->name_cache[slot].token;
 }
 
 static int is_opaque_attr(xmlAttrPtr a)
@@ -1100,8 +1169,7 @@ static as_wbxml_err_t enc_opaque(enc_t *e, xmlNodePtr n)
     for (c = n->children; c; c = c->next) {
         if (is_textish(c)) {
             total += c->content ? strlen((const char *)c->content) : 0;
-        }
-        else if (!is_skipped(c)) {
+        } else if (!is_skipped(c)) {
             return AS_WBXML_E_TREE;
         }
     }
@@ -1142,10 +1210,9 @@ static void scan_children(xmlNodePtr n, int *has_elem, int *has_text)
     for (c = n->children; c; c = c->next) {
         if (c->type == XML_ELEMENT_NODE) {
             elem = 1;
-        }
-        else if (is_textish(c) && c->content && c->content[0]) {
+        } else if (is_textish(c) && c->content && c->content[0]) {
             text = 1;
-            if (!nonblank && !all_blank(c->content, strlen((const char *)c->content))) {
+            if (!nonblank && !blank_str(c->content)) {
                 nonblank = 1;
             }
         }
@@ -1166,7 +1233,7 @@ static as_wbxml_err_t enc_text_run(enc_t *e, xmlNodePtr *pc, int parent_has_elem
     for (c = start; c && (is_textish(c) || is_skipped(c)); c = c->next) {
         if (is_textish(c) && c->content && c->content[0]) {
             any = 1;
-            if (blank && !all_blank(c->content, strlen((const char *)c->content))) {
+            if (blank && !blank_str(c->content)) {
                 blank = 0;
             }
         }
@@ -1189,13 +1256,15 @@ static as_wbxml_err_t enc_text_run(enc_t *e, xmlNodePtr *pc, int parent_has_elem
     return e->out.err;
 }
 
-/* Writes the tag of element n.  *descend: its children must be walked. */
-static as_wbxml_err_t enc_start(enc_t *e, xmlNodePtr n, unsigned depth, int *descend)
+/* Writes the tag of element n.  *descend: its children must be walked;
+ * *has_elem: it has element children. */
+static as_wbxml_err_t enc_start(enc_t *e, xmlNodePtr n, unsigned depth, int *descend, int *has_elem)
 {
-    int page, token, mark, has_elem, has_text;
+    int page, token, mark, has_text;
     unsigned char tag;
 
     *descend = 0;
+    *has_elem = 0;
     if (depth > e->lim.max_depth || e->nelem >= e->lim.max_elements) {
         return AS_WBXML_E_LIMIT;
     }
@@ -1204,7 +1273,7 @@ static as_wbxml_err_t enc_start(enc_t *e, xmlNodePtr n, unsigned depth, int *des
     if (page < 0) {
         return AS_WBXML_E_TREE;
     }
-    token = tag_token((unsigned)page, n->name);
+    token = name_token(e, page, n->name);
     if (token < 0) {
         return AS_WBXML_E_TREE;
     }
@@ -1227,9 +1296,10 @@ static as_wbxml_err_t enc_start(enc_t *e, xmlNodePtr n, unsigned depth, int *des
         ob_byte(&e->out, WB_END);
         return e->out.err;
     }
-    scan_children(n, &has_elem, &has_text);
-    if (!has_elem && !has_text) {
-        for (xmlNodePtr c = n->children; c; c = c->next) {
+    scan_children(n, has_elem, &has_text);
+    if (!*has_elem && !has_text) {
+        xmlNodePtr c;
+        for (c = n->children; c; c = c->next) {
             if (!is_textish(c) && !is_skipped(c)) {
                 return AS_WBXML_E_TREE; /* entity references and the like */
             }
@@ -1246,11 +1316,12 @@ static as_wbxml_err_t encode_tree(enc_t *e, xmlNodePtr root)
 {
     xmlNodePtr n = root, c;
     unsigned depth = 1;
-    int descend, parent_has_elem;
+    int descend, has_elem;
     as_wbxml_err_t rv;
 
 enter:
-    if ((rv = enc_start(e, n, depth, &descend))) {
+    /* n: an element to write, at depth */
+    if ((rv = enc_start(e, n, depth, &descend, &has_elem))) {
         return rv;
     }
     if (!descend) {
@@ -1259,24 +1330,15 @@ enter:
     c = n->children;
     depth++;
 walk:
-    /* n is the open element, c the next child to write */
-    parent_has_elem = 0;
-    {
-        xmlNodePtr k;
-        for (k = n->children; k; k = k->next) {
-            if (k->type == XML_ELEMENT_NODE) {
-                parent_has_elem = 1;
-                break;
-            }
-        }
-    }
+    /* n: the open element (has_elem: it has element children), c: its next
+     * child to write */
     while (c) {
         if (c->type == XML_ELEMENT_NODE) {
             n = c;
             goto enter;
         }
         if (is_textish(c) || is_skipped(c)) {
-            if ((rv = enc_text_run(e, &c, parent_has_elem))) {
+            if ((rv = enc_text_run(e, &c, has_elem))) {
                 return rv;
             }
             continue;
@@ -1286,11 +1348,13 @@ walk:
     ob_byte(&e->out, WB_END);
     depth--;
 next:
+    /* n has been written completely */
     if (n == root) {
         return e->out.err;
     }
     c = n->next;
     n = n->parent;
+    has_elem = 1; /* n had at least this element child */
     goto walk;
 }
 
@@ -1306,8 +1370,7 @@ as_wbxml_err_t as_wbxml_encode(xmlDocPtr doc, const as_wbxml_limits_t *lim, unsi
     memset(&e, 0, sizeof(e));
     if (lim) {
         e.lim = *lim;
-    }
-    else {
+    } else {
         as_wbxml_limits_default(&e.lim);
     }
     pthread_once(&tables_once, tables_init);
@@ -1316,7 +1379,6 @@ as_wbxml_err_t as_wbxml_encode(xmlDocPtr doc, const as_wbxml_limits_t *lim, unsi
         return AS_WBXML_E_TREE;
     }
     e.out.max = e.lim.max_size;
-    e.last_ns_page = -1;
     /* header: WBXML 1.3, public id 1 (unknown), UTF-8, no string table */
     ob_byte(&e.out, 0x03);
     ob_byte(&e.out, 0x01);
@@ -1413,8 +1475,7 @@ as_wbxml_err_t as_wbxml_set_opaque(xmlNodePtr node, const void *data, apr_size_t
         }
         t->content = b64;
         xmlAddChild(node, t);
-    }
-    else {
+    } else {
         xmlFree(b64);
     }
     return AS_WBXML_OK;
