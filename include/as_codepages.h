@@ -23,9 +23,9 @@ typedef struct as_codepage_tag_t {
 
 typedef struct as_codepage_t {
     unsigned char page;
-    const char *name;      /* "AirSync" */
-    const char *ns;        /* "AirSync:" */
-    const char *prefix;    /* "airsync" */
+    const char *name;              /* "AirSync" */
+    const char *ns;                /* "AirSync:" */
+    const char *prefix;            /* "airsync" */
     const as_codepage_tag_t *tags; /* sorted by token */
     size_t ntags;
 } as_codepage_t;

@@ -20,28 +20,28 @@ typedef enum {
 typedef struct as_request_t {
     apr_pool_t *pool;
     const as_logger_t *log;
-    const char *account;          /* canonical user@domain */
+    const char *account; /* canonical user@domain */
     const as_request_line_t *line;
-    const char *protocol_version; /* "14.1" */
-    const char *user_agent;       /* may be NULL */
-    xmlDocPtr body;               /* decoded request, NULL when empty */
+    const char *protocol_version;        /* "14.1" */
+    const char *user_agent;              /* may be NULL */
+    xmlDocPtr body;                      /* decoded request, NULL when empty */
     const struct as_server_conf_t *conf; /* core settings from the glue */
 } as_request_t;
 
 typedef struct as_response_t {
-    int http_status;     /* 200 unless the command says otherwise */
-    xmlDocPtr doc;       /* reply to encode; NULL: empty body.  Freed by the caller */
+    int http_status;      /* 200 unless the command says otherwise */
+    xmlDocPtr doc;        /* reply to encode; NULL: empty body.  Freed by the caller */
     apr_table_t *headers; /* extra response headers */
 } as_response_t;
 
 typedef apr_status_t as_command_fn(as_request_t *req, as_response_t *resp);
 
 typedef struct as_command_t {
-    const char *name;      /* "Sync" */
-    int code;              /* MS-ASHTTP base64 command code */
+    const char *name; /* "Sync" */
+    int code;         /* MS-ASHTTP base64 command code */
     as_body_kind_t body;
-    const char *root_ns;   /* namespace of the request root, e.g. "AirSync:" */
-    const char *root_name; /* its local name */
+    const char *root_ns;    /* namespace of the request root, e.g. "AirSync:" */
+    const char *root_name;  /* its local name */
     as_command_fn *handler; /* NULL: not implemented (501, not advertised) */
 } as_command_t;
 
@@ -53,9 +53,9 @@ const char *as_command_list_implemented(apr_pool_t *p);
 
 /* Settings the core needs from the configuration. */
 typedef struct as_server_conf_t {
-    const char *trusted_ca_file;  /* ValidateCert trust anchors (PEM bundle) */
-    const char *trusted_ca_path;  /* or a hashed directory */
-    const char *crl_file;         /* CRLs for ValidateCert CheckCRL */
+    const char *trusted_ca_file; /* ValidateCert trust anchors (PEM bundle) */
+    const char *trusted_ca_path; /* or a hashed directory */
+    const char *crl_file;        /* CRLs for ValidateCert CheckCRL */
 } as_server_conf_t;
 
 /* Start a reply document with a root element in a code-page namespace. */

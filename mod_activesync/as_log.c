@@ -12,8 +12,7 @@ void as_log_set_default(const as_logger_t *lg)
 {
     if (lg) {
         default_logger = *lg;
-    }
-    else {
+    } else {
         default_logger.enabled = NULL;
         default_logger.print = NULL;
         default_logger.baton = NULL;
@@ -51,10 +50,9 @@ void as_log(const as_logger_t *lg, const char *file, int line, int level, apr_st
     lg->print(lg->baton, file, line, level, rv, msg);
 }
 
-static const char *const level_names[] = {"emerg",  "alert",  "crit",   "error",
-                                          "warn",   "notice", "info",   "debug",
-                                          "trace1", "trace2", "trace3", "trace4",
-                                          "trace5", "trace6", "trace7", "trace8"};
+static const char *const level_names[] = {
+    "emerg",  "alert",  "crit",   "error",  "warn",   "notice", "info",   "debug",
+    "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7", "trace8"};
 
 static int stderr_enabled(void *baton, int level)
 {
@@ -71,8 +69,7 @@ static void stderr_print(void *baton, const char *file, int line, int level, apr
         char buf[256];
         fprintf(stderr, "[%s] %s: %s\n", level_names[level & 15], msg,
                 apr_strerror(rv, buf, sizeof(buf)));
-    }
-    else {
+    } else {
         fprintf(stderr, "[%s] %s\n", level_names[level & 15], msg);
     }
 }

@@ -188,8 +188,8 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         long len;
         char *xml = slurp(argv[i], &len);
-        xmlDocPtr d = xml ? xmlReadMemory(xml, len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS)
-                          : NULL;
+        xmlDocPtr d =
+            xml ? xmlReadMemory(xml, len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS) : NULL;
         apr_size_t wlen = 0;
         free(xml);
         if (!d || as_wbxml_encode(d, &lim, &docs[n].wbxml, &wlen) != AS_WBXML_OK) {

@@ -61,8 +61,7 @@ int main(int argc, char **argv)
             if (d) {
                 closedir(d);
             }
-        }
-        else {
+        } else {
             errors += run_file(argv[i]) != 0;
             count++;
         }
