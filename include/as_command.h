@@ -34,6 +34,11 @@ typedef struct as_response_t {
     apr_table_t *headers; /* extra response headers */
 } as_response_t;
 
+/* A command handler.  APR_SUCCESS: send resp (http_status, doc, headers).
+ * Otherwise the glue answers without a body: APR_EINVAL 400 (the request
+ * is malformed beyond what the protocol's Status can say), APR_ENOTIMPL 501,
+ * anything else 500.  Protocol-level errors belong in the reply's Status
+ * with APR_SUCCESS. */
 typedef apr_status_t as_command_fn(as_request_t *req, as_response_t *resp);
 
 typedef struct as_command_t {
