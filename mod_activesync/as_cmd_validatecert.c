@@ -32,13 +32,15 @@
  *   status and the most serious one (vc_rank) is answered, so an expired
  *   certificate is reported as expired even when its CRL is missing too.
  *
- * Nothing here is global or mutable: the trust store is loaded per call
- * (vc_trust_load); it is read-only during verification, so it can later be
- * built once per child and shared by threads.
+ * The trust store (anchors and CRLs) is loaded once per process and
+ * configuration and shared by threads (vc_trust_acquire): it is read-only
+ * during verification, and OpenSSL locks its own lazy caches.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -253,6 +255,23 @@ typedef struct vc_trust_t {
     STACK_OF(X509_CRL) * crls; /* from crl_file; possibly empty */
 } vc_trust_t;
 
+/* A loaded trust store shared by the requests of this process: loading the
+ * system store parses every root, far more work than one verification.
+ * Keyed by the configured paths and revalidated by stat() on each use, so
+ * an edited CA or CRL file still applies without a restart.  Requests hold
+ * a reference; a replaced entry is freed by its last user. */
+typedef struct vc_cached_t {
+    vc_trust_t trust;
+    char *key;     /* "file\npath\ncrl" */
+    char *stamp;   /* identity + mtime + size of each configured file */
+    unsigned refs; /* the cache's own reference plus one per user */
+} vc_cached_t;
+
+#define VC_CACHE_SLOTS 8
+static vc_cached_t *vc_cache[VC_CACHE_SLOTS];
+static unsigned vc_cache_next;
+static pthread_mutex_t vc_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static const char *vc_ssl_error(char *buf, size_t len)
 {
     unsigned long e = ERR_peek_last_error();
@@ -349,6 +368,100 @@ static int vc_trust_load(const as_server_conf_t *conf, const as_logger_t *log, v
         vc_load_crls(t, conf->crl_file, log);
     }
     return 1;
+}
+
+/* Stamp of one configured file or directory: changes when it is replaced
+ * or modified (a missing one stamps as "-"). */
+static void vc_stamp_add(char *buf, size_t len, const char *path)
+{
+    struct stat st;
+    size_t n = strlen(buf);
+    if (!path || stat(path, &st) != 0) {
+        snprintf(buf + n, len - n, "-;");
+        return;
+    }
+    snprintf(buf + n, len - n, "%lu:%lu:%ld.%09ld:%lld;", (unsigned long)st.st_dev,
+             (unsigned long)st.st_ino, (long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+             (long long)st.st_size);
+}
+
+static void vc_cached_release(vc_cached_t *c)
+{
+    int last;
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&vc_cache_lock);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&vc_cache_lock);
+    if (last) {
+        vc_trust_free(&c->trust);
+        free(c->key);
+        free(c->stamp);
+        free(c);
+    }
+}
+
+/* The trust store for conf, from the cache or freshly loaded; NULL when the
+ * trust anchors cannot be loaded.  Release it with vc_cached_release(). */
+static vc_cached_t *vc_trust_acquire(const as_server_conf_t *conf, const as_logger_t *log)
+{
+    const char *file = conf ? conf->trusted_ca_file : NULL;
+    const char *path = conf ? conf->trusted_ca_path : NULL;
+    const char *crl = conf ? conf->crl_file : NULL;
+    char key[3 * 4096 + 8], stamp[512] = "";
+    vc_cached_t *c = NULL, *old = NULL;
+    unsigned i;
+
+    snprintf(key, sizeof(key), "%s\n%s\n%s", file ? file : "", path ? path : "", crl ? crl : "");
+    vc_stamp_add(stamp, sizeof(stamp), file);
+    vc_stamp_add(stamp, sizeof(stamp), path);
+    vc_stamp_add(stamp, sizeof(stamp), crl);
+
+    pthread_mutex_lock(&vc_cache_lock);
+    for (i = 0; i < VC_CACHE_SLOTS; i++) {
+        if (vc_cache[i] && !strcmp(vc_cache[i]->key, key) && !strcmp(vc_cache[i]->stamp, stamp)) {
+            c = vc_cache[i];
+            c->refs++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&vc_cache_lock);
+    if (c) {
+        return c;
+    }
+
+    /* Load outside the lock: another thread may load the same store at the
+     * same time; the later one simply replaces the earlier in the cache. */
+    if (!(c = calloc(1, sizeof(*c))) || !(c->key = strdup(key)) || !(c->stamp = strdup(stamp))) {
+        if (c) {
+            free(c->key);
+            free(c);
+        }
+        return NULL;
+    }
+    if (!vc_trust_load(conf, log, &c->trust)) {
+        free(c->key);
+        free(c->stamp);
+        free(c);
+        return NULL;
+    }
+    c->refs = 2; /* the cache's and the caller's */
+    pthread_mutex_lock(&vc_cache_lock);
+    for (i = 0; i < VC_CACHE_SLOTS && !old; i++) {
+        if (vc_cache[i] && !strcmp(vc_cache[i]->key, key)) {
+            old = vc_cache[i];
+            vc_cache[i] = c;
+        }
+    }
+    if (!old) {
+        i = vc_cache_next++ % VC_CACHE_SLOTS;
+        old = vc_cache[i];
+        vc_cache[i] = c;
+    }
+    pthread_mutex_unlock(&vc_cache_lock);
+    vc_cached_release(old);
+    return c;
 }
 
 /* ---- decoding the request -------------------------------------------- */
@@ -667,7 +780,7 @@ apr_status_t as_cmd_validatecert(as_request_t *req, as_response_t *resp)
     int statuses[VC_MAX_CERTS];
     xmlNodePtr root, c, certs = NULL, chainel = NULL, crlel = NULL;
     STACK_OF(X509) *chain = NULL;
-    vc_trust_t trust = {NULL, NULL};
+    vc_cached_t *trust = NULL;
     int nitems = 0, nchain = 0, ncerts = 0, check_crl = 0, chain_ok = 1, i;
     const char *why = NULL;
     apr_status_t rv;
@@ -721,7 +834,7 @@ apr_status_t as_cmd_validatecert(as_request_t *req, as_response_t *resp)
         goto protocol_error;
     }
 
-    if (!vc_trust_load(req->conf, log, &trust)) {
+    if (!(trust = vc_trust_acquire(req->conf, log))) {
         rv = vc_reply(resp, VC_SERVER_ERROR, NULL, 0);
         goto done;
     }
@@ -761,7 +874,7 @@ apr_status_t as_cmd_validatecert(as_request_t *req, as_response_t *resp)
                    i + 1, ncerts, subject, statuses[i]);
             continue;
         }
-        vc_verify(&trust, it->cert, chain, check_crl, &v);
+        vc_verify(&trust->trust, it->cert, chain, check_crl, &v);
         statuses[i] = v.status;
         as_log(log, AS_LOG_MARK, AS_LOG_DEBUG, APR_SUCCESS,
                "ValidateCert: certificate %d of %d \"%s\": status %d (%s, depth %d%s)", i + 1,
@@ -780,7 +893,7 @@ protocol_error:
 done:
     sk_X509_free(chain); /* the certificates belong to items */
     vc_items_free(items, nitems);
-    vc_trust_free(&trust);
+    vc_cached_release(trust);
     ERR_pop_to_mark();
     return rv;
 }

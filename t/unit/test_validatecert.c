@@ -643,6 +643,29 @@ START_TEST(revoked_checkcrl)
 }
 END_TEST
 
+/* The trust store is cached per process: a CRL file rewritten in place
+ * (cron refreshing it) must still apply to the next request. */
+START_TEST(crl_file_rewritten_in_place)
+{
+    char path[160];
+    const cert_t *revoked[] = {&leaf_direct};
+    X509_CRL *crl;
+    as_server_conf_t conf;
+
+    snprintf(path, sizeof(path), "%s/crl-rewritten.pem", tmpdir);
+    crl = make_crl(&root, NULL, 0, -1, 30);
+    write_crls(path, &crl, 1);
+    conf = conf_root(path);
+    expect1(&conf, NULL, leaf_direct.b64, "1", 1);
+    expect1(&conf, NULL, leaf_direct.b64, "1", 1); /* served from the cache */
+    crl = make_crl(&root, revoked, 1, -1, 30);
+    write_crls(path, &crl, 1);
+    expect1(&conf, NULL, leaf_direct.b64, "1", 13);
+    unlink(path);
+    expect1(&conf, NULL, leaf_direct.b64, "1", 16);
+}
+END_TEST
+
 START_TEST(revoked_without_checkcrl)
 {
     /* A revocation the server knows is reported whatever CheckCRL says. */
@@ -993,6 +1016,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, valid_direct);
+    tcase_add_test(tc, crl_file_rewritten_in_place);
     tcase_add_test(tc, valid_via_intermediate);
     tcase_add_test(tc, missing_intermediate);
     tcase_add_test(tc, untrusted_root);
