@@ -1,0 +1,213 @@
+/* The directory: domains, account classes and accounts, with the four
+ * mobility options and their inheritance (DESIGN §1).
+ *
+ * Levels and resolution, per option, for account A (domain D, class C):
+ *   A's explicit value, else C's explicit value, else D's value, else the
+ *   built-in default (activesync off; email, contacts, pim on).
+ * Every effective value is reported with its source (account, class, domain,
+ * built-in).  An unknown domain resolves to the built-in defaults.  An
+ * authenticated user without an account record inherits everything; a record
+ * is created only when something is set explicitly on it (or when the cap
+ * refuses it), and it is deleted again when nothing explicit is left on it.
+ *
+ * Names: domains are DNS names (lower-cased; letters, digits, '-', '.';
+ * at most 253 bytes); classes are 1-64 of [a-z0-9._-] (lower-cased);
+ * accounts are "local@domain" (lower-cased; local part 1-64 printable ASCII
+ * bytes other than space, '@', '/', '\\', '"', ',', ':', ';', '<', '>').
+ *
+ * Removal rules (decided for issue 3):
+ * - domain remove refuses (AS_DIR_ENOTEMPTY) while the domain has classes,
+ *   account records or registered mailboxes, unless `force`: then all of
+ *   them are removed too, and the registry slots of its accounts are freed.
+ * - class remove refuses while accounts are members, unless `force`: then
+ *   the members leave the class (their explicit options stay).
+ * - account remove deletes the record and frees the registry slot.  An
+ *   account with neither record nor slot is AS_DIR_ENOACCOUNT.
+ * Registry slot rules (with as_cap.h): explicit `activesync=on` on an account
+ * reserves a slot at once (refused with AS_CAP_EFULL / AS_CAP_ECLOSED when it
+ * cannot); explicit `activesync=off` and account removal free the slot.
+ * Unsetting, class changes and domain/class option changes never touch the
+ * registry: a registered account whose effective activesync turns off keeps
+ * its slot (shown as "registered, inactive") until disabled or removed.
+ *
+ * Record encoding (directory.db; key -> value), version 1:
+ *   key "d:" DOMAIN                 domain record
+ *   key "c:" DOMAIN "/" CLASS        class record
+ *   key "a:" DOMAIN "/" LOCAL        account record
+ *   value: byte 0  version (1)
+ *          byte 1  defined mask (bit n = option n explicitly set)
+ *          byte 2  value mask   (bit n = option n on; meaningful if defined)
+ *          byte 3  reserved (0)
+ *          bytes 4-11  last change, apr_time_t microseconds, big endian
+ *          bytes 12..  account records only: class name (no NUL), may be empty
+ * Records of an unknown version make the call fail with AS_DB_ECORRUPT.
+ */
+#ifndef AS_DIRECTORY_H
+#define AS_DIRECTORY_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "as_db.h"
+
+typedef enum {
+    AS_OPT_ACTIVESYNC = 0,
+    AS_OPT_EMAIL,
+    AS_OPT_CONTACTS,
+    AS_OPT_PIM,
+    AS_OPT_COUNT
+} as_opt_t;
+
+typedef enum { AS_SRC_BUILTIN = 0, AS_SRC_DOMAIN, AS_SRC_CLASS, AS_SRC_ACCOUNT } as_src_t;
+
+/* Explicit settings of one level: bit n of `defined` says option n is set,
+ * bit n of `value` gives its value. */
+typedef struct as_optset_t {
+    unsigned char defined;
+    unsigned char value;
+} as_optset_t;
+
+/* Effective options with the level each came from. */
+typedef struct as_effective_t {
+    int value[AS_OPT_COUNT];
+    as_src_t source[AS_OPT_COUNT];
+} as_effective_t;
+
+const char *as_opt_name(as_opt_t o);    /* "activesync" ... */
+int as_opt_from_name(const char *name); /* -1 when unknown */
+const char *as_src_name(as_src_t s);    /* "account" "class" "domain" "built-in" */
+int as_opt_builtin(as_opt_t o);         /* built-in default */
+int as_optset_has(const as_optset_t *s, as_opt_t o);
+int as_optset_get(const as_optset_t *s, as_opt_t o);
+void as_optset_set(as_optset_t *s, as_opt_t o, int on);
+void as_optset_unset(as_optset_t *s, as_opt_t o);
+
+/* The resolution rule; any level may be NULL (absent / unknown). */
+void as_opts_resolve(const as_optset_t *domain, const as_optset_t *cls, const as_optset_t *account,
+                     as_effective_t *out);
+
+/* ---- edits ---------------------------------------------------------------- */
+
+/* A set of changes to one level, built from command-line words. */
+typedef struct as_optedit_t {
+    unsigned char set_mask;   /* options to set ... */
+    unsigned char set_value;  /* ... to these values */
+    unsigned char unset_mask; /* options to make inherited */
+    const char *class_name;   /* accounts: join this class (NULL: unchanged) */
+    int unset_class;          /* accounts: leave the class */
+} as_optedit_t;
+
+/* Parse "opt=on|off" (also true/false, yes/no, 1/0, enabled/disabled) into
+ * edit; with allow_class, "class=NAME" too.  AS_DIR_EINVAL and a message in
+ * *err for an unknown option or a bad value. */
+apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char *word,
+                                  int allow_class, const char **err);
+/* Parse "opt" (or "class" with allow_class) for unset. */
+apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const char *word,
+                                    int allow_class, const char **err);
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* Validate and lower-case.  AS_DIR_EINVAL with a message in *err. */
+apr_status_t as_dir_domain_name(apr_pool_t *p, const char *in, const char **out, const char **err);
+apr_status_t as_dir_class_name(apr_pool_t *p, const char *in, const char **out, const char **err);
+apr_status_t as_dir_account_name(apr_pool_t *p, const char *in, const char **out,
+                                 const char **domain, const char **err);
+/* "DOMAIN/CLASS" -> both parts, validated. */
+apr_status_t as_dir_class_path(apr_pool_t *p, const char *in, const char **domain, const char **cls,
+                               const char **err);
+
+/* ---- views ---------------------------------------------------------------- */
+
+typedef struct as_dir_domain_t {
+    const char *name;
+    as_optset_t opts;
+    apr_time_t mtime;
+    as_effective_t eff; /* domain value or built-in */
+    int nclasses;       /* filled by get/list */
+    int naccounts;      /* account records */
+} as_dir_domain_t;
+
+typedef struct as_dir_class_t {
+    const char *domain;
+    const char *name;
+    as_optset_t opts;
+    apr_time_t mtime;
+    as_effective_t eff; /* what a member without own settings gets */
+    int nmembers;
+} as_dir_class_t;
+
+typedef struct as_dir_account_t {
+    const char *address; /* local@domain */
+    const char *domain;
+    const char *class_name; /* NULL when not a member */
+    int has_record;         /* an account record exists */
+    int domain_known;       /* the domain exists */
+    int class_known;        /* class_name exists in the domain */
+    as_optset_t opts;       /* explicit settings on the account */
+    apr_time_t mtime;
+    as_effective_t eff;
+    int registered;      /* in the mailbox registry */
+    apr_time_t admitted; /* first admission (registered only) */
+} as_dir_account_t;
+
+/* ---- operations (each one transaction) -------------------------------------
+ * Names are validated here too; `err` (may be NULL) receives a sentence for
+ * a person on failure, e.g. "unknown domain 'example.org'". */
+
+apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, const char **err);
+apr_status_t as_dir_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, int force,
+                                  const char **err);
+apr_status_t as_dir_domain_get(as_db_t *db, apr_pool_t *p, const char *name, as_dir_domain_t *out,
+                               const char **err);
+/* Array of as_dir_domain_t, sorted by name. */
+apr_status_t as_dir_domain_list(as_db_t *db, apr_pool_t *p, apr_array_header_t **out,
+                                const char **err);
+/* Apply set_mask/set_value/unset_mask (class fields are refused). */
+apr_status_t as_dir_domain_update(as_db_t *db, apr_pool_t *p, const char *name,
+                                  const as_optedit_t *edit, const char **err);
+
+apr_status_t as_dir_class_add(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
+                              const char **err);
+apr_status_t as_dir_class_remove(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
+                                 int force, const char **err);
+apr_status_t as_dir_class_get(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
+                              as_dir_class_t *out, const char **err);
+/* Array of as_dir_class_t of one domain (NULL: all domains). */
+apr_status_t as_dir_class_list(as_db_t *db, apr_pool_t *p, const char *domain,
+                               apr_array_header_t **out, const char **err);
+apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
+                                 const as_optedit_t *edit, const char **err);
+
+/* Resolve any address: works for accounts without a record and for unknown
+ * domains (built-in defaults).  Never fails for a well-formed address except
+ * on database errors. */
+apr_status_t as_dir_account_get(as_db_t *db, apr_pool_t *p, const char *address,
+                                as_dir_account_t *out, const char **err);
+/* Accounts with a record or a registry slot, sorted by domain then local
+ * part; domain NULL lists all.  Array of as_dir_account_t. */
+apr_status_t as_dir_account_list(as_db_t *db, apr_pool_t *p, const char *domain,
+                                 apr_array_header_t **out, const char **err);
+/* Set/unset options and class membership on an account (creating or deleting
+ * the record as needed), keeping the registry consistent (see above; `cap`
+ * is an as_cap_limit_t, NULL meaning no cap).  Unknown domain or class:
+ * AS_DIR_ENODOMAIN / AS_DIR_ENOCLASS. */
+struct as_cap_limit_t;
+apr_status_t as_dir_account_update(as_db_t *db, apr_pool_t *p, const char *address,
+                                   const as_optedit_t *edit, const struct as_cap_limit_t *cap,
+                                   const char **err);
+apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *address,
+                                   const char **err);
+
+/* ---- building blocks for other transactions (as_cap.c) -------------------- */
+
+/* Read the account record and resolve it, inside txn.  out->registered is
+ * not filled.  rmw: read the account record with DB_RMW. */
+int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
+                       const char *domain, int rmw, as_dir_account_t *out);
+/* Write the account record from out->opts/out->class_name (deleting it when
+ * nothing explicit is left). */
+int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *acct);
+
+#endif

@@ -1,0 +1,62 @@
+/* Helpers for unit tests that need a Berkeley DB environment: a fresh
+ * directory per test, opened with the core API, removed afterwards. */
+#ifndef AS_TESTDB_H
+#define AS_TESTDB_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "as_db.h"
+
+static int testdb_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static inline void testdb_rmrf(const char *dir)
+{
+    nftw(dir, testdb_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new empty directory under $TMPDIR (or /tmp); malloc'd path. */
+static inline char *testdb_mkdtemp(void)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char *t = malloc(strlen(base) + 32);
+    ck_assert_ptr_nonnull(t);
+    sprintf(t, "%s/as-unit-XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(t));
+    return t;
+}
+
+static inline as_db_t *testdb_open(const char *dir)
+{
+    as_db_t *db = NULL;
+    as_db_options_t o;
+    apr_status_t rv;
+
+    if (getenv("AS_TEST_LOG")) {
+        static as_logger_t lg;
+        static int level;
+        level = atoi(getenv("AS_TEST_LOG"));
+        as_log_stderr_init(&lg, &level);
+        as_log_set_default(&lg);
+    }
+    as_db_options_default(&o);
+    o.nosync = 1;
+    o.thread_count = 256;
+    o.lock_timeout = 500000;
+    rv = as_db_open(&db, dir, &o, NULL);
+    ck_assert_msg(rv == APR_SUCCESS, "as_db_open(%s) failed: %d", dir, rv);
+    return db;
+}
+
+#endif
