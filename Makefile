@@ -103,11 +103,11 @@ check-unit: $(UNIT_BIN)
 check-fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; $$f t/fuzz/corpus/$$n; done
 
-# Python tests: the codec cross-check against libwbxml (t/codec), the admin
+# Python tests: configure (t/build), the codec cross-check against libwbxml (t/codec), the admin
 # tool (t/admin) and the end-to-end tests through a private httpd (t/e2e).
 check-e2e: all $(TOOL_BIN)
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
-	    AS_SANITIZE=$(SANITIZE) $(PYTEST) -q t/codec t/admin t/e2e
+	    AS_SANITIZE=$(SANITIZE) $(PYTEST) -q t/build t/codec t/admin t/e2e
 
 check: check-unit check-fuzz check-e2e
 
