@@ -67,7 +67,7 @@ $(O)/%.o: %.c $(wildcard include/*.h) $(wildcard mod_activesync/*.h) build/confi
 	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The glue alone sees the httpd headers.
-$(GLUE_OBJ): CPPFLAGS += -I$(HTTPD_INCLUDEDIR)
+$(GLUE_OBJ): CPPFLAGS += -I$(HTTPD_INCLUDEDIR) -DAS_DEFAULT_DATADIR='"$(AS_DATADIR)"'
 
 $(LIB): $(CORE_OBJ)
 	@rm -f $@
@@ -126,7 +126,7 @@ $(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)
 
 bench: all $(O)/t/bench/codec_bench
 	$(O)/t/bench/codec_bench t/data/wbxml/*.xml
-	AS_MODULE=$(CURDIR)/$(MODULE) /usr/bin/python3 t/bench/bench_http.py
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) /usr/bin/python3 t/bench/bench_http.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)

@@ -111,6 +111,16 @@ const char *as_cap_result_name(as_cap_result_t r);
 apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out);
 
+/* The read-only part of as_cap_admit(), which needs no write lock and so no
+ * serialisation: it decides the common cases, SERVED (registered, option
+ * on) and DENIED_OPTION (option off), with *decided = 1 and *out as
+ * as_cap_admit() fills it.  *decided = 0 when only the write path can
+ * decide (first admission or refusal): call as_cap_admit() then -- the
+ * glue does so under the activesync-cap mutex, so readers never queue
+ * behind the writers' commits.  Same return values as as_cap_admit(). */
+apr_status_t as_cap_check(as_db_t *db, apr_pool_t *p, const char *address,
+                          const as_cap_limit_t *cap, as_cap_decision_t *out, int *decided);
+
 /* ---- registry -------------------------------------------------------------- */
 
 typedef struct as_cap_entry_t {

@@ -8,7 +8,9 @@
 #include <apr_tables.h>
 #include <libxml/tree.h>
 
+#include "as_db.h"
 #include "as_log.h"
+#include "as_maildir.h"
 #include "as_request_line.h"
 
 typedef enum {
@@ -16,6 +18,8 @@ typedef enum {
     AS_BODY_WBXML,         /* a WBXML body is required */
     AS_BODY_WBXML_OPTIONAL /* e.g. the empty Sync and Ping forms */
 } as_body_kind_t;
+
+struct as_cap_decision_t; /* as_cap.h */
 
 typedef struct as_request_t {
     apr_pool_t *pool;
@@ -26,12 +30,27 @@ typedef struct as_request_t {
     const char *user_agent;              /* may be NULL */
     xmlDocPtr body;                      /* decoded request, NULL when empty */
     const struct as_server_conf_t *conf; /* core settings from the glue */
+    as_db_t *db; /* the process's Berkeley DB environment (Provision, Settings) */
+    /* The cap gate's decision for the account (as_cap.h): access->eff holds
+     * the effective email/contacts/pim options (with their sources) that
+     * FolderSync and the stores use to hide disabled classes.  Always set
+     * by the glue for a command it dispatches; NULL only in unit tests. */
+    const struct as_cap_decision_t *access;
+    /* The client accepts a multipart reply (ItemOperations): header
+     * MS-ASAcceptMultiPart: T, or Options bit 0x02 of the base64 request
+     * line.  Set by the glue; 0 in unit tests unless set. */
+    int accept_multipart;
 } as_request_t;
 
 typedef struct as_response_t {
     int http_status;      /* 200 unless the command says otherwise */
     xmlDocPtr doc;        /* reply to encode; NULL: empty body.  Freed by the caller */
     apr_table_t *headers; /* extra response headers */
+    /* Multipart reply (ItemOperations, only when req->accept_multipart):
+     * binary parts 1..n (as_multipart_part_t, as_multipart.h) to send after
+     * the encoded doc (part 0) as application/vnd.ms-sync.multipart.  NULL:
+     * a plain WBXML reply. */
+    apr_array_header_t *parts;
 } as_response_t;
 
 /* A command handler.  APR_SUCCESS: send resp (http_status, doc, headers).
@@ -61,6 +80,15 @@ typedef struct as_server_conf_t {
     const char *trusted_ca_file; /* ValidateCert trust anchors (PEM bundle) */
     const char *trusted_ca_path; /* or a hashed directory */
     const char *crl_file;        /* CRLs for ValidateCert CheckCRL */
+    /* Mail (FolderSync, Sync, GetItemEstimate; as_sync.h).  maildir_template:
+     * `ActiveSyncMaildir TEMPLATE` (%u %n %d, see as_maildir_path_from_template);
+     * NULL = no mail store: mail folders are absent, as with email off.
+     * maildir_names: `ActiveSyncMaildirFolders Sent Drafts Trash Junk`; a NULL
+     * member = Dovecot's default name.  sync_max_window: the largest WindowSize
+     * served (0 = 512, the protocol maximum); a larger request is clamped. */
+    const char *maildir_template;
+    as_maildir_names_t maildir_names;
+    int sync_max_window;
 } as_server_conf_t;
 
 /* Start a reply document with a root element in a code-page namespace. */

@@ -75,6 +75,8 @@ typedef struct as_db_t as_db_t;
 typedef enum {
     AS_DB_DIRECTORY = 0, /* directory.db: domains, classes, accounts (as_directory.c) */
     AS_DB_REGISTRY,      /* registry.db: admitted mailboxes + counter (as_cap.c) */
+    AS_DB_DEVICES,       /* devices.db: devices and domain device rules (as_device.c) */
+    AS_DB_SYNC,          /* syncstate.db: hierarchy and collection sync state (as_syncstate.c) */
     AS_DB_NDBS
 } as_db_which_t;
 

@@ -34,13 +34,24 @@
  *   key "d:" DOMAIN                 domain record
  *   key "c:" DOMAIN "/" CLASS        class record
  *   key "a:" DOMAIN "/" LOCAL        account record
- *   value: byte 0  version (1)
+ *   value: byte 0  version (1 or 2)
  *          byte 1  defined mask (bit n = option n explicitly set)
  *          byte 2  value mask   (bit n = option n on; meaningful if defined)
- *          byte 3  reserved (0)
+ *          byte 3  version 1: reserved (0); version 2: length of the class name
  *          bytes 4-11  last change, apr_time_t microseconds, big endian
  *          bytes 12..  account records only: class name (no NUL), may be empty
- * Records of an unknown version make the call fail with AS_DB_ECORRUPT.
+ *                      (version 1: the rest of the record)
+ *          version 2 only, after the class name: the explicit provisioning
+ *                      policy settings of the level (as_polset_encode(),
+ *                      as_policy.h)
+ * A record without policy settings is written as version 1, so an older
+ * module still reads it.  Records of an unknown version make the call fail
+ * with AS_DB_ECORRUPT.
+ *
+ * Provisioning policies (as_policy.h) are settings of the same three levels
+ * with the same inheritance; they live in the same records, so an account
+ * with only policy settings has a record too, and removing a domain, class
+ * or account removes its policy settings with it.
  */
 #ifndef AS_DIRECTORY_H
 #define AS_DIRECTORY_H
@@ -60,6 +71,20 @@ typedef enum {
 } as_opt_t;
 
 typedef enum { AS_SRC_BUILTIN = 0, AS_SRC_DOMAIN, AS_SRC_CLASS, AS_SRC_ACCOUNT } as_src_t;
+#define AS_SRC_LEVELS 4
+
+/* The inheritance rule of DESIGN §1, shared by the mobility options and the
+ * provisioning policies: the most specific level that defines setting i --
+ * account, then class, then domain -- else AS_SRC_BUILTIN.  levels[s] is the
+ * explicit set of level s for s in AS_SRC_DOMAIN..AS_SRC_ACCOUNT (NULL when
+ * the level is absent; levels[AS_SRC_BUILTIN] is not used); has(set, i)
+ * says whether a set defines setting i. */
+typedef int as_inherit_has_fn(const void *set, int i);
+as_src_t as_inherit_source(const void *const levels[AS_SRC_LEVELS], as_inherit_has_fn *has, int i);
+
+/* Provisioning policy sets and edits (as_policy.h). */
+struct as_polset_t;
+struct as_poledit_t;
 
 /* Explicit settings of one level: bit n of `defined` says option n is set,
  * bit n of `value` gives its value. */
@@ -91,12 +116,17 @@ void as_opts_resolve(const as_optset_t *domain, const as_optset_t *cls, const as
 
 /* A set of changes to one level, built from command-line words. */
 typedef struct as_optedit_t {
-    unsigned char set_mask;   /* options to set ... */
-    unsigned char set_value;  /* ... to these values */
-    unsigned char unset_mask; /* options to make inherited */
-    const char *class_name;   /* accounts: join this class (NULL: unchanged) */
-    int unset_class;          /* accounts: leave the class */
+    unsigned char set_mask;            /* options to set ... */
+    unsigned char set_value;           /* ... to these values */
+    unsigned char unset_mask;          /* options to make inherited */
+    const char *class_name;            /* accounts: join this class (NULL: unchanged) */
+    int unset_class;                   /* accounts: leave the class */
+    const struct as_poledit_t *policy; /* policy settings to set/unset (NULL: none) */
 } as_optedit_t;
+
+/* 1 for on/yes/true/1/enabled/enable, 0 for off/no/false/0/disabled/disable
+ * (any case), -1 otherwise. */
+int as_parse_bool(const char *v);
 
 /* Parse "opt=on|off" (also true/false, yes/no, 1/0, enabled/disabled) into
  * edit; with allow_class, "class=NAME" too.  AS_DIR_EINVAL and a message in
@@ -124,9 +154,10 @@ typedef struct as_dir_domain_t {
     const char *name;
     as_optset_t opts;
     apr_time_t mtime;
-    as_effective_t eff; /* domain value or built-in */
-    int nclasses;       /* filled by get/list */
-    int naccounts;      /* account records */
+    as_effective_t eff;            /* domain value or built-in */
+    const struct as_polset_t *pol; /* explicit policy settings, NULL when none */
+    int nclasses;                  /* filled by get/list */
+    int naccounts;                 /* account records */
 } as_dir_domain_t;
 
 typedef struct as_dir_class_t {
@@ -134,7 +165,9 @@ typedef struct as_dir_class_t {
     const char *name;
     as_optset_t opts;
     apr_time_t mtime;
-    as_effective_t eff; /* what a member without own settings gets */
+    as_effective_t eff;                   /* what a member without own settings gets */
+    const struct as_polset_t *pol;        /* explicit policy settings, NULL when none */
+    const struct as_polset_t *pol_domain; /* the domain's, NULL when none */
     int nmembers;
 } as_dir_class_t;
 
@@ -148,6 +181,10 @@ typedef struct as_dir_account_t {
     as_optset_t opts;       /* explicit settings on the account */
     apr_time_t mtime;
     as_effective_t eff;
+    /* Explicit policy settings per level (NULL when the level has none or is
+     * absent): pol[AS_SRC_DOMAIN], pol[AS_SRC_CLASS], pol[AS_SRC_ACCOUNT];
+     * as_policy_resolve_account() gives the effective policy. */
+    const struct as_polset_t *pol[AS_SRC_LEVELS];
     int registered;      /* in the mailbox registry */
     apr_time_t admitted; /* first admission (registered only) */
 } as_dir_account_t;
@@ -206,8 +243,10 @@ apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *addre
  * not filled.  rmw: read the account record with DB_RMW. */
 int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
                        const char *domain, int rmw, as_dir_account_t *out);
-/* Write the account record from out->opts/out->class_name (deleting it when
- * nothing explicit is left). */
+/* Write the account record from acct->opts, class_name and
+ * pol[AS_SRC_ACCOUNT] (deleting it when nothing explicit is left). */
 int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *acct);
+/* *exists: whether the domain record exists (0 or a Berkeley DB error). */
+int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *exists);
 
 #endif

@@ -416,33 +416,9 @@ static int txn_admit(as_db_t *db, DB_TXN *txn, void *baton)
     return 0;
 }
 
-apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
-                          const as_cap_limit_t *cap, as_cap_decision_t *out)
+static void set_reason(apr_pool_t *p, const char *address, const as_cap_limit_t *cap,
+                       as_cap_decision_t *out)
 {
-    admit_t a;
-    apr_status_t rv;
-    const char *at = address ? strrchr(address, '@') : NULL;
-
-    memset(out, 0, sizeof(*out));
-    if (!at || at == address || !at[1]) {
-        return AS_DIR_EINVAL;
-    }
-    memset(&a, 0, sizeof(a));
-    a.p = p;
-    a.address = address;
-    a.domain = at + 1;
-    a.cap = cap;
-    a.d = out;
-    rv = as_db_txn(db, AS_DB_TXN_READ, txn_admit_fast, &a);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (!a.decided) {
-        rv = as_db_txn(db, 0, txn_admit, &a);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
     switch (out->result) {
     case AS_CAP_SERVED:
         out->reason = apr_psprintf(p, "%s: ActiveSync allowed (registered mailbox)", address);
@@ -469,7 +445,57 @@ apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
                                    address, cap->reason ? cap->reason : "invalid licence");
         break;
     }
+}
+
+static apr_status_t admit(as_db_t *db, apr_pool_t *p, const char *address,
+                          const as_cap_limit_t *cap, as_cap_decision_t *out, int fast_only,
+                          int *decided)
+{
+    admit_t a;
+    apr_status_t rv;
+    const char *at = address ? strrchr(address, '@') : NULL;
+
+    memset(out, 0, sizeof(*out));
+    *decided = 0;
+    if (!at || at == address || !at[1]) {
+        return AS_DIR_EINVAL;
+    }
+    memset(&a, 0, sizeof(a));
+    a.p = p;
+    a.address = address;
+    a.domain = at + 1;
+    a.cap = cap;
+    a.d = out;
+    rv = as_db_txn(db, AS_DB_TXN_READ, txn_admit_fast, &a);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!a.decided) {
+        if (fast_only) {
+            memset(out, 0, sizeof(*out));
+            return APR_SUCCESS;
+        }
+        rv = as_db_txn(db, 0, txn_admit, &a);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    *decided = 1;
+    set_reason(p, address, cap, out);
     return APR_SUCCESS;
+}
+
+apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
+                          const as_cap_limit_t *cap, as_cap_decision_t *out)
+{
+    int decided;
+    return admit(db, p, address, cap, out, 0, &decided);
+}
+
+apr_status_t as_cap_check(as_db_t *db, apr_pool_t *p, const char *address,
+                          const as_cap_limit_t *cap, as_cap_decision_t *out, int *decided)
+{
+    return admit(db, p, address, cap, out, 1, decided);
 }
 
 /* ---- registry views ------------------------------------------------------------ */

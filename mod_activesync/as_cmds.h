@@ -3,7 +3,48 @@
 #define AS_CMDS_H
 
 #include "as_command.h"
+#include "as_device.h"
 
 as_command_fn as_cmd_validatecert;
+as_command_fn as_cmd_provision;
+as_command_fn as_cmd_settings;
+/* Mail sync engine (as_cmd_foldersync.c, as_cmd_sync.c, as_cmd_getitemestimate.c; as_sync.h) */
+as_command_fn as_cmd_foldersync;
+as_command_fn as_cmd_foldercreate;
+as_command_fn as_cmd_folderupdate;
+as_command_fn as_cmd_folderdelete;
+as_command_fn as_cmd_sync;
+as_command_fn as_cmd_getitemestimate;
+/* ItemOperations, MoveItems, Ping (as_cmd_itemoperations.c, as_cmd_moveitems.c, as_cmd_ping.c) */
+as_command_fn as_cmd_itemoperations;
+as_command_fn as_cmd_moveitems;
+as_command_fn as_cmd_ping;
+/* Ping's HeartbeatInterval bounds in seconds (default AS_SYNC_HEARTBEAT_MIN
+ * .. AS_SYNC_HEARTBEAT_MAX, 60..3540; 0 or a bad pair restores them):
+ * configuration and tests. */
+void as_cmd_ping_set_bounds(int min_sec, int max_sec);
+#define AS_PING_MAX_FOLDERS 300
+/* Parse an airsyncbase:BodyPreference element (Type 1..8 required,
+ * TruncationSize, AllOrNone 0/1 or empty (true), Preview 0..255); 0, or -1 when malformed.
+ * For every command that takes body preferences (ItemOperations, Sync). */
+struct as_mime_bodypref_t;
+int as_cmd_bodypref(apr_pool_t *p, xmlNodePtr e, struct as_mime_bodypref_t *bp);
+
+/* Shared by Provision and Settings (as_cmd_settings.c). */
+
+/* The text of a leaf element in pool memory (OPAQUE content accepted), NULL
+ * when it holds a NUL byte or cannot be read; *len (may be NULL) its length. */
+const char *as_cmd_text(apr_pool_t *p, xmlNodePtr n, apr_size_t *len);
+/* Parse Settings DeviceInformation/Set (set = the Set element).  APR_EINVAL
+ * and a reason for the log in *why when malformed. */
+apr_status_t as_settings_device_info(apr_pool_t *p, xmlNodePtr set, as_device_info_t *info,
+                                     const char **why);
+/* A database failure of a command: db NULL (pass AS_DB_EUNAVAIL),
+ * AS_DB_EUNAVAIL or AS_DB_EBUSY -> 503 with Retry-After, no body, and
+ * APR_SUCCESS (the handler returns that); other codes are returned as is. */
+apr_status_t as_cmd_db_failure(as_request_t *req, as_response_t *resp, apr_status_t rv);
+/* The device identity of a request (account, device key and type, User-Agent,
+ * version, command). */
+void as_cmd_contact(const as_request_t *req, as_device_contact_t *c);
 
 #endif

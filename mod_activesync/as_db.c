@@ -24,6 +24,8 @@
 static const char *const db_files[AS_DB_NDBS] = {
     "directory.db",
     "registry.db",
+    "devices.db",
+    "syncstate.db",
 };
 
 struct as_db_t {

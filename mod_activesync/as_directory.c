@@ -9,15 +9,17 @@
 
 #include "as_cap.h"
 #include "as_directory.h"
+#include "as_policy.h"
 
-#define REC_VERSION 1
-#define REC_HEAD    12
-#define CLASS_MAX   64
-#define DOMAIN_MAX  253
-#define LOCAL_MAX   64
-#define KEY_MAX     (2 + DOMAIN_MAX + 1 + LOCAL_MAX + 1)
-#define REC_MAX     (REC_HEAD + CLASS_MAX)
-#define OPT_MASK    ((1u << AS_OPT_COUNT) - 1)
+#define REC_VERSION1 1 /* no policy settings: class name = rest of the record */
+#define REC_VERSION2 2 /* byte 3 = class name length; policy settings follow it */
+#define REC_HEAD     12
+#define CLASS_MAX    64
+#define DOMAIN_MAX   253
+#define LOCAL_MAX    64
+#define KEY_MAX      (2 + DOMAIN_MAX + 1 + LOCAL_MAX + 1)
+#define REC_MAX      (REC_HEAD + CLASS_MAX + AS_POLSET_ENC_MAX)
+#define OPT_MASK     ((1u << AS_OPT_COUNT) - 1)
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -77,29 +79,36 @@ void as_optset_unset(as_optset_t *s, as_opt_t o)
     s->value &= (unsigned char)~(1u << o);
 }
 
+as_src_t as_inherit_source(const void *const levels[AS_SRC_LEVELS], as_inherit_has_fn *has, int i)
+{
+    int s;
+    for (s = AS_SRC_ACCOUNT; s > AS_SRC_BUILTIN; s--) {
+        if (levels[s] && has(levels[s], i)) {
+            return (as_src_t)s;
+        }
+    }
+    return AS_SRC_BUILTIN;
+}
+
+static int optset_has_cb(const void *set, int i)
+{
+    return as_optset_has(set, (as_opt_t)i);
+}
+
 void as_opts_resolve(const as_optset_t *domain, const as_optset_t *cls, const as_optset_t *account,
                      as_effective_t *out)
 {
+    const void *levels[AS_SRC_LEVELS] = {NULL, domain, cls, account};
     int i;
 
     for (i = 0; i < AS_OPT_COUNT; i++) {
-        if (as_optset_has(account, i)) {
-            out->value[i] = as_optset_get(account, i);
-            out->source[i] = AS_SRC_ACCOUNT;
-        } else if (as_optset_has(cls, i)) {
-            out->value[i] = as_optset_get(cls, i);
-            out->source[i] = AS_SRC_CLASS;
-        } else if (as_optset_has(domain, i)) {
-            out->value[i] = as_optset_get(domain, i);
-            out->source[i] = AS_SRC_DOMAIN;
-        } else {
-            out->value[i] = opt_builtin[i];
-            out->source[i] = AS_SRC_BUILTIN;
-        }
+        as_src_t s = as_inherit_source(levels, optset_has_cb, i);
+        out->source[i] = s;
+        out->value[i] = s == AS_SRC_BUILTIN ? opt_builtin[i] : as_optset_get(levels[s], i);
     }
 }
 
-static int parse_bool(const char *v)
+int as_parse_bool(const char *v)
 {
     static const char *const on[] = {"on", "yes", "true", "1", "enabled", "enable", NULL};
     static const char *const off[] = {"off", "no", "false", "0", "disabled", "disable", NULL};
@@ -150,7 +159,7 @@ apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char 
         *err = apr_psprintf(p, "unknown option '%s' (known: %s)", name, known_options(allow_class));
         return AS_DIR_EINVAL;
     }
-    b = parse_bool(val);
+    b = as_parse_bool(val);
     if (b < 0) {
         *err = apr_psprintf(p, "bad value '%s' for %s: use on or off", val, opt_names[o]);
         return AS_DIR_EINVAL;
@@ -190,7 +199,7 @@ apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const cha
     return APR_SUCCESS;
 }
 
-static void apply_edit(as_optset_t *s, const as_optedit_t *e)
+static void apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e)
 {
     int i;
     for (i = 0; i < AS_OPT_COUNT; i++) {
@@ -199,6 +208,9 @@ static void apply_edit(as_optset_t *s, const as_optedit_t *e)
         } else if ((e->unset_mask >> i) & 1) {
             as_optset_unset(s, i);
         }
+    }
+    if (e->policy) {
+        as_poledit_apply(pol, e->policy);
     }
 }
 
@@ -347,6 +359,7 @@ typedef struct rec_t {
     as_optset_t opts;
     apr_time_t mtime;
     char cls[CLASS_MAX + 1];
+    as_polset_t pol;
 } rec_t;
 
 static void put_be64(unsigned char *b, apr_uint64_t v)
@@ -369,35 +382,53 @@ static apr_uint64_t get_be64(const unsigned char *b)
 }
 
 static size_t rec_encode(unsigned char *buf, const as_optset_t *o, apr_time_t mtime,
-                         const char *cls)
+                         const char *cls, const as_polset_t *pol)
 {
-    size_t n = REC_HEAD;
+    size_t n = REC_HEAD, l = cls ? strlen(cls) : 0;
+    int v2 = !as_polset_empty(pol);
 
-    buf[0] = REC_VERSION;
+    buf[0] = v2 ? REC_VERSION2 : REC_VERSION1;
     buf[1] = o->defined & OPT_MASK;
     buf[2] = o->value & o->defined & OPT_MASK;
-    buf[3] = 0;
+    buf[3] = v2 ? (unsigned char)l : 0;
     put_be64(buf + 4, (apr_uint64_t)mtime);
-    if (cls && *cls) {
-        size_t l = strlen(cls);
-        memcpy(buf + REC_HEAD, cls, l);
-        n += l;
+    memcpy(buf + REC_HEAD, cls ? cls : "", l);
+    n += l;
+    if (v2) {
+        n += as_polset_encode(pol, buf + n);
     }
     return n;
 }
 
 static int rec_decode(const unsigned char *buf, size_t len, rec_t *r)
 {
-    memset(r, 0, sizeof(*r));
-    if (len < REC_HEAD || buf[0] != REC_VERSION || len > REC_MAX) {
+    size_t cl;
+
+    r->opts.defined = r->opts.value = 0;
+    r->cls[0] = '\0';
+    r->pol.defined = 0;
+    if (len < REC_HEAD || len > REC_MAX || (buf[0] != REC_VERSION1 && buf[0] != REC_VERSION2)) {
+        return AS_DB_ECORRUPT;
+    }
+    cl = buf[0] == REC_VERSION1 ? len - REC_HEAD : buf[3];
+    if (cl > CLASS_MAX || REC_HEAD + cl > len) {
         return AS_DB_ECORRUPT;
     }
     r->opts.defined = buf[1] & OPT_MASK;
     r->opts.value = buf[2] & r->opts.defined;
     r->mtime = (apr_time_t)get_be64(buf + 4);
-    memcpy(r->cls, buf + REC_HEAD, len - REC_HEAD);
-    r->cls[len - REC_HEAD] = '\0';
+    memcpy(r->cls, buf + REC_HEAD, cl);
+    r->cls[cl] = '\0';
+    if (buf[0] == REC_VERSION2) {
+        return as_polset_decode(buf + REC_HEAD + cl, len - REC_HEAD - cl, &r->pol);
+    }
     return 0;
+}
+
+/* A pool copy of a level's policy settings, NULL when it has none. */
+static const as_polset_t *pol_dup(apr_pool_t *p, const as_polset_t *s)
+{
+    return as_polset_empty(s) ? NULL : apr_pmemdup(p, s, sizeof(*s));
 }
 
 static size_t mkkey(char *buf, char kind, const char *a, const char *b)
@@ -423,10 +454,10 @@ static int rec_get(DB *dbp, DB_TXN *txn, const char *key, size_t klen, rec_t *r,
 }
 
 static int rec_put(DB *dbp, DB_TXN *txn, const char *key, size_t klen, const as_optset_t *o,
-                   const char *cls)
+                   const char *cls, const as_polset_t *pol)
 {
     unsigned char buf[REC_MAX];
-    size_t n = rec_encode(buf, o, apr_time_now(), cls);
+    size_t n = rec_encode(buf, o, apr_time_now(), cls, pol);
     return as_db_put(dbp, txn, key, klen, buf, n);
 }
 
@@ -524,7 +555,7 @@ static int txn_domain_add(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != DB_NOTFOUND) {
         return rc;
     }
-    return rec_put(d, txn, key, kl, &none, NULL);
+    return rec_put(d, txn, key, kl, &none, NULL, NULL);
 }
 
 apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, const char **err)
@@ -620,6 +651,7 @@ static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name
     out->name = apr_pstrdup(p, name);
     out->opts = r->opts;
     out->mtime = r->mtime;
+    out->pol = pol_dup(p, &r->pol);
     as_opts_resolve(&r->opts, NULL, NULL, &out->eff);
     apr_snprintf(prefix, sizeof(prefix), "c:%s/", name);
     if ((rc = scan_count(d, txn, prefix, NULL, &out->nclasses)) != 0) {
@@ -728,8 +760,8 @@ static int txn_domain_update(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != 0) {
         return rc;
     }
-    apply_edit(&r.opts, op->edit);
-    return rec_put(d, txn, key, kl, &r.opts, NULL);
+    apply_edit(&r.opts, &r.pol, op->edit);
+    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
 }
 
 apr_status_t as_dir_domain_update(as_db_t *db, apr_pool_t *p, const char *name,
@@ -786,7 +818,7 @@ static int txn_class_add(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != DB_NOTFOUND) {
         return rc;
     }
-    return rec_put(d, txn, key, kl, &none, NULL);
+    return rec_put(d, txn, key, kl, &none, NULL, NULL);
 }
 
 static apr_status_t class_op(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
@@ -847,10 +879,10 @@ static int txn_class_remove(as_db_t *db, DB_TXN *txn, void *baton)
         if ((rc = rec_get(d, txn, k, strlen(k), &m, 1)) != 0) {
             return rc;
         }
-        if (m.opts.defined == 0) {
+        if (m.opts.defined == 0 && as_polset_empty(&m.pol)) {
             rc = as_db_del(d, txn, k, strlen(k));
         } else {
-            rc = rec_put(d, txn, k, strlen(k), &m.opts, NULL);
+            rc = rec_put(d, txn, k, strlen(k), &m.opts, NULL, &m.pol);
         }
         if (rc != 0) {
             return rc;
@@ -878,6 +910,8 @@ static int fill_class(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domai
     out->name = apr_pstrdup(p, cls);
     out->opts = r->opts;
     out->mtime = r->mtime;
+    out->pol = pol_dup(p, &r->pol);
+    out->pol_domain = dr ? pol_dup(p, &dr->pol) : NULL;
     as_opts_resolve(dr ? &dr->opts : NULL, &r->opts, NULL, &out->eff);
     apr_snprintf(prefix, sizeof(prefix), "a:%s/", domain);
     return scan_count(as_db_handle(db, AS_DB_DIRECTORY), txn, prefix, cls, &out->nmembers);
@@ -999,8 +1033,8 @@ static int txn_class_update(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != 0) {
         return rc;
     }
-    apply_edit(&r.opts, op->edit);
-    return rec_put(d, txn, key, kl, &r.opts, NULL);
+    apply_edit(&r.opts, &r.pol, op->edit);
+    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
 }
 
 apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
@@ -1054,9 +1088,13 @@ int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *addr
         return rc;
     }
     out->has_record = rc == 0;
+    if (out->domain_known) {
+        out->pol[AS_SRC_DOMAIN] = pol_dup(p, &dr.pol);
+    }
     if (out->has_record) {
         out->opts = ar.opts;
         out->mtime = ar.mtime;
+        out->pol[AS_SRC_ACCOUNT] = pol_dup(p, &ar.pol);
         if (ar.cls[0]) {
             out->class_name = apr_pstrdup(p, ar.cls);
         }
@@ -1068,6 +1106,9 @@ int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *addr
             return rc;
         }
         out->class_known = rc == 0;
+        if (out->class_known) {
+            out->pol[AS_SRC_CLASS] = pol_dup(p, &cr.pol);
+        }
     }
     as_opts_resolve(out->domain_known ? &dr.opts : NULL, out->class_known ? &cr.opts : NULL,
                     out->has_record ? &out->opts : NULL, &out->eff);
@@ -1089,11 +1130,23 @@ int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *a
     memcpy(local, acct->address, ll);
     local[ll] = '\0';
     kl = mkkey(key, 'a', at + 1, local);
-    if ((acct->opts.defined & OPT_MASK) == 0 && !acct->class_name) {
+    if ((acct->opts.defined & OPT_MASK) == 0 && !acct->class_name &&
+        as_polset_empty(acct->pol[AS_SRC_ACCOUNT])) {
         rc = as_db_del(d, txn, key, kl);
         return rc == DB_NOTFOUND ? 0 : rc;
     }
-    return rec_put(d, txn, key, kl, &acct->opts, acct->class_name);
+    return rec_put(d, txn, key, kl, &acct->opts, acct->class_name, acct->pol[AS_SRC_ACCOUNT]);
+}
+
+int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *exists)
+{
+    char key[KEY_MAX];
+    size_t kl = mkkey(key, 'd', domain, NULL);
+    rec_t r;
+    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &r, 0);
+
+    *exists = rc == 0;
+    return rc == DB_NOTFOUND ? 0 : rc;
 }
 
 static int txn_account_get(as_db_t *db, DB_TXN *txn, void *baton)
@@ -1218,6 +1271,7 @@ static int txn_account_update(as_db_t *db, DB_TXN *txn, void *baton)
     op_t *op = baton;
     const as_optedit_t *e = op->edit;
     as_dir_account_t a;
+    as_polset_t pol;
     unsigned count = 0;
     int touches_as = (e->set_mask >> AS_OPT_ACTIVESYNC) & 1;
     int enable = touches_as && ((e->set_value >> AS_OPT_ACTIVESYNC) & 1);
@@ -1246,7 +1300,13 @@ static int txn_account_update(as_db_t *db, DB_TXN *txn, void *baton)
     if ((rc = as_dir_txn_resolve(db, txn, op->p, op->address, op->domain, 1, &a)) != 0) {
         return rc;
     }
-    apply_edit(&a.opts, e);
+    if (a.pol[AS_SRC_ACCOUNT]) {
+        pol = *a.pol[AS_SRC_ACCOUNT];
+    } else {
+        pol.defined = 0;
+    }
+    apply_edit(&a.opts, &pol, e);
+    a.pol[AS_SRC_ACCOUNT] = &pol;
     if (e->class_name) {
         a.class_name = e->class_name;
     } else if (e->unset_class) {

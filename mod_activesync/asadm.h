@@ -21,6 +21,8 @@ typedef struct asadm_ctx_t {
     const char *datadir;
     int json;
     int force;
+    int account_only; /* device wipe --account-only */
+    int cancel;       /* device wipe --cancel */
     /* cap options */
     const char *cap_arg;     /* --cap N|none */
     const char *license;     /* --license FILE */
@@ -54,6 +56,13 @@ int asadm_db_error(apr_status_t rv, const char *err);
 /* Output helpers. */
 const char *asadm_time(apr_pool_t *p, apr_time_t t); /* ISO 8601 UTC, "-" for 0 */
 void asadm_json_str(FILE *f, const char *s);         /* quoted and escaped, null for NULL */
+/* One inherited setting: JSON member "name": {"value": V, "source": S,
+ * "explicit": B} (value_json already JSON; first: no leading comma), or a
+ * text line "NAME  VALUE (source[, explicit])" with the name padded. */
+void asadm_json_setting(FILE *f, int first, const char *name, const char *value_json, as_src_t src,
+                        int explicit_here);
+void asadm_print_setting(FILE *f, const char *indent, int width, const char *name,
+                         const char *value, as_src_t src, int explicit_here);
 void asadm_json_options(FILE *f, const as_effective_t *eff, const as_optset_t *explicit_set);
 void asadm_print_options(FILE *f, const char *indent, const as_effective_t *eff,
                          const as_optset_t *explicit_set);
@@ -66,5 +75,7 @@ int asadm_cmd_class(asadm_ctx_t *ctx, int argc, const char *const *argv);
 int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv);
 int asadm_cmd_mailbox(asadm_ctx_t *ctx, int argc, const char *const *argv);
 int asadm_cmd_license(asadm_ctx_t *ctx, int argc, const char *const *argv);
+int asadm_cmd_device(asadm_ctx_t *ctx, int argc, const char *const *argv);
+int asadm_cmd_policy(asadm_ctx_t *ctx, int argc, const char *const *argv);
 
 #endif

@@ -39,13 +39,9 @@ typedef struct asadm_cmd_t {
 } asadm_cmd_t;
 
 static const asadm_cmd_t commands[] = {
-    {"domain", asadm_cmd_domain},
-    {"class", asadm_cmd_class},
-    {"account", asadm_cmd_account},
-    {"mailbox", asadm_cmd_mailbox},
-    {"license", asadm_cmd_license},
-    {"licence", asadm_cmd_license},
-    {NULL, NULL},
+    {"domain", asadm_cmd_domain},   {"class", asadm_cmd_class},     {"account", asadm_cmd_account},
+    {"mailbox", asadm_cmd_mailbox}, {"device", asadm_cmd_device},   {"policy", asadm_cmd_policy},
+    {"license", asadm_cmd_license}, {"licence", asadm_cmd_license}, {NULL, NULL},
 };
 
 static void usage(FILE *out)
@@ -61,6 +57,8 @@ static void usage(FILE *out)
             "  -d, --datadir DIR     data directory (default %s)\n"
             "      --json            machine-readable output for read commands\n"
             "      --force           domain/class remove: also remove what is inside\n"
+            "      --account-only    device wipe: only this account's data (EAS 16.1)\n"
+            "      --cancel          device wipe: withdraw a wipe not yet acknowledged\n"
             "      --cap N|none      cap for explicit enables (default: DATADIR/cap.conf\n"
             "                        written by httpd at start-up, else none)\n"
             "      --license FILE    cap from this licence ...\n"
@@ -87,6 +85,20 @@ static void usage(FILE *out)
             "  account unset ADDRESS OPT|class ...\n"
             "  mailbox list                          registered mailboxes, first admission\n"
             "  mailbox count                         registered mailboxes and the cap\n"
+            "  device list [ACCOUNT|DOMAIN]          devices, last contact, policy, wipe\n"
+            "  device show ACCOUNT DEVICEID\n"
+            "  device block|unblock|remove ACCOUNT DEVICEID\n"
+            "                                        (unblock allows it even when a domain\n"
+            "                                        rule blocks it)\n"
+            "  device wipe [--account-only] ACCOUNT DEVICEID\n"
+            "                                        full wipe, or this account's data only\n"
+            "                                        (EAS 16.1 devices); --cancel: withdraw\n"
+            "  device rule add|remove DOMAIN allow|block type=GLOB|agent=GLOB\n"
+            "  device rule list DOMAIN               first matching rule wins\n"
+            "  policy show DOMAIN|DOMAIN/CLASS|ADDRESS  effective policy with sources\n"
+            "  policy set DOMAIN|DOMAIN/CLASS|ADDRESS SETTING=VALUE ...\n"
+            "  policy unset DOMAIN|DOMAIN/CLASS|ADDRESS SETTING ...\n"
+            "  policy settings                       the settings, their values and defaults\n"
             "  license keygen PRIVATE.pem PUBLIC.pem\n"
             "  license sign --key PRIVATE.pem --licensee NAME --mailboxes N\n"
             "               --expires YYYY-MM-DD [--issued YYYY-MM-DD] [--id ID] [-o FILE]\n"
@@ -184,14 +196,29 @@ void asadm_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void asadm_json_setting(FILE *f, int first, const char *name, const char *value_json, as_src_t src,
+                        int explicit_here)
+{
+    fprintf(f, "%s", first ? "" : ", ");
+    asadm_json_str(f, name);
+    fprintf(f, ": {\"value\": %s, \"source\": \"%s\", \"explicit\": %s}", value_json,
+            as_src_name(src), explicit_here ? "true" : "false");
+}
+
+void asadm_print_setting(FILE *f, const char *indent, int width, const char *name,
+                         const char *value, as_src_t src, int explicit_here)
+{
+    fprintf(f, "%s%-*s %-4s (%s%s)\n", indent, width, name, value, as_src_name(src),
+            explicit_here ? ", explicit" : "");
+}
+
 void asadm_json_options(FILE *f, const as_effective_t *eff, const as_optset_t *explicit_set)
 {
     int i;
     fputs("{", f);
     for (i = 0; i < AS_OPT_COUNT; i++) {
-        fprintf(f, "%s\"%s\": {\"value\": %s, \"source\": \"%s\", \"explicit\": %s}", i ? ", " : "",
-                as_opt_name(i), eff->value[i] ? "true" : "false", as_src_name(eff->source[i]),
-                explicit_set && as_optset_has(explicit_set, i) ? "true" : "false");
+        asadm_json_setting(f, i == 0, as_opt_name(i), eff->value[i] ? "true" : "false",
+                           eff->source[i], explicit_set && as_optset_has(explicit_set, i));
     }
     fputs("}", f);
 }
@@ -201,9 +228,8 @@ void asadm_print_options(FILE *f, const char *indent, const as_effective_t *eff,
 {
     int i;
     for (i = 0; i < AS_OPT_COUNT; i++) {
-        int ex = explicit_set && as_optset_has(explicit_set, i);
-        fprintf(f, "%s%-11s %-4s (%s%s)\n", indent, as_opt_name(i), eff->value[i] ? "on" : "off",
-                as_src_name(eff->source[i]), ex ? ", explicit" : "");
+        asadm_print_setting(f, indent, 11, as_opt_name(i), eff->value[i] ? "on" : "off",
+                            eff->source[i], explicit_set && as_optset_has(explicit_set, i));
     }
 }
 
@@ -355,6 +381,8 @@ static const opt_def_t opt_defs[] = {
     {"expires", 0, 1, OFF(expires)},
     {"issued", 0, 1, OFF(issued)},
     {"id", 0, 1, OFF(id)},
+    {"account-only", 0, 0, 0},
+    {"cancel", 0, 0, 0},
     {"help", 'h', 0, 0},
     {"version", 'V', 0, 0},
     {NULL, 0, 0, 0},
@@ -425,6 +453,10 @@ int main(int argc, const char *const *argv)
             ctx.json = 1;
         } else if (!strcmp(d->lng, "force")) {
             ctx.force = 1;
+        } else if (!strcmp(d->lng, "account-only")) {
+            ctx.account_only = 1;
+        } else if (!strcmp(d->lng, "cancel")) {
+            ctx.cancel = 1;
         } else if (!strcmp(d->lng, "help")) {
             usage(stdout);
             return ASADM_OK;

@@ -2,7 +2,8 @@
  *
  * This file holds the module record and the hooks only; directives are in
  * mod_activesync_config.c, the handler in mod_activesync_handler.c, the
- * logging bridge in mod_activesync_log.c.  Protocol work is done by the core
+ * logging bridge in mod_activesync_log.c, the data directory, Berkeley DB
+ * environment, mailbox cap and its gate in mod_activesync_db.c.  Protocol work is done by the core
  * library (as_*.c), which never sees httpd types.
  */
 #include <httpd.h>
@@ -10,12 +11,14 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <mpm_common.h>
 
 #include <libxml/parser.h>
 
 #include "as_log.h"
 #include "as_version.h"
 #include "mod_activesync_config.h"
+#include "mod_activesync_db.h"
 #include "mod_activesync_handler.h"
 #include "mod_activesync_log.h"
 
@@ -23,35 +26,47 @@
  * logs without a request). */
 static as_logger_t server_logger;
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    (void)pconf;
     (void)plog;
     (void)ptemp;
+    /* Before the configuration is read, so that "Mutex ... activesync-cap"
+     * is accepted. */
+    return mod_activesync_db_pre_config(pconf);
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
     mod_activesync_logger_server(&server_logger, s);
     as_log_set_default(&server_logger);
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ASLOGNO(10001) "%s %s configured",
-                     AS_PACKAGE_NAME, AS_PACKAGE_VERSION);
+    /* The first pass, before httpd detaches, only checks the configuration:
+     * the data directory, the cap and the mutex are set up in the second. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
     }
-    return OK;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ASLOGNO(10001) "%s %s configured", AS_PACKAGE_NAME,
+                 AS_PACKAGE_VERSION);
+    return mod_activesync_db_post_config(pconf, ptemp, s);
 }
 
 static void child_init(apr_pool_t *p, server_rec *s)
 {
-    (void)p;
     /* Once per process, before any thread parses.  xmlCleanupParser() is
      * never called: other modules in this process may use libxml2 too. */
     xmlInitParser();
     mod_activesync_logger_server(&server_logger, s);
     as_log_set_default(&server_logger);
+    mod_activesync_db_child_init(p, s);
 }
 
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(mod_activesync_db_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mod_activesync_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

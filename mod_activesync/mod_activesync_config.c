@@ -11,6 +11,18 @@
  * ActiveSyncTrustedCAPath DIR        (none)     ValidateCert trust anchors (hashed)
  * ActiveSyncCRLFile FILE             (none)     CRLs for ValidateCert CheckCRL
  *
+ * Global directives (main server only: one data directory and one cap per
+ * installation, shared by every virtual host):
+ * ActiveSyncDataDir DIR              AS_DATADIR the Berkeley DB environment
+ * ActiveSyncMailboxCount N           (no cap)   mailboxes allowed to use ActiveSync
+ * ActiveSyncLicenseFile FILE         (none)     signed licence carrying the cap
+ * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
+ * (and "Mutex MECH activesync-cap" for the cap's global mutex)
+ *
+ * Licence files are not checked here: an unreadable, invalid or expired
+ * licence does not stop httpd; it closes new admissions with an error line
+ * at start-up and on each refusal (mod_activesync_db.c).
+ *
  * ActiveSync defaults to Off so that loading the module (a2enmod) exposes
  * nothing until the administrator switches it on in the virtual host that
  * should serve it (normally the TLS one).
@@ -49,6 +61,10 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->trusted_ca_file = NULL;
     c->trusted_ca_path = NULL;
     c->crl_file = NULL;
+    c->data_dir = NULL;
+    c->mailbox_count = UNSET;
+    c->license_file = NULL;
+    c->license_key = NULL;
     return c;
 }
 
@@ -77,6 +93,10 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(trusted_ca_file);
     MERGE_PTR(trusted_ca_path);
     MERGE_PTR(crl_file);
+    MERGE_PTR(data_dir);
+    MERGE_VAL(mailbox_count);
+    MERGE_PTR(license_file);
+    MERGE_PTR(license_key);
     return n;
 }
 
@@ -100,6 +120,16 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     conf->core.trusted_ca_file = c->trusted_ca_file;
     conf->core.trusted_ca_path = c->trusted_ca_path;
     conf->core.crl_file = c->crl_file;
+}
+
+void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
+{
+    const mod_activesync_srv_conf_t *c = ap_get_module_config(s->module_config, &activesync_module);
+
+    g->data_dir = c->data_dir ? c->data_dir : MOD_ACTIVESYNC_DEFAULT_DATADIR;
+    g->mailbox_count = c->mailbox_count;
+    g->license_file = c->license_file;
+    g->license_key = c->license_key;
 }
 
 /* ---- setters ------------------------------------------------------------ */
@@ -269,6 +299,69 @@ static const char *set_crl_file(cmd_parms *cmd, void *dc, const char *arg)
     return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->crl_file);
 }
 
+/* ---- global directives ---------------------------------------------------- */
+
+static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    path = *arg ? ap_server_root_relative(cmd->pool, arg) : NULL;
+    if (!path || !strcmp(path, "/")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory path", cmd->cmd->name,
+                            arg);
+    }
+    srv_conf(cmd)->data_dir = path;
+    return NULL;
+}
+
+static const char *set_mailbox_count(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    /* The same bound as cap.conf, which the admin tool reads back. */
+    if (!parse_uint(arg, 0, 100000000, &n)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of mailboxes from 0 to 100000000",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->mailbox_count = n;
+    return NULL;
+}
+
+static const char *set_global_file(cmd_parms *cmd, const char *arg, const char **out)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    if (err) {
+        return err;
+    }
+    path = *arg ? ap_server_root_relative(cmd->pool, arg) : NULL;
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *set_license_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_global_file(cmd, arg, &srv_conf(cmd)->license_file);
+}
+
+static const char *set_license_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_global_file(cmd, arg, &srv_conf(cmd)->license_key);
+}
+
 const command_rec mod_activesync_cmds[] = {
     AP_INIT_FLAG("ActiveSync", set_enabled, NULL, RSRC_CONF,
                  "On|Off: serve Exchange ActiveSync in this server (default Off)"),
@@ -289,5 +382,15 @@ const command_rec mod_activesync_cmds[] = {
                   "hashed directory of CA certificates trusted by ValidateCert"),
     AP_INIT_TAKE1("ActiveSyncCRLFile", set_crl_file, NULL, RSRC_CONF,
                   "PEM file of CRLs used by ValidateCert CheckCRL"),
+    AP_INIT_TAKE1("ActiveSyncDataDir", set_data_dir, NULL, RSRC_CONF,
+                  "directory of the Berkeley DB environment (accounts, mailbox registry); "
+                  "main server only (default " MOD_ACTIVESYNC_DEFAULT_DATADIR ")"),
+    AP_INIT_TAKE1("ActiveSyncMailboxCount", set_mailbox_count, NULL, RSRC_CONF,
+                  "number of distinct mailboxes allowed to use ActiveSync; main server only "
+                  "(default: no cap)"),
+    AP_INIT_TAKE1("ActiveSyncLicenseFile", set_license_file, NULL, RSRC_CONF,
+                  "signed licence file carrying the mailbox cap; main server only"),
+    AP_INIT_TAKE1("ActiveSyncLicenseKey", set_license_key, NULL, RSRC_CONF,
+                  "PEM Ed25519 public key verifying ActiveSyncLicenseFile; main server only"),
     {NULL},
 };

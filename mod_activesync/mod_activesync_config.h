@@ -1,6 +1,8 @@
 /* Per-server configuration of mod_activesync (httpd glue).
  *
- * Every directive is server/virtual-host scoped.  Fields start "unset"
+ * Every directive is server/virtual-host scoped, except the global ones
+ * (ActiveSyncDataDir, ActiveSyncMailboxCount, ActiveSyncLicenseFile,
+ * ActiveSyncLicenseKey: main server only).  Fields start "unset"
  * (-1 or NULL) and the merge takes the virtual host's value when it set one,
  * else the main server's; mod_activesync_config_get() fills in the built-in
  * defaults, so the handler never sees an unset value.
@@ -30,6 +32,11 @@ typedef struct mod_activesync_srv_conf_t {
     const char *trusted_ca_file;        /* ActiveSyncTrustedCAFile; NULL unset */
     const char *trusted_ca_path;        /* ActiveSyncTrustedCAPath; NULL unset */
     const char *crl_file;               /* ActiveSyncCRLFile; NULL unset */
+    /* Global (main server only, GLOBAL_ONLY): see mod_activesync_global_t. */
+    const char *data_dir;     /* ActiveSyncDataDir; NULL unset */
+    int mailbox_count;        /* ActiveSyncMailboxCount; -1 unset (no cap) */
+    const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
+    const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -43,6 +50,21 @@ typedef struct mod_activesync_conf_t {
     as_server_conf_t core;
 } mod_activesync_conf_t;
 
+/* Settings of the whole installation, not of a virtual host: the Berkeley
+ * DB environment and the mailbox cap are shared by every server, so these
+ * directives are allowed in the main server configuration only. */
+typedef struct mod_activesync_global_t {
+    const char *data_dir;     /* absolute; default MOD_ACTIVESYNC_DEFAULT_DATADIR */
+    int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
+    const char *license_file; /* NULL: no licence */
+    const char *license_key;  /* NULL: no public key */
+} mod_activesync_global_t;
+
+#ifndef AS_DEFAULT_DATADIR
+#define AS_DEFAULT_DATADIR "/var/lib/activesync"
+#endif
+#define MOD_ACTIVESYNC_DEFAULT_DATADIR AS_DEFAULT_DATADIR
+
 extern const command_rec mod_activesync_cmds[];
 
 void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s);
@@ -50,5 +72,8 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 
 /* Effective configuration of s; fills *conf. */
 void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf);
+
+/* The global settings (from the main server s), defaults applied. */
+void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g);
 
 #endif

@@ -4,10 +4,13 @@
  * decides itself is only what HTTP decides:
  *
  *   ActiveSync Off            DECLINED (core answers 404)
- *   OPTIONS                   200, empty body, MS-ASProtocolVersions/-Commands
- *                             (answered with or without r->user: it carries
- *                             no account data; where Apache authentication
- *                             is configured, Apache challenges it first)
+ *   OPTIONS                   200, empty body, MS-ASProtocolVersions/-Commands.
+ *                             Without r->user (no Apache authentication on
+ *                             the location) it is answered as is: it carries
+ *                             no account data.  With r->user the account
+ *                             goes through the cap gate first, like a
+ *                             command (an account not allowed to use
+ *                             ActiveSync gets 403 here too)
  *   any method but OPTIONS and POST
  *                             405 with Allow: OPTIONS, POST
  *   POST without r->user      403: Apache authentication is not configured for
@@ -20,6 +23,12 @@
  *                             400 with MS-ASProtocolVersions
  *   unknown or unimplemented command
  *                             501
+ *   the cap gate (mod_activesync_db.c), only now, so that the refusals
+ *   above never touch the registry, and before the body is read:
+ *     effective activesync off, cap reached, licence invalid
+ *                             403 (one line naming the account and why)
+ *     database or mutex unavailable
+ *                             503 with Retry-After
  *   body over ActiveSyncMaxRequestSize
  *                             413 (Content-Length checked before reading,
  *                             chunked bodies while reading)
@@ -30,9 +39,11 @@
  *
  * Each refusal writes exactly one log line (ASY tag, parsed fields only:
  * never the query string, the Authorization header or a password) and
- * changes nothing.  Levels: error for the missing authentication (a
- * configuration fault), warn for 403 account refusals, info for the other
- * client errors (bad requests are the client's problem, not the admin's).
+ * changes nothing (except the cap's own refusal, which sets the account's
+ * activesync explicitly off, as DESIGN §1 says).  Levels: error for the
+ * missing authentication and an invalid licence (configuration faults),
+ * warn for 403 account refusals, info for the other client errors (bad
+ * requests are the client's problem, not the admin's).
  *
  * Replies are never compressed: mod_deflate/mod_brotli are switched off for
  * the request (no-gzip, no-brotli, Accept-Encoding dropped), because clients
@@ -61,11 +72,13 @@
 #include <libxml/tree.h>
 
 #include "as_account.h"
+#include "as_cap.h"
 #include "as_command.h"
 #include "as_protocol.h"
 #include "as_request_line.h"
 #include "as_wbxml.h"
 #include "mod_activesync_config.h"
+#include "mod_activesync_db.h"
 #include "mod_activesync_private.h"
 
 #define WBXML_CONTENT_TYPE "application/vnd.ms-sync.wbxml"
@@ -80,8 +93,9 @@ typedef struct handler_ctx_t {
     const as_command_t *cmd;
     const char *account;
     const char *version;
-    const char *who; /* "Cmd=.. account=.. device=..": context for log lines */
-    int trace;       /* protocol dumps wanted for this request */
+    const char *who;          /* "Cmd=.. account=.. device=..": context for log lines */
+    int trace;                /* protocol dumps wanted for this request */
+    as_cap_decision_t access; /* the cap gate's decision (allowed) */
 } handler_ctx_t;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -368,8 +382,28 @@ static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *ou
 static int handle_options(handler_ctx_t *c)
 {
     request_rec *r = c->r;
-    int rv = ap_discard_request_body(r);
+    int rv;
 
+    /* An authenticated OPTIONS is the first thing a device sends: the
+     * account passes the same gate as a command. */
+    if (r->user && *r->user) {
+        const char *err = NULL;
+        if (as_account_canonical(r->pool, r->user, c->conf.default_domain, &c->account, &err) !=
+                APR_SUCCESS ||
+            !c->account) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          ASLOGNO(11032) "OPTIONS: authenticated user '%s' is not an account "
+                                         "name: %s",
+                          logsafe(r->pool, r->user, 100), err ? err : "(no reason given)");
+            return HTTP_FORBIDDEN;
+        }
+        c->who = apr_psprintf(r->pool, "Cmd=OPTIONS account=%s", c->account);
+        rv = mod_activesync_gate(r, c->account, c->who, &c->access);
+        if (rv != OK) {
+            return rv;
+        }
+    }
+    rv = ap_discard_request_body(r);
     if (rv != OK) {
         return rv;
     }
@@ -483,6 +517,13 @@ static int handle_post(handler_ctx_t *c)
         return HTTP_NOT_IMPLEMENTED;
     }
 
+    /* The cap gate: after every refusal that needs no database, before the
+     * body is read or decoded. */
+    status = mod_activesync_gate(r, c->account, c->who, &c->access);
+    if (status != OK) {
+        return status;
+    }
+
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ASLOGNO(11019) "%s type=%s version=%s form=%s",
                   c->who, logsafe(r->pool, c->line.device_type, 80), c->version,
                   c->line.base64 ? "base64" : "plain");
@@ -554,11 +595,18 @@ static int handle_post(handler_ctx_t *c)
     req.user_agent = apr_table_get(r->headers_in, "User-Agent");
     req.body = doc;
     req.conf = &c->conf.core;
+    req.access = &c->access;
     memset(&resp, 0, sizeof(resp));
     resp.http_status = HTTP_OK;
     resp.headers = apr_table_make(r->pool, 4);
 
+    /* The environment for commands that keep state (NULL only if it
+     * became unavailable since the gate). */
+    req.db = mod_activesync_db_enter();
     rv = c->cmd->handler(&req, &resp);
+    if (req.db) {
+        mod_activesync_db_leave();
+    }
     keep_doc(r, resp.doc);
     if (rv != APR_SUCCESS) {
         if (rv == APR_ENOTIMPL) {

@@ -7,8 +7,9 @@
 #include "as_log.h"
 
 /* Log tags of the glue: "ASY" plus five digits, one per call site, never
- * reused.  The glue uses 10000-10999 (mod_activesync.c, _config.c, _log.c)
- * and 11000-11999 (mod_activesync_handler.c). */
+ * reused.  The glue uses 10000-10999 (mod_activesync.c, _config.c, _log.c),
+ * 11000-11999 (mod_activesync_handler.c) and 12000-12999
+ * (mod_activesync_db.c). */
 #define ASLOGNO(n) "ASY" #n ": "
 
 /* A logger writing through ap_log_rerror() for request r, so lines carry the

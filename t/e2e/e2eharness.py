@@ -3,7 +3,9 @@ tests): accounts, certificates, the standard server configuration, the
 Server class and the clean-shutdown check.  Fixtures are in conftest.py."""
 
 import base64
+import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -113,6 +115,61 @@ class Pki:
         return base64.b64encode(der).decode("ascii")
 
 
+# ---- the data directory and the admin tool --------------------------------------
+
+# Domains whose accounts inherit activesync on in every standard server
+# (the built-in default is off: DESIGN §1).
+STANDARD_DOMAINS = ("example.com", "example.org")
+
+
+def admin_path():
+    """The activesync-admin built with the module ($AS_ADMIN, else next to
+    $AS_MODULE)."""
+    p = os.environ.get("AS_ADMIN")
+    if not p and os.environ.get("AS_MODULE"):
+        p = os.path.join(os.path.dirname(os.environ["AS_MODULE"]), "activesync-admin")
+    return p
+
+
+def admin(datadir, *args, ok=True, json_out=False, timeout=60):
+    """Run activesync-admin -d DATADIR ARGS (as root: it switches to the
+    owner of the data directory).  json_out: add --json, return the parsed
+    output.  ok: assert exit 0 (None: no check)."""
+    cmd = [admin_path(), "-d", datadir] + (["--json"] if json_out else []) + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if ok is True:
+        assert p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
+    elif ok is False:
+        assert p.returncode != 0, (args, p.stdout, p.stderr)
+    if json_out and p.returncode == 0:
+        return json.loads(p.stdout)
+    return p
+
+
+def prepare_datadir(datadir, domains=STANDARD_DOMAINS):
+    """A data directory owned by httpd's User with `domains` set to
+    activesync=on (what an administrator does before the first device)."""
+    os.makedirs(datadir, exist_ok=True)
+    www = pwd.getpwnam(httpdconf.RUN_USER)
+    os.chown(datadir, www.pw_uid, www.pw_gid)
+    os.chmod(datadir, 0o750)
+    for d in domains:
+        admin(datadir, "domain", "add", d)
+        admin(datadir, "domain", "set", d, "activesync=on")
+    return datadir
+
+
+def foreign_files(datadir):
+    """Entries of the data directory not owned by httpd's User."""
+    www = pwd.getpwnam(httpdconf.RUN_USER)
+    out = []
+    for f in sorted(os.listdir(datadir)):
+        st = os.lstat(os.path.join(datadir, f))
+        if st.st_uid != www.pw_uid:
+            out.append((f, st.st_uid))
+    return out
+
+
 # ---- the server ----------------------------------------------------------------
 
 def standard_body(root, port, pki):
@@ -129,6 +186,7 @@ def standard_body(root, port, pki):
 ActiveSync On
 ActiveSyncDefaultDomain example.com
 ActiveSyncMaxRequestSize 64K
+ActiveSyncDataDir "{root}/data"
 
 {main}
 # A location whose administrator forgot authentication.
@@ -265,6 +323,7 @@ def start_server(run_dir, name, module_path, mpm, sanitize, pki, body_fn=standar
     root = os.path.join(run_dir, "%s-%s" % (name, mpm))
     srv = Server(root, sanitize=sanitize)
     write_htpasswd(os.path.join(root, "conf", "htpasswd"), USERS)
+    srv.datadir = prepare_datadir(os.path.join(root, "data"))
     srv.write_conf(module_path, mpm=mpm, body=body_fn(root, srv.port, pki), loglevel=loglevel)
     rc, out = srv.check_syntax()
     assert rc == 0, "configuration refused:\n%s" % out

@@ -125,8 +125,9 @@ def demo_body(root):
     return (
         "ActiveSync On\n"
         "ActiveSyncDefaultDomain example.com\n"
+        'ActiveSyncDataDir "%s/data"\n'
         "# Mail of user@domain: %s/mail/DOMAIN/USER/Maildir\n"
-        "\n" % root
+        "\n" % (root, root)
         + activesync_location(os.path.join(root, "conf", "htpasswd"))
     )
 
@@ -308,6 +309,47 @@ class Httpd:
     def restart(self):
         self.stop()
         return self.start()
+
+    def children(self):
+        """pids of the live children of the running parent (from the pid file)."""
+        parent = self.pid()
+        out = []
+        if not parent:
+            return out
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent and fields[0] != "Z":
+                out.append(int(d))
+        return sorted(out)
+
+    def _signal_restart(self, how, timeout):
+        """-k graceful / -k restart: wait until the parent says it resumed."""
+        mark = self.log_mark()
+        old = set(self.children())
+        p = subprocess.run(self._cmd("-k", how), capture_output=True, text=True,
+                           env=self._env())
+        if p.returncode != 0:
+            raise HttpdError("-k %s failed: %s%s" % (how, p.stdout, p.stderr))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "resuming normal operations" in self.log_since(mark):
+                # A child of the new generation is up.
+                if set(self.children()) - old:
+                    return
+            time.sleep(0.05)
+        raise HttpdError("httpd did not resume after -k %s\n%s" % (how, self.tail_error_log()))
+
+    def graceful(self, timeout=20):
+        self._signal_restart("graceful", timeout)
+
+    def hard_restart(self, timeout=20):
+        self._signal_restart("restart", timeout)
 
     # ---- logs ------------------------------------------------------------
     def log_mark(self, path=None):

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 import httpdconf
-from e2eharness import REPO, USERS, Server, check_clean_shutdown, write_htpasswd
+from e2eharness import (REPO, USERS, Server, admin, check_clean_shutdown, prepare_datadir,
+                        write_htpasswd)
 
 CONF = os.path.join(REPO, "conf.d", "activesync.conf")
 LOAD = os.path.join(REPO, "conf.d", "activesync.load")
@@ -63,7 +64,22 @@ def _uncommented(pki, root):
     text = "".join(out)
     text = text.replace("/etc/apache2/activesync.htpasswd", root + "/conf/htpasswd")
     text = text.replace("/etc/apache2/activesync-crl.pem", pki.crl_file)
+    text = text.replace("/var/lib/activesync", root + "/data")
+    text = text.replace("${APACHE_LOCK_DIR}", root + "/run")
+    text = text.replace("/etc/apache2/activesync.license", root + "/conf/activesync.license")
+    text = text.replace("/etc/apache2/activesync-license.pub", root + "/conf/license.pub")
     return text
+
+
+def _licence(root, mailboxes=200):
+    """A key pair and a valid licence where the shipped examples expect them."""
+    conf = os.path.join(root, "conf")
+    priv, pub = os.path.join(conf, "license.key"), os.path.join(conf, "license.pub")
+    admin(conf, "license", "keygen", priv, pub)
+    admin(conf, "license", "sign", "--key", priv, "--licensee", "e2e", "--mailboxes",
+          str(mailboxes), "--expires", "2099-12-31", "-o",
+          os.path.join(conf, "activesync.license"))
+    os.chmod(pub, 0o644)
 
 
 @pytest.mark.parametrize("mpm", httpdconf.MPMS)
@@ -94,6 +110,8 @@ def test_shipped_conf_all_examples(run_dir, module_path, sanitize, pki, mpm):
     conf = os.path.join(srv.root, "conf", "activesync.conf")
     with open(conf, "w") as f:
         f.write(_uncommented(pki, srv.root))
+    prepare_datadir(os.path.join(srv.root, "data"))
+    _licence(srv.root)
     srv.write_conf(module_path, mpm=mpm, body="Include %s\n" % conf)
     rc, out = srv.check_syntax()
     assert rc == 0, out
@@ -106,6 +124,12 @@ def test_shipped_conf_all_examples(run_dir, module_path, sanitize, pki, mpm):
         r = c.post(xml='<ValidateCert xmlns="ValidateCert:"><Certificates><Certificate>QUJD'
                        '</Certificate></Certificates></ValidateCert>')
         assert r.status == 200
+        # ActiveSyncMailboxCount 200 and a licence for 200: the count wins
+        # as the smaller-or-equal one, and the start-up line says so.
+        with open(srv.error_log) as f:
+            log = f.read()
+        assert "mailbox cap: 200 mailboxes, from ActiveSyncMailboxCount 200" in log or \
+            "mailbox cap: 200 mailboxes, from licence" in log, log
     finally:
         srv.stop()
     assert not check_clean_shutdown(srv)
@@ -123,6 +147,17 @@ def test_shipped_conf_all_examples(run_dir, module_path, sanitize, pki, mpm):
     ("ActiveSyncTrustedCAFile /nonexistent/ca.pem", "does not exist"),
     ("ActiveSyncTrustedCAPath /etc/hostname", "directory"),
     ("ActiveSyncCRLFile /nonexistent/crl.pem", "does not exist"),
+    ("ActiveSyncMailboxCount -1", "number of mailboxes"),
+    ("ActiveSyncMailboxCount lots", "number of mailboxes"),
+    ("ActiveSyncDataDir /", "not a usable directory"),
+    ("<VirtualHost 127.0.0.1:1>\nActiveSyncDataDir /tmp/x\n</VirtualHost>",
+     "cannot occur within"),
+    ("<VirtualHost 127.0.0.1:1>\nActiveSyncMailboxCount 5\n</VirtualHost>",
+     "cannot occur within"),
+    ("<VirtualHost 127.0.0.1:1>\nActiveSyncLicenseFile /tmp/l\n</VirtualHost>",
+     "cannot occur within"),
+    ("<VirtualHost 127.0.0.1:1>\nActiveSyncLicenseKey /tmp/k\n</VirtualHost>",
+     "cannot occur within"),
 ])
 def test_bad_directive_values_refused(run_dir, module_path, sanitize, mpm, directive, error):
     name = "baddir-%s" % re.sub(r"[^a-z0-9]", "", directive.lower())[:40]

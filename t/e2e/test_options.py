@@ -28,7 +28,10 @@ def test_options_headers(server, client):
     assert all(c in COMMAND_CODES for c in commands), commands
     assert len(set(commands)) == len(commands)
     assert "ValidateCert" in commands
-    assert "Sync" not in commands  # not implemented yet: must not be advertised
+    assert "Provision" in commands and "Settings" in commands
+    assert "Sync" in commands and "FolderSync" in commands and "Ping" in commands
+    # Not implemented yet: must not be advertised.
+    assert "Search" not in commands and "SendMail" not in commands
     assert lines == []  # a normal request logs nothing at info
 
 

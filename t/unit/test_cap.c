@@ -131,6 +131,40 @@ START_TEST(option_off_is_refused_without_registration)
 }
 END_TEST
 
+/* as_cap_check: the read-only part decides the common cases and leaves the
+ * others to as_cap_admit, without writing anything. */
+START_TEST(check_decides_read_only_cases)
+{
+    as_cap_decision_t d;
+    as_dir_account_t a;
+    const char *err;
+    int decided = -1;
+
+    ck_assert(as_cap_check(db, unit_pool, "new@x.test", &cap3, &d, &decided) == APR_SUCCESS);
+    ck_assert_int_eq(decided, 0);
+    ck_assert_ptr_null(d.reason);
+    a = getacct("new@x.test");
+    ck_assert_int_eq(a.has_record, 0);
+    ck_assert_int_eq(a.registered, 0);
+    check_consistent(0);
+
+    ck_assert_int_eq(admit("new@x.test", &cap3), AS_CAP_ADMITTED);
+    ck_assert(as_cap_check(db, unit_pool, "new@x.test", &cap3, &d, &decided) == APR_SUCCESS);
+    ck_assert_int_eq(decided, 1);
+    ck_assert_int_eq(d.result, AS_CAP_SERVED);
+    ck_assert(d.admitted > 0);
+    ck_assert_ptr_nonnull(strstr(d.reason, "new@x.test"));
+
+    ck_assert(acct_set("off@x.test", "activesync=off", &cap3, &err) == APR_SUCCESS);
+    ck_assert(as_cap_check(db, unit_pool, "off@x.test", &cap3, &d, &decided) == APR_SUCCESS);
+    ck_assert_int_eq(decided, 1);
+    ck_assert_int_eq(d.result, AS_CAP_DENIED_OPTION);
+    ck_assert_ptr_nonnull(strstr(d.reason, "set at account level"));
+    ck_assert_int_eq(as_cap_check(db, unit_pool, "no-at-sign", &cap3, &d, &decided), AS_DIR_EINVAL);
+    check_consistent(1);
+}
+END_TEST
+
 START_TEST(release_on_disable_and_remove_enable_reserves)
 {
     const char *err = NULL;
@@ -340,6 +374,7 @@ Suite *unit_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, admit_until_full_then_refuse_explicitly);
     tcase_add_test(tc, option_off_is_refused_without_registration);
+    tcase_add_test(tc, check_decides_read_only_cases);
     tcase_add_test(tc, release_on_disable_and_remove_enable_reserves);
     tcase_add_test(tc, registry_survives_restart);
     tcase_add_test(tc, unlimited_still_registers);

@@ -355,7 +355,7 @@ static xmlDocPtr req_make(const char *const *chain, const char *const *certs, co
 
 static as_server_conf_t conf_root(const char *crl_file)
 {
-    as_server_conf_t c = {f_root, NULL, crl_file};
+    as_server_conf_t c = {.trusted_ca_file = f_root, .crl_file = crl_file};
     return c;
 }
 
@@ -543,7 +543,7 @@ END_TEST
 START_TEST(intermediate_as_anchor)
 {
     /* Trusting the issuing CA alone is enough (partial chains). */
-    as_server_conf_t conf = {f_inter, NULL, NULL};
+    as_server_conf_t conf = {.trusted_ca_file = f_inter};
     expect1(&conf, NULL, leaf_inter.b64, NULL, 1);
     expect1(&conf, NULL, leaf_direct.b64, NULL, 5);
 }
@@ -552,7 +552,7 @@ END_TEST
 START_TEST(trusted_ca_path)
 {
     /* A directory without hashed links: nothing in it is found. */
-    as_server_conf_t conf = {NULL, tmpdir, NULL};
+    as_server_conf_t conf = {.trusted_ca_path = tmpdir};
     expect1(&conf, NULL, leaf_direct.b64, NULL, 5);
 }
 END_TEST
@@ -560,7 +560,7 @@ END_TEST
 START_TEST(system_store)
 {
     /* No trust setting: the system store, which knows nothing of the test CA. */
-    as_server_conf_t conf = {NULL, NULL, NULL};
+    as_server_conf_t conf = {0};
     expect1(&conf, NULL, leaf_direct.b64, NULL, 5);
     expect1(&conf, NULL, leaf_self.b64, NULL, 4);
     check_reply(run(req_make(NULL, (const char *const[]){leaf_direct.b64, NULL}, NULL), NULL), 1,
@@ -570,7 +570,7 @@ END_TEST
 
 START_TEST(trust_store_unreadable)
 {
-    as_server_conf_t conf = {f_missing, NULL, NULL};
+    as_server_conf_t conf = {.trusted_ca_file = f_missing};
     check_reply(run(req_make(NULL, (const char *const[]){leaf_direct.b64, NULL}, NULL), &conf), 17,
                 NULL, 0);
 }

@@ -12,6 +12,7 @@
 #include <check.h>
 
 #include "as_db.h"
+#include "unit.h"
 
 static int testdb_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -58,5 +59,38 @@ static inline as_db_t *testdb_open(const char *dir)
     ck_assert_msg(rv == APR_SUCCESS, "as_db_open(%s) failed: %d", dir, rv);
     return db;
 }
+
+/* The usual checked fixture: unit_pool, a fresh directory, an open
+ * environment; and the reverse. */
+static inline as_db_t *testdb_fixture_open(char **dir)
+{
+    unit_pool_setup();
+    *dir = testdb_mkdtemp();
+    return testdb_open(*dir);
+}
+
+static inline void testdb_fixture_close(as_db_t **db, char **dir)
+{
+    as_db_close(*db);
+    *db = NULL;
+    testdb_rmrf(*dir);
+    free(*dir);
+    *dir = NULL;
+    unit_pool_teardown();
+}
+
+/* Declares `dir` and `db` and the fixture functions testdb_setup() and
+ * testdb_teardown() around them (tcase_add_checked_fixture). */
+#define TESTDB_FIXTURE()                                                                           \
+    static char *dir;                                                                              \
+    static as_db_t *db;                                                                            \
+    static void testdb_setup(void)                                                                 \
+    {                                                                                              \
+        db = testdb_fixture_open(&dir);                                                            \
+    }                                                                                              \
+    static void testdb_teardown(void)                                                              \
+    {                                                                                              \
+        testdb_fixture_close(&db, &dir);                                                           \
+    }
 
 #endif

@@ -1,0 +1,150 @@
+/* Sync state in the Berkeley DB environment (database AS_DB_SYNC,
+ * syncstate.db): what each (account, device) has been sent, so that
+ * FolderSync and Sync compute deltas, replay a lost reply, and never lose or
+ * duplicate an item (DESIGN §3, eas-protocol.md §3.2, §3.3, §3.18).
+ *
+ * SYNC KEYS
+ * "{gggggggg}N": g = 8 hex digits of a random generation chosen when the
+ * state is (re)created by a key-0 request, N = 1, 2, ... the exchange
+ * counter.  "0" is the initial key.  A key whose generation is not the
+ * stored one, or whose counter is neither N nor N-1, is unknown (Sync
+ * Status 3, FolderSync Status 9).  N-1 is the key of a client that lost
+ * reply N: it gets reply N again, byte for byte (stored with the state).
+ * The counter advances only when a reply carries changes (either way).
+ *
+ * RECORDS (keys are "<kind>/<account>\t<device key>[\t<collection id>]")
+ *   H  hierarchy: generation, N, the hierarchy token the folder set was
+ *      computed at, the client's folder set at N and at N-1 (id, parent,
+ *      name, type; a few dozen bytes per folder) and reply N's bytes.
+ *   C  collection header (~150 bytes): generation, N, FilterType, the
+ *      folder token at which the client set equalled the listing (or
+ *      none), when the next item leaves the FilterType window, whether
+ *      changes are pending (MoreAvailable was sent), item count.  A
+ *      no-change Sync/Ping/GetItemEstimate reads only this record.
+ *   I  collection item set at N: the items the client has, sorted by id,
+ *      AS_SYNC_ITEM_BYTES each (id padded to 16 bytes, flags as 4 bytes):
+ *      200 KB for a 10,000-message folder.
+ *   R  collection reply N: the key it answered (N-1) and the reply's
+ *      Collection element serialised as XML (bounded by the Sync handler's
+ *      reply budget; see as_sync.h).
+ *   Q  the device's last full Sync request (XML, Commands removed), for
+ *      the empty and Partial Sync forms.
+ * Every write of a collection (C, I, R) happens in one transaction that
+ * first re-reads C with DB_RMW and refuses (AS_SYNC_ESTALE) when another
+ * request advanced it meanwhile: the caller recomputes.
+ */
+#ifndef AS_SYNCSTATE_H
+#define AS_SYNCSTATE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "as_db.h"
+#include "as_store.h"
+
+/* Returned by the put functions: the state changed since it was read. */
+#define AS_SYNC_ESTALE (AS_ERR_BASE + 60)
+
+#define AS_SYNC_KEY_MAX    32 /* "{gggggggg}" + 10 digits + NUL fits */
+#define AS_SYNC_ITEM_BYTES 20
+
+/* ---- sync keys ------------------------------------------------------------- */
+
+/* "{gen}n" in pool memory. */
+const char *as_synckey_format(apr_pool_t *p, apr_uint32_t gen, apr_uint32_t n);
+/* 1 and gen/n set for a well-formed "{gen}n" (n >= 1); 0 otherwise (also
+ * for "0", which callers test first). */
+int as_synckey_parse(const char *key, apr_uint32_t *gen, apr_uint32_t *n);
+/* A new random generation (never 0). */
+apr_uint32_t as_synckey_new_gen(void);
+
+/* What a client key means for a state with generation gen at counter n. */
+typedef enum {
+    AS_KEY_UNKNOWN = 0, /* Status 3 / 9 */
+    AS_KEY_INITIAL,     /* "0" */
+    AS_KEY_CURRENT,     /* N */
+    AS_KEY_PREVIOUS     /* N-1: replay reply N */
+} as_key_match_t;
+as_key_match_t as_synckey_match(const char *key, apr_uint32_t gen, apr_uint32_t n);
+
+/* ---- hierarchy (FolderSync, FolderCreate/Update/Delete) -------------------- */
+
+typedef struct as_hier_state_t {
+    apr_uint32_t gen;
+    apr_uint32_t n;              /* 0: no state */
+    const char *token;           /* hierarchy token the folder set was computed at (or NULL) */
+    apr_array_header_t *folders; /* as_store_folder_t (path unused, ""): client set at N */
+    apr_array_header_t *prev;    /* client set at N-1 (empty when N == 1) */
+    const char *reply;           /* reply N (the reply document as XML), NULL when none */
+    apr_size_t reply_len;
+} as_hier_state_t;
+
+/* APR_SUCCESS (a missing state reads as n == 0, empty sets) or a database
+ * status (AS_DB_EUNAVAIL, AS_DB_EBUSY, AS_DB_ECORRUPT ...). */
+apr_status_t as_hier_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                         as_hier_state_t *out);
+/* Write st, provided the stored state still has generation/counter
+ * expect_gen/expect_n (0/0: none stored); AS_SYNC_ESTALE otherwise. */
+apr_status_t as_hier_put(as_db_t *db, const char *account, const char *device,
+                         apr_uint32_t expect_gen, apr_uint32_t expect_n, const as_hier_state_t *st);
+/* A folder of a set by id, or NULL. */
+const as_store_folder_t *as_hier_find(const apr_array_header_t *set, const char *id);
+
+/* ---- collections (Sync, GetItemEstimate, Ping) -------------------------------- */
+
+typedef struct as_sync_item_t {
+    char id[AS_STORE_ITEM_ID_MAX + 1];
+    unsigned flags; /* AS_STORE_SEEN | AS_STORE_FLAGGED as the client has them */
+} as_sync_item_t;
+
+#define AS_SYNC_FLAGS_MASK (AS_STORE_SEEN | AS_STORE_FLAGGED)
+
+typedef struct as_coll_state_t {
+    apr_uint32_t gen;
+    apr_uint32_t n;    /* 0: no state (never synced, or reset) */
+    int filter_type;   /* FilterType in effect (0 = all) */
+    const char *token; /* folder token at which the client set equalled the folder's
+                          content (within the window); NULL: unknown -> scan */
+    apr_time_t expire; /* FilterType: when the oldest item the client has leaves the
+                          window (0: never) */
+    int pending;       /* changes remain (MoreAvailable was sent) */
+    apr_uint32_t nitems;
+    /* The item set (sorted by id), loaded by as_coll_get(.., with_items) only. */
+    as_sync_item_t *items;
+    int items_loaded;
+} as_coll_state_t;
+
+/* Read a collection's state (n == 0 when none); with_items also its item
+ * set.  Database statuses as as_hier_get. */
+apr_status_t as_coll_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                         const char *coll, int with_items, as_coll_state_t *out);
+/* The stored reply N of a collection: its key counter and XML (NULL when
+ * none). */
+apr_status_t as_coll_get_reply(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                               const char *coll, apr_uint32_t *reply_n, const char **xml,
+                               apr_size_t *len);
+/* Write a collection's header, and (items_loaded) its item set, and (xml
+ * non-NULL) its reply for key st->n, provided the stored header still has
+ * expect_gen/expect_n; AS_SYNC_ESTALE otherwise. */
+apr_status_t as_coll_put(as_db_t *db, const char *account, const char *device, const char *coll,
+                         apr_uint32_t expect_gen, apr_uint32_t expect_n, const as_coll_state_t *st,
+                         const char *xml, apr_size_t xml_len);
+/* Forget a collection (folder deleted). */
+apr_status_t as_coll_drop(as_db_t *db, const char *account, const char *device, const char *coll);
+/* Index of id in the state's item set, or -1. */
+int as_coll_find(const as_coll_state_t *st, const char *id);
+
+/* ---- per device ------------------------------------------------------------ */
+
+/* The cached last full Sync request (XML text), NULL when none. */
+apr_status_t as_sync_cache_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                               const char **xml, apr_size_t *len);
+apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *device,
+                               const char *xml, apr_size_t len);
+/* Remove all sync state of a device (device removed or wiped); device NULL:
+ * of every device of the account. */
+apr_status_t as_syncstate_drop_device(as_db_t *db, const char *account, const char *device);
+
+#endif
