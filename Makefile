@@ -124,9 +124,11 @@ $(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LIB) $(LIBS) -lwbxml2 $(LDFLAGS)
 
-bench: all $(O)/t/bench/codec_bench
+bench: all $(O)/t/bench/codec_bench $(TOOL_BIN)
 	$(O)/t/bench/codec_bench t/data/wbxml/*.xml
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) /usr/bin/python3 t/bench/bench_http.py
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
+	    /usr/bin/python3 t/bench/bench_mail.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)

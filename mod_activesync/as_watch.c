@@ -325,6 +325,12 @@ static void *dispatcher(void *arg)
             if (read(h->efd, &v, sizeof v) < 0) {
                 /* drained already */
             }
+            /* as_watch_shutdown() sets quit, then writes: the write drained
+             * here may be the one meant to end this loop. */
+            atomic_thread_fence(memory_order_seq_cst);
+            if (h->quit) {
+                break;
+            }
         }
         if (h->ifd >= 0) {
             ssize_t len;

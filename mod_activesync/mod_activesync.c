@@ -12,11 +12,17 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <mpm_common.h>
+#include <ap_mpm.h>
+
+#include <unistd.h>
 
 #include <libxml/parser.h>
 
+#include "as_cmds.h"
 #include "as_log.h"
+#include "as_mime.h"
 #include "as_version.h"
+#include "as_watch.h"
 #include "mod_activesync_config.h"
 #include "mod_activesync_db.h"
 #include "mod_activesync_handler.h"
@@ -50,14 +56,75 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     return mod_activesync_db_post_config(pconf, ptemp, s);
 }
 
+/* Asked once a second by the push dispatcher thread (as_watch.h): is this
+ * child stopping?  Every MPM sets its state to STOPPING in the child on a
+ * graceful restart, a graceful stop and a stop (prefork in the signal
+ * handler, event/worker when the listener is told to go), so parked Pings
+ * and Sync Waits answer "no change" within about a second and the child can
+ * exit instead of keeping an old generation alive for up to 59 minutes. */
+static int mpm_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
+        return 0;
+    }
+    return state == AP_MPMQ_STOPPING;
+}
+
+/* Child exit (pchild pre-cleanup; pre-cleanups run before the subpools --
+ * the connections and requests -- are destroyed).
+ *
+ * Event/worker destroy pchild after joining their workers: no request is
+ * inside the module any more, and the push machinery is shut down
+ * properly (as_watch_shutdown: dispatcher joined, inotify closed).
+ *
+ * Prefork runs this from its SIGTERM handler (httpd -k stop, or a restart)
+ * on top of the request it interrupted.  When that request is ours -- a
+ * Ping or Sync parked in pthread_cond_timedwait, or any other point of the
+ * handler -- destroying its pool would run its cleanups on top of it: the
+ * wait's cleanup destroys the condition variable the interrupted frame
+ * waits on, which blocks forever (the parent then SIGKILLs the child after
+ * several seconds).  The request can never resume, so the child leaves
+ * now, as a crash would (the database handle is left for the next opener's
+ * failchk, as mod_activesync_db.c does for an interrupted request). */
+static apr_status_t child_exit(void *unused)
+{
+    int threaded = 0;
+    (void)unused;
+    as_watch_stop(); /* async-signal-safe */
+    if (mod_activesync_requests_active() == 0) {
+        as_watch_shutdown();
+        return APR_SUCCESS;
+    }
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS &&
+        threaded == AP_MPMQ_NOT_SUPPORTED) {
+        _exit(0);
+    }
+    return APR_SUCCESS;
+}
+
 static void child_init(apr_pool_t *p, server_rec *s)
 {
+    mod_activesync_global_t g;
+
     /* Once per process, before any thread parses.  xmlCleanupParser() is
      * never called: other modules in this process may use libxml2 too. */
     xmlInitParser();
+    /* GMime likewise, before the MPM starts its threads. */
+    as_mime_init();
     mod_activesync_logger_server(&server_logger, s);
     as_log_set_default(&server_logger);
+    /* Process-wide in the core: set from the main server's configuration in
+     * every child (0 0 restores the defaults after a graceful restart that
+     * removed the directive). */
+    mod_activesync_config_global(s, &g);
+    as_cmd_ping_set_bounds(g.ping_min, g.ping_max);
     mod_activesync_db_child_init(p, s);
+    as_watch_set_stop_check(mpm_stopping);
+    /* Registered after the database's pre-cleanup, so it runs before it
+     * (pre-cleanups run last registered first): parked requests are woken
+     * before the environment is considered for closing. */
+    apr_pool_pre_cleanup_register(p, NULL, child_exit);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -10,6 +10,10 @@
  * ActiveSyncTrustedCAFile FILE       (none)     ValidateCert trust anchors
  * ActiveSyncTrustedCAPath DIR        (none)     ValidateCert trust anchors (hashed)
  * ActiveSyncCRLFile FILE             (none)     CRLs for ValidateCert CheckCRL
+ * ActiveSyncMaildir TEMPLATE         (none)     Maildir of an account (%u %n %d); none: no mail
+ * ActiveSyncMaildirFolders S D T J   Sent Drafts Trash Junk  special folder names
+ * ActiveSyncProvisioning On|Off|Loose  On       devices must hold the current policy key
+ * ActiveSyncProvisioning449 Auto|InBand|Both  Auto  how 14.x devices are told to provision
  *
  * Global directives (main server only: one data directory and one cap per
  * installation, shared by every virtual host):
@@ -17,6 +21,8 @@
  * ActiveSyncMailboxCount N           (no cap)   mailboxes allowed to use ActiveSync
  * ActiveSyncLicenseFile FILE         (none)     signed licence carrying the cap
  * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
+ * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds;
+ *                                               process-wide in the core, hence global)
  * (and "Mutex MECH activesync-cap" for the cap's global mutex)
  *
  * Licence files are not checked here: an unreadable, invalid or expired
@@ -36,6 +42,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "as_maildir.h"
 #include "mod_activesync_private.h"
 #include "mod_activesync_config.h"
 
@@ -65,6 +72,12 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->mailbox_count = UNSET;
     c->license_file = NULL;
     c->license_key = NULL;
+    c->maildir_template = NULL;
+    c->maildir_names = NULL;
+    c->provisioning = UNSET;
+    c->provisioning_449 = UNSET;
+    c->ping_min = UNSET;
+    c->ping_max = UNSET;
     return c;
 }
 
@@ -97,6 +110,12 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(mailbox_count);
     MERGE_PTR(license_file);
     MERGE_PTR(license_key);
+    MERGE_PTR(maildir_template);
+    MERGE_PTR(maildir_names);
+    MERGE_VAL(provisioning);
+    MERGE_VAL(provisioning_449);
+    MERGE_VAL(ping_min);
+    MERGE_VAL(ping_max);
     return n;
 }
 
@@ -120,6 +139,17 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     conf->core.trusted_ca_file = c->trusted_ca_file;
     conf->core.trusted_ca_path = c->trusted_ca_path;
     conf->core.crl_file = c->crl_file;
+    conf->core.maildir_template = c->maildir_template;
+    if (c->maildir_names) {
+        conf->core.maildir_names = *c->maildir_names;
+    } else {
+        memset(&conf->core.maildir_names, 0, sizeof(conf->core.maildir_names));
+    }
+    conf->core.sync_max_window = 0;
+    conf->provisioning = c->provisioning != UNSET ? (as_prov_mode_t)c->provisioning
+                                                  : MOD_ACTIVESYNC_DEFAULT_PROVISIONING;
+    conf->provisioning_449 = c->provisioning_449 != UNSET ? (as_inband_449_t)c->provisioning_449
+                                                          : MOD_ACTIVESYNC_DEFAULT_PROV_449;
 }
 
 void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
@@ -130,6 +160,8 @@ void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
     g->mailbox_count = c->mailbox_count;
     g->license_file = c->license_file;
     g->license_key = c->license_key;
+    g->ping_min = c->ping_min != UNSET ? c->ping_min : 0;
+    g->ping_max = c->ping_max != UNSET ? c->ping_max : 0;
 }
 
 /* ---- setters ------------------------------------------------------------ */
@@ -299,7 +331,124 @@ static const char *set_crl_file(cmd_parms *cmd, void *dc, const char *arg)
     return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->crl_file);
 }
 
+/* ---- mail and provisioning ------------------------------------------------ */
+
+static const char *set_maildir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = NULL, *err = NULL;
+    (void)dc;
+    /* Try the template on a sample account: an unknown escape, a relative
+     * path and the like are refused now rather than on every request. */
+    if (as_maildir_path_from_template(cmd->temp_pool, arg, "user@example.com", &path, &err) !=
+        APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable template: %s", cmd->cmd->name, arg,
+                            err ? err : "(no reason given)");
+    }
+    if (!ap_strchr_c(arg, '%')) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' names no account part (%%u, %%n or %%d): every account "
+                            "would share one Maildir",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->maildir_template = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* A Maildir++ folder name ("Sent", or ".Sent" as it appears on disk). */
+static const char *folder_name(cmd_parms *cmd, const char *what, const char *arg, const char **out)
+{
+    const char *q;
+    if (*arg == '.') {
+        arg++;
+    }
+    if (!*arg || *arg == '.' || strlen(arg) > 200) {
+        goto bad;
+    }
+    for (q = arg; *q; q++) {
+        if (*q == '/' || *q == '\\' || (unsigned char)*q < 0x20 || *q == 0x7f) {
+            goto bad;
+        }
+    }
+    if (strstr(arg, "..")) {
+        goto bad;
+    }
+    *out = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a Maildir++ folder name (%s folder)",
+                        cmd->cmd->name, arg, what);
+}
+
+static const char *set_maildir_folders(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    as_maildir_names_t *n;
+    const char *err;
+    (void)dc;
+    if (argc != 4) {
+        return apr_psprintf(cmd->pool, "%s takes four names: SENT DRAFTS TRASH JUNK",
+                            cmd->cmd->name);
+    }
+    n = apr_pcalloc(cmd->pool, sizeof(*n));
+    if ((err = folder_name(cmd, "sent", argv[0], &n->sent)) ||
+        (err = folder_name(cmd, "drafts", argv[1], &n->drafts)) ||
+        (err = folder_name(cmd, "trash", argv[2], &n->trash)) ||
+        (err = folder_name(cmd, "junk", argv[3], &n->junk))) {
+        return err;
+    }
+    srv_conf(cmd)->maildir_names = n;
+    return NULL;
+}
+
+static const char *set_provisioning(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!strcasecmp(arg, "On")) {
+        srv_conf(cmd)->provisioning = AS_PROVISIONING_ON;
+    } else if (!strcasecmp(arg, "Off")) {
+        srv_conf(cmd)->provisioning = AS_PROVISIONING_OFF;
+    } else if (!strcasecmp(arg, "Loose")) {
+        srv_conf(cmd)->provisioning = AS_PROVISIONING_LOOSE;
+    } else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or Loose", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_provisioning_449(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!strcasecmp(arg, "Auto")) {
+        srv_conf(cmd)->provisioning_449 = AS_INBAND_AUTO;
+    } else if (!strcasecmp(arg, "InBand")) {
+        srv_conf(cmd)->provisioning_449 = AS_INBAND_ONLY;
+    } else if (!strcasecmp(arg, "Both")) {
+        srv_conf(cmd)->provisioning_449 = AS_INBAND_AND_449;
+    } else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not Auto, InBand or Both", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 /* ---- global directives ---------------------------------------------------- */
+
+static const char *set_ping_heartbeat(cmd_parms *cmd, void *dc, const char *min, const char *max)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int lo, hi;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    /* The protocol's HeartbeatInterval is at most 3540 s (59 minutes). */
+    if (!parse_uint(min, 1, 3540, &lo) || !parse_uint(max, 1, 3540, &hi) || lo > hi) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s %s' must be MIN MAX seconds, 1 <= MIN <= MAX <= 3540",
+                            cmd->cmd->name, min, max);
+    }
+    srv_conf(cmd)->ping_min = lo;
+    srv_conf(cmd)->ping_max = hi;
+    return NULL;
+}
 
 static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -382,6 +531,22 @@ const command_rec mod_activesync_cmds[] = {
                   "hashed directory of CA certificates trusted by ValidateCert"),
     AP_INIT_TAKE1("ActiveSyncCRLFile", set_crl_file, NULL, RSRC_CONF,
                   "PEM file of CRLs used by ValidateCert CheckCRL"),
+    AP_INIT_TAKE1("ActiveSyncMaildir", set_maildir, NULL, RSRC_CONF,
+                  "Maildir of an account: absolute path template with %u (user@domain), "
+                  "%n (user), %d (domain); unset: no mail is served"),
+    AP_INIT_TAKE_ARGV("ActiveSyncMaildirFolders", set_maildir_folders, NULL, RSRC_CONF,
+                      "SENT DRAFTS TRASH JUNK: Maildir++ names of the special folders "
+                      "(default Sent Drafts Trash Junk, as Dovecot)"),
+    AP_INIT_TAKE1("ActiveSyncProvisioning", set_provisioning, NULL, RSRC_CONF,
+                  "On|Off|Loose: devices must accept the policy before they are served "
+                  "(default On)"),
+    AP_INIT_TAKE1("ActiveSyncProvisioning449", set_provisioning_449, NULL, RSRC_CONF,
+                  "Auto|InBand|Both: how EAS 14 devices are told to provision -- in-band "
+                  "Status, HTTP 449 with it, or 449 only for devices ignoring the Status "
+                  "(default Auto)"),
+    AP_INIT_TAKE2("ActiveSyncPingHeartbeat", set_ping_heartbeat, NULL, RSRC_CONF,
+                  "MIN MAX: Ping HeartbeatInterval bounds in seconds; main server only "
+                  "(default 60 3540)"),
     AP_INIT_TAKE1("ActiveSyncDataDir", set_data_dir, NULL, RSRC_CONF,
                   "directory of the Berkeley DB environment (accounts, mailbox registry); "
                   "main server only (default " MOD_ACTIVESYNC_DEFAULT_DATADIR ")"),

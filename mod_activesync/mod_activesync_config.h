@@ -2,7 +2,7 @@
  *
  * Every directive is server/virtual-host scoped, except the global ones
  * (ActiveSyncDataDir, ActiveSyncMailboxCount, ActiveSyncLicenseFile,
- * ActiveSyncLicenseKey: main server only).  Fields start "unset"
+ * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat: main server only).  Fields start "unset"
  * (-1 or NULL) and the merge takes the virtual host's value when it set one,
  * else the main server's; mod_activesync_config_get() fills in the built-in
  * defaults, so the handler never sees an unset value.
@@ -15,28 +15,37 @@
 #include <apr_tables.h>
 
 #include "as_command.h"
+#include "as_provision.h"
 #include "as_wbxml.h"
 
 /* Built-in defaults (see conf.d/activesync.conf). */
 #define MOD_ACTIVESYNC_DEFAULT_ENABLED          0
 #define MOD_ACTIVESYNC_DEFAULT_MAX_REQUEST_SIZE ((apr_off_t)32 * 1024 * 1024)
+/* Secure by default, like Exchange: every device must provision. */
+#define MOD_ACTIVESYNC_DEFAULT_PROVISIONING AS_PROVISIONING_ON
+#define MOD_ACTIVESYNC_DEFAULT_PROV_449     AS_INBAND_AUTO
 
 typedef struct mod_activesync_srv_conf_t {
-    int enabled;                        /* ActiveSync On|Off; -1 unset */
-    const char *default_domain;         /* ActiveSyncDefaultDomain; NULL unset */
-    apr_off_t max_request_size;         /* ActiveSyncMaxRequestSize; -1 unset */
-    int wbxml_max_depth;                /* ActiveSyncWBXMLLimits DEPTH; -1 unset */
-    int wbxml_max_elements;             /* ActiveSyncWBXMLLimits ... ELEMENTS; -1 unset */
-    apr_array_header_t *trace_accounts; /* ActiveSyncTraceAccount; NULL unset */
-    apr_array_header_t *trace_devices;  /* ActiveSyncTraceDevice; NULL unset */
-    const char *trusted_ca_file;        /* ActiveSyncTrustedCAFile; NULL unset */
-    const char *trusted_ca_path;        /* ActiveSyncTrustedCAPath; NULL unset */
-    const char *crl_file;               /* ActiveSyncCRLFile; NULL unset */
+    int enabled;                             /* ActiveSync On|Off; -1 unset */
+    const char *default_domain;              /* ActiveSyncDefaultDomain; NULL unset */
+    apr_off_t max_request_size;              /* ActiveSyncMaxRequestSize; -1 unset */
+    int wbxml_max_depth;                     /* ActiveSyncWBXMLLimits DEPTH; -1 unset */
+    int wbxml_max_elements;                  /* ActiveSyncWBXMLLimits ... ELEMENTS; -1 unset */
+    apr_array_header_t *trace_accounts;      /* ActiveSyncTraceAccount; NULL unset */
+    apr_array_header_t *trace_devices;       /* ActiveSyncTraceDevice; NULL unset */
+    const char *trusted_ca_file;             /* ActiveSyncTrustedCAFile; NULL unset */
+    const char *trusted_ca_path;             /* ActiveSyncTrustedCAPath; NULL unset */
+    const char *crl_file;                    /* ActiveSyncCRLFile; NULL unset */
+    const char *maildir_template;            /* ActiveSyncMaildir; NULL unset (no mail) */
+    const as_maildir_names_t *maildir_names; /* ActiveSyncMaildirFolders; NULL unset */
+    int provisioning;                        /* ActiveSyncProvisioning (as_prov_mode_t); -1 unset */
+    int provisioning_449; /* ActiveSyncProvisioning449 (as_inband_449_t); -1 unset */
     /* Global (main server only, GLOBAL_ONLY): see mod_activesync_global_t. */
     const char *data_dir;     /* ActiveSyncDataDir; NULL unset */
     int mailbox_count;        /* ActiveSyncMailboxCount; -1 unset (no cap) */
     const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
     const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
+    int ping_min, ping_max;   /* ActiveSyncPingHeartbeat; -1 unset */
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -48,6 +57,8 @@ typedef struct mod_activesync_conf_t {
     const apr_array_header_t *trace_accounts; /* const char *; may be empty */
     const apr_array_header_t *trace_devices;  /* const char *; may be empty */
     as_server_conf_t core;
+    as_prov_mode_t provisioning;
+    as_inband_449_t provisioning_449;
 } mod_activesync_conf_t;
 
 /* Settings of the whole installation, not of a virtual host: the Berkeley
@@ -58,6 +69,7 @@ typedef struct mod_activesync_global_t {
     int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
     const char *license_file; /* NULL: no licence */
     const char *license_key;  /* NULL: no public key */
+    int ping_min, ping_max;   /* Ping heartbeat bounds in seconds; 0 0: the core's defaults */
 } mod_activesync_global_t;
 
 #ifndef AS_DEFAULT_DATADIR

@@ -900,3 +900,63 @@ again:
     }
     return OK;
 }
+
+/* ---- the provisioning gate ------------------------------------------------ */
+
+int mod_activesync_provision_gate(request_rec *r, const as_gate_in_t *in, const char *who,
+                                  as_gate_t *g)
+{
+    apr_status_t rv;
+    as_db_t *db;
+    int retried = 0;
+
+again:
+    memset(g, 0, sizeof(*g));
+    db = enter_or_wait();
+    if (!db) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      ASLOGNO(12038) "%s: the device database is not available (being "
+                                     "recovered or not open): 503",
+                      who);
+        return unavailable(r);
+    }
+    rv = as_provision_gate(db, r->pool, in, g);
+    mod_activesync_db_leave();
+    if (rv == AS_DB_EUNAVAIL && !retried) {
+        /* Panicked under the call: once more after the reopen (the contact
+         * it records is idempotent). */
+        if (g->doc) {
+            xmlFreeDoc(g->doc);
+        }
+        retried = 1;
+        goto again;
+    }
+    if (rv != APR_SUCCESS) {
+        int busy = rv == AS_DB_EUNAVAIL || rv == AS_DB_EBUSY;
+        if (g->doc) {
+            xmlFreeDoc(g->doc);
+            g->doc = NULL;
+        }
+        ap_log_rerror(APLOG_MARK, busy ? APLOG_WARNING : APLOG_ERR, 0, r,
+                      ASLOGNO(12039) "%s: the provisioning check failed: %s (503)", who,
+                      as_db_strerror(rv));
+        return unavailable(r);
+    }
+    switch (g->verdict) {
+    case AS_GATE_BLOCKED:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      ASLOGNO(12040) "%s type=%s: device blocked (%s): 403", who,
+                      in->device_type ? in->device_type : "(none)",
+                      g->reason ? g->reason : "no reason given");
+        return HTTP_FORBIDDEN;
+    case AS_GATE_WIPED:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      ASLOGNO(12041) "%s: the device acknowledged a remote wipe; refused until "
+                                     "an administrator removes it (activesync-admin device "
+                                     "remove): 403",
+                      who);
+        return HTTP_FORBIDDEN;
+    default:
+        return OK;
+    }
+}

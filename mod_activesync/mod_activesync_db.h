@@ -7,6 +7,7 @@
 
 #include "as_cap.h"
 #include "as_db.h"
+#include "as_provision.h"
 
 /* pre_config: register the "activesync-cap" mutex type (Mutex directive). */
 int mod_activesync_db_pre_config(apr_pool_t *pconf);
@@ -32,6 +33,15 @@ void mod_activesync_db_child_init(apr_pool_t *pchild, server_rec *s);
  * mutex is unavailable.  `who` gives the request context for log lines. */
 int mod_activesync_gate(request_rec *r, const char *account, const char *who,
                         as_cap_decision_t *dec);
+
+/* The provisioning gate (as_provision.h) after the cap gate, before the
+ * body is read.  Returns OK with *g filled (AS_GATE_SERVE or
+ * AS_GATE_PROVISION: the caller answers g->http_status with g->doc, which
+ * it must free), or the HTTP status to answer after logging exactly one
+ * line: 403 for a blocked or wiped device, 503 with Retry-After when the
+ * database is unavailable or busy. */
+int mod_activesync_provision_gate(request_rec *r, const as_gate_in_t *in, const char *who,
+                                  as_gate_t *g);
 
 /* For request code that uses the environment beyond the gate (stores, sync
  * state): the process's handle, or NULL when it is not available (answer

@@ -29,13 +29,34 @@
  *                             403 (one line naming the account and why)
  *     database or mutex unavailable
  *                             503 with Retry-After
+ *   the provisioning gate (as_provision.h, mod_activesync_db.c), next,
+ *   still before the body is read:
+ *     device blocked (administrator or domain rule), or wiped
+ *                             403 (one line)
+ *     the device must (re)provision
+ *                             the gate's answer: 200 with the command's
+ *                             root element and Status 142/143/144/140
+ *                             (14.x), or 449 with that body or none
+ *     database unavailable or busy
+ *                             503 with Retry-After
  *   body over ActiveSyncMaxRequestSize
  *                             413 (Content-Length checked before reading,
  *                             chunked bodies while reading)
  *   body missing, not WBXML, undecodable, or with the wrong root element
  *                             400
- *   command handler result    APR_SUCCESS: its status, headers and reply;
+ *   command handler result    APR_SUCCESS: its status, headers and reply
+ *                             (no reply document: Content-Length 0, e.g.
+ *                             the empty Sync reply; binary parts with
+ *                             MS-ASAcceptMultiPart: T or base64 Options
+ *                             0x02: application/vnd.ms-sync.multipart);
  *                             APR_EINVAL: 400; APR_ENOTIMPL: 501; other: 500
+ *
+ * Long requests: Ping and Sync with Wait park in the command (as_watch.h)
+ * for up to 59 minutes after the body has been read.  httpd's Timeout only
+ * bounds socket reads and writes, none of which happens while parked, and
+ * nothing here imposes a shorter limit; a reverse proxy in front needs a
+ * longer read timeout (README).  On a graceful restart or stop the parked
+ * requests answer "no change" within about a second (mod_activesync.c).
  *
  * Each refusal writes exactly one log line (ASY tag, parsed fields only:
  * never the query string, the Authorization header or a password) and
@@ -74,7 +95,9 @@
 #include "as_account.h"
 #include "as_cap.h"
 #include "as_command.h"
+#include "as_multipart.h"
 #include "as_protocol.h"
+#include "as_provision.h"
 #include "as_request_line.h"
 #include "as_wbxml.h"
 #include "mod_activesync_config.h"
@@ -97,6 +120,13 @@ typedef struct handler_ctx_t {
     int trace;                /* protocol dumps wanted for this request */
     as_cap_decision_t access; /* the cap gate's decision (allowed) */
 } handler_ctx_t;
+
+static volatile int requests_active;
+
+int mod_activesync_requests_active(void)
+{
+    return __atomic_load_n(&requests_active, __ATOMIC_SEQ_CST);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -181,6 +211,55 @@ static int send_body(request_rec *r, const unsigned char *data, apr_size_t len)
     }
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     return ap_pass_brigade_fchk(r, bb, ASLOGNO(11001) "sending the reply failed");
+}
+
+/* A multipart reply (as_multipart.h): the header, part 0 (the encoded
+ * WBXML) and the binary parts as separate buckets, not copied into one
+ * buffer (attachments can be large), with an exact Content-Length. */
+static int send_multipart(handler_ctx_t *c, const unsigned char *part0, apr_size_t part0_len,
+                          const apr_array_header_t *parts)
+{
+    request_rec *r = c->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    const unsigned char *hdr = NULL;
+    apr_size_t hdr_len = 0;
+    apr_off_t total;
+    apr_bucket_brigade *bb;
+    int i;
+
+    if (as_multipart_header(r->pool, part0_len, parts, &hdr, &hdr_len) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      ASLOGNO(11033) "%s: the multipart reply would be over 2 GiB", c->who);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    total = (apr_off_t)hdr_len + (apr_off_t)part0_len;
+    for (i = 0; i < parts->nelts; i++) {
+        total += (apr_off_t)APR_ARRAY_IDX(parts, i, as_multipart_part_t).len;
+    }
+    ap_set_content_type(r, AS_MULTIPART_CONTENT_TYPE);
+    ap_set_content_length(r, total);
+    bb = apr_brigade_create(r->pool, ba);
+    if (!r->header_only) {
+        /* Pool memory of the request: transient buckets (copied only if a
+         * filter sets them aside). */
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create((const char *)hdr, hdr_len, ba));
+        if (part0_len) {
+            APR_BRIGADE_INSERT_TAIL(
+                bb, apr_bucket_transient_create((const char *)part0, part0_len, ba));
+        }
+        for (i = 0; i < parts->nelts; i++) {
+            const as_multipart_part_t *pt = &APR_ARRAY_IDX(parts, i, as_multipart_part_t);
+            if (pt->len) {
+                APR_BRIGADE_INSERT_TAIL(
+                    bb, apr_bucket_transient_create((const char *)pt->data, pt->len, ba));
+            }
+        }
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  ASLOGNO(11034) "%s: multipart reply, %d binary parts, %" APR_OFF_T_FMT " bytes",
+                  c->who, parts->nelts, total);
+    return ap_pass_brigade_fchk(r, bb, ASLOGNO(11035) "sending the multipart reply failed");
 }
 
 /* ---- trace dumps -------------------------------------------------------- */
@@ -377,6 +456,99 @@ static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *ou
     return OK;
 }
 
+/* Answer with status, extra headers and doc (NULL: an empty body, e.g. the
+ * empty Sync reply: 200, Content-Length 0, the WBXML content type);
+ * parts: a multipart reply (doc is part 0). */
+static int send_reply(handler_ctx_t *c, int http_status, xmlDocPtr doc, apr_table_t *headers,
+                      const apr_array_header_t *parts)
+{
+    request_rec *r = c->r;
+
+    if (http_status < 200 || http_status > 599) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      ASLOGNO(11027) "%s: command returned HTTP status %d", c->who, http_status);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = http_status;
+    if (status_line(http_status)) {
+        r->status_line = status_line(http_status);
+    }
+    if (headers) {
+        apr_table_overlap(r->headers_out, headers, APR_OVERLAP_TABLES_SET);
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "private");
+
+    if (doc) {
+        const unsigned char *out = NULL;
+        apr_size_t outlen = 0;
+        as_wbxml_limits_t lim;
+        as_wbxml_err_t werr;
+
+        if (c->trace) {
+            dump_doc(c, "reply", doc);
+        }
+        /* The reply is ours: decode-side limits do not apply. */
+        as_wbxml_limits_default(&lim);
+        lim.max_size = (apr_size_t)1 << 30;
+        lim.max_depth = 4096;
+        lim.max_elements = 100000000;
+        werr = as_wbxml_encode_pool(doc, &lim, r->pool, &out, &outlen);
+        if (werr != AS_WBXML_OK || (!out && outlen)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          ASLOGNO(11028) "%s: encoding the reply failed: %s", c->who,
+                          as_wbxml_strerror(werr));
+            r->status = HTTP_OK;
+            r->status_line = NULL;
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (parts && parts->nelts > 0) {
+            return send_multipart(c, out, outlen, parts);
+        }
+        return send_body(r, out, outlen);
+    }
+    return send_body(r, NULL, 0);
+}
+
+/* The provisioning gate (as_provision.h).  OK: serve the command; DONE: the
+ * device was told to provision (the reply is sent); else the HTTP status
+ * (403, 503) to answer, logged already. */
+static int provision_gate(handler_ctx_t *c)
+{
+    request_rec *r = c->r;
+    as_gate_in_t in;
+    as_gate_t g;
+    int status;
+
+    memset(&in, 0, sizeof(in));
+    in.account = c->account;
+    in.device_key = c->line.device_key;
+    in.device_type = c->line.device_type;
+    in.user_agent = apr_table_get(r->headers_in, "User-Agent");
+    in.protocol_version = c->version;
+    in.command = c->cmd->name;
+    if (!c->line.base64) {
+        in.policy_key_header = apr_table_get(r->headers_in, "X-MS-PolicyKey");
+    }
+    in.has_key = c->line.has_policy_key;
+    in.key = c->line.policy_key;
+    in.mode = c->conf.provisioning;
+    in.inband_449 = c->conf.provisioning_449;
+    status = mod_activesync_provision_gate(r, &in, c->who, &g);
+    if (status != OK) {
+        return status;
+    }
+    keep_doc(r, g.doc);
+    if (g.verdict != AS_GATE_PROVISION) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  ASLOGNO(11036) "%s: the device must provision first (status %d, HTTP %d%s)",
+                  c->who, g.eas_status, g.http_status, g.doc ? ", in-band" : "");
+    c->trace = trace_wanted(c);
+    status = send_reply(c, g.http_status, g.doc, NULL, NULL);
+    return status == OK ? DONE : status;
+}
+
 /* ---- methods ------------------------------------------------------------ */
 
 static int handle_options(handler_ctx_t *c)
@@ -523,6 +695,15 @@ static int handle_post(handler_ctx_t *c)
     if (status != OK) {
         return status;
     }
+    /* Then the device: blocked, wiped, or not holding the current policy
+     * key -- still before the body is read. */
+    status = provision_gate(c);
+    if (status == DONE) {
+        return OK;
+    }
+    if (status != OK) {
+        return status;
+    }
 
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ASLOGNO(11019) "%s type=%s version=%s form=%s",
                   c->who, logsafe(r->pool, c->line.device_type, 80), c->version,
@@ -596,6 +777,12 @@ static int handle_post(handler_ctx_t *c)
     req.body = doc;
     req.conf = &c->conf.core;
     req.access = &c->access;
+    if (c->line.accept_multipart >= 0) {
+        req.accept_multipart = c->line.accept_multipart ? 1 : 0;
+    } else {
+        const char *mp = apr_table_get(r->headers_in, "MS-ASAcceptMultiPart");
+        req.accept_multipart = mp && !strcasecmp(mp, "T");
+    }
     memset(&resp, 0, sizeof(resp));
     resp.http_status = HTTP_OK;
     resp.headers = apr_table_make(r->pool, 4);
@@ -623,45 +810,8 @@ static int handle_post(handler_ctx_t *c)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (resp.http_status < 200 || resp.http_status > 599) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      ASLOGNO(11027) "%s: command returned HTTP status %d", c->who,
-                      resp.http_status);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    r->status = resp.http_status;
-    if (status_line(resp.http_status)) {
-        r->status_line = status_line(resp.http_status);
-    }
-    apr_table_overlap(r->headers_out, resp.headers, APR_OVERLAP_TABLES_SET);
-    apr_table_setn(r->headers_out, "Cache-Control", "private");
-
-    if (resp.doc) {
-        const unsigned char *out = NULL;
-        apr_size_t outlen = 0;
-        as_wbxml_limits_t lim;
-        as_wbxml_err_t werr;
-
-        if (c->trace) {
-            dump_doc(c, "reply", resp.doc);
-        }
-        /* The reply is ours: decode-side limits do not apply. */
-        as_wbxml_limits_default(&lim);
-        lim.max_size = (apr_size_t)1 << 30;
-        lim.max_depth = 4096;
-        lim.max_elements = 100000000;
-        werr = as_wbxml_encode_pool(resp.doc, &lim, r->pool, &out, &outlen);
-        if (werr != AS_WBXML_OK || (!out && outlen)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          ASLOGNO(11028) "%s: encoding the reply failed: %s", c->who,
-                          as_wbxml_strerror(werr));
-            r->status = HTTP_OK;
-            r->status_line = NULL;
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return send_body(r, out, outlen);
-    }
-    return send_body(r, NULL, 0);
+    return send_reply(c, resp.http_status, resp.doc, resp.headers,
+                      req.accept_multipart ? resp.parts : NULL);
 }
 
 int mod_activesync_handler(request_rec *r)
@@ -691,8 +841,13 @@ int mod_activesync_handler(request_rec *r)
     switch (r->method_number) {
     case M_OPTIONS:
         return handle_options(c);
-    case M_POST:
-        return handle_post(c);
+    case M_POST: {
+        int rv;
+        __atomic_add_fetch(&requests_active, 1, __ATOMIC_SEQ_CST);
+        rv = handle_post(c);
+        __atomic_sub_fetch(&requests_active, 1, __ATOMIC_SEQ_CST);
+        return rv;
+    }
     default:
         /* Allow: OPTIONS, POST (httpd adds TRACE while TraceEnable is on,
          * which core answers itself before any handler). */

@@ -8,4 +8,8 @@
 
 int mod_activesync_handler(request_rec *r);
 
+/* Requests of this process inside the handler now (child exit decides with
+ * it whether the push machinery can be shut down). */
+int mod_activesync_requests_active(void);
+
 #endif

@@ -221,7 +221,7 @@ def main():
     # keep-alive connections to free workers.
     body = ("MaxKeepAliveRequests 0\nServerLimit 4\nThreadLimit 16\nThreadsPerChild 16\n"
             "MaxRequestWorkers 64\nStartServers 4\nMinSpareThreads 32\nMaxSpareThreads 64\n"
-            "ActiveSync On\nActiveSyncDefaultDomain example.com\n"
+            "ActiveSync On\nActiveSyncProvisioning Off\nActiveSyncDefaultDomain example.com\n"
             "ActiveSyncDataDir \"%s\"\n" % datadir + "Mutex %s activesync-cap\n" % MUTEX +
             "ActiveSyncTrustedCAFile \"%s\"\nAlias /static \"%s/htdocs\"\n" % (pki.ca_file, root)
             + httpdconf.activesync_location(htpasswd) + static_auth + adm_location)

@@ -67,7 +67,7 @@ def write_htpasswd(path, users, password=PASSWORD):
 
 
 def cap_body(root, pki, cap=None, license=None, key=None, extra=""):
-    lines = ["ActiveSync On", 'ActiveSyncDataDir "%s/data"' % root,
+    lines = ["ActiveSync On", "ActiveSyncProvisioning Off", 'ActiveSyncDataDir "%s/data"' % root,
              'ActiveSyncTrustedCAFile "%s"' % pki.ca_file]
     if cap is not None:
         lines.append("ActiveSyncMailboxCount %d" % cap)

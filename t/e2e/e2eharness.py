@@ -159,6 +159,27 @@ def prepare_datadir(datadir, domains=STANDARD_DOMAINS):
     return datadir
 
 
+# Canonical accounts of USERS (ActiveSyncDefaultDomain example.com).
+STANDARD_ACCOUNTS = ("demo@example.com", "bob@example.com", "carol@example.com",
+                     "tracer@example.com")
+
+
+def make_maildir(root, account):
+    """ROOT/mail/DOMAIN/USER/Maildir (cur, new, tmp), the standard servers'
+    ActiveSyncMaildir, owned by httpd's User; returns its path."""
+    local, domain = account.split("@", 1)
+    www = pwd.getpwnam(httpdconf.RUN_USER)
+    path = os.path.join(root, "mail", domain, local, "Maildir")
+    for d in (os.path.join(root, "mail"), os.path.join(root, "mail", domain),
+              os.path.join(root, "mail", domain, local), path,
+              os.path.join(path, "cur"), os.path.join(path, "new"), os.path.join(path, "tmp")):
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, www.pw_uid, www.pw_gid)
+        os.chmod(d, 0o755 if d in (os.path.join(root, "mail"),
+                                   os.path.join(root, "mail", domain)) else 0o700)
+    return path
+
+
 def foreign_files(datadir):
     """Entries of the data directory not owned by httpd's User."""
     www = pwd.getpwnam(httpdconf.RUN_USER)
@@ -187,6 +208,11 @@ ActiveSync On
 ActiveSyncDefaultDomain example.com
 ActiveSyncMaxRequestSize 64K
 ActiveSyncDataDir "{root}/data"
+# Most tests exercise commands, not provisioning: the standard servers serve
+# unprovisioned devices; test_provision.py runs servers with the default On.
+ActiveSyncProvisioning Off
+# Mail of user@domain (make_maildir() creates one).
+ActiveSyncMaildir "{root}/mail/%d/%n/Maildir"
 
 {main}
 # A location whose administrator forgot authentication.
@@ -324,6 +350,8 @@ def start_server(run_dir, name, module_path, mpm, sanitize, pki, body_fn=standar
     srv = Server(root, sanitize=sanitize)
     write_htpasswd(os.path.join(root, "conf", "htpasswd"), USERS)
     srv.datadir = prepare_datadir(os.path.join(root, "data"))
+    for account in STANDARD_ACCOUNTS:
+        make_maildir(root, account)
     srv.write_conf(module_path, mpm=mpm, body=body_fn(root, srv.port, pki), loglevel=loglevel)
     rc, out = srv.check_syntax()
     assert rc == 0, "configuration refused:\n%s" % out

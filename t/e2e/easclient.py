@@ -139,14 +139,39 @@ def _tree(xml_bytes):
     return etree.fromstring(xml_bytes, parser)
 
 
+@functools.lru_cache(maxsize=1)
+def _libwbxml_names():
+    """{(namespace, libwbxml name): our name} from t/data/libwbxml-names.tsv
+    (libwbxml spells some tags otherwise, e.g. Email "Reply-To", "FlagStatus")."""
+    pages = ["AirSync", "Contacts", "Email", "AirNotify", "Calendar", "Move",
+             "GetItemEstimate", "FolderHierarchy", "MeetingResponse", "Tasks",
+             "ResolveRecipients", "ValidateCert", "Contacts2", "Ping", "Provision",
+             "Search", "GAL", "AirSyncBase", "Settings", "DocumentLibrary",
+             "ItemOperations", "ComposeMail", "Email2", "Notes", "RightsManagement", "Find"]
+    out = {}
+    try:
+        with open(os.path.join(REPO, "t", "data", "libwbxml-names.tsv"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                page, _tok, ours, lib = line.rstrip("\n").split("\t")
+                if ours != "-" and lib != "-":
+                    out[(pages[int(page)], lib)] = ours
+    except OSError:
+        pass
+    return out
+
+
 def _canon(el):
-    """(namespace without trailing colon, local name, text, children)."""
+    """(namespace without trailing colon, local name, text, children);
+    libwbxml's tag spellings are mapped to ours."""
     q = etree.QName(el)
     ns = (q.namespace or "").rstrip(":")
     if ns == "Gal":
         ns = "GAL"
+    name = _libwbxml_names().get((ns, q.localname), q.localname)
     text = (el.text or "").strip() if len(el) == 0 else ""
-    return (ns, q.localname, text, [_canon(c) for c in el if isinstance(c.tag, str)])
+    return (ns, name, text, [_canon(c) for c in el if isinstance(c.tag, str)])
 
 
 def decode_libwbxml(data):

@@ -127,7 +127,8 @@ def demo_body(root):
         "ActiveSyncDefaultDomain example.com\n"
         'ActiveSyncDataDir "%s/data"\n'
         "# Mail of user@domain: %s/mail/DOMAIN/USER/Maildir\n"
-        "\n" % (root, root)
+        'ActiveSyncMaildir "%s/mail/%%d/%%n/Maildir"\n'
+        "\n" % (root, root, root)
         + activesync_location(os.path.join(root, "conf", "htpasswd"))
     )
 
