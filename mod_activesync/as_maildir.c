@@ -18,6 +18,7 @@
 #include <apr_strings.h>
 
 #include "as_maildir.h"
+#include "as_utf8.h"
 
 #define MAP_FILE       "activesync-folders"
 #define TRASH_PREFIX   "activesync-deleting."
@@ -104,49 +105,13 @@ static void folder_id_salted(const char *storage, unsigned salt, char *out)
 /* ---------------------------------------------------------------------------
  * UTF-8 helpers
  */
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len, i;
-    unsigned long cp;
-
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return len;
-}
 
 static int utf8_valid(const char *s)
 {
     size_t n = strlen(s), i = 0, l;
 
     while (i < n) {
-        l = utf8_seq((const unsigned char *)s + i, n - i);
+        l = as_utf8_seq((const unsigned char *)s + i, n - i);
         if (!l) {
             return 0;
         }
@@ -162,7 +127,7 @@ static char *utf8_sanitize(apr_pool_t *p, const char *s)
     char *out = apr_palloc(p, n + 1);
 
     while (i < n) {
-        l = utf8_seq((const unsigned char *)s + i, n - i);
+        l = as_utf8_seq((const unsigned char *)s + i, n - i);
         if (!l || (l == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
             out[o++] = '?';
             i++;
@@ -322,7 +287,7 @@ char *as_mutf7_encode(apr_pool_t *p, const char *s)
                 unsigned long cp, units[2];
                 int nu, k;
 
-                l = utf8_seq(u, n - i);
+                l = as_utf8_seq(u, n - i);
                 if (l == 1) {
                     cp = u[0];
                 } else if (l == 2) {

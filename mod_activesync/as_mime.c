@@ -13,6 +13,7 @@
 
 #include "as_command.h"
 #include "as_mime.h"
+#include "as_utf8.h"
 #include "as_wbxml.h"
 
 #define NS_EMAIL "Email:"
@@ -45,51 +46,12 @@ void as_mime_shutdown(void)
 /* ---------------------------------------------------------------------------
  * UTF-8
  */
-static size_t u8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len, i;
-    unsigned long cp;
-
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    /* U+FFFE/U+FFFF are not XML characters */
-    if (len == 3 && (cp == 0xfffe || cp == 0xffff)) {
-        return 0;
-    }
-    return len;
-}
 
 static int u8_valid(const char *s, size_t n)
 {
     size_t i = 0, l;
     while (i < n) {
-        l = u8_seq((const unsigned char *)s + i, n - i);
+        l = as_utf8_seq_xml((const unsigned char *)s + i, n - i);
         if (!l) {
             return 0;
         }
@@ -120,7 +82,7 @@ static char *u8_clean(apr_pool_t *p, const char *s, size_t n, size_t *outlen)
 
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        l = u8_seq((const unsigned char *)s + i, n - i);
+        l = as_utf8_seq_xml((const unsigned char *)s + i, n - i);
         if (!l) {
             memcpy(o + k, "\xef\xbf\xbd", 3);
             k += 3;
@@ -891,7 +853,7 @@ static char *preview_of(apr_pool_t *p, const char *s, int max)
                 break;
             }
         }
-        l = u8_seq(c, strlen((const char *)c));
+        l = as_utf8_seq_xml(c, strlen((const char *)c));
         if (!l) {
             l = 1;
         }
