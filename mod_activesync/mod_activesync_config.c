@@ -399,34 +399,43 @@ static const char *set_maildir_folders(cmd_parms *cmd, void *dc, int argc, char 
     return NULL;
 }
 
+/* One of a directive's keywords (case-insensitive) to its value; the error
+ * lists them all, in the order given. */
+typedef struct {
+    const char *word;
+    int value;
+} keyword_t;
+
+static const char *set_keyword(cmd_parms *cmd, const char *arg, const keyword_t *words, int n,
+                               int *out)
+{
+    const char *list = "";
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!strcasecmp(arg, words[i].word)) {
+            *out = words[i].value;
+            return NULL;
+        }
+        list = apr_pstrcat(cmd->temp_pool, list, i ? (i == n - 1 ? " or " : ", ") : "",
+                           words[i].word, NULL);
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not %s", cmd->cmd->name, arg, list);
+}
+
 static const char *set_provisioning(cmd_parms *cmd, void *dc, const char *arg)
 {
+    static const keyword_t words[] = {
+        {"On", AS_PROVISIONING_ON}, {"Off", AS_PROVISIONING_OFF}, {"Loose", AS_PROVISIONING_LOOSE}};
     (void)dc;
-    if (!strcasecmp(arg, "On")) {
-        srv_conf(cmd)->provisioning = AS_PROVISIONING_ON;
-    } else if (!strcasecmp(arg, "Off")) {
-        srv_conf(cmd)->provisioning = AS_PROVISIONING_OFF;
-    } else if (!strcasecmp(arg, "Loose")) {
-        srv_conf(cmd)->provisioning = AS_PROVISIONING_LOOSE;
-    } else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not On, Off or Loose", cmd->cmd->name, arg);
-    }
-    return NULL;
+    return set_keyword(cmd, arg, words, 3, &srv_conf(cmd)->provisioning);
 }
 
 static const char *set_provisioning_449(cmd_parms *cmd, void *dc, const char *arg)
 {
+    static const keyword_t words[] = {
+        {"Auto", AS_INBAND_AUTO}, {"InBand", AS_INBAND_ONLY}, {"Both", AS_INBAND_AND_449}};
     (void)dc;
-    if (!strcasecmp(arg, "Auto")) {
-        srv_conf(cmd)->provisioning_449 = AS_INBAND_AUTO;
-    } else if (!strcasecmp(arg, "InBand")) {
-        srv_conf(cmd)->provisioning_449 = AS_INBAND_ONLY;
-    } else if (!strcasecmp(arg, "Both")) {
-        srv_conf(cmd)->provisioning_449 = AS_INBAND_AND_449;
-    } else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not Auto, InBand or Both", cmd->cmd->name, arg);
-    }
-    return NULL;
+    return set_keyword(cmd, arg, words, 3, &srv_conf(cmd)->provisioning_449);
 }
 
 /* ---- global directives ---------------------------------------------------- */
@@ -447,23 +456,6 @@ static const char *set_ping_heartbeat(cmd_parms *cmd, void *dc, const char *min,
     }
     srv_conf(cmd)->ping_min = lo;
     srv_conf(cmd)->ping_max = hi;
-    return NULL;
-}
-
-static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    const char *path;
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    path = *arg ? ap_server_root_relative(cmd->pool, arg) : NULL;
-    if (!path || !strcmp(path, "/")) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory path", cmd->cmd->name,
-                            arg);
-    }
-    srv_conf(cmd)->data_dir = path;
     return NULL;
 }
 
@@ -497,6 +489,18 @@ static const char *set_global_file(cmd_parms *cmd, const char *arg, const char *
     }
     *out = path;
     return NULL;
+}
+
+static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char **path = &srv_conf(cmd)->data_dir;
+    const char *err = set_global_file(cmd, arg, path);
+    (void)dc;
+    if (!err && !strcmp(*path, "/")) {
+        err =
+            apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory path", cmd->cmd->name, arg);
+    }
+    return err;
 }
 
 static const char *set_license_file(cmd_parms *cmd, void *dc, const char *arg)

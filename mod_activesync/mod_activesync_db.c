@@ -187,6 +187,14 @@ static pid_t lock_holder(apr_pool_t *p, const char *dir, const char *file)
     return pid;
 }
 
+/* A process with the environment open: libdb's DB_REGISTER file, or the
+ * lock the admin tool and our children hold while they open it. */
+static pid_t env_holder(apr_pool_t *p, const char *dir)
+{
+    pid_t pid = lock_holder(p, dir, "__db.register");
+    return pid ? pid : lock_holder(p, dir, "as_open.lock");
+}
+
 /* Is this post_config the start of a new parent (or a hard restart, whose
  * children have been reclaimed), rather than a graceful restart? */
 static int real_start(void)
@@ -225,10 +233,7 @@ static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t 
     if (stat(apr_pstrcat(ptemp, st.datadir, "/__db.001", NULL), &sb) != 0) {
         return; /* no environment yet */
     }
-    holder = lock_holder(ptemp, st.datadir, "__db.register");
-    if (!holder) {
-        holder = lock_holder(ptemp, st.datadir, "as_open.lock");
-    }
+    holder = env_holder(ptemp, st.datadir);
     if (holder) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      ASLOGNO(12001) "not running recovery on %s at start-up: process %ld "
@@ -501,10 +506,7 @@ static void unwedge(apr_pool_t *p, server_rec *s, pid_t holder, apr_time_t held)
                      left, killed);
         return;
     }
-    holder = lock_holder(p, st.datadir, "__db.register");
-    if (!holder) {
-        holder = lock_holder(p, st.datadir, "as_open.lock");
-    }
+    holder = env_holder(p, st.datadir);
     if (holder) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      ASLOGNO(12033) "process %ld, not an httpd child, still has the environment "

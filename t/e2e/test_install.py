@@ -150,6 +150,8 @@ def test_shipped_conf_all_examples(run_dir, module_path, sanitize, pki, mpm):
     ("ActiveSyncMailboxCount -1", "number of mailboxes"),
     ("ActiveSyncMailboxCount lots", "number of mailboxes"),
     ("ActiveSyncDataDir /", "not a usable directory"),
+    ("ActiveSyncProvisioning Maybe", "is not On, Off or Loose"),
+    ("ActiveSyncProvisioning449 Never", "is not Auto, InBand or Both"),
     ("<VirtualHost 127.0.0.1:1>\nActiveSyncDataDir /tmp/x\n</VirtualHost>",
      "cannot occur within"),
     ("<VirtualHost 127.0.0.1:1>\nActiveSyncMailboxCount 5\n</VirtualHost>",
