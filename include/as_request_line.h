@@ -122,9 +122,4 @@ apr_status_t as_request_line_parse(apr_pool_t *p, const char *query, as_request_
 apr_status_t as_request_line_parse_ex(apr_pool_t *p, const char *query, int flags,
                                       as_request_line_t *rl, const char **err);
 
-/* Strict RFC 4648 base64 decode (standard alphabet, padding required, no
- * whitespace, unused trailing bits must be zero); returns the decoded
- * length or -1.  `out` must hold (len/4)*3 bytes. */
-long as_base64_decode_strict(const char *in, apr_size_t len, unsigned char *out);
-
 #endif

@@ -49,6 +49,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "as_base64.h"
 #include "as_cmds.h"
 #include "as_wbxml.h"
 
@@ -466,82 +467,16 @@ static vc_cached_t *vc_trust_acquire(const as_server_conf_t *conf, const as_logg
 
 /* ---- decoding the request -------------------------------------------- */
 
-static int vc_b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
-/* Strict base64 (RFC 4648 alphabet): white space is skipped, anything else
- * outside the alphabet is an error, '=' may only complete the last group
- * (which may also come unpadded), nothing but white space may follow it.
- * Returns a malloc()ed buffer, or NULL for invalid or empty input. */
+/* The certificate's base64: white space skipped, the last group padded or
+ * not.  Returns a malloc()ed buffer, or NULL for invalid or empty input. */
 static unsigned char *vc_b64_decode(const unsigned char *in, size_t len, size_t *outlen)
 {
-    unsigned char *out = malloc(len / 4 * 3 + 3);
-    unsigned long acc = 0;
-    size_t i, o = 0;
-    int nacc = 0, pad = 0;
+    unsigned char *out = malloc(AS_B64_DECODED_MAX(len));
 
-    if (!out) {
-        return NULL;
+    if (out && as_b64_decode(in, len, out, outlen, AS_B64_BLANKS | AS_B64_PAD_OPTIONAL) &&
+        *outlen > 0) {
+        return out;
     }
-    for (i = 0; i < len; i++) {
-        unsigned char c = in[i];
-        int v;
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            continue;
-        }
-        if (c == '=') {
-            if (nacc < 2 || nacc + ++pad > 4) {
-                goto bad;
-            }
-            continue;
-        }
-        if (pad || (v = vc_b64_value(c)) < 0) {
-            goto bad;
-        }
-        acc = (acc << 6) | (unsigned long)v;
-        if (++nacc == 4) {
-            out[o++] = (unsigned char)(acc >> 16);
-            out[o++] = (unsigned char)(acc >> 8);
-            out[o++] = (unsigned char)acc;
-            acc = 0;
-            nacc = 0;
-        }
-    }
-    if (pad && nacc + pad != 4) {
-        goto bad;
-    }
-    if (nacc == 1) {
-        goto bad;
-    }
-    if (nacc == 2) {
-        out[o++] = (unsigned char)(acc >> 4);
-    } else if (nacc == 3) {
-        out[o++] = (unsigned char)(acc >> 10);
-        out[o++] = (unsigned char)(acc >> 2);
-    }
-    if (o == 0) {
-        goto bad;
-    }
-    *outlen = o;
-    return out;
-bad:
     free(out);
     return NULL;
 }

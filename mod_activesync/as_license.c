@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <apr_base64.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
@@ -17,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "as_base64.h"
 #include "as_license.h"
 
 #define SIG_LEN     64
@@ -99,12 +99,6 @@ static as_license_status_t malformed(apr_pool_t *p, const char **msg, const char
     return AS_LIC_MALFORMED;
 }
 
-static int is_b64(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-}
-
 static as_license_status_t parse(apr_pool_t *p, const char *text, apr_size_t len, parsed_t *out,
                                  const char **msg)
 {
@@ -148,33 +142,23 @@ static as_license_status_t parse(apr_pool_t *p, const char *text, apr_size_t len
         key = apr_pstrmemdup(p, line, (apr_size_t)(colon - line));
         val = apr_pstrmemdup(p, colon + 2, ll - (apr_size_t)(colon - line) - 2);
         if (!strcmp(key, "signature")) {
-            apr_size_t vl = strlen(val);
+            apr_size_t vl = strlen(val), n;
             char buf[SIG_B64_LEN + 8];
             if (vl != SIG_B64_LEN || val[86] != '=' || val[87] != '=') {
                 return malformed(p, msg, "line %d: the signature is not 88 base64 characters",
                                  lineno);
             }
-            for (i = 0; i < 86; i++) {
-                if (!is_b64(val[i])) {
-                    return malformed(p, msg, "line %d: the signature is not base64", lineno);
-                }
+            if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, 0)) {
+                return malformed(p, msg, "line %d: the signature is not base64", lineno);
             }
-            if (apr_base64_decode_len(val) < SIG_LEN) {
-                return malformed(p, msg, "line %d: bad signature encoding", lineno);
-            }
-            if (apr_base64_decode_binary((unsigned char *)buf, val) != SIG_LEN) {
+            if (n != SIG_LEN) {
                 return malformed(p, msg, "line %d: the signature is not 64 bytes", lineno);
             }
-            {
-                /* Only the canonical encoding: the unused low bits of the
-                 * last character must be zero, so no byte of the document
-                 * can change without notice. */
-                char again[SIG_B64_LEN + 8];
-                apr_base64_encode_binary(again, (const unsigned char *)buf, SIG_LEN);
-                if (strcmp(again, val) != 0) {
-                    return malformed(p, msg, "line %d: the signature is not canonical base64",
-                                     lineno);
-                }
+            /* Only the canonical encoding: the unused low bits of the last
+             * character must be zero, so no byte of the document can change
+             * without notice. */
+            if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, AS_B64_CANONICAL)) {
+                return malformed(p, msg, "line %d: the signature is not canonical base64", lineno);
             }
             memcpy(out->sig, buf, SIG_LEN);
             out->signed_part = text;
@@ -564,7 +548,7 @@ apr_status_t as_license_sign(apr_pool_t *p, const as_license_t *lic, const char 
         *msg = apr_psprintf(p, "signing failed: %s", ssl_error(p));
         return APR_EGENERAL;
     }
-    apr_base64_encode_binary(b64, sig, SIG_LEN);
+    as_b64_encode(sig, SIG_LEN, b64, 0);
     *text = apr_pstrcat(p, body, "signature: ", b64, "\n", NULL);
     /* The result must parse (catches e.g. a licensee starting with '#'). */
     if (parse(p, *text, strlen(*text), &check, &m2) != AS_LIC_UNVERIFIED) {

@@ -17,6 +17,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
+#include "as_base64.h"
 #include "as_maildir.h"
 #include "as_utf8.h"
 
@@ -173,25 +174,8 @@ static void put_utf8(apr_array_header_t *a, unsigned long cp)
 /* ---------------------------------------------------------------------------
  * Modified UTF-7 (RFC 3501 5.1.3)
  */
-static int mb64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == ',') {
-        return 63;
-    }
-    return -1;
-}
+/* Modified base64: ',' for '/', no '=', nothing in the unused bits. */
+#define MUTF7_B64 (AS_B64_COMMA | AS_B64_PAD_NONE | AS_B64_CANONICAL)
 
 char *as_mutf7_decode(apr_pool_t *p, const char *s)
 {
@@ -213,43 +197,38 @@ char *as_mutf7_decode(apr_pool_t *p, const char *s)
             continue;
         }
         {
-            unsigned long bits = 0, hi = 0;
-            int nbits = 0, units = 0, v;
+            /* the run is the UTF-16BE of the characters: complete units,
+             * surrogates in pairs, no printable ASCII */
+            size_t run = strcspn((const char *)c, "-"), n, i;
+            unsigned char *u16 = apr_palloc(p, AS_B64_DECODED_MAX(run));
+            unsigned long hi = 0;
 
-            while (*c && *c != '-') {
-                v = mb64_value(*c);
-                if (v < 0) {
-                    return NULL;
-                }
-                bits = (bits << 6) | (unsigned long)v;
-                nbits += 6;
-                if (nbits >= 16) {
-                    unsigned long u = (bits >> (nbits - 16)) & 0xffff;
-                    nbits -= 16;
-                    units++;
-                    if (hi) {
-                        if (u < 0xdc00 || u > 0xdfff) {
-                            return NULL;
-                        }
-                        put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00));
-                        hi = 0;
-                    } else if (u >= 0xd800 && u <= 0xdbff) {
-                        hi = u;
-                    } else if (u >= 0xdc00 && u <= 0xdfff) {
-                        return NULL;
-                    } else {
-                        if (u >= 0x20 && u <= 0x7e) {
-                            return NULL; /* printable ASCII must not be encoded */
-                        }
-                        put_utf8(out, u);
-                    }
-                }
-                c++;
-            }
-            if (*c != '-' || hi || units == 0 || nbits >= 6 || (bits & ((1UL << nbits) - 1)) != 0) {
+            if (c[run] != '-' || !as_b64_decode(c, run, u16, &n, MUTF7_B64) || n == 0 || n % 2) {
                 return NULL;
             }
-            c++;
+            for (i = 0; i < n; i += 2) {
+                unsigned long u = (unsigned long)u16[i] << 8 | u16[i + 1];
+                if (hi) {
+                    if (u < 0xdc00 || u > 0xdfff) {
+                        return NULL;
+                    }
+                    put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) + (u - 0xdc00));
+                    hi = 0;
+                } else if (u >= 0xd800 && u <= 0xdbff) {
+                    hi = u;
+                } else if (u >= 0xdc00 && u <= 0xdfff) {
+                    return NULL;
+                } else {
+                    if (u >= 0x20 && u <= 0x7e) {
+                        return NULL; /* printable ASCII must not be encoded */
+                    }
+                    put_utf8(out, u);
+                }
+            }
+            if (hi) {
+                return NULL;
+            }
+            c += run + 1;
         }
     }
     *(char *)apr_array_push(out) = '\0';
@@ -258,14 +237,14 @@ char *as_mutf7_decode(apr_pool_t *p, const char *s)
 
 char *as_mutf7_encode(apr_pool_t *p, const char *s)
 {
-    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-    apr_array_header_t *out;
+    apr_array_header_t *out, *u16;
     size_t n = strlen(s), i = 0, l;
 
     if (!utf8_valid(s)) {
         return NULL;
     }
     out = apr_array_make(p, (int)n * 2 + 8, 1);
+    u16 = apr_array_make(p, (int)n * 2 + 8, 1);
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c <= 0x7e) {
@@ -276,51 +255,47 @@ char *as_mutf7_encode(apr_pool_t *p, const char *s)
             i++;
             continue;
         }
-        /* a run of characters to encode */
+        /* a run of characters to encode: its UTF-16BE in modified base64 */
+        u16->nelts = 0;
+        while (i < n && !((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] <= 0x7e)) {
+            const unsigned char *u = (const unsigned char *)s + i;
+            unsigned long cp, units[2];
+            int nu, k;
+
+            l = as_utf8_seq(u, n - i);
+            if (l == 1) {
+                cp = u[0];
+            } else if (l == 2) {
+                cp = ((unsigned long)(u[0] & 0x1f) << 6) | (u[1] & 0x3f);
+            } else if (l == 3) {
+                cp = ((unsigned long)(u[0] & 0x0f) << 12) | ((unsigned long)(u[1] & 0x3f) << 6) |
+                     (u[2] & 0x3f);
+            } else {
+                cp = ((unsigned long)(u[0] & 0x07) << 18) | ((unsigned long)(u[1] & 0x3f) << 12) |
+                     ((unsigned long)(u[2] & 0x3f) << 6) | (u[3] & 0x3f);
+            }
+            i += l;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = 0xd800 + (cp >> 10);
+                units[1] = 0xdc00 + (cp & 0x3ff);
+                nu = 2;
+            } else {
+                units[0] = cp;
+                nu = 1;
+            }
+            for (k = 0; k < nu; k++) {
+                *(unsigned char *)apr_array_push(u16) = (unsigned char)(units[k] >> 8);
+                *(unsigned char *)apr_array_push(u16) = (unsigned char)units[k];
+            }
+        }
         {
-            unsigned long bits = 0;
-            int nbits = 0;
+            char *b64 = apr_palloc(p, AS_B64_ENCODED_LEN((size_t)u16->nelts) + 1);
+            size_t m = as_b64_encode(u16->elts, (size_t)u16->nelts, b64, MUTF7_B64);
 
             *(char *)apr_array_push(out) = '&';
-            while (i < n && !((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] <= 0x7e)) {
-                const unsigned char *u = (const unsigned char *)s + i;
-                unsigned long cp, units[2];
-                int nu, k;
-
-                l = as_utf8_seq(u, n - i);
-                if (l == 1) {
-                    cp = u[0];
-                } else if (l == 2) {
-                    cp = ((unsigned long)(u[0] & 0x1f) << 6) | (u[1] & 0x3f);
-                } else if (l == 3) {
-                    cp = ((unsigned long)(u[0] & 0x0f) << 12) |
-                         ((unsigned long)(u[1] & 0x3f) << 6) | (u[2] & 0x3f);
-                } else {
-                    cp = ((unsigned long)(u[0] & 0x07) << 18) |
-                         ((unsigned long)(u[1] & 0x3f) << 12) |
-                         ((unsigned long)(u[2] & 0x3f) << 6) | (u[3] & 0x3f);
-                }
-                i += l;
-                if (cp >= 0x10000) {
-                    cp -= 0x10000;
-                    units[0] = 0xd800 + (cp >> 10);
-                    units[1] = 0xdc00 + (cp & 0x3ff);
-                    nu = 2;
-                } else {
-                    units[0] = cp;
-                    nu = 1;
-                }
-                for (k = 0; k < nu; k++) {
-                    bits = (bits << 16) | units[k];
-                    nbits += 16;
-                    while (nbits >= 6) {
-                        *(char *)apr_array_push(out) = alpha[(bits >> (nbits - 6)) & 63];
-                        nbits -= 6;
-                    }
-                }
-            }
-            if (nbits > 0) {
-                *(char *)apr_array_push(out) = alpha[(bits << (6 - nbits)) & 63];
+            for (l = 0; l < m; l++) {
+                *(char *)apr_array_push(out) = b64[l];
             }
             *(char *)apr_array_push(out) = '-';
         }

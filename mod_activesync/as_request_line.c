@@ -5,6 +5,7 @@
 
 #include <apr_strings.h>
 
+#include "as_base64.h"
 #include "as_command.h"
 #include "as_protocol.h"
 #include "as_request_line.h"
@@ -372,68 +373,6 @@ static apr_status_t parse_plain(apr_pool_t *p, const char *q, apr_size_t len, in
 
 /* ---- base64 form ---------------------------------------------------------------- */
 
-static int b64val(unsigned c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return (int)(c - 'A');
-    }
-    if (c >= 'a' && c <= 'z') {
-        return (int)(c - 'a' + 26);
-    }
-    if (c >= '0' && c <= '9') {
-        return (int)(c - '0' + 52);
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
-long as_base64_decode_strict(const char *in, apr_size_t len, unsigned char *out)
-{
-    apr_size_t i;
-    long n = 0;
-
-    if (len % 4) {
-        return -1;
-    }
-    for (i = 0; i < len; i += 4) {
-        int last = i + 4 == len;
-        int a = b64val((unsigned char)in[i]);
-        int b = b64val((unsigned char)in[i + 1]);
-        int c = b64val((unsigned char)in[i + 2]);
-        int d = b64val((unsigned char)in[i + 3]);
-
-        if (a < 0 || b < 0) {
-            return -1;
-        }
-        if (c < 0) {
-            /* "xx==": one byte; the low 4 bits of b are unused */
-            if (!last || in[i + 2] != '=' || in[i + 3] != '=' || (b & 0x0f)) {
-                return -1;
-            }
-            out[n++] = (unsigned char)(a << 2 | b >> 4);
-            break;
-        }
-        if (d < 0) {
-            /* "xxx=": two bytes; the low 2 bits of c are unused */
-            if (!last || in[i + 3] != '=' || (c & 0x03)) {
-                return -1;
-            }
-            out[n++] = (unsigned char)(a << 2 | b >> 4);
-            out[n++] = (unsigned char)((b & 0x0f) << 4 | c >> 2);
-            break;
-        }
-        out[n++] = (unsigned char)(a << 2 | b >> 4);
-        out[n++] = (unsigned char)((b & 0x0f) << 4 | c >> 2);
-        out[n++] = (unsigned char)((c & 0x03) << 6 | d);
-    }
-    return n;
-}
-
 /* Base64 parameter tags (MS-ASHTTP 2.2.1.1.1.1.3) to the shared ids. */
 #define TAG_OPTIONS 7
 static int tag_param(unsigned tag)
@@ -461,7 +400,6 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
 {
     unsigned char *text, *b;
     apr_size_t tlen, n, pos, idlen, i;
-    long dn;
     const as_command_t *c;
     int seen_tag[256] = {0};
 
@@ -470,13 +408,12 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
         *err = "base64 query: malformed percent-encoding";
         return APR_EINVAL;
     }
-    b = apr_palloc(p, tlen / 4 * 3 + 1);
-    dn = as_base64_decode_strict((const char *)text, tlen, b);
-    if (dn < 0) {
+    /* padded, no white space, nothing in the unused bits */
+    b = apr_palloc(p, AS_B64_DECODED_MAX(tlen));
+    if (!as_b64_decode(text, tlen, b, &n, AS_B64_CANONICAL)) {
         *err = "invalid base64 query";
         return APR_EINVAL;
     }
-    n = (apr_size_t)dn;
     /* version, command, locale(2), id length, id >= 1, key length, type length, type >= 1 */
     if (n < 9) {
         *err = "base64 query: too short";

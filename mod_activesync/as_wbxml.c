@@ -21,6 +21,7 @@
 #include <libxml/tree.h>
 #include <libxml/dict.h>
 
+#include "as_base64.h"
 #include "as_codepages.h"
 #include "as_wbxml.h"
 
@@ -143,111 +144,6 @@ static int utf8_valid(const unsigned char *s, size_t n)
             return 0;
         }
     }
-    return 1;
-}
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Writes 4*ceil(n/3) characters and a NUL into out. */
-static void b64_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t i = 0;
-
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8) | in[i + 2];
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        *out++ = b64_alphabet[(v >> 6) & 63];
-        *out++ = b64_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        *out++ = '=';
-        *out++ = '=';
-    } else if (n - i == 2) {
-        unsigned v = ((unsigned)in[i] << 16) | ((unsigned)in[i + 1] << 8);
-        *out++ = b64_alphabet[v >> 18];
-        *out++ = b64_alphabet[(v >> 12) & 63];
-        *out++ = b64_alphabet[(v >> 6) & 63];
-        *out++ = '=';
-    }
-    *out = '\0';
-}
-
-/* 0-63 for an alphabet character, 64 for '=', 65 for blanks, 255 else. */
-static unsigned char b64_class[256];
-static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
-
-static void b64_init(void)
-{
-    int i;
-    memset(b64_class, 255, sizeof(b64_class));
-    for (i = 0; i < 64; i++) {
-        b64_class[(unsigned char)b64_alphabet[i]] = (unsigned char)i;
-    }
-    b64_class['='] = 64;
-    b64_class[' '] = b64_class['\t'] = b64_class['\r'] = b64_class['\n'] = 65;
-}
-
-/* Decodes s[0..n) (blanks allowed anywhere, padding required) into out,
- * which must hold 3*(n/4)+3 bytes.  Returns 0 on malformed input. */
-static int b64_decode(const unsigned char *s, size_t n, unsigned char *out, size_t *outlen)
-{
-    unsigned acc = 0, nq = 0, pad = 0;
-    size_t o = 0, i;
-
-    pthread_once(&b64_once, b64_init);
-    for (i = 0; i < n; i++) {
-        unsigned c = b64_class[s[i]];
-        if (c == 65) {
-            continue;
-        }
-        if (c == 255) {
-            return 0;
-        }
-        if (c == 64) {
-            /* '=' only in the last two positions of a quantum */
-            if (nq < 2) {
-                return 0;
-            }
-            pad++;
-            acc <<= 6;
-            nq++;
-        } else {
-            if (pad) {
-                return 0;
-            }
-            acc = (acc << 6) | c;
-            nq++;
-        }
-        if (nq == 4) {
-            out[o++] = (unsigned char)(acc >> 16);
-            if (pad < 2) {
-                out[o++] = (unsigned char)(acc >> 8);
-            }
-            if (pad < 1) {
-                out[o++] = (unsigned char)acc;
-            }
-            nq = 0;
-            if (pad) {
-                /* padding ends the data: only blanks may follow */
-                for (i++; i < n; i++) {
-                    if (b64_class[s[i]] != 65) {
-                        return 0;
-                    }
-                }
-                break;
-            }
-            acc = 0;
-        }
-    }
-    if (nq != 0) {
-        return 0;
-    }
-    *outlen = o;
     return 1;
 }
 
@@ -598,7 +494,7 @@ static as_wbxml_err_t flush(dec_t *d, int child_follows)
         return AS_WBXML_E_NOMEM;
     }
     if (n > 0) {
-        apr_size_t blen = (n + 2) / 3 * 4;
+        apr_size_t blen = AS_B64_ENCODED_LEN(n);
         xmlChar *b64;
         if (blen > INT32_MAX) {
             return AS_WBXML_E_LIMIT;
@@ -607,7 +503,7 @@ static as_wbxml_err_t flush(dec_t *d, int child_follows)
         if (!b64) {
             return AS_WBXML_E_NOMEM;
         }
-        b64_encode(s, n, (char *)b64);
+        as_b64_encode(s, n, (char *)b64, 0);
         rv = add_text_node(d, f->node, b64, NULL, 0);
     }
     return rv;
@@ -1188,7 +1084,7 @@ static as_wbxml_err_t enc_opaque(enc_t *e, xmlNodePtr n)
             total += l;
         }
     }
-    ok = b64_decode(raw, total, out, &olen);
+    ok = as_b64_decode(raw, total, out, &olen, AS_B64_BLANKS);
     free(raw);
     if (!ok) {
         free(out);
@@ -1457,11 +1353,11 @@ as_wbxml_err_t as_wbxml_set_opaque(xmlNodePtr node, const void *data, apr_size_t
             return AS_WBXML_E_NOMEM;
         }
     }
-    b64 = xmlMalloc((len + 2) / 3 * 4 + 1);
+    b64 = xmlMalloc(AS_B64_ENCODED_LEN(len) + 1);
     if (!b64) {
         return AS_WBXML_E_NOMEM;
     }
-    b64_encode(data, len, (char *)b64);
+    as_b64_encode(data, len, (char *)b64, 0);
     xmlNodeSetContent(node, NULL); /* drops the children */
     if (!xmlSetNsProp(node, ns, BAD_CAST AS_WBXML_OPAQUE_ATTR, BAD_CAST "base64")) {
         xmlFree(b64);
@@ -1510,7 +1406,7 @@ as_wbxml_err_t as_wbxml_node_bytes(xmlNodePtr node, apr_pool_t *p, const unsigne
     buf[total] = '\0';
     if (as_wbxml_is_opaque(node)) {
         unsigned char *out = apr_palloc(p, total / 4 * 3 + 4);
-        if (!b64_decode(buf, total, out, &n)) {
+        if (!as_b64_decode(buf, total, out, &n, AS_B64_BLANKS)) {
             return AS_WBXML_E_TREE;
         }
         out[n] = '\0';

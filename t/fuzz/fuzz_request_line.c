@@ -1,5 +1,5 @@
 /* Fuzz target: the request line parser (both forms, strict and lenient),
- * the strict base64 decoder and the account mapping.  Input bytes are the
+ * the base64 decoder (every mode) and the account mapping.  Input bytes are the
  * query string; they are also base64-encoded and parsed again, so that the
  * binary structure of the base64 form is explored directly (corpus files
  * named raw_* are such structures).  Besides crashes it checks the parser's promises: what it
@@ -14,6 +14,7 @@
 #include <apr_pools.h>
 
 #include "as_account.h"
+#include "as_base64.h"
 #include "as_command.h"
 #include "as_request_line.h"
 #include "fuzz.h"
@@ -147,43 +148,66 @@ static void check_line(apr_pool_t *p, apr_status_t rv, const as_request_line_t *
 /* Base64 of b[0..n) in malloc memory, NUL-terminated. */
 static char *b64_encode(const unsigned char *b, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *enc = malloc((n + 2) / 3 * 4 + 1);
-    size_t i, j = 0;
-    for (i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)b[i] << 16;
-        if (i + 1 < n) {
-            v |= (unsigned)b[i + 1] << 8;
-        }
-        if (i + 2 < n) {
-            v |= b[i + 2];
-        }
-        enc[j++] = tab[v >> 18];
-        enc[j++] = tab[(v >> 12) & 63];
-        enc[j++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        enc[j++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-    enc[j] = '\0';
+    char *enc = malloc(AS_B64_ENCODED_LEN(n) + 1);
+    as_b64_encode(b, n, enc, 0);
     return enc;
 }
 
-/* A successful strict decode re-encodes to exactly the input. */
+/* The decoder in every mode: it writes within AS_B64_DECODED_MAX, each
+ * relaxation accepts a superset with the same bytes, and a canonical
+ * padded decode (the request line's) re-encodes to exactly the input. */
 static void check_base64(const uint8_t *data, size_t size)
 {
-    unsigned char *out = malloc(size / 4 * 3 + 1);
+    static const unsigned modes[] = {
+        AS_B64_CANONICAL,
+        0,
+        AS_B64_BLANKS,
+        AS_B64_BLANKS | AS_B64_PAD_OPTIONAL,
+    };
+    unsigned char *out[4];
+    size_t n[4];
+    int ok[4];
+    unsigned m;
     char *enc;
-    long n;
 
-    n = as_base64_decode_strict((const char *)data, size, out);
-    if (n < 0) {
-        free(out);
-        return;
+    for (m = 0; m < 4; m++) {
+        out[m] = malloc(AS_B64_DECODED_MAX(size));
+        ok[m] = as_b64_decode(data, size, out[m], &n[m], modes[m]);
+        CHECK(!ok[m] || n[m] <= AS_B64_DECODED_MAX(size));
+        if (m > 0 && ok[m - 1]) {
+            CHECK(ok[m] && n[m] == n[m - 1] && !memcmp(out[m], out[m - 1], n[m]));
+        }
     }
-    CHECK((size_t)n <= size / 4 * 3 && (size_t)n + 2 >= size / 4 * 3);
-    enc = b64_encode(out, (size_t)n);
-    CHECK(strlen(enc) == size && !memcmp(enc, data, size));
-    free(enc);
-    free(out);
+    if (ok[0]) {
+        CHECK(n[0] <= size / 4 * 3 && n[0] + 2 >= size / 4 * 3);
+        enc = b64_encode(out[0], n[0]);
+        CHECK(strlen(enc) == size && !memcmp(enc, data, size));
+        free(enc);
+    }
+    /* modified UTF-7's alphabet: swapping '/' and ',' changes nothing else */
+    {
+        const unsigned flags = AS_B64_PAD_NONE | AS_B64_CANONICAL;
+        unsigned char *o1 = malloc(AS_B64_DECODED_MAX(size)),
+                      *o2 = malloc(AS_B64_DECODED_MAX(size));
+        char *swapped = malloc(size + 1);
+        size_t n1, n2, i;
+        int a, b;
+        for (i = 0; i < size; i++) {
+            swapped[i] = data[i] == '/' ? ',' : data[i] == ',' ? '/' : (char)data[i];
+        }
+        a = as_b64_decode(data, size, o1, &n1, flags);
+        b = as_b64_decode(swapped, size, o2, &n2, flags | AS_B64_COMMA);
+        CHECK(a == b && (!a || (n1 == n2 && !memcmp(o1, o2, n1))));
+        if (ok[0] && !memchr(data, '=', size)) {
+            CHECK(a && n1 == n[0] && !memcmp(o1, out[0], n1));
+        }
+        free(swapped);
+        free(o1);
+        free(o2);
+    }
+    for (m = 0; m < 4; m++) {
+        free(out[m]);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

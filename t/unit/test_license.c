@@ -224,6 +224,16 @@ START_TEST(malformed_documents)
         {"format: mod_activesync-license 1\r\nlicensee: X\r\n", "control character"},
         {"format:mod_activesync-license 1\n", "expected 'key: value'"},
         {"format: mod_activesync-license 1\nsignature: abc\n", "88 base64"},
+        /* 86 characters and "==", one outside the alphabet */
+        {"format: mod_activesync-license 1\nsignature: "
+         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-AAAAAAAAA=="
+         "\n",
+         "not base64"},
+        /* ... and a 1 in the 4 unused bits of the last one */
+        {"format: mod_activesync-license 1\nsignature: "
+         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=="
+         "\n",
+         "not canonical base64"},
     };
     size_t i;
 
