@@ -25,6 +25,7 @@
 #include <apr_file_io.h>
 #include <libxml/tree.h>
 
+#include "as_log.h"
 #include "as_store.h"
 
 /* GMime's global set-up (g_mime_init); idempotent. */
@@ -47,7 +48,8 @@ typedef struct as_mime_opts_t {
     int protocol;                    /* 121, 140, 141, 160, 161: Preview needs >= 140 */
     const as_mime_bodypref_t *prefs; /* in request order; NULL/0: Type 1, no limit */
     int nprefs;
-    int mime_support; /* MIMESupport: 0 never, 1 S/MIME only, 2 always (Type 4) */
+    int mime_support;       /* MIMESupport: 0 never, 1 S/MIME only, 2 always (Type 4) */
+    const as_logger_t *log; /* for the one line about a broken invitation; NULL: default */
 } as_mime_opts_t;
 
 /* Parse the message and append the Email ApplicationData children to
@@ -55,8 +57,20 @@ typedef struct as_mime_opts_t {
  * Properties), in this order:
  *   email:To, Cc, From, Subject, ReplyTo, DateReceived, DisplayTo,
  *   ThreadTopic, Importance, Read, airsyncbase:Attachments, airsyncbase:Body,
- *   email:MessageClass, InternetCPID, Flag, ContentClass,
- *   airsyncbase:NativeBodyType
+ *   email:MessageClass, MeetingRequest, InternetCPID, Flag, ContentClass,
+ *   airsyncbase:NativeBodyType, and for protocol 14.0 and later
+ *   email2:ConversationId, ConversationIndex, email:Categories
+ * MeetingRequest (see as_meeting.h) comes with a text/calendar part whose
+ * METHOD is REQUEST or CANCEL; a calendar libical cannot use makes the item
+ * a plain IPM.Note, with one warning logged.  Categories are the Keywords
+ * headers (comma-separated, encoded words decoded; left out when none).
+ * ConversationId (16 bytes, OPAQUE) is the MD5 of the thread's root
+ * Message-ID: the first References entry, else In-Reply-To, else the
+ * message's own Message-ID, so every message of a thread shares it (the
+ * GUID of a Thread-Index header only when there is no Message-ID at all).
+ * ConversationIndex (OPAQUE, MS-ASCON 2.2.2.4) is the 5 time bytes and the
+ * response levels of the Thread-Index header when there is a valid one,
+ * else 5 bytes of the Date header's FILETIME (its 40 high bits).
  * Absent headers are left out (To, Cc, ReplyTo ...); Subject is always
  * present (maybe empty).  The Body element is left out when the body is
  * empty (WP8 crashed on empty bodies).  The Body type is chosen from the

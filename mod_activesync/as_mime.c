@@ -6,23 +6,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <apr_base64.h>
+#include <apr_md5.h>
 #include <apr_strings.h>
 #include <apr_portable.h>
 #include <gmime/gmime.h>
 #include <libxml/HTMLparser.h>
 
 #include "as_command.h"
+#include "as_log.h"
+#include "as_meeting.h"
 #include "as_mime.h"
 #include "as_utf8.h"
 #include "as_wbxml.h"
 
-#define NS_EMAIL "Email:"
-#define NS_BASE  "AirSyncBase:"
+#define NS_EMAIL  "Email:"
+#define NS_BASE   "AirSyncBase:"
+#define NS_EMAIL2 "Email2:"
 
-#define MAX_DEPTH    32
-#define MAX_PARTS    1000
-#define MAX_PREVIEW  255
-#define MAX_MIME_RAW (64 * 1024 * 1024)
+#define MAX_DEPTH      32
+#define MAX_PARTS      1000
+#define MAX_PREVIEW    255
+#define MAX_MIME_RAW   (64 * 1024 * 1024)
+#define MAX_CATEGORIES 300 /* Email.xsd: Category maxOccurs */
+#define MAX_CATEGORY   255 /* bytes */
 
 /* ---------------------------------------------------------------------------
  * Init
@@ -33,6 +40,7 @@ void as_mime_init(void)
 {
     if (!__atomic_exchange_n(&mime_ready, 1, __ATOMIC_SEQ_CST)) {
         g_mime_init();
+        as_meeting_init();
     }
 }
 
@@ -73,37 +81,6 @@ static int xml_text_ok(const char *s, size_t n)
     return u8_valid(s, n);
 }
 
-/* Clean copy: invalid sequences become U+FFFD, NUL and other C0 controls
- * (but TAB LF CR) and DEL are dropped. */
-static char *u8_clean(apr_pool_t *p, const char *s, size_t n, size_t *outlen)
-{
-    char *o = apr_palloc(p, n * 3 + 1);
-    size_t i = 0, k = 0, l;
-
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        l = as_utf8_seq_xml((const unsigned char *)s + i, n - i);
-        if (!l) {
-            memcpy(o + k, "\xef\xbf\xbd", 3);
-            k += 3;
-            i++;
-            continue;
-        }
-        if (l == 1 && ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)) {
-            i++;
-            continue;
-        }
-        memcpy(o + k, s + i, l);
-        k += l;
-        i += l;
-    }
-    o[k] = '\0';
-    if (outlen) {
-        *outlen = k;
-    }
-    return o;
-}
-
 /* Header values: also fold line breaks and tabs into spaces. */
 static const char *clean_header(apr_pool_t *p, const char *s)
 {
@@ -111,7 +88,7 @@ static const char *clean_header(apr_pool_t *p, const char *s)
     if (!s) {
         return NULL;
     }
-    o = u8_clean(p, s, strlen(s), NULL);
+    o = as_utf8_clean(p, s, strlen(s), 0, NULL);
     for (c = o; *c; c++) {
         if (*c == '\r' || *c == '\n' || *c == '\t') {
             *c = ' ';
@@ -200,7 +177,7 @@ char *as_mime_to_utf8(apr_pool_t *p, const char *data, apr_size_t len, const cha
 
     if (!cs || charset_is(cs, utf8)) {
         if (u8_valid(data, len)) {
-            return u8_clean(p, data, len, outlen);
+            return as_utf8_clean(p, data, len, 0, outlen);
         }
         cs = "WINDOWS-1252"; /* mislabelled or unlabelled 8-bit text */
     } else if (charset_is(cs, latin1)) {
@@ -213,14 +190,14 @@ char *as_mime_to_utf8(apr_pool_t *p, const char *data, apr_size_t len, const cha
     if (!conv) {
         /* unknown charset */
         if (u8_valid(data, len)) {
-            return u8_clean(p, data, len, outlen);
+            return as_utf8_clean(p, data, len, 0, outlen);
         }
         conv = iconv_utf8(p, data, len, "WINDOWS-1252", &clen);
         if (!conv) {
-            return u8_clean(p, data, len, outlen);
+            return as_utf8_clean(p, data, len, 0, outlen);
         }
     }
-    return u8_clean(p, conv, clen, outlen);
+    return as_utf8_clean(p, conv, clen, 0, outlen);
 }
 
 /* ---------------------------------------------------------------------------
@@ -784,7 +761,7 @@ char *as_mime_html_to_text(apr_pool_t *p, const char *html, apr_size_t len)
     *(char *)apr_array_push(t.out) = '\0';
     s = t.out->elts;
     n = strspn(s, "\n ");
-    return u8_clean(p, s + n, strlen(s + n), NULL);
+    return as_utf8_clean(p, s + n, strlen(s + n), 0, NULL);
 }
 
 static char *text_to_html(apr_pool_t *p, const char *s, size_t n)
@@ -1053,12 +1030,12 @@ static apr_time_t header_date(GMimeMessage *msg)
     return apr_time_from_sec(g_date_time_to_unix(d));
 }
 
-/* The calendar METHOD and, for replies, the attendee's PARTSTAT. */
-static const char *meeting_class(apr_pool_t *p, GMimeObject *cal, const char **content_class)
+/* The calendar METHOD and, for replies, the attendee's PARTSTAT; text is
+ * the part's text. */
+static const char *meeting_class(apr_pool_t *p, GMimeObject *cal, char *text,
+                                 const char **content_class)
 {
-    apr_size_t n;
     const char *m = g_mime_object_get_content_type_parameter(cal, "method");
-    char *text = part_text(p, cal, &n);
     const char *method = NULL;
 
     if (m) {
@@ -1096,6 +1073,187 @@ static const char *meeting_class(apr_pool_t *p, GMimeObject *cal, const char **c
     }
     *content_class = NULL;
     return NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Categories (Keywords) and conversations (14.0+)
+ */
+
+/* One comma-separated Keywords item: unquoted, unfolded, encoded words
+ * decoded, trimmed; NULL when empty. */
+static const char *keyword(apr_pool_t *p, GMimeParserOptions *popts, const char *s, size_t n)
+{
+    char *u = apr_palloc(p, n + 1), *d;
+    const char *c;
+    size_t i, k = 0;
+    int q = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            q = !q;
+            continue;
+        }
+        if (q && s[i] == '\\' && i + 1 < n) {
+            i++;
+        }
+        u[k++] = s[i] == '\r' || s[i] == '\n' || s[i] == '\t' ? ' ' : s[i];
+    }
+    u[k] = '\0';
+    d = g_mime_utils_header_decode_text(popts, u);
+    c = clean_header(p, d ? d : u);
+    g_free(d);
+    while (*c == ' ') {
+        c++;
+    }
+    k = strlen(c);
+    while (k > 0 && c[k - 1] == ' ') {
+        k--;
+    }
+    k = as_mime_utf8_cut(c, k, MAX_CATEGORY);
+    return k ? apr_pstrmemdup(p, c, k) : NULL;
+}
+
+static void add_categories(apr_pool_t *p, GMimeMessage *msg, GMimeParserOptions *popts,
+                           xmlNodePtr app)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+    int i, j, n = hl ? g_mime_header_list_get_count(hl) : 0;
+    apr_array_header_t *cats = apr_array_make(p, 4, sizeof(const char *));
+
+    for (i = 0; i < n && cats->nelts < MAX_CATEGORIES; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *v = g_mime_header_get_raw_value(h), *start;
+        int q = 0;
+
+        if (strcasecmp(g_mime_header_get_name(h), "Keywords") || !v) {
+            continue;
+        }
+        for (start = v;; v++) {
+            if (*v == '"') {
+                q = !q;
+            } else if (q && *v == '\\' && v[1]) {
+                v++;
+            } else if ((*v == ',' && !q) || !*v) {
+                const char *k = keyword(p, popts, start, (size_t)(v - start));
+                for (j = 0; k && j < cats->nelts; j++) {
+                    if (!strcmp(k, APR_ARRAY_IDX(cats, j, const char *))) {
+                        k = NULL; /* once each */
+                    }
+                }
+                if (k && cats->nelts < MAX_CATEGORIES) {
+                    APR_ARRAY_PUSH(cats, const char *) = k;
+                }
+                if (!*v) {
+                    break;
+                }
+                start = v + 1;
+            }
+        }
+    }
+    if (cats->nelts > 0) {
+        xmlNodePtr c = as_xml_add(app, NS_EMAIL, "Categories", NULL);
+        for (i = 0; i < cats->nelts; i++) {
+            as_xml_add(c, NS_EMAIL, "Category", APR_ARRAY_IDX(cats, i, const char *));
+        }
+    }
+}
+
+/* The first Message-ID of a References or In-Reply-To header. */
+static const char *first_msgid(apr_pool_t *p, GMimeMessage *msg, const char *name)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), name), *r = NULL;
+    GMimeReferences *refs;
+
+    if (!v || !(refs = g_mime_references_parse(NULL, v))) {
+        return NULL;
+    }
+    if (g_mime_references_length(refs) > 0) {
+        const char *id = g_mime_references_get_message_id(refs, 0);
+        r = id && *id ? apr_pstrdup(p, id) : NULL;
+    }
+    g_mime_references_free(refs);
+    return r;
+}
+
+/* The Thread-Index header decoded (Outlook's PidTagConversationIndex: a
+ * 22-byte header block, then 5-byte response levels); 0 when absent or
+ * not of that shape. */
+static apr_size_t thread_index(apr_pool_t *p, GMimeMessage *msg, unsigned char **out)
+{
+    const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Index");
+    char *b;
+    size_t i, k = 0;
+    int n;
+
+    if (!v || strlen(v) > 4096) {
+        return 0;
+    }
+    b = apr_palloc(p, strlen(v) + 1);
+    for (i = 0; v[i]; i++) {
+        char c = v[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            continue;
+        }
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=')) {
+            return 0;
+        }
+        b[k++] = c;
+    }
+    b[k] = '\0';
+    *out = apr_palloc(p, (apr_size_t)apr_base64_decode_len(b) + 1);
+    n = apr_base64_decode_binary(*out, b);
+    if (n < 22 || (n - 22) % 5 != 0) {
+        return 0;
+    }
+    return (apr_size_t)n;
+}
+
+static void add_conversation(apr_pool_t *p, GMimeMessage *msg, const char *subject, apr_time_t when,
+                             xmlNodePtr app)
+{
+    unsigned char id[APR_MD5_DIGESTSIZE], *ti = NULL, *idx;
+    apr_size_t tlen = thread_index(p, msg, &ti), ilen;
+    const char *root = first_msgid(p, msg, "References");
+    apr_time_t date = header_date(msg);
+    apr_uint64_t ft;
+    int i;
+
+    if (!root) {
+        root = first_msgid(p, msg, "In-Reply-To");
+    }
+    if (!root) {
+        const char *own = g_mime_message_get_message_id(msg);
+        root = own && *own ? apr_pstrdup(p, own) : NULL;
+    }
+    if (root) {
+        apr_md5(id, root, strlen(root));
+    } else if (tlen) {
+        memcpy(id, ti + 6, sizeof id); /* the thread's GUID */
+    } else {
+        /* nothing ties it to a thread: a conversation of its own */
+        const char *from = g_mime_object_get_header(GMIME_OBJECT(msg), "From");
+        const char *key = apr_psprintf(p, "%s\n%s\n%" APR_TIME_T_FMT, subject, from ? from : "",
+                                       date ? date : when);
+        apr_md5(id, key, strlen(key));
+    }
+    as_wbxml_set_opaque(as_xml_add(app, NS_EMAIL2, "ConversationId", NULL), id, sizeof id);
+
+    if (tlen) {
+        ilen = 5 + (tlen - 22);
+        idx = apr_palloc(p, ilen);
+        memcpy(idx, ti + 1, 5);
+        memcpy(idx + 5, ti + 22, tlen - 22);
+    } else {
+        /* FILETIME: 100 ns units since 1601; its 40 high bits, big-endian */
+        ilen = 5;
+        idx = apr_palloc(p, ilen);
+        ft = ((apr_uint64_t)(date ? date : when) + APR_UINT64_C(11644473600000000)) * 10;
+        for (i = 0; i < 5; i++) {
+            idx[i] = (unsigned char)(ft >> (56 - 8 * i));
+        }
+    }
+    as_wbxml_set_opaque(as_xml_add(app, NS_EMAIL2, "ConversationIndex", NULL), idx, ilen);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1257,6 +1415,7 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *file, const as_mime_opts_
     char *plain = NULL, *html = NULL;
     apr_size_t plain_len = 0, html_len = 0;
     xmlNodePtr flag;
+    as_meeting_t *meeting = NULL;
 
     *err = NULL;
     rv = msg_parse(p, file, &m, err);
@@ -1363,7 +1522,26 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *file, const as_mime_opts_
 
     /* class */
     if (b.calendar) {
-        mclass = meeting_class(p, b.calendar, &cclass);
+        apr_size_t clen;
+        char *cal = part_text(p, b.calendar, &clen);
+        mclass = meeting_class(p, b.calendar, cal, &cclass);
+        if (mclass && (!strcmp(mclass, "IPM.Schedule.Meeting.Request") ||
+                       !strcmp(mclass, "IPM.Schedule.Meeting.Canceled"))) {
+            const char *merr = NULL;
+            apr_time_t stamp = header_date(msg);
+            if (as_meeting_parse(p, cal, clen, !strcmp(mclass, "IPM.Schedule.Meeting.Canceled"),
+                                 stamp ? stamp : when, &meeting, &merr) != APR_SUCCESS) {
+                /* still a message the user can read */
+                as_log(o->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
+                       "MIME: item %s:%s: unusable iCalendar invitation (%s), sent as a plain "
+                       "message",
+                       o->folder_id ? o->folder_id : "?", o->item_id ? o->item_id : "?",
+                       merr ? merr : "?");
+                mclass = NULL;
+                cclass = NULL;
+                meeting = NULL;
+            }
+        }
     }
     if (!mclass) {
         if (b.smime_signed) {
@@ -1377,6 +1555,9 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *file, const as_mime_opts_
         }
     }
     as_xml_add(app, NS_EMAIL, "MessageClass", mclass);
+    if (meeting) {
+        as_meeting_add(p, app, meeting, o->protocol);
+    }
     as_xml_add(app, NS_EMAIL, "InternetCPID", "65001");
     flag = as_xml_add(app, NS_EMAIL, "Flag", NULL);
     if (o->flags & AS_STORE_FLAGGED) {
@@ -1385,6 +1566,11 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *file, const as_mime_opts_
     }
     as_xml_add(app, NS_EMAIL, "ContentClass", cclass ? cclass : "urn:content-classes:message");
     as_xml_add(app, NS_BASE, "NativeBodyType", b.html ? "2" : "1");
+    if (o->protocol >= 140) {
+        /* Email2 and Categories are 14.0 elements: never to 12.x clients */
+        add_conversation(p, msg, subject, when, app);
+        add_categories(p, msg, m.popts, app);
+    }
     msg_free(&m);
     return APR_SUCCESS;
 }

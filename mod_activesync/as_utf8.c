@@ -1,4 +1,6 @@
 /* Strict UTF-8 sequences: see as_utf8.h. */
+#include <string.h>
+
 #include "as_utf8.h"
 
 size_t as_utf8_seq(const unsigned char *s, size_t n)
@@ -46,4 +48,38 @@ size_t as_utf8_seq_xml(const unsigned char *s, size_t n)
         return 0;
     }
     return len;
+}
+
+char *as_utf8_clean(apr_pool_t *p, const char *s, size_t n, int one_line, size_t *outlen)
+{
+    char *o = apr_palloc(p, n * 3 + 1);
+    size_t i = 0, k = 0, l;
+
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        l = as_utf8_seq_xml((const unsigned char *)s + i, n - i);
+        if (!l) {
+            memcpy(o + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            i++;
+            continue;
+        }
+        if (l == 1 && (c < 0x20 || c == 0x7f)) {
+            if (one_line) {
+                o[k++] = ' ';
+            } else if (c == '\t' || c == '\n' || c == '\r') {
+                o[k++] = (char)c;
+            }
+            i++;
+            continue;
+        }
+        memcpy(o + k, s + i, l);
+        k += l;
+        i += l;
+    }
+    o[k] = '\0';
+    if (outlen) {
+        *outlen = k;
+    }
+    return o;
 }

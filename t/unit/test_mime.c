@@ -161,10 +161,14 @@ static void assert_item_ok(xmlNodePtr app)
                                         "Attachments",
                                         "Body",
                                         "MessageClass",
+                                        "MeetingRequest",
                                         "InternetCPID",
                                         "Flag",
                                         "ContentClass",
                                         "NativeBodyType",
+                                        "ConversationId",
+                                        "ConversationIndex",
+                                        "Categories",
                                         NULL};
     xmlNodePtr c;
     int last = -1;

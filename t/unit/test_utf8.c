@@ -50,13 +50,30 @@ START_TEST(xml_noncharacters)
 }
 END_TEST
 
+START_TEST(clean_copies)
+{
+    static const char in[] = "a\tb\r\nc\x01\x7f\xc3\xa9\xff\xef\xbf\xbe\0z";
+    size_t n = sizeof(in) - 1, len = 0;
+    const char *o = as_utf8_clean(unit_pool, in, n, 0, &len);
+    /* TAB CR LF kept, other controls and NUL dropped, bad bytes U+FFFD */
+    ck_assert_uint_eq(len, strlen(o));
+    ck_assert_str_eq(o, "a\tb\r\nc\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+    /* one line: every control becomes a space */
+    o = as_utf8_clean(unit_pool, in, n, 1, NULL);
+    ck_assert_str_eq(o, "a b  c  \xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd z");
+    ck_assert_str_eq(as_utf8_clean(unit_pool, "", 0, 0, NULL), "");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("utf8");
     TCase *tc = tcase_create("utf8");
+    tcase_add_checked_fixture(tc, unit_pool_setup, unit_pool_teardown);
     tcase_add_test(tc, valid_lengths);
     tcase_add_test(tc, invalid_sequences);
     tcase_add_test(tc, xml_noncharacters);
+    tcase_add_test(tc, clean_copies);
     suite_add_tcase(s, tc);
     return s;
 }
