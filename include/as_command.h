@@ -26,9 +26,12 @@ typedef struct as_request_t {
     const as_logger_t *log;
     const char *account; /* canonical user@domain */
     const as_request_line_t *line;
-    const char *protocol_version;        /* "14.1" */
-    const char *user_agent;              /* may be NULL */
-    xmlDocPtr body;                      /* decoded request, NULL when empty */
+    const char *protocol_version; /* "14.1" */
+    const char *user_agent;       /* may be NULL */
+    /* Decoded request, NULL when empty.  A command that parks (Ping) may
+     * free it early: xmlFreeDoc(body), then body = NULL; the caller then
+     * forgets it. */
+    xmlDocPtr body;
     const struct as_server_conf_t *conf; /* core settings from the glue */
     as_db_t *db; /* the process's Berkeley DB environment (Provision, Settings) */
     /* The cap gate's decision for the account (as_cap.h): access->eff holds

@@ -168,6 +168,11 @@ int as_watch_stopping(void);
  * as_watch_stop() is triggered.  NULL removes it. */
 void as_watch_set_stop_check(int (*fn)(void));
 
+/* Start the process-wide part now (inotify instance, dispatcher) instead of
+ * at the first wait; as_watch_stats() figures are then sampled once a second
+ * from the start (benchmarks). */
+apr_status_t as_watch_start(const as_logger_t *log);
+
 /* Stop the dispatcher, wake and wait for the remaining waits (up to 5 s),
  * release the inotify instance, and clear the stopping flag (child exit,
  * tests).  The next wait starts afresh. */

@@ -29,6 +29,15 @@
  * as_sync_count_changes, which scans only that folder), and parks until
  * an event, the heartbeat, a newer claim or a stop (as_watch.h).  After an
  * event only the folders whose paths fired are probed again.
+ *
+ * Memory: a parked Ping keeps only its folder ids, the claim ticket and the
+ * watch registration (a few hundred bytes in the request pool).  Parsing,
+ * the remembered state, the store and its folder listings, and the probes
+ * live in a scratch pool with an allocator of its own that is destroyed
+ * before parking and after each wake-up, so its memory goes back to the
+ * system instead of staying with the parked thread (a probe that has to
+ * count changes lists the folder: hundreds of KB for a large one); the
+ * decoded request document is freed before parking too (as_command.h).
  */
 #include <string.h>
 
@@ -258,18 +267,51 @@ typedef struct watched_t {
 
 typedef struct ping_ctx_t {
     as_request_t *r;
+    as_request_t wr; /* r with pool = the current scratch pool */
     const char *dev;
-    as_store_t *st;
+    as_store_t *st;              /* opened in the scratch pool */
     apr_array_header_t *watched; /* watched_t: the Email folders with state */
     apr_array_header_t *changed; /* const char *: folder ids to report */
 } ping_ctx_t;
+
+/* A pool whose allocator is its own and dies with it: what is allocated
+ * there goes back to the system when it is destroyed, instead of being
+ * cached by the worker thread's allocator while the request parks. */
+static apr_status_t scratch_open(ping_ctx_t *c)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *p = NULL;
+    apr_status_t rv = apr_allocator_create(&a);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_ex(&p, c->r->pool, NULL, a)) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return rv;
+    }
+    apr_allocator_owner_set(a, p);
+    c->wr = *c->r;
+    c->wr.pool = p;
+    c->st = NULL;
+    return APR_SUCCESS;
+}
+
+static void scratch_close(ping_ctx_t *c)
+{
+    if (c->wr.pool && c->wr.pool != c->r->pool) {
+        apr_pool_destroy(c->wr.pool);
+    }
+    c->wr.pool = c->r->pool;
+    c->st = NULL;
+}
 
 /* Probe one folder; 0 or a Ping status (7, 8).  Appends it to changed. */
 static int probe(ping_ctx_t *c, const char *id, int *has_state)
 {
     as_probe_t pr;
     apr_uint32_t n = 0;
-    apr_status_t rv = as_sync_probe(c->r->db, c->st, c->r->pool, c->r->account, c->dev, id, &pr);
+    apr_status_t rv = as_sync_probe(c->r->db, c->st, c->wr.pool, c->r->account, c->dev, id, &pr);
 
     if (rv != APR_SUCCESS) {
         return rv == APR_ENOENT ? PING_HIERARCHY : PING_SERVER;
@@ -284,7 +326,7 @@ static int probe(ping_ctx_t *c, const char *id, int *has_state)
         return 0;
     }
     /* a token that moved is no proof: count what a Sync would send */
-    rv = as_sync_count_changes(c->r->db, c->st, c->r->pool, c->r->account, c->dev, id, -1, &n);
+    rv = as_sync_count_changes(c->r->db, c->st, c->wr.pool, c->r->account, c->dev, id, -1, &n);
     if (rv == APR_ENOENT) {
         return PING_HIERARCHY;
     }
@@ -292,11 +334,44 @@ static int probe(ping_ctx_t *c, const char *id, int *has_state)
         return PING_SERVER;
     }
     if (n > 0) {
-        APR_ARRAY_PUSH(c->changed, const char *) = id;
+        APR_ARRAY_PUSH(c->changed, const char *) = apr_pstrdup(c->r->pool, id);
     }
     return 0;
 }
 
+/* Probe the folders whose paths fired in the last wait, in a fresh scratch
+ * pool and store; 0 or a Ping status. */
+static int probe_fired(ping_ctx_t *c, const as_watch_t *w)
+{
+    int i, status = 0;
+
+    if (scratch_open(c) != APR_SUCCESS) {
+        return PING_SERVER;
+    }
+    for (i = 0; i < c->watched->nelts && !status; i++) {
+        const watched_t *wf = &APR_ARRAY_IDX(c->watched, i, watched_t);
+        int k, fired = 0;
+        for (k = wf->first; k <= wf->last && !fired; k++) {
+            fired = as_watch_fired(w, k);
+        }
+        if (!fired) {
+            continue;
+        }
+        if (!c->st) {
+            apr_status_t rv = as_sync_open_store(&c->wr, &c->st);
+            if (rv != APR_SUCCESS) { /* email switched off meanwhile: gone */
+                status = rv == APR_ENOENT ? PING_HIERARCHY : PING_SERVER;
+                break;
+            }
+        }
+        status = probe(c, wf->id, NULL);
+    }
+    scratch_close(c);
+    return status;
+}
+
+/* Called with the scratch pool and store of the request's first part open;
+ * closes them before parking. */
 static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long heartbeat)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(heartbeat);
@@ -312,7 +387,7 @@ static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long
         int j, idx;
         wf->first = 0;
         wf->last = -1;
-        if (as_store_watch_paths(c->st, wf->id, c->r->pool, &paths) != APR_SUCCESS) {
+        if (as_store_watch_paths(c->st, wf->id, c->wr.pool, &paths) != APR_SUCCESS) {
             continue;
         }
         for (j = 0; j < paths->nelts; j++) {
@@ -330,6 +405,12 @@ static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long
             return status;
         }
     }
+    /* park light: only the watch, the ticket and the folder ids stay */
+    scratch_close(c);
+    if (c->r->body) {
+        xmlFreeDoc(c->r->body);
+        c->r->body = NULL;
+    }
     while (c->changed->nelts == 0) {
         as_watch_result_t res;
         apr_time_t now = apr_time_now();
@@ -337,15 +418,8 @@ static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long
             res != AS_WATCH_CHANGED) {
             break; /* heartbeat, superseded, stopping: no change */
         }
-        for (i = 0; i < c->watched->nelts; i++) {
-            const watched_t *wf = &APR_ARRAY_IDX(c->watched, i, watched_t);
-            int k, fired = 0;
-            for (k = wf->first; k <= wf->last && !fired; k++) {
-                fired = as_watch_fired(w, k);
-            }
-            if (fired && (status = probe(c, wf->id, NULL)) != 0) {
-                return status;
-            }
+        if ((status = probe_fired(c, w)) != 0) {
+            return status;
         }
     }
     as_watch_close(w);
@@ -366,7 +440,10 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
     memset(&c, 0, sizeof(c));
     c.r = r;
     c.dev = r->line && r->line->device_key ? r->line->device_key : "";
-    if ((status = parse(r, &in)) != 0) {
+    if (scratch_open(&c) != APR_SUCCESS) {
+        return APR_ENOMEM;
+    }
+    if ((status = parse(&c.wr, &in)) != 0) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, 0, "Ping from %s/%s: malformed request",
                r->account, c.dev);
         resp->doc = reply(status, NULL, 0);
@@ -384,7 +461,7 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
         resp->doc = reply(PING_TOOMANY, "MaxFolders", AS_PING_MAX_FOLDERS);
         return APR_SUCCESS;
     }
-    if ((rv = ping_state_get(r, c.dev, &saved)) != APR_SUCCESS && rv != AS_DB_ECORRUPT) {
+    if ((rv = ping_state_get(&c.wr, c.dev, &saved)) != APR_SUCCESS && rv != AS_DB_ECORRUPT) {
         return as_cmd_db_failure(r, resp, rv);
     }
     eff.heartbeat = in.heartbeat >= 0 ? in.heartbeat : saved.heartbeat;
@@ -397,7 +474,7 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
         eff.heartbeat = hb_max; /* remembered under other bounds */
     }
     if (in.heartbeat >= 0 || in.folders) {
-        if ((rv = ping_state_put(r, c.dev, &eff)) != APR_SUCCESS) {
+        if ((rv = ping_state_put(&c.wr, c.dev, &eff)) != APR_SUCCESS) {
             return as_cmd_db_failure(r, resp, rv);
         }
     }
@@ -411,7 +488,7 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
     for (i = 0; i < eff.folders->nelts; i++) {
         mail_listed |= !strcmp(APR_ARRAY_IDX(eff.folders, i, ping_folder_t).cls, "Email");
     }
-    if (mail_listed && (rv = as_sync_open_store(r, &c.st)) != APR_SUCCESS) {
+    if (mail_listed && (rv = as_sync_open_store(&c.wr, &c.st)) != APR_SUCCESS) {
         /* mail not served (email off, no Maildir): the folders are gone */
         resp->doc = reply(rv == APR_ENOENT ? PING_HIERARCHY : PING_SERVER, NULL, 0);
         return APR_SUCCESS;
@@ -428,10 +505,11 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
         }
         if (has_state) {
             watched_t *wf = apr_array_push(c.watched);
-            wf->id = pf->id;
+            wf->id = apr_pstrdup(r->pool, pf->id); /* outlives the scratch pool */
         }
     }
     status = c.changed->nelts ? PING_CHANGES : wait_for_changes(&c, ticket, eff.heartbeat);
+    scratch_close(&c);
     resp->doc = reply(status, NULL, 0);
     if (status == PING_CHANGES && resp->doc) {
         xmlNodePtr folders = as_xml_add(xmlDocGetRootElement(resp->doc), PING_NS, "Folders", NULL);

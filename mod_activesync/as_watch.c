@@ -396,6 +396,11 @@ static hub_t *hub_get(const as_logger_t *log)
     return h;
 }
 
+apr_status_t as_watch_start(const as_logger_t *log)
+{
+    return hub_get(log) ? APR_SUCCESS : APR_ENOMEM;
+}
+
 void as_watch_stop(void)
 {
     int efd = atomic_load(&g_efd);

@@ -14,6 +14,8 @@
 #include <mpm_common.h>
 #include <ap_mpm.h>
 
+#include <malloc.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -56,6 +58,36 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     return mod_activesync_db_post_config(pconf, ptemp, s);
 }
 
+/* Benchmark figures, only when httpd was started with AS_BENCH_PUSH_STATS=1
+ * in its environment (t/bench/bench_mail.py; never in production logs):
+ * once a second, when they changed, one line per child with the parked
+ * waits and the heap in use (mallinfo2: every glibc arena plus mmapped
+ * blocks), so the benchmark can tell what parked Pings hold on the heap
+ * apart from what the process's RSS does (thread stacks, arenas). */
+static server_rec *bench_server;
+
+static void bench_push_stats(void)
+{
+    static unsigned last_waits = ~0u;
+    static size_t last_heap;
+    as_watch_stats_t ws;
+    struct mallinfo2 mi = mallinfo2();
+    size_t heap = mi.uordblks + mi.hblkhd;
+
+    as_watch_stats(&ws);
+    if (ws.waits == last_waits && heap == last_heap) {
+        return;
+    }
+    last_waits = ws.waits;
+    last_heap = heap;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bench_server,
+                 "push stats: pid=%ld waits=%u watches=%u watch_bytes=%" APR_SIZE_T_FMT
+                 " heap_in_use=%" APR_SIZE_T_FMT " heap_mmap=%" APR_SIZE_T_FMT
+                 " heap_system=%" APR_SIZE_T_FMT " heap_free=%" APR_SIZE_T_FMT,
+                 (long)getpid(), ws.waits, ws.watches, (size_t)ws.bytes, heap, (size_t)mi.hblkhd,
+                 (size_t)(mi.arena + mi.hblkhd), (size_t)mi.fordblks);
+}
+
 /* Asked once a second by the push dispatcher thread (as_watch.h): is this
  * child stopping?  Every MPM sets its state to STOPPING in the child on a
  * graceful restart, a graceful stop and a stop (prefork in the signal
@@ -65,6 +97,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 static int mpm_stopping(void)
 {
     int state = AP_MPMQ_RUNNING;
+    if (bench_server) {
+        bench_push_stats(); /* the same once-a-second tick */
+    }
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
         return 0;
     }
@@ -121,6 +156,10 @@ static void child_init(apr_pool_t *p, server_rec *s)
     as_cmd_ping_set_bounds(g.ping_min, g.ping_max);
     mod_activesync_db_child_init(p, s);
     as_watch_set_stop_check(mpm_stopping);
+    if (getenv("AS_BENCH_PUSH_STATS")) {
+        bench_server = s; /* figures from the start: the dispatcher now */
+        as_watch_start(&server_logger);
+    }
     /* Registered after the database's pre-cleanup, so it runs before it
      * (pre-cleanups run last registered first): parked requests are woken
      * before the environment is considered for closing. */

@@ -366,21 +366,22 @@ static apr_status_t free_body(void *b)
     return APR_SUCCESS;
 }
 
-/* Read the body, at most max bytes.  Returns OK or an HTTP status (after
- * logging one line). */
-static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *outlen)
+/* Read the body, at most max bytes, into a malloc()ed buffer of the
+ * Content-Length when there is one (*bufp; freed by a cleanup of the request
+ * pool, or earlier with release_body once decoded: a parked Ping would
+ * otherwise hold it for up to an hour).  Returns OK or an HTTP status
+ * (after logging one line). */
+static int read_body(handler_ctx_t *c, body_buf_t **bufp)
 {
     request_rec *r = c->r;
-    apr_off_t max = c->conf.max_request_size;
+    apr_off_t max = c->conf.max_request_size, cl = -1;
     const char *clh = apr_table_get(r->headers_in, "Content-Length");
     body_buf_t *buf = apr_pcalloc(r->pool, sizeof(*buf));
     apr_bucket_brigade *bb;
     int seen_eos = 0;
 
-    *out = NULL;
-    *outlen = 0;
+    *bufp = buf;
     if (clh) {
-        apr_off_t cl;
         char *end;
         /* HTTP_IN has validated the header; a value above the bound is
          * refused before a byte is read. */
@@ -390,6 +391,9 @@ static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *ou
                                          " bytes is over ActiveSyncMaxRequestSize %" APR_OFF_T_FMT,
                           c->who, cl, max);
             return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+        if (*end) {
+            cl = -1;
         }
     }
     apr_pool_cleanup_register(r->pool, buf, free_body, apr_pool_cleanup_null);
@@ -429,7 +433,7 @@ static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *ou
                 return HTTP_REQUEST_ENTITY_TOO_LARGE;
             }
             if (buf->len + n > buf->cap) {
-                apr_size_t cap = buf->cap ? buf->cap : 16384;
+                apr_size_t cap = buf->cap ? buf->cap : cl > 0 ? (apr_size_t)cl : 16384;
                 char *nd;
                 while (cap < buf->len + n) {
                     cap *= 2;
@@ -451,9 +455,14 @@ static int read_body(handler_ctx_t *c, const unsigned char **out, apr_size_t *ou
         }
         apr_brigade_cleanup(bb);
     }
-    *out = (const unsigned char *)buf->data;
-    *outlen = buf->len;
     return OK;
+}
+
+static void release_body(request_rec *r, body_buf_t *buf)
+{
+    apr_pool_cleanup_run(r->pool, buf, free_body);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
 }
 
 /* Answer with status, extra headers and doc (NULL: an empty body, e.g. the
@@ -600,6 +609,7 @@ static int handle_post(handler_ctx_t *c)
     const char *err = NULL;
     const unsigned char *body;
     apr_size_t body_len;
+    body_buf_t *raw = NULL;
     xmlDocPtr doc = NULL;
     xmlNodePtr root;
     as_request_t req;
@@ -709,10 +719,12 @@ static int handle_post(handler_ctx_t *c)
                   c->who, logsafe(r->pool, c->line.device_type, 80), c->version,
                   c->line.base64 ? "base64" : "plain");
 
-    status = read_body(c, &body, &body_len);
+    status = read_body(c, &raw);
     if (status != OK) {
         return status;
     }
+    body = (const unsigned char *)raw->data;
+    body_len = raw->len;
     if (body_len == 0) {
         if (c->cmd->body == AS_BODY_WBXML) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -766,6 +778,9 @@ static int handle_post(handler_ctx_t *c)
     if (!doc) {
         c->trace = trace_wanted(c);
     }
+    /* decoded (the document holds copies): the raw bytes are not needed */
+    release_body(r, raw);
+    body = NULL;
 
     memset(&req, 0, sizeof(req));
     req.pool = r->pool;
@@ -791,6 +806,9 @@ static int handle_post(handler_ctx_t *c)
      * became unavailable since the gate). */
     req.db = mod_activesync_db_enter();
     rv = c->cmd->handler(&req, &resp);
+    if (doc && !req.body) { /* the command freed it early (as_command.h) */
+        apr_pool_cleanup_kill(r->pool, doc, free_doc);
+    }
     if (req.db) {
         mod_activesync_db_leave();
     }

@@ -8,14 +8,28 @@ MPM, 2 children x 600 threads) with a 10,000-message Maildir:
     plain body truncated at 5 KB; replies only parsed for the key, with
     our codec) against reading every message file of the folder (cat);
   - 1,000 parked Pings (one account, 1,000 device ids, each watching one of
-    100 folders): the growth of the RSS of all httpd processes per parked
-    Ping, then 100 deliveries (tmp/ -> new/ into one folder each, waking
-    the 10 Pings watching it) with the delivery-to-reply latency (median,
-    99th percentile, max over all replies).
+    100 folders), memory and latency, side by side in the same httpd:
+      baseline: 1,000 connections that each hold a worker thread without the
+        module (request headers never finished), i.e. the first use of the
+        threads (stacks, connection and request pools);
+      round 1: 1,000 parked Pings on those already used threads, then 100
+        deliveries (tmp/ -> new/ into one folder each, waking the 10 Pings
+        watching it); round 2: the same again (steady state);
+    memory as RSS and PSS summed over httpd's processes (PSS counts pages
+    the children share once) and the heap in use (mallinfo2 of each child,
+    logged once a second when httpd runs with AS_BENCH_PUSH_STATS=1, a
+    bench-only switch), each per held request; "Ping minus baseline" is
+    round 1 measured from the fresh server less the baseline.  Latency is
+    from the rename into new/ to the first byte of each reply, read by one
+    epoll loop on raw sockets (decoding and validate-eas run afterwards, off
+    the timed path), as median, 99th percentile and max, with one Ping alone
+    for comparison.
 
 Run by `make bench` after bench_http.py (which keeps its own measurements) (AS_MODULE, AS_ADMIN, AS_TOOLS).
 Env: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS as bench_http.py;
-BENCH_PINGS (default 1000), BENCH_DELIVERIES (default 100), BENCH_KEEP=1.
+BENCH_PINGS (default 1000), BENCH_KEEP=1,
+BENCH_PARTS (default "sync,ping": which parts run), BENCH_SETTLE (seconds to wait
+for the Pings to park, default 180).
 """
 
 import base64
@@ -23,7 +37,9 @@ import concurrent.futures
 import http.client
 import os
 import re
+import selectors
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,8 +58,8 @@ SECONDS = os.environ.get("BENCH_SECONDS", "5")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PINGS = int(os.environ.get("BENCH_PINGS", "1000"))
-DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "100"))
 NFOLDERS = 100
+PARTS = os.environ.get("BENCH_PARTS", "sync,ping").split(",")
 PW = mailutil.PASSWORD
 
 WRK_SCRIPT = """
@@ -141,10 +157,6 @@ def full_sync(dev, fid, window=100):
     return key, adds, pages, server
 
 
-def rss_kb(srv):
-    return mailutil.server_rss_kb(srv)
-
-
 def main():
     module = os.environ["AS_MODULE"]
     os.environ.setdefault("AS_ADMIN", os.path.join(os.path.dirname(module), "activesync-admin"))
@@ -159,12 +171,13 @@ def main():
     body += ("<Location /static>\n    AuthType Basic\n    AuthName \"ActiveSync\"\n"
              "    AuthBasicProvider file\n    AuthUserFile \"%s\"\n    Require valid-user\n"
              "</Location>\n" % srv.htpasswd)
-    srv.write_conf(module, mpm="event", body=body, loglevel="warn")
+    srv.write_conf(module, mpm="event", body=body, loglevel="warn activesync:notice")
     open(os.path.join(root, "htdocs", "empty"), "w").close()
     os.chmod(os.path.join(root, "htdocs", "empty"), 0o644)
     rc, out = srv.check_syntax()
     if rc:
         raise SystemExit("bench-mail: configuration refused:\n%s" % out)
+    os.environ["AS_BENCH_PUSH_STATS"] = "1"  # children log their heap (bench only)
     srv.start()
     try:
         run(srv, root)
@@ -177,12 +190,19 @@ def main():
 
 
 def run(srv, root):
+    print("mail: one httpd (event MPM, 2 x 600 threads)")
+    if "sync" in PARTS:
+        sync_and_static(srv, root)
+    if "ping" in PARTS:
+        parked_pings(srv)
+
+
+def sync_and_static(srv, root):
     inbox = mailutil.folder_id("")
     addr = srv.add_account("bench", count=9985)
     md = srv.maildir(addr)
     nfiles = len(mailutil.files(md))
-    print("mail: one httpd (event MPM, 2 x 600 threads), INBOX of %d messages "
-          "(t/tools/mkmaildir)" % nfiles)
+    print("  INBOX of %d messages (t/tools/mkmaildir)" % nfiles)
 
     # ---- full initial sync against reading the files ---------------------------
     cat_cmd = "find %s/new %s/cur -type f -print0 | xargs -0 cat > /dev/null" % (md, md)
@@ -226,7 +246,240 @@ def run(srv, root):
     print("  no-change Sync (10,000 items) %9.0f req/s   static %9.0f req/s   ratio %.2f"
           % (m, s, m / s))
 
-    # ---- 1,000 parked Pings ---------------------------------------------------------
+
+# ---- parked Pings ----------------------------------------------------------------------------
+#
+# The Ping clients are raw sockets watched by one epoll loop that stamps the
+# arrival of each reply's first byte: decoding and validating replies
+# (three subprocesses each in easclient) is kept off the timed path and done
+# once per distinct reply afterwards.  A delivery is timed from its rename
+# into new/ (tmp/ written and synced before).
+
+class Parked:
+    """Requests left open on raw sockets; a thread stamps and collects replies."""
+
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+        self.lock = threading.Lock()
+        self.first, self.data, self.closed = {}, {}, set()
+        self.stop = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def send(self, port, key, raw):
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(raw)
+        s.setblocking(False)
+        with self.lock:
+            self.data[key] = b""
+        self.sel.register(s, selectors.EVENT_READ, key)
+        return s
+
+    def loop(self):
+        while not self.stop:
+            try:
+                ready = self.sel.select(0.02)
+            except (OSError, ValueError, KeyError):
+                continue
+            for k, _ in ready:
+                now = time.monotonic()
+                try:
+                    chunk = k.fileobj.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                with self.lock:
+                    if chunk:
+                        self.first.setdefault(k.data, now)
+                        self.data[k.data] += chunk
+                    else:
+                        self.closed.add(k.data)
+                if not chunk:
+                    self.sel.unregister(k.fileobj)
+                    k.fileobj.close()
+
+    def answered(self, keys):
+        with self.lock:
+            return all(k in self.closed for k in keys)
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        for k in list(self.sel.get_map().values()):
+            k.fileobj.close()
+
+
+def ping_raw(port, addr, device, body):
+    q = easclient.plain_query("Ping", addr, device, "E2EPhone")
+    head = ("POST %s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: %s\r\n"
+            "MS-ASProtocolVersion: 14.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+            "Connection: close\r\n\r\n" % (httpdconf.EAS_PATH, q, port, auth(addr),
+                                               easclient.WBXML_TYPE, len(body)))
+    return head.encode() + body
+
+
+_checked = {}
+
+
+def ping_status(raw):
+    """(Status, [folder ids]) of a raw HTTP reply; each distinct reply body is
+    decoded and validated (validate-eas) once."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return ("http", head.split(b"\r\n")[0].decode("latin-1")), []
+    if body not in _checked:
+        doc = easclient.decode_reply(body)
+        fl = mailutil.kid(doc, "Folders")
+        _checked[body] = (mailutil.text(doc, "Status"),
+                          [f.text for f in mailutil.kids(fl)] if fl is not None else [])
+    return _checked[body]
+
+
+def proc_mem_kb(srv):
+    """(RSS, PSS) summed over httpd's processes, kB.  PSS counts a page shared
+    by the children once (the Berkeley DB regions, libraries)."""
+    rss = pss = 0
+    for pid in [srv.pid()] + srv.children():
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except (OSError, TypeError):
+            pass
+    return rss, pss
+
+
+STATS_RE = re.compile(r"push stats: pid=(\d+) waits=(\d+) watches=\d+ watch_bytes=(\d+) "
+                      r"heap_in_use=(\d+)")
+
+
+def push_stats(srv):
+    """{pid: (waits, watch bytes, heap in use)} from the latest AS_BENCH_PUSH_STATS
+    line of each live child."""
+    live, last = set(srv.children()), {}
+    with open(srv.error_log, errors="replace") as f:
+        for line in f:
+            m = STATS_RE.search(line)
+            if m and int(m.group(1)) in live:
+                last[int(m.group(1))] = tuple(int(x) for x in m.groups()[1:])
+    return last
+
+
+def waits_parked(srv):
+    return sum(v[0] for v in push_stats(srv).values())
+
+
+def heap_bytes(srv):
+    return sum(v[2] for v in push_stats(srv).values())
+
+
+def settle(srv, waits, timeout=float(os.environ.get("BENCH_SETTLE", "180"))):
+    """Until the children report `waits` parked waits, then two quiet seconds
+    (the stats lines are written once a second when something changed)."""
+    deadline = time.monotonic() + timeout
+    while waits_parked(srv) != waits:
+        if time.monotonic() > deadline:
+            raise SystemExit("bench-mail: %d waits parked, expected %d" % (waits_parked(srv),
+                                                                           waits))
+        time.sleep(0.2)
+    time.sleep(2.2)
+
+
+def blocked_in_poll(srv):
+    """Threads of the children sleeping in poll() or epoll_wait(): the
+    listeners, the push dispatchers, and workers reading a request."""
+    n = 0
+    for pid in srv.children():
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                    n += "poll" in f.read()
+            except OSError:
+                pass
+    return n
+
+
+class Mem:
+    """One memory figure: RSS and PSS of httpd (kB) and the heap in use (bytes)."""
+
+    def __init__(self, srv):
+        self.rss, self.pss = proc_mem_kb(srv)
+        self.heap = heap_bytes(srv)
+
+    def per(self, other, n):
+        """Growth from other to self per unit, kB: (RSS, PSS, heap)."""
+        return ((self.rss - other.rss) / float(n), (self.pss - other.pss) / float(n),
+                (self.heap - other.heap) / 1024.0 / n)
+
+
+def deliver_timed(maildir, storage, subject):
+    """tmp/ written and synced, then the rename into new/; returns (time of
+    the rename, path in new/)."""
+    d = mailutil.folder_dir(maildir, storage)
+    name = mailutil.unique_name()
+    tmp = os.path.join(d, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(mailutil.make_message(subject))
+        f.flush()
+        os.fsync(f.fileno())
+    os.chown(tmp, mailutil.WWW.pw_uid, mailutil.WWW.pw_gid)
+    t0 = time.monotonic()
+    os.rename(tmp, os.path.join(d, "new", name))
+    return t0, os.path.join(d, "new", name)
+
+
+def ping_round(srv, pmd, devs, bodies, tag):
+    """Park one Ping per device, measure, then deliver into each of their
+    folders one after the other; returns (Mem before, Mem parked, seconds
+    to park, latencies ms).  The delivered files are removed afterwards (the
+    devices never synced them), so the next round parks again."""
+    settle(srv, 0)
+    before = Mem(srv)
+    parked = Parked()
+    t0 = time.monotonic()
+    for dv, storage, fid in devs:
+        parked.send(srv.port, dv.device_id, ping_raw(srv.port, dv.addr, dv.device_id,
+                                                      bodies[fid]))
+    settle(srv, len(devs))
+    park_time = time.monotonic() - t0
+    with parked.lock:
+        if parked.first:
+            raise SystemExit("bench-mail: %s: %d Pings answered before any delivery: %r"
+                             % (tag, len(parked.first), list(parked.data.items())[:2]))
+    mem = Mem(srv)
+    per_folder = {}
+    for dv, storage, fid in devs:
+        per_folder.setdefault(storage, []).append(dv.device_id)
+    lat, delivered = [], []
+    for storage in sorted(per_folder):
+        want = per_folder[storage]
+        t0, path = deliver_timed(pmd, storage, "bench %s %s" % (tag, storage))
+        delivered.append(path)
+        end = time.monotonic() + 30
+        while not parked.answered(want) and time.monotonic() < end:
+            time.sleep(0.001)
+        for w in want:
+            if w not in parked.closed:
+                raise SystemExit("bench-mail: %s: Ping of %s not answered 30 s after the "
+                                 "delivery" % (tag, w))
+            st = ping_status(parked.data[w])
+            if st[0] != "2":
+                raise SystemExit("bench-mail: %s: Ping of %s answered %r" % (tag, w, st))
+            lat.append((parked.first[w] - t0) * 1000)
+    # the Pings of folders without a delivery: a newer Ping of the device ends
+    # them (Status 1) -- the next round, or the stop
+    parked.stop = True
+    parked.thread.join()
+    for path in delivered:
+        os.unlink(path)
+    return before, mem, park_time, lat, parked
+
+
+def parked_pings(srv):
     paddr = srv.add_account("pinger", count=0)
     pmd = srv.maildir(paddr)
     fids = []
@@ -237,7 +490,6 @@ def run(srv, root):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         mailutil.chown_tree(d)
         fids.append((name, mailutil.folder_id(name)))
-    devs = []
 
     def prepare(i):
         dv = mailutil.Device(srv, paddr, "PING%04d" % i)
@@ -251,73 +503,85 @@ def run(srv, root):
     with concurrent.futures.ThreadPoolExecutor(32) as ex:
         devs = list(ex.map(prepare, range(PINGS)))
     prep = time.monotonic() - t0
-    time.sleep(1)
-    before = rss_kb(srv)
-    claims = {dv.device_id: dv.claim_value() for dv, _, _ in devs}
-    results = {}
-    lock = threading.Lock()
+    bodies = {fid: easclient.encode(devs[0][0].ping_xml(900, [fid])) for _, fid in fids}
+    settle(srv, 0)
+    m0 = Mem(srv)
 
-    def ping(entry):
-        dv, storage, fid = entry
-        try:
-            st = dv.ping(900, [fid])
-        except Exception as e:  # reported below
-            st = ("error", repr(e))
-        with lock:
-            results[dv.device_id] = (time.monotonic(), st)
-
-    threads = [threading.Thread(target=ping, args=(e,), daemon=True) for e in devs]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        parked = sum(1 for dv, _, _ in devs if dv.claim_value() != claims[dv.device_id])
-        if parked == len(devs) or results:
-            break
+    # -- baseline: the same number of worker threads held without the module
+    # (request headers sent up to the last line, never ended: each worker
+    # blocks reading them, Timeout 300)
+    idle_poll = blocked_in_poll(srv)  # listeners and push dispatchers
+    held = []
+    for i in range(PINGS):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        s.sendall(b"GET /static/empty HTTP/1.1\r\nHost: localhost\r\nX-Bench: %d\r\n" % i)
+        held.append(s)
+    deadline = time.monotonic() + 60
+    while blocked_in_poll(srv) - idle_poll < PINGS and time.monotonic() < deadline:
         time.sleep(0.2)
-    park_time = time.monotonic() - t0
-    if results:
-        raise SystemExit("bench-mail: %d Pings answered before any delivery: %s" % (
-            len(results), list(results.items())[:3]))
-    time.sleep(2)  # the last claimers reach their wait
-    after = rss_kb(srv)
-    print("  %d parked Pings (1 account, %d devices, %d folders): parked in %.1f s; RSS of "
-          "httpd %d -> %d kB: %.1f kB per parked Ping (%d children, %d threads)"
-          % (len(devs), len(devs), NFOLDERS, park_time, before, after,
-             (after - before) / float(len(devs)), len(srv.children()), len(threads)))
+    reading = blocked_in_poll(srv) - idle_poll
+    time.sleep(2.2)
+    mb = Mem(srv)
+    for s in held:
+        s.close()
+    deadline = time.monotonic() + 60
+    while blocked_in_poll(srv) > idle_poll and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.2)
+    mb_after = Mem(srv)
 
-    lat = []
-    per_folder = {}
-    for dv, storage, fid in devs:
-        per_folder.setdefault(storage, []).append(dv.device_id)
-    for k in range(min(DELIVERIES, NFOLDERS)):
-        storage = fids[k][0]
-        t0 = time.monotonic()
-        mailutil.deliver(pmd, storage, subject="bench %d" % k)
-        want = per_folder[storage]
+    # -- two rounds of parked Pings
+    ndel = min(len(devs), NFOLDERS)
+    m1_0, m1, park1, lat1, p1 = ping_round(srv, pmd, devs, bodies, "round 1")
+    m2_0, m2, park2, lat2, p2 = ping_round(srv, pmd, devs, bodies, "round 2")
+    # -- one Ping alone, same server: the latency without the crowd
+    dv, storage, fid = devs[0]
+    single = []
+    for k in range(10):
+        p = Parked()
+        p.send(srv.port, dv.device_id, ping_raw(srv.port, dv.addr, dv.device_id, bodies[fid]))
+        settle(srv, 1)
+        t0, path = deliver_timed(pmd, storage, "single %d" % k)
         end = time.monotonic() + 30
-        while time.monotonic() < end:
-            with lock:
-                if all(w in results for w in want):
-                    break
-            time.sleep(0.002)
-        with lock:
-            for w in want:
-                if w not in results:
-                    raise SystemExit("bench-mail: Ping of %s not answered 30 s after the "
-                                     "delivery" % w)
-                ts, st = results[w]
-                if st[0] != "2":
-                    raise SystemExit("bench-mail: Ping of %s answered %r" % (w, st))
-                lat.append((ts - t0) * 1000)
-    print("  delivery-to-reply latency over %d deliveries (%d replies): median %.0f ms, "
-          "p99 %.0f ms, max %.0f ms" % (min(DELIVERIES, NFOLDERS), len(lat), pct(lat, 50),
-                                         pct(lat, 99), max(lat)))
-    print("  (preparing the %d devices: %.1f s)" % (len(devs), prep))
-    # End the remaining parked Pings quickly: a newer request of each device.
-    for t in threads:
-        t.join(0)
+        while not p.answered([dv.device_id]) and time.monotonic() < end:
+            time.sleep(0.001)
+        assert ping_status(p.data[dv.device_id])[0] == "2", p.data[dv.device_id][:200]
+        single.append((p.first[dv.device_id] - t0) * 1000)
+        p.close()
+        os.unlink(path)
+    p1.close()
+    p2.close()
+
+    n = len(devs)
+    b = mb.per(m0, n)
+    r1 = m1.per(m1_0, n)
+    r2 = m2.per(m2_0, n)
+    r1_0 = m1.per(m0, n)
+    print("  %d parked Pings (1 account, %d devices, %d folders; preparing them %.1f s); "
+          "memory of httpd summed over its processes: RSS | PSS kB per held request, "
+          "heap = malloc in use (children's mallinfo2, AS_BENCH_PUSH_STATS)" % (
+              n, n, NFOLDERS, prep))
+    print("    baseline, %d requests holding a worker thread without the module (headers "
+          "never finished; %d workers seen reading): %.1f | %.1f kB, heap %.1f kB "
+          "(first use of the threads)" % (n, reading, b[0], b[1], b[2]))
+    print("    round 1, parked in %.1f s, threads used once by the baseline:   %.1f | %.1f kB, "
+          "heap %.1f kB   (from the fresh server: %.1f | %.1f kB)" % (
+              park1, r1[0], r1[1], r1[2], r1_0[0], r1_0[1]))
+    print("    round 2, parked in %.1f s (steady state):                       %.1f | %.1f kB, "
+          "heap %.1f kB" % (park2, r2[0], r2[1], r2[2]))
+    print("    Ping minus baseline (round 1 from the fresh server, less the baseline): "
+          "%.1f | %.1f kB per parked Ping" % (r1_0[0] - b[0], r1_0[1] - b[1]))
+    print("    RSS of httpd: fresh %d kB, baseline held %d, released %d, round 1 %d -> %d, "
+          "round 2 %d -> %d kB (%d children)" % (m0.rss, mb.rss, mb_after.rss, m1_0.rss, m1.rss,
+                                                  m2_0.rss, m2.rss, len(srv.children())))
+    for tag, lat in (("round 1", lat1), ("round 2", lat2)):
+        print("  delivery-to-reply latency, %s, %d deliveries (%d replies, %d Pings parked): "
+              "median %.0f ms, p99 %.0f ms, max %.0f ms" % (
+                  tag, ndel, len(lat), n, pct(lat, 50), pct(lat, 99), max(lat)))
+    print("  delivery-to-reply latency, one Ping alone, 10 deliveries: median %.0f ms, "
+          "max %.0f ms   ratio of the medians (1,000 / 1): %.2f" % (
+              pct(single, 50), max(single), pct(lat2, 50) / pct(single, 50)))
+
 
 
 if __name__ == "__main__":
