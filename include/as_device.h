@@ -203,5 +203,11 @@ void as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t 
 /* The rules of a domain (empty array when none). */
 int as_device_txn_rules(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
                         apr_array_header_t **out);
+/* Delete every device record of an account ("local@domain", normalised) or,
+ * with account NULL, of every account of domain, inside txn (account and
+ * directory removal, as_directory.c).  accounts, when not NULL, gets each
+ * account whose devices went, once (const char *); *n the records deleted. */
+int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
+                             const char *domain, apr_array_header_t *accounts, int *n);
 
 #endif

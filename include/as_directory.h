@@ -21,8 +21,12 @@
  *   them are removed too, and the registry slots of its accounts are freed.
  * - class remove refuses while accounts are members, unless `force`: then
  *   the members leave the class (their explicit options stay).
- * - account remove deletes the record and frees the registry slot.  An
- *   account with neither record nor slot is AS_DIR_ENOACCOUNT.
+ * - account remove deletes the record, frees the registry slot and deletes
+ *   the account's device records (as_device.h) in the same transaction,
+ *   then drops the sync state of all its devices (as_syncstate.h, its own
+ *   transaction), so an account added again starts clean.  An account with
+ *   neither record, slot nor device is AS_DIR_ENOACCOUNT.  Domain removal
+ *   does the same for the accounts it removes.
  * Registry slot rules (with as_cap.h): explicit `activesync=on` on an account
  * reserves a slot at once (refused with AS_CAP_EFULL / AS_CAP_ECLOSED when it
  * cannot); explicit `activesync=off` and account removal free the slot.
@@ -236,6 +240,9 @@ apr_status_t as_dir_account_update(as_db_t *db, apr_pool_t *p, const char *addre
                                    const char **err);
 apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *address,
                                    const char **err);
+/* The same; *ndevices (may be NULL) gets the number of device records removed. */
+apr_status_t as_dir_account_remove_ex(as_db_t *db, apr_pool_t *p, const char *address,
+                                      int *ndevices, const char **err);
 
 /* ---- building blocks for other transactions (as_cap.c) -------------------- */
 

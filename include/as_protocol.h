@@ -9,7 +9,7 @@
 /* Server build reported in MS-Server-ActiveSync. */
 #define AS_SERVER_VERSION "14.1"
 
-/* "14.0,14.1": the versions fully handled, for MS-ASProtocolVersions. */
+/* "12.1,14.0,14.1": the versions fully handled, for MS-ASProtocolVersions. */
 const char *as_protocol_versions(apr_pool_t *p);
 int as_protocol_version_supported(const char *version);
 /* Base64 request line byte (140) to "14.0"; NULL when not a known version. */

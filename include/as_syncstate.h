@@ -19,14 +19,18 @@
  *   C  collection header (~150 bytes): generation, N, FilterType, the
  *      folder token at which the client set equalled the listing (or
  *      none), when the next item leaves the FilterType window, whether
- *      changes are pending (MoreAvailable was sent), item count.  A
+ *      changes are pending (MoreAvailable was sent), item count, loop
+ *      detection's counters (resends of N-1, changes still sent one per
+ *      reply; as_cmd_sync.c).  A
  *      no-change Sync/Ping/GetItemEstimate reads only this record.
  *   I  collection item set at N: the items the client has, sorted by id,
  *      AS_SYNC_ITEM_BYTES each (id padded to 16 bytes, flags as 4 bytes):
  *      200 KB for a 10,000-message folder.
- *   R  collection reply N: the key it answered (N-1) and the reply's
+ *   R  collection reply N: the key it answered (N-1), the reply's
  *      Collection element serialised as XML (bounded by the Sync handler's
- *      reply budget; see as_sync.h).
+ *      reply budget; see as_sync.h) and its undo list (24 bytes per server
+ *      change: what the set at N-1 had), from which loop detection rebuilds
+ *      reply N from the set at N-1 (records written before it have none).
  *   Q  the device's last full Sync request (XML, Commands removed), for
  *      the empty and Partial Sync forms.
  * Every write of a collection (C, I, R) happens in one transaction that
@@ -100,6 +104,10 @@ typedef struct as_sync_item_t {
 } as_sync_item_t;
 
 #define AS_SYNC_FLAGS_MASK (AS_STORE_SEEN | AS_STORE_FLAGGED)
+/* In an item's flags: the item broke the device and was never sent (loop
+ * detection, as_cmd_sync.c); kept in the set so that it is not offered
+ * again while it exists (no Add, Change nor Delete for it). */
+#define AS_SYNC_SKIPPED 0x80000000u
 
 typedef struct as_coll_state_t {
     apr_uint32_t gen;
@@ -111,6 +119,8 @@ typedef struct as_coll_state_t {
                           window (0: never) */
     int pending;       /* changes remain (MoreAvailable was sent) */
     apr_uint32_t nitems;
+    apr_uint32_t resends; /* consecutive resends of key N-1 answered since reply N */
+    apr_uint32_t careful; /* changes still sent one per reply after a loop */
     /* The item set (sorted by id), loaded by as_coll_get(.., with_items) only. */
     as_sync_item_t *items;
     int items_loaded;
@@ -131,6 +141,24 @@ apr_status_t as_coll_get_reply(as_db_t *db, apr_pool_t *p, const char *account, 
 apr_status_t as_coll_put(as_db_t *db, const char *account, const char *device, const char *coll,
                          apr_uint32_t expect_gen, apr_uint32_t expect_n, const as_coll_state_t *st,
                          const char *xml, apr_size_t xml_len);
+/* How reply N changed the set at N-1, one entry per server change. */
+enum { AS_UNDO_ADDED = 1, AS_UNDO_REMOVED, AS_UNDO_FLAGS };
+typedef struct as_sync_undo_t {
+    char id[AS_STORE_ITEM_ID_MAX + 1];
+    int kind;       /* AS_UNDO_*: ADDED by the reply, REMOVED by it, FLAGS changed */
+    unsigned flags; /* REMOVED, FLAGS: the item's flags at N-1 */
+} as_sync_undo_t;
+/* as_coll_put, storing with the reply its undo list (as_sync_undo_t, NULL:
+ * none); expect_resends >= 0 also refuses (AS_SYNC_ESTALE) unless the
+ * stored header has that resend count (loop detection's compare-and-set). */
+apr_status_t as_coll_put_undo(as_db_t *db, const char *account, const char *device,
+                              const char *coll, apr_uint32_t expect_gen, apr_uint32_t expect_n,
+                              const as_coll_state_t *st, const char *xml, apr_size_t xml_len,
+                              const apr_array_header_t *undo, long expect_resends);
+/* as_coll_get_reply and the reply's undo list (NULL when it has none). */
+apr_status_t as_coll_get_undo(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                              const char *coll, apr_uint32_t *reply_n, const char **xml,
+                              apr_size_t *len, apr_array_header_t **undo);
 /* Forget a collection (folder deleted). */
 apr_status_t as_coll_drop(as_db_t *db, const char *account, const char *device, const char *coll);
 /* Index of id in the state's item set, or -1. */
@@ -143,8 +171,9 @@ apr_status_t as_sync_cache_get(as_db_t *db, apr_pool_t *p, const char *account, 
                                const char **xml, apr_size_t *len);
 apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *device,
                                const char *xml, apr_size_t len);
-/* Remove all sync state of a device (device removed or wiped); device NULL:
- * of every device of the account. */
+/* Remove all sync state of a device (device removed or wiped), the
+ * remembered Ping (P records, as_cmd_ping.c) included; device NULL: of every
+ * device of the account. */
 apr_status_t as_syncstate_drop_device(as_db_t *db, const char *account, const char *device);
 
 #endif

@@ -343,15 +343,8 @@ static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *
         set_status(p, f, rv == APR_ENOENT || rv == APR_EINVAL ? IO_NOT_FOUND : IO_IO);
         return;
     }
-    memset(&mo, 0, sizeof(mo));
-    mo.folder_id = folder;
-    mo.item_id = item;
-    mo.flags = msg->item.flags;
-    mo.received = msg->item.date;
-    mo.protocol = c->proto;
-    mo.prefs = fo->nprefs ? fo->prefs : NULL;
-    mo.nprefs = fo->nprefs;
-    mo.mime_support = fo->mime_support;
+    as_sync_mime_opts(&mo, folder, item, &msg->item, c->proto, fo->prefs, fo->nprefs,
+                      fo->mime_support, c->r->log);
     as_xml_add(f, AS_NS, "Class", "Email");
     props = as_xml_add(f, IO_NS, "Properties", NULL);
     rv = as_mime_to_eas(p, msg->file, &mo, props, &err);

@@ -4,7 +4,7 @@
  * and writes the reply.
  *
  * Requests (namespace "Provision:"):
- *   phase 1   Provision{[settings:DeviceInformation{Set{...}}],
+ *   phase 1   Provision{[settings:DeviceInformation{Set{...}}] (14.1+),
  *                       Policies{Policy{PolicyType}}}
  *   phase 2   Provision{Policies{Policy{PolicyType, PolicyKey, Status}}}
  *   wipe ack  Provision{RemoteWipe{Status}} | Provision{AccountOnlyRemoteWipe{Status}}
@@ -19,8 +19,9 @@
  *   Policies.
  * Malformed requests (wrong root, unknown or repeated elements, a Policy
  * without PolicyType, an acknowledgement without a numeric PolicyKey or
- * Status, a wipe acknowledgement without Status 1 or 2, nothing to do)
- * answer Provision Status 2 and change nothing.
+ * Status, a wipe acknowledgement without Status 1 or 2, nothing to do,
+ * DeviceInformation from a device speaking a version before 14.1) answer
+ * Provision Status 2 and change nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,11 @@ static const char *parse(as_request_t *r, parsed_t *pp)
     if (info) {
         xmlNodePtr set = NULL;
         const char *why = NULL;
+        /* MS-ASPROV 2.2.2.53: only 14.1 and later carry it here; older
+         * versions send DeviceInformation with Settings. */
+        if (as_protocol_number(r->protocol_version) < 141) {
+            return "DeviceInformation in Provision before EAS 14.1";
+        }
         for (c = info->children; c; c = c->next) {
             if (c->type == XML_ELEMENT_NODE) {
                 if (set) {

@@ -18,7 +18,7 @@
  *       accepted (Status 1) and not stored: recovery passwords are off in
  *       the built-in policy (PasswordRecoveryEnabled) and the password is
  *       never logged.
- *   RightsManagementInformation{Get}
+ *   RightsManagementInformation{Get} (14.1 and later)
  *       Status 1 with no templates (no IRM server).
  * Errors: a document that is not Settings, an unknown or repeated child,
  * a RightsManagementInformation without Get (its reply must hold Get)
@@ -288,7 +288,9 @@ apr_status_t as_cmd_settings(as_request_t *req, as_response_t *resp)
                 break;
             }
         }
-        if (i == NPARTS) {
+        /* RightsManagementInformation exists from 14.1 on (MS-ASCMD
+         * 2.2.3.151); for older versions it is an unknown element. */
+        if (i == NPARTS || (i == NPARTS - 1 && as_protocol_number(req->protocol_version) < 141)) {
             return protocol_error(req, resp, "an unknown element in Settings");
         }
         if (seen & (1u << i)) {

@@ -26,19 +26,24 @@
  *               other programs between pages are neither lost nor sent
  *               twice.  A reply with changes (either way) carries {g}N+1
  *               and is stored; otherwise the key stays N.
- *   key N-1     the device lost reply N: the stored reply N again.
+ *   key N-1     the device lost reply N: the stored reply N again; from
+ *               the third consecutive resend on, loop detection (below,
+ *               sync_resend) narrows reply N, then skips the item.
  *   other       Status 3 (SyncKey 0 in the reply).
  *   Unknown or disabled (email off) collection: Status 8; a folder the
  *   device's hierarchy still lists but which is gone: Status 12.
  * Conflicts (Options/Conflict, default 1 = server wins): a Change of a
  *   Read/Flag the server changed since the device got it is answered
  *   Status 7 and the server's state is sent as a Change.
- * Collection reply order: [Class (12.1)], SyncKey, CollectionId, Status,
- *   [Responses], [MoreAvailable], [Commands].
+ * Collection reply order: SyncKey, CollectionId, Status, [Responses],
+ *   [MoreAvailable], [Commands] -- for 12.1 too: Class there is optional in
+ *   12.1 (MS-ASCMD 2.2.3.27.6), the published SyncResponse schema has no
+ *   place for it, and the device knows the class from the folder type.
  * Whole request: no body or Partial -> the cached last full request (per
  *   device; Partial merges its collections into it); none cached -> Status
- *   13.  Wait (1-59 min) / HeartbeatInterval (60-3540 s) out of range ->
- *   Status 14 + Limit; both -> 4; more than AS_SYNC_MAX_COLLECTIONS -> 15 +
+ *   13.  Wait (1-59 min) / HeartbeatInterval (60-3540 s, 14.0+) out of
+ *   range -> Status 14 + Limit; both, or HeartbeatInterval from a 12.1
+ *   device -> 4; more than AS_SYNC_MAX_COLLECTIONS -> 15 +
  *   Limit.  When no collection has anything to say the reply is empty
  *   (HTTP 200, no body), which also ends a Wait without changes.
  */
@@ -184,23 +189,9 @@ static int parse_options(sync_ctx_t *c, xmlNodePtr coll, coll_req_t *q)
                 return -1;
             }
         } else if (as_xml_is(e, BASE_NS, "BodyPreference") && q->nprefs < 4) {
-            as_mime_bodypref_t *bp = &q->prefs[q->nprefs];
-            long v;
-            memset(bp, 0, sizeof(*bp));
-            if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Type"), -1, 8)) < 1) {
+            if (as_cmd_bodypref(p, e, &q->prefs[q->nprefs]) != 0) {
                 return -1;
             }
-            bp->type = (int)v;
-            if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "TruncationSize"), 0, 999999999L)) <
-                0) {
-                return -1;
-            }
-            bp->truncation = (apr_size_t)v;
-            bp->all_or_none = parse_bool(p, as_xml_child(e, BASE_NS, "AllOrNone"), 0) == 1;
-            if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Preview"), 0, 255)) < 0) {
-                return -1;
-            }
-            bp->preview = (int)v;
             q->nprefs++;
         }
     }
@@ -273,7 +264,7 @@ static void cset_add(cset_t *s, const char *id, unsigned flags)
 {
     as_sync_item_t *it = apr_array_push(s->added);
     apr_cpystrn(it->id, id, sizeof(it->id));
-    it->flags = flags & AS_SYNC_FLAGS_MASK;
+    it->flags = flags & (AS_SYNC_FLAGS_MASK | AS_SYNC_SKIPPED);
     s->changed = 1;
 }
 
@@ -336,15 +327,8 @@ static apr_status_t item_appdata(sync_ctx_t *c, const coll_req_t *q, const char 
         apr_pool_destroy(sp);
         return rv;
     }
-    memset(&o, 0, sizeof(o));
-    o.folder_id = folder;
-    o.item_id = item;
-    o.flags = msg->item.flags;
-    o.received = msg->item.date;
-    o.protocol = c->proto;
-    o.prefs = q->nprefs ? q->prefs : NULL;
-    o.nprefs = q->nprefs;
-    o.mime_support = q->mime_support;
+    as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
+                      c->r->log);
     if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
         /* not a message at all: still an item the device should see */
         as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
@@ -503,9 +487,6 @@ static void collection_head(sync_ctx_t *c, coll_res_t *res, const char *key, con
     xmlSetNs(res->coll, xmlNewNs(res->coll, BAD_CAST AS_NS, NULL));
     xmlNewNs(res->coll, BAD_CAST EMAIL_NS, BAD_CAST "email");
     xmlNewNs(res->coll, BAD_CAST BASE_NS, BAD_CAST "airsyncbase");
-    if (c->proto < 140) {
-        as_xml_add(res->coll, AS_NS, "Class", "Email");
-    }
     as_xml_add(res->coll, AS_NS, "SyncKey", key);
     as_xml_add(res->coll, AS_NS, "CollectionId", id);
     as_sync_add_num(res->coll, AS_NS, "Status", status);
@@ -519,10 +500,21 @@ static void res_reset(coll_res_t *res)
     memset(res, 0, sizeof(*res));
 }
 
+static void undo_push(apr_array_header_t *undo, const cset_t *set, const char *id, int kind)
+{
+    as_sync_undo_t *u = apr_array_push(undo);
+    int k = as_coll_find(set->cs, id);
+    apr_cpystrn(u->id, id, sizeof(u->id));
+    u->kind = kind;
+    u->flags = k >= 0 ? set->cs->items[k].flags : 0;
+}
+
 /* Emit server changes into commands (created on demand under coll), at most
- * limit; updates set.  Returns the number sent; *more when some remain. */
+ * limit; updates set and records in undo how (loop detection).  Returns the
+ * number sent; *more when some remain. */
 static int emit_changes(sync_ctx_t *c, const coll_req_t *q, const as_deltas_t *d, cset_t *set,
-                        xmlNodePtr coll, xmlNodePtr *commands, int limit, int *more)
+                        xmlNodePtr coll, xmlNodePtr *commands, int limit, int *more,
+                        apr_array_header_t *undo)
 {
     apr_size_t budget = 0;
     int i, sent = 0;
@@ -554,6 +546,7 @@ static int emit_changes(sync_ctx_t *c, const coll_req_t *q, const as_deltas_t *d
                 xmlFreeNode(e);
                 continue;
             }
+            undo_push(undo, set, dl->id, AS_UNDO_ADDED);
             cset_add(set, dl->id, flags);
             budget += 1024 + (apr_size_t)size;
         } else {
@@ -563,6 +556,8 @@ static int emit_changes(sync_ctx_t *c, const coll_req_t *q, const as_deltas_t *d
             }
             e = as_xml_add(*commands, AS_NS, names[dl->kind], NULL);
             as_xml_add(e, AS_NS, "ServerId", sid);
+            undo_push(undo, set, dl->id,
+                      dl->kind == AS_DELTA_CHANGE ? AS_UNDO_FLAGS : AS_UNDO_REMOVED);
             if (dl->kind == AS_DELTA_CHANGE) {
                 as_mime_add_flags(as_xml_add(e, AS_NS, "ApplicationData", NULL), dl->item->flags);
                 cset_set_flags(set, dl->id, dl->item->flags);
@@ -588,6 +583,203 @@ static int hierarchy_knows(sync_ctx_t *c, const char *id)
     return as_hier_find(c->hs.folders, id) != NULL;
 }
 
+/* ---- loop detection ------------------------------------------------------------------- */
+
+/* A device that resends key N-1 again and again has not lost reply N: the
+ * reply breaks it (an item it cannot take, a reply too big for its
+ * time-out; eas-protocol §3.18, §6.3 #8).  Each LOOP_RESENDS-th consecutive
+ * resend of the same reply escalates one step:
+ *   - reply N has several server changes: it is rebuilt from the set at N-1
+ *     (reply N's changes undone) with a window of 1, and the following
+ *     replies carry one change each until those changes are through
+ *     (careful), so the next loop pins one item;
+ *   - reply N has one change, an Add: that item is skipped -- kept in the
+ *     set marked AS_SYNC_SKIPPED, so it is never offered to this device again
+ *     while it exists (a new copy has a new id and is tried afresh; a SyncKey
+ *     0 resync tries it again) -- and reply N is rebuilt without it;
+ *   - anything else (one Delete/Change, only Responses): nothing to narrow,
+ *     the reply is replayed (logged once).
+ * The key stays N: the device never took reply N, so replacing it loses
+ * nothing.  The Responses of reply N (client commands, already carried out)
+ * are kept as they were.  One or two resends (a lost reply) still get reply
+ * N byte for byte. */
+#define LOOP_RESENDS 3
+
+static const char *dev_name(const sync_ctx_t *c)
+{
+    return c->r->line && c->r->line->device_id ? c->r->line->device_id : c->dev;
+}
+
+/* Reply N again, built from the set at N-1 with at most one change; skip:
+ * the id of an item never to send to this device. */
+static apr_status_t sync_rebuild(sync_ctx_t *c, const coll_req_t *q, const as_coll_state_t *hdr,
+                                 const char *old_xml, apr_size_t old_len,
+                                 const apr_array_header_t *undo, const char *skip, coll_res_t *res)
+{
+    as_request_t *r = c->r;
+    as_coll_state_t cs, ns;
+    as_deltas_t d;
+    cset_t set;
+    xmlDocPtr old;
+    xmlNodePtr commands = NULL;
+    apr_array_header_t *nundo = apr_array_make(r->pool, 2, sizeof(as_sync_undo_t));
+    const char *xml;
+    apr_size_t xml_len;
+    apr_uint32_t careful;
+    apr_status_t rv;
+    int i, sent, more = 0;
+
+    if ((rv = as_coll_get(r->db, r->pool, r->account, c->dev, q->id, 1, &cs)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (cs.gen != hdr->gen || cs.n != hdr->n || cs.resends != hdr->resends) {
+        return AS_SYNC_ESTALE;
+    }
+    /* the set at N-1: reply N's server changes undone */
+    memset(&set, 0, sizeof(set));
+    set.cs = &cs;
+    set.added = apr_array_make(r->pool, 4, sizeof(as_sync_item_t));
+    set.removed = apr_pcalloc(r->pool, cs.nitems + 1);
+    for (i = 0; i < undo->nelts; i++) {
+        const as_sync_undo_t *u = &APR_ARRAY_IDX(undo, i, as_sync_undo_t);
+        if (u->kind == AS_UNDO_ADDED) {
+            cset_remove(&set, u->id);
+        } else if (u->kind == AS_UNDO_REMOVED && as_coll_find(&cs, u->id) < 0) {
+            cset_add(&set, u->id, u->flags);
+        } else if (u->kind == AS_UNDO_FLAGS) {
+            cset_set_flags(&set, u->id, u->flags);
+        }
+    }
+    if (skip) {
+        cset_add(&set, skip, AS_SYNC_SKIPPED);
+    }
+    cset_commit(&set, r->pool);
+    set.removed = apr_pcalloc(r->pool, cs.nitems + 1);
+    apr_array_clear(set.added);
+    if ((rv = as_sync_deltas(c->st, r->pool, q->id, &cs, q->filter, &d)) != APR_SUCCESS) {
+        collection_head(c, res, q->key, q->id, rv == APR_ENOENT ? SYNC_HIERARCHY : SYNC_SERVER);
+        return APR_SUCCESS;
+    }
+    collection_head(c, res, as_synckey_format(r->pool, cs.gen, cs.n), q->id, SYNC_OK);
+    if ((old = xmlReadMemory(old_xml, (int)old_len, "reply.xml", NULL,
+                             XML_PARSE_NONET | XML_PARSE_HUGE))) {
+        xmlNodePtr oc = as_xml_child(as_xml_child(xmlDocGetRootElement(old), AS_NS, "Collections"),
+                                     AS_NS, "Collection");
+        xmlNodePtr resp = oc ? as_xml_child(oc, AS_NS, "Responses") : NULL;
+        if (resp) {
+            xmlAddChild(res->coll, xmlDocCopyNode(resp, res->doc, 1));
+        }
+        xmlFreeDoc(old);
+    }
+    for (i = 0; i < d.forget->nelts; i++) {
+        cset_remove(&set, APR_ARRAY_IDX(d.forget, i, const char *));
+    }
+    sent = emit_changes(c, q, &d, &set, res->coll, &commands, 1, &more, nundo);
+    if (c->global_left >= 0) {
+        c->global_left = c->global_left > sent ? c->global_left - sent : 0;
+    }
+    if (more) {
+        xmlNodePtr ma = as_xml_add(res->coll, AS_NS, "MoreAvailable", NULL);
+        if (commands) {
+            xmlUnlinkNode(ma);
+            xmlAddPrevSibling(commands, ma);
+        }
+    }
+    cset_commit(&set, r->pool);
+    careful = hdr->careful > (apr_uint32_t)undo->nelts ? hdr->careful : (apr_uint32_t)undo->nelts;
+    ns = cs;
+    ns.filter_type = q->filter;
+    ns.pending = more;
+    ns.token = more ? NULL : d.token;
+    ns.expire = as_sync_expiry(&cs, d.items, as_sync_filter_span(q->filter), r->pool);
+    ns.resends = 0;
+    ns.careful = more && careful > (apr_uint32_t)sent ? careful - (apr_uint32_t)sent : 0;
+    xml = as_sync_doc_xml(res->doc, r->pool, &xml_len);
+    rv = as_coll_put_undo(r->db, r->account, c->dev, q->id, hdr->gen, hdr->n, &ns, xml, xml_len,
+                          nundo, (long)hdr->resends);
+    if (rv != APR_SUCCESS) {
+        res_reset(res);
+        return rv;
+    }
+    if (skip) {
+        as_log(r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
+               "Sync loop: account %s device %s collection %s: item %s skipped, the device "
+               "resent key %s %u times for it",
+               r->account, dev_name(c), q->id, as_sync_serverid(r->pool, q->id, skip), q->key,
+               hdr->resends);
+    } else {
+        as_log(r->log, AS_LOG_MARK, AS_LOG_NOTICE, APR_SUCCESS,
+               "Sync loop: account %s device %s collection %s: key %s resent %u times, reply "
+               "of %d changes rebuilt with one",
+               r->account, dev_name(c), q->id, q->key, hdr->resends, undo->nelts);
+    }
+    return APR_SUCCESS;
+}
+
+/* Key N-1: reply N again (lost reply), or the next loop step. */
+static apr_status_t sync_resend(sync_ctx_t *c, const coll_req_t *q, const as_coll_state_t *cs,
+                                coll_res_t *res)
+{
+    as_request_t *r = c->r;
+    apr_array_header_t *undo = NULL;
+    as_coll_state_t nh;
+    apr_uint32_t rn = 0;
+    const char *xml;
+    apr_size_t xml_len;
+    apr_status_t rv;
+
+    if ((rv = as_coll_get_undo(r->db, r->pool, r->account, c->dev, q->id, &rn, &xml, &xml_len,
+                               &undo)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (rn != cs->n || !xml) {
+        collection_head(c, res, "0", q->id, SYNC_BADKEY);
+        return APR_SUCCESS;
+    }
+    nh = *cs;
+    nh.resends = cs->resends + 1;
+    if (undo && nh.resends >= LOOP_RESENDS && c->st) {
+        const as_sync_undo_t *u = undo->nelts ? &APR_ARRAY_IDX(undo, 0, as_sync_undo_t) : NULL;
+        as_coll_state_t h = *cs;
+        h.resends = nh.resends;
+        if (undo->nelts > 1 || (u && u->kind == AS_UNDO_ADDED)) {
+            /* count this resend first: the rebuild's compare-and-set expects it */
+            nh.items_loaded = 0;
+            rv = as_coll_put_undo(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &nh, NULL, 0,
+                                  NULL, (long)cs->resends);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            return sync_rebuild(c, q, &h, xml, xml_len, undo, undo->nelts == 1 ? u->id : NULL, res);
+        }
+        if (nh.resends == LOOP_RESENDS) {
+            as_log(r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
+                   "Sync loop: account %s device %s collection %s: key %s resent %u times, "
+                   "nothing to narrow in the reply",
+                   r->account, dev_name(c), q->id, q->key, nh.resends);
+        }
+    }
+    nh.items_loaded = 0;
+    rv = as_coll_put_undo(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &nh, NULL, 0, NULL,
+                          (long)cs->resends);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((res->doc = xmlReadMemory(xml, (int)xml_len, "reply.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_HUGE))) {
+        xmlNodePtr root = xmlDocGetRootElement(res->doc);
+        res->coll = as_xml_child(as_xml_child(root, AS_NS, "Collections"), AS_NS, "Collection");
+        if (res->coll) {
+            as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
+                   "Sync: %s resent key %s: reply replayed", q->id, q->key);
+            return APR_SUCCESS;
+        }
+        res_reset(res);
+    }
+    collection_head(c, res, "0", q->id, SYNC_BADKEY);
+    return APR_SUCCESS;
+}
+
 static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll_res_t *res)
 {
     as_request_t *r = c->r;
@@ -610,6 +802,8 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
         cset_t set;
         int client_changed = 0, sent = 0, more = 0, scanned = 0, want;
         as_deltas_t d;
+        apr_array_header_t *undo = apr_array_make(r->pool, 16, sizeof(as_sync_undo_t));
+        int forgot = 0;
 
         res_reset(res);
         if ((rv = as_coll_get(r->db, r->pool, r->account, c->dev, q->id, 0, &cs)) != APR_SUCCESS) {
@@ -640,28 +834,28 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
             return APR_SUCCESS;
         }
         if (m == AS_KEY_PREVIOUS) {
-            apr_uint32_t rn = 0;
-            if ((rv = as_coll_get_reply(r->db, r->pool, r->account, c->dev, q->id, &rn, &xml,
-                                        &xml_len)) != APR_SUCCESS) {
-                return rv;
+            rv = sync_resend(c, q, &cs, res);
+            if (rv == AS_SYNC_ESTALE) {
+                continue;
             }
-            if (rn == cs.n && xml &&
-                (res->doc = xmlReadMemory(xml, (int)xml_len, "reply.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_HUGE))) {
-                xmlNodePtr root = xmlDocGetRootElement(res->doc);
-                res->coll =
-                    as_xml_child(as_xml_child(root, AS_NS, "Collections"), AS_NS, "Collection");
-                if (res->coll) {
-                    as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
-                           "Sync: %s resent key %s: reply replayed", q->id, q->key);
-                    return APR_SUCCESS;
-                }
-                res_reset(res);
-            }
-            collection_head(c, res, "0", q->id, SYNC_BADKEY);
-            return APR_SUCCESS;
+            return rv;
         }
         /* AS_KEY_CURRENT */
+        if (cs.resends) {
+            /* the device took reply N: resends of N-1 are no longer consecutive */
+            ns = cs;
+            ns.resends = 0;
+            ns.items_loaded = 0;
+            rv = as_coll_put_undo(r->db, r->account, c->dev, q->id, cs.gen, cs.n, &ns, NULL, 0,
+                                  NULL, (long)cs.resends);
+            if (rv == AS_SYNC_ESTALE) {
+                continue;
+            }
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            cs.resends = 0;
+        }
         want = q->get_changes != 0;
         if (!want && !(first && q->commands)) {
             collection_head(c, res, q->key, q->id, SYNC_OK);
@@ -708,6 +902,9 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
             if (c->global_left >= 0 && c->global_left < limit) {
                 limit = c->global_left;
             }
+            if (cs.careful && limit > 1) {
+                limit = 1; /* after a loop: one change per reply (sync_resend) */
+            }
             if ((rv = as_sync_deltas(c->st, r->pool, q->id, &cs, q->filter, &d)) != APR_SUCCESS) {
                 xmlUnlinkNode(resp_scratch);
                 xmlFreeNode(resp_scratch);
@@ -716,7 +913,10 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
                 return APR_SUCCESS;
             }
             scanned = 1;
-            sent = emit_changes(c, q, &d, &set, res->coll, &commands, limit, &more);
+            for (forgot = 0; forgot < d.forget->nelts; forgot++) {
+                cset_remove(&set, APR_ARRAY_IDX(d.forget, forgot, const char *));
+            }
+            sent = emit_changes(c, q, &d, &set, res->coll, &commands, limit, &more, undo);
             if (c->global_left >= 0) {
                 c->global_left -= sent;
             }
@@ -744,9 +944,11 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
         ns.token = scanned && !more ? d.token : NULL;
         ns.expire =
             scanned ? as_sync_expiry(&cs, d.items, as_sync_filter_span(q->filter), r->pool) : 0;
+        ns.careful = more && cs.careful > (apr_uint32_t)sent ? cs.careful - (apr_uint32_t)sent : 0;
         if (!client_changed && sent == 0) {
-            /* nothing either way: the key stays; remember what was seen */
-            ns.items_loaded = 0;
+            /* nothing either way: the key stays; remember what was seen (and
+             * skipped items the device never had, gone now) */
+            ns.items_loaded = forgot > 0;
             rv = as_coll_put(r->db, r->account, c->dev, q->id, cs.gen, cs.n, &ns, NULL, 0);
             if (rv == AS_SYNC_ESTALE) {
                 continue;
@@ -764,7 +966,9 @@ static apr_status_t sync_one(sync_ctx_t *c, const coll_req_t *q, int first, coll
         if (xml_len > 8 * AS_SYNC_REPLY_BUDGET) {
             xml = NULL; /* too big to keep: a resend of N then answers Status 3 */
         }
-        rv = as_coll_put(r->db, r->account, c->dev, q->id, cs.gen, cs.n, &ns, xml, xml_len);
+        ns.resends = 0;
+        rv = as_coll_put_undo(r->db, r->account, c->dev, q->id, cs.gen, cs.n, &ns, xml, xml_len,
+                              xml ? undo : NULL, -1);
         if (rv == AS_SYNC_ESTALE) {
             continue;
         }
@@ -989,7 +1193,9 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
     {
         xmlNodePtr w = as_xml_child(root, AS_NS, "Wait");
         xmlNodePtr h = as_xml_child(root, AS_NS, "HeartbeatInterval");
-        if (w && h) {
+        /* HeartbeatInterval in Sync is 14.0+ (MS-ASCMD 2.2.3.88.2); 12.1
+         * has Wait only. */
+        if ((w && h) || (h && c.proto < 140)) {
             status = SYNC_PROTOCOL;
         } else if (w || h) {
             long v = as_sync_number(r->pool, w ? w : h, 0, 999999999L);

@@ -12,6 +12,7 @@
 
 #include "as_device.h"
 #include "as_directory.h"
+#include "as_syncstate.h"
 
 #define DEV_VERSION   1
 #define RULES_VERSION 1
@@ -852,6 +853,76 @@ static int txn_list(as_db_t *db, DB_TXN *txn, void *baton)
     return as_db_iterate(as_db_handle(db, AS_DB_DEVICES), txn, prefix, strlen(prefix), list_cb, &l);
 }
 
+typedef struct rmall_t {
+    apr_pool_t *p;
+    apr_array_header_t *keys;     /* const char *, NUL-terminated key text */
+    apr_array_header_t *accounts; /* NULL or const char * */
+} rmall_t;
+
+/* Collect first, delete after: the cursor of as_db_iterate must not see its
+ * own deletions. */
+static int rmall_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    rmall_t *r = baton;
+    as_device_t d;
+    int rc, i;
+    (void)val;
+    (void)vlen;
+    APR_ARRAY_PUSH(r->keys, const char *) = apr_pstrmemdup(r->p, key, klen);
+    if (!r->accounts) {
+        return 0;
+    }
+    if ((rc = dev_from_key(r->p, key, klen, &d)) != 0) {
+        return rc;
+    }
+    for (i = 0; i < r->accounts->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(r->accounts, i, const char *), d.account)) {
+            return 0;
+        }
+    }
+    APR_ARRAY_PUSH(r->accounts, const char *) = d.account;
+    return 0;
+}
+
+int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
+                             const char *domain, apr_array_header_t *accounts, int *n)
+{
+    DB *dbp = as_db_handle(db, AS_DB_DEVICES);
+    char prefix[KEY_MAX];
+    rmall_t r;
+    int rc, i;
+
+    *n = 0;
+    if (account) {
+        dev_keystr(prefix, account, NULL); /* "v:DOMAIN/LOCAL/" */
+    } else {
+        apr_snprintf(prefix, sizeof(prefix), "v:%s/", domain);
+    }
+    r.p = p;
+    r.keys = apr_array_make(p, 8, sizeof(const char *));
+    r.accounts = accounts;
+    if ((rc = as_db_iterate(dbp, txn, prefix, strlen(prefix), rmall_cb, &r)) != 0) {
+        return rc;
+    }
+    for (i = 0; i < r.keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(r.keys, i, const char *);
+        if ((rc = as_db_del(dbp, txn, k, strlen(k))) != 0) {
+            return rc;
+        }
+    }
+    *n = r.keys->nelts;
+    if (!account) {
+        /* the domain's device rules go with it: a domain added again under
+         * the same name starts without the old blocks */
+        char key[KEY_MAX];
+        size_t kl = (size_t)apr_snprintf(key, sizeof(key), "r:%s", domain);
+        if ((rc = as_db_del(dbp, txn, key, kl)) != 0 && rc != DB_NOTFOUND) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 apr_status_t as_device_list(as_db_t *db, apr_pool_t *p, const char *scope, apr_array_header_t **out,
                             const char **err)
 {
@@ -920,7 +991,19 @@ apr_status_t as_device_remove(as_db_t *db, apr_pool_t *p, const char *account,
 {
     op_t op = {0};
     apr_status_t rv = admin_ids(p, &op, account, device_id, err);
-    return rv ? rv : run(db, 0, txn_remove, &op, err);
+
+    if (rv == APR_SUCCESS && (rv = run(db, 0, txn_remove, &op, err)) == APR_SUCCESS) {
+        /* The device's sync state lives in the sync database, dropped by its
+         * own module in its own transaction; a crash in between leaves only
+         * state no key can reach, and a device with this id starts at key 0. */
+        if ((rv = as_syncstate_drop_device(db, op.account, op.device)) != APR_SUCCESS && err) {
+            *err = apr_psprintf(p,
+                                "device %s of %s was removed but its sync state could not be "
+                                "dropped (%s)",
+                                op.device, op.account, as_db_strerror(rv));
+        }
+    }
+    return rv;
 }
 
 static int txn_wipe(as_db_t *db, DB_TXN *txn, void *baton)

@@ -8,8 +8,10 @@
 #include <apr_strings.h>
 
 #include "as_cap.h"
+#include "as_device.h"
 #include "as_directory.h"
 #include "as_policy.h"
+#include "as_syncstate.h"
 
 #define REC_VERSION1 1 /* no policy settings: class name = rest of the record */
 #define REC_VERSION2 2 /* byte 3 = class name length; policy settings follow it */
@@ -480,6 +482,8 @@ typedef struct op_t {
     const char *err; /* message on failure */
     void *out;
     apr_array_header_t *arr;
+    int ndevices;             /* device records removed with an account or domain */
+    apr_array_header_t *gone; /* accounts removed (const char *), for their sync state */
 } op_t;
 
 static apr_status_t run(as_db_t *db, unsigned flags, as_db_txn_fn *fn, op_t *op, const char **err)
@@ -616,11 +620,21 @@ static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
             return rc;
         }
     }
+    op->gone = apr_array_make(op->p, 8, sizeof(const char *));
     for (i = 0; i < accounts.keys->nelts; i++) {
         const char *k = APR_ARRAY_IDX(accounts.keys, i, const char *);
         if ((rc = as_db_del(d, txn, k, strlen(k))) != 0) {
             return rc;
         }
+        /* "a:DOMAIN/LOCAL" -> "LOCAL@DOMAIN" */
+        APR_ARRAY_PUSH(op->gone, const char *) =
+            apr_pstrcat(op->p, k + strlen(prefix), "@", op->domain, NULL);
+    }
+    /* the devices of the domain's accounts go with them (accounts known only
+     * by their devices are added to op->gone) */
+    if ((rc = as_device_txn_remove_all(db, txn, op->p, NULL, op->domain, op->gone,
+                                       &op->ndevices)) != 0) {
+        return rc;
     }
     if ((rc = as_cap_txn_release_domain(db, txn, op->domain, &count, &released)) != 0) {
         return rc;
@@ -628,16 +642,44 @@ static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
     return as_db_del(d, txn, key, kl);
 }
 
+/* After a removal committed: the per-device sync state of the removed
+ * accounts.  It lives in the sync database and is dropped by its own module
+ * in its own transaction (as_syncstate_drop_device, every device of the
+ * account), so a crash in between leaves only unreachable state, which the
+ * next removal of the same account clears. */
+static apr_status_t drop_sync_state(as_db_t *db, op_t *op, const char **err)
+{
+    apr_status_t rv;
+    int i;
+    for (i = 0; op->gone && i < op->gone->nelts; i++) {
+        const char *a = APR_ARRAY_IDX(op->gone, i, const char *);
+        if ((rv = as_syncstate_drop_device(db, a, NULL)) != APR_SUCCESS) {
+            if (err) {
+                *err = apr_psprintf(op->p,
+                                    "the account %s was removed but its sync state could not be "
+                                    "dropped (%s); run the removal again",
+                                    a, as_db_strerror(rv));
+            }
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t as_dir_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, int force,
                                   const char **err)
 {
     op_t op = {0};
+    apr_status_t rv;
     op.p = p;
     op.force = force;
     if (as_dir_domain_name(p, name, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
         return AS_DIR_EINVAL;
     }
-    return run(db, 0, txn_domain_remove, &op, err);
+    if ((rv = run(db, 0, txn_domain_remove, &op, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    return drop_sync_state(db, &op, err);
 }
 
 static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name, const rec_t *r,
@@ -1383,21 +1425,53 @@ static int txn_account_remove(as_db_t *db, DB_TXN *txn, void *baton)
     if ((rc = as_cap_txn_release(db, txn, op->address, &count, &released)) != 0) {
         return rc;
     }
-    if (!had_record && !released) {
+    /* its devices go in the same transaction: a device record left behind
+     * would greet a re-added account with the old policy key, wipe or block */
+    if ((rc = as_device_txn_remove_all(db, txn, op->p, op->address, NULL, NULL, &op->ndevices)) !=
+        0) {
+        return rc;
+    }
+    if (!had_record && !released && !op->ndevices) {
         return fail(op, AS_DIR_ENOACCOUNT,
-                    "no such account '%s' (it has no settings and is not registered)", op->address);
+                    "no such account '%s' (it has no settings, is not registered and has no "
+                    "devices)",
+                    op->address);
     }
     return 0;
+}
+
+apr_status_t as_dir_account_remove_ex(as_db_t *db, apr_pool_t *p, const char *address,
+                                      int *ndevices, const char **err)
+{
+    op_t op = {0};
+    apr_status_t rv, drv;
+    op.p = p;
+    if (ndevices) {
+        *ndevices = 0;
+    }
+    if (as_dir_account_name(p, address, &op.address, &op.domain, err ? err : &op.err) !=
+        APR_SUCCESS) {
+        return AS_DIR_EINVAL;
+    }
+    rv = run(db, 0, txn_account_remove, &op, err);
+    if (rv != APR_SUCCESS && rv != AS_DIR_ENOACCOUNT) {
+        return rv;
+    }
+    /* also after AS_DIR_ENOACCOUNT: sync state left by an interrupted
+     * removal is cleared by the next one */
+    op.gone = apr_array_make(p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(op.gone, const char *) = op.address;
+    if ((drv = drop_sync_state(db, &op, err)) != APR_SUCCESS) {
+        return drv;
+    }
+    if (ndevices) {
+        *ndevices = op.ndevices;
+    }
+    return rv;
 }
 
 apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *address,
                                    const char **err)
 {
-    op_t op = {0};
-    op.p = p;
-    if (as_dir_account_name(p, address, &op.address, &op.domain, err ? err : &op.err) !=
-        APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    return run(db, 0, txn_account_remove, &op, err);
+    return as_dir_account_remove_ex(db, p, address, NULL, err);
 }

@@ -129,6 +129,22 @@ long as_sync_number(apr_pool_t *p, xmlNodePtr n, long def, long max)
     return v > max ? -1 : v;
 }
 
+void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
+                       const as_store_item_t *it, int proto, const as_mime_bodypref_t *prefs,
+                       int nprefs, int mime_support, const as_logger_t *log)
+{
+    memset(o, 0, sizeof(*o));
+    o->log = log;
+    o->folder_id = folder;
+    o->item_id = item;
+    o->flags = it->flags;
+    o->received = it->date;
+    o->protocol = proto;
+    o->prefs = nprefs ? prefs : NULL;
+    o->nprefs = nprefs;
+    o->mime_support = mime_support;
+}
+
 void as_sync_add_num(xmlNodePtr parent, const char *ns, const char *name, long v)
 {
     char num[24];
@@ -184,6 +200,7 @@ apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id
     softs = apr_array_make(p, 16, sizeof(as_delta_t));
     changes = apr_array_make(p, 16, sizeof(as_delta_t));
     adds = apr_array_make(p, 64, sizeof(as_delta_t));
+    out->forget = apr_array_make(p, 1, sizeof(const char *));
     for (i = 0; i < out->items->nelts; i++) {
         const as_store_item_t *it = &APR_ARRAY_IDX(out->items, i, as_store_item_t);
         int k = as_coll_find(cs, it->id);
@@ -194,7 +211,11 @@ apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id
                 continue; /* listed twice (a race in readdir): once is enough */
             }
             seen[k] = 1;
-            if (!in_window) {
+            if (cs->items[k].flags & AS_SYNC_SKIPPED) {
+                if (!in_window) {
+                    APR_ARRAY_PUSH(out->forget, const char *) = cs->items[k].id;
+                }
+            } else if (!in_window) {
                 d = apr_array_push(softs);
                 d->kind = AS_DELTA_SOFTDELETE;
             } else if ((cs->items[k].flags & AS_SYNC_FLAGS_MASK) !=
@@ -212,7 +233,9 @@ apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id
         }
     }
     for (j = 0; j < cs->nitems; j++) {
-        if (!seen[j]) {
+        if (!seen[j] && (cs->items[j].flags & AS_SYNC_SKIPPED)) {
+            APR_ARRAY_PUSH(out->forget, const char *) = cs->items[j].id;
+        } else if (!seen[j]) {
             as_delta_t *d = apr_array_push(dels);
             d->kind = AS_DELTA_DELETE;
             d->id = cs->items[j].id;

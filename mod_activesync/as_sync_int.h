@@ -3,6 +3,7 @@
 #ifndef AS_SYNC_INT_H
 #define AS_SYNC_INT_H
 
+#include "as_mime.h"
 #include "as_sync.h"
 
 enum { AS_DELTA_DELETE = 1, AS_DELTA_SOFTDELETE, AS_DELTA_CHANGE, AS_DELTA_ADD };
@@ -16,12 +17,16 @@ typedef struct as_delta_t {
 /* The changes between the device's item set (cs) and a fresh listing of the
  * folder, in the order they are sent: Delete (gone from the folder),
  * SoftDelete (left the FilterType window), Change (Read/Flag differ), Add
- * (new in the window, newest first). */
+ * (new in the window, newest first).  Items the device was never sent
+ * (AS_SYNC_SKIPPED) get no delta. */
 typedef struct as_deltas_t {
-    apr_array_header_t *list;  /* as_delta_t */
-    apr_array_header_t *items; /* the listing (as_store_item_t, newest first) */
-    const char *token;         /* folder token taken before the listing */
-    apr_time_t cutoff;         /* window start (0: no window) */
+    apr_array_header_t *list;   /* as_delta_t */
+    apr_array_header_t *items;  /* the listing (as_store_item_t, newest first) */
+    apr_array_header_t *forget; /* ids (const char *) of skipped items (AS_SYNC_SKIPPED) that
+                                   left the folder or the window: dropped from the set
+                                   without telling the device, which never had them */
+    const char *token;          /* folder token taken before the listing */
+    apr_time_t cutoff;          /* window start (0: no window) */
 } as_deltas_t;
 
 /* FilterType (email 0-5) -> window length; 0 for "all"; -1 for a value
@@ -46,6 +51,14 @@ as_sync_wait_fn *as_sync_waiter(void **baton);
 const char *as_sync_text(apr_pool_t *p, xmlNodePtr n);
 /* Decimal of an element; def when absent; -1 when not a number in 0..max. */
 long as_sync_number(apr_pool_t *p, xmlNodePtr n, long def, long max);
+
+/* The conversion options of one item (as_mime_to_eas) for Sync and
+ * ItemOperations: its ids, flags and date, the protocol version, the
+ * request's body preferences (nprefs 0: none), MIMESupport, and the
+ * request's logger (a broken invitation is logged against the request). */
+void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
+                       const as_store_item_t *it, int proto, const as_mime_bodypref_t *prefs,
+                       int nprefs, int mime_support, const as_logger_t *log);
 
 /* Append <name>v</name> in namespace ns. */
 void as_sync_add_num(xmlNodePtr parent, const char *ns, const char *name, long v);

@@ -10,6 +10,7 @@
 
 #define REC_VERSION 1
 #define KEY_MAX     1024
+#define UNDO_BYTES  (AS_STORE_ITEM_ID_MAX + 8)
 
 /* ---- sync keys ---------------------------------------------------------------- */
 
@@ -409,10 +410,13 @@ typedef struct coll_baton_t {
     apr_uint32_t expect_gen, expect_n;
     const char *xml;
     apr_size_t xml_len;
+    const apr_array_header_t *undo;
+    long expect_resends;
     /* reply read */
     apr_uint32_t reply_n;
     const char **reply_xml;
     apr_size_t *reply_len;
+    apr_array_header_t **reply_undo;
 } coll_baton_t;
 
 static void coll_keys(coll_baton_t *cb, const char *account, const char *device, const char *coll)
@@ -436,6 +440,11 @@ static int coll_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll
     out->expire = (apr_time_t)r_u64(&b);
     out->pending = (int)r_u32(&b);
     out->nitems = r_u32(&b);
+    if (!b.bad && b.len - b.pos >= 8) {
+        /* loop detection counters (absent from older records: 0) */
+        out->resends = r_u32(&b);
+        out->careful = r_u32(&b);
+    }
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
 
@@ -529,6 +538,24 @@ static int reply_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     b.pos = 1;
     cb->reply_n = r_u32(&b);
     *cb->reply_xml = r_str(&b, cb->p, cb->reply_len);
+    if (cb->reply_undo) {
+        *cb->reply_undo = NULL;
+    }
+    if (!b.bad && cb->reply_undo && b.len - b.pos >= 4) {
+        apr_uint32_t i, n = r_u32(&b);
+        if (b.len - b.pos != (size_t)n * UNDO_BYTES) {
+            return AS_DB_ECORRUPT;
+        }
+        *cb->reply_undo = apr_array_make(cb->p, (int)n + 1, sizeof(as_sync_undo_t));
+        for (i = 0; i < n; i++) {
+            as_sync_undo_t *u = apr_array_push(*cb->reply_undo);
+            memcpy(u->id, b.d + b.pos, AS_STORE_ITEM_ID_MAX);
+            u->id[AS_STORE_ITEM_ID_MAX] = '\0';
+            b.pos += AS_STORE_ITEM_ID_MAX;
+            u->kind = (int)r_u32(&b);
+            u->flags = r_u32(&b);
+        }
+    }
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
 
@@ -536,12 +563,20 @@ apr_status_t as_coll_get_reply(as_db_t *db, apr_pool_t *p, const char *account, 
                                const char *coll, apr_uint32_t *reply_n, const char **xml,
                                apr_size_t *len)
 {
+    return as_coll_get_undo(db, p, account, device, coll, reply_n, xml, len, NULL);
+}
+
+apr_status_t as_coll_get_undo(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
+                              const char *coll, apr_uint32_t *reply_n, const char **xml,
+                              apr_size_t *len, apr_array_header_t **undo)
+{
     coll_baton_t cb;
     apr_status_t rv;
     memset(&cb, 0, sizeof(cb));
     cb.p = p;
     cb.reply_xml = xml;
     cb.reply_len = len;
+    cb.reply_undo = undo;
     coll_keys(&cb, account, device, coll);
     rv = as_db_txn(db, AS_DB_TXN_READ, reply_get_fn, &cb);
     *reply_n = cb.reply_n;
@@ -559,6 +594,22 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc) {
         return rc;
     }
+    if (cb->expect_resends >= 0) {
+        const unsigned char *v = NULL;
+        size_t vl = 0;
+        as_coll_state_t cur;
+        memset(&cur, 0, sizeof(cur));
+        rc = get_rec(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, DB_RMW);
+        if (rc == 0) {
+            rc = coll_decode(v, vl, cb->p, &cur);
+        }
+        if (rc == DB_NOTFOUND || (rc == 0 && cur.resends != (apr_uint32_t)cb->expect_resends)) {
+            return AS_SYNC_ESTALE;
+        }
+        if (rc) {
+            return rc;
+        }
+    }
     w_put(&b, "\001", 1);
     w_u32(&b, st->gen);
     w_u32(&b, st->n);
@@ -567,6 +618,8 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     w_u64(&b, (apr_uint64_t)st->expire);
     w_u32(&b, (apr_uint32_t)st->pending);
     w_u32(&b, st->nitems);
+    w_u32(&b, st->resends);
+    w_u32(&b, st->careful);
     if (b.oom || (rc = as_db_put(dbp, txn, cb->hkey, cb->hkl, b.d, b.len)) != 0) {
         free(b.d);
         return b.oom ? ENOMEM : rc;
@@ -594,6 +647,19 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
         w_put(&b, "\001", 1);
         w_u32(&b, st->n);
         w_str(&b, cb->xml, cb->xml_len);
+        if (cb->undo) {
+            int i;
+            w_u32(&b, (apr_uint32_t)cb->undo->nelts);
+            for (i = 0; i < cb->undo->nelts; i++) {
+                const as_sync_undo_t *u = &APR_ARRAY_IDX(cb->undo, i, as_sync_undo_t);
+                char id[AS_STORE_ITEM_ID_MAX];
+                memset(id, 0, sizeof(id));
+                memcpy(id, u->id, strnlen(u->id, AS_STORE_ITEM_ID_MAX));
+                w_put(&b, id, sizeof(id));
+                w_u32(&b, (apr_uint32_t)u->kind);
+                w_u32(&b, u->flags);
+            }
+        }
         if (b.oom || (rc = as_db_put(dbp, txn, cb->rkey, cb->rkl, b.d, b.len)) != 0) {
             free(b.d);
             return b.oom ? ENOMEM : rc;
@@ -614,6 +680,15 @@ apr_status_t as_coll_put(as_db_t *db, const char *account, const char *device, c
                          apr_uint32_t expect_gen, apr_uint32_t expect_n, const as_coll_state_t *st,
                          const char *xml, apr_size_t xml_len)
 {
+    return as_coll_put_undo(db, account, device, coll, expect_gen, expect_n, st, xml, xml_len, NULL,
+                            -1);
+}
+
+apr_status_t as_coll_put_undo(as_db_t *db, const char *account, const char *device,
+                              const char *coll, apr_uint32_t expect_gen, apr_uint32_t expect_n,
+                              const as_coll_state_t *st, const char *xml, apr_size_t xml_len,
+                              const apr_array_header_t *undo, long expect_resends)
+{
     coll_baton_t cb;
     apr_pool_t *p;
     apr_status_t rv;
@@ -625,6 +700,8 @@ apr_status_t as_coll_put(as_db_t *db, const char *account, const char *device, c
     cb.expect_n = expect_n;
     cb.xml = xml;
     cb.xml_len = xml_len;
+    cb.undo = undo;
+    cb.expect_resends = expect_resends;
     coll_keys(&cb, account, device, coll);
     rv = as_db_txn(db, 0, coll_put_fn, &cb);
     apr_pool_destroy(p);
@@ -733,10 +810,12 @@ apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *dev
     return as_db_txn(db, 0, cache_put_fn, &c);
 }
 
+#define DROP_KINDS 6
+
 typedef struct drop_baton_t {
-    char prefix[5][KEY_MAX];
-    size_t plen[5];
-    int exact[5]; /* the prefix is the whole key */
+    char prefix[DROP_KINDS][KEY_MAX];
+    size_t plen[DROP_KINDS];
+    int exact[DROP_KINDS]; /* the prefix is the whole key */
     apr_array_header_t *keys;
     apr_pool_t *p;
 } drop_baton_t;
@@ -757,7 +836,7 @@ static int drop_fn(as_db_t *db, DB_TXN *txn, void *baton)
     DB *dbp = as_db_handle(db, AS_DB_SYNC);
     int i, rc;
     apr_array_clear(d->keys);
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < DROP_KINDS; i++) {
         if (d->exact[i]) {
             *(char **)apr_array_push(d->keys) = apr_pstrmemdup(d->p, d->prefix[i], d->plen[i]);
         } else if ((rc = as_db_iterate(dbp, txn, d->prefix[i], d->plen[i], drop_collect, d)) != 0) {
@@ -775,21 +854,22 @@ static int drop_fn(as_db_t *db, DB_TXN *txn, void *baton)
 
 apr_status_t as_syncstate_drop_device(as_db_t *db, const char *account, const char *device)
 {
-    static const char kinds[5] = {'H', 'C', 'I', 'R', 'Q'};
+    /* P: the remembered Ping of the device ("P/account\tdevice", as_cmd_ping.c) */
+    static const char kinds[DROP_KINDS] = {'H', 'C', 'I', 'R', 'Q', 'P'};
     drop_baton_t d;
     apr_status_t rv;
     int i;
     apr_pool_create(&d.p, NULL);
     d.keys = apr_array_make(d.p, 16, sizeof(const char *));
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < DROP_KINDS; i++) {
         /* "K/account\t" (all devices) or "K/account\tDEVICE" + the end of the device
-         * field: '\t' for collections, nothing more for H and Q (exact key) */
+         * field: '\t' for collections, nothing more for H, Q and P (exact key) */
         d.plen[i] = (size_t)apr_snprintf(d.prefix[i], KEY_MAX, "%c/%s\t%s", kinds[i], account,
                                          device ? device : "");
         if (device && (kinds[i] == 'C' || kinds[i] == 'I' || kinds[i] == 'R')) {
             d.prefix[i][d.plen[i]++] = '\t';
         }
-        d.exact[i] = device && (kinds[i] == 'H' || kinds[i] == 'Q');
+        d.exact[i] = device && (kinds[i] == 'H' || kinds[i] == 'Q' || kinds[i] == 'P');
     }
     rv = as_db_txn(db, 0, drop_fn, &d);
     apr_pool_destroy(d.p);

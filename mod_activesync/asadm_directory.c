@@ -433,11 +433,15 @@ int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
         printf("  mailbox     %s\n", mailbox_state(ctx->pool, &a));
         asadm_print_options(stdout, "  ", &a.eff, &a.opts);
     } else if (!strcmp(verb, "remove")) {
-        rv = as_dir_account_remove(ctx->db, ctx->pool, argv[1], &err);
+        int ndev = 0;
+        rv = as_dir_account_remove_ex(ctx->db, ctx->pool, argv[1], &ndev, &err);
         if (rv != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
-        asadm_ok(ctx, "account %s removed (its settings and mailbox slot are gone)", argv[1]);
+        asadm_ok(ctx,
+                 "account %s removed (its settings, mailbox slot, %d device record(s) and their "
+                 "sync state are gone)",
+                 argv[1], ndev);
     } else {
         as_dir_account_t a;
         rv = as_dir_account_update(ctx->db, ctx->pool, argv[1], &e, &ctx->cap, &err);

@@ -189,3 +189,38 @@ def test_policy_commands(d):
     assert {"name": "AllowCamera", "type": "bool", "default": True} == {
         k: v for k, v in settings[names.index("AllowCamera")].items() if k != "help"}
     assert "MaxEmailAgeFilter" in run(d, "policy", "settings").stdout
+
+
+def test_account_remove_takes_its_devices(d):
+    """account remove deletes the account's device records (and their sync
+    state): device list no longer shows them, a device of the account coming
+    back is new and must provision; other accounts keep theirs."""
+    run(d, "account", "set", "ann@example.org", "email=on")
+    device(d, "contact", "ann@example.org", "APPL1", "iPhone", "12.1", "Apple-iPhone/1")
+    key = device(d, "provision", "ann@example.org", "APPL1", "12.1")
+    device(d, "contact", "ann@example.org", "ANDR2", "Android", "14.1")
+    device(d, "contact", "anna@example.org", "APPL1", "iPhone", "14.1")
+    run(d, "device", "wipe", "ann@example.org", "ANDR2")
+    assert device(d, "contact", "ann@example.org", "ANDR2", "Android", "14.1") == \
+        "provision 140 200"
+    assert len(js(d, "device", "list", "ann@example.org")["devices"]) == 2
+
+    out = run(d, "account", "remove", "ann@example.org").stdout
+    assert "2 device record(s)" in out
+    assert js(d, "device", "list", "ann@example.org") == {"devices": []}
+    lines = run(d, "device", "list", "example.org").stdout.splitlines()
+    assert [ln.split()[0] for ln in lines[1:]] == ["anna@example.org"], lines
+    assert [x["account"] for x in js(d, "device", "list", "example.org")["devices"]] == \
+        ["anna@example.org"]
+    run(d, "device", "show", "ann@example.org", "APPL1", code=1)
+    run(d, "account", "remove", "ann@example.org", code=1)  # nothing left to remove
+
+    # Re-added, it starts clean: the devices come back as new ones, without
+    # the old key and without the wipe that was pending.
+    run(d, "account", "set", "ann@example.org", "email=on")
+    assert device(d, "contact", "ann@example.org", "ANDR2", "Android", "14.1") == \
+        "provision 142 200"
+    device(d, "contact", "ann@example.org", "APPL1", "iPhone", "12.1")
+    show = js(d, "device", "show", "ann@example.org", "APPL1")
+    assert show["provisioning"]["policy_key"] != key
+    assert show["provisioning"]["state"] != "current"

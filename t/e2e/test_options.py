@@ -24,6 +24,9 @@ def test_options_headers(server, client):
     assert versions and all(v in ALL_VERSIONS for v in versions), versions
     assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split(".")))), versions
     assert "14.1" in versions
+    # 12.1 is handled in full; 14.0 must stay listed (the Thunderbird add-on
+    # refuses to sync otherwise)
+    assert "12.1" in versions and "14.0" in versions
     commands = r.header("MS-ASProtocolCommands").split(",")
     assert all(c in COMMAND_CODES for c in commands), commands
     assert len(set(commands)) == len(commands)

@@ -11,10 +11,11 @@ standard servers of the other tests say Off).  Virtual hosts:
   both.test     On, 449 Both (always 449 with the in-band body)
   off.test      Off (a pending wipe is still delivered)
 
-The server advertises 14.0 and 14.1 only (no 12.x, whose devices get a
-bare 449): the 449 path is that of a 14.x device ignoring the in-band
-status, which the Auto mode escalates to 449 after AS_GATE_449_AFTER (2)
-in-band demands.  Every test uses devices of its own; every WBXML reply
+The server advertises 12.1, 14.0 and 14.1.  12.1 devices always get a
+bare 449 (test_versions_and_12x; their whole session is in
+test_proto121.py); for 14.x the 449 path is that of a device ignoring the
+in-band status, which the Auto mode escalates to 449 after
+AS_GATE_449_AFTER (2) in-band demands.  Every test uses devices of its own; every WBXML reply
 goes through validate-eas (easclient.decode_reply).
 """
 
@@ -224,16 +225,23 @@ def test_full_exchange_14_1(server):
 
 
 def test_versions_and_12x(server):
-    """12.x is not advertised (its devices would get a bare 449): refused as
-    unsupported before any gate."""
+    """12.1 is advertised (14.0 too: the Thunderbird add-on needs it); a 12.1
+    device is told to provision with a bare 449 whatever the 449 mode of
+    the host (the modes are about 14.x devices), and provisions normally.
+    The full 12.1 session is in test_proto121.py."""
     r = server.client().options()
     assert r.status == 200
     versions = r.header("MS-ASProtocolVersions").split(",")
-    assert "12.1" not in versions and "14.1" in versions
-    dev = Device(server, version="12.1")
-    r = dev.post("FolderSync", '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
-                               "</FolderSync>")
-    assert r.status == 400
+    assert "12.1" in versions and "14.0" in versions and "14.1" in versions
+    for host in ("localhost", "inband.test", "both.test"):
+        dev = Device(server, host=host, version="12.1")
+        r = dev.post("FolderSync", '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
+                                   "</FolderSync>")
+        assert r.status == 449 and r.body == b"", (host, r)
+        dev.provision()
+        r, doc = dev.foldersync()
+        assert text(doc, "Status") == "1"
+        assert dev.show()["protocol_version"] == "12.1"
 
 
 def test_449_escalation_auto(server):

@@ -1,10 +1,11 @@
 /* Devices: contact recording (and its write economy), DeviceInformation,
  * listing, access (explicit and domain rules, precedence), wipe orders,
- * removal. */
+ * removal, and removal with the account or domain (sync state included). */
 #include <apr_strings.h>
 
 #include "as_device.h"
 #include "as_directory.h"
+#include "as_syncstate.h"
 #include "testdb.h"
 #include "unit.h"
 
@@ -310,6 +311,120 @@ START_TEST(record_survives_reopen)
 }
 END_TEST
 
+/* ---- removal with the account ------------------------------------------------------- */
+
+static void device_with_state(const char *account, const char *dev, const char *req)
+{
+    as_device_contact_t c = contact(account, dev, "iPhone", "Apple-iPhone/1", "12.1", "Sync",
+                                    apr_time_from_sec(1700000000));
+    as_device_t d;
+    ck_assert(as_device_touch(db, unit_pool, &c, &d) == APR_SUCCESS);
+    ck_assert(as_sync_cache_put(db, account, dev, req, strlen(req)) == APR_SUCCESS);
+}
+
+static const char *cached(const char *account, const char *dev)
+{
+    const char *xml = NULL;
+    apr_size_t len = 0;
+    ck_assert(as_sync_cache_get(db, unit_pool, account, dev, &xml, &len) == APR_SUCCESS);
+    return xml;
+}
+
+static int ndevices(const char *scope)
+{
+    apr_array_header_t *arr;
+    ck_assert(as_device_list(db, unit_pool, scope, &arr, NULL) == APR_SUCCESS);
+    return arr->nelts;
+}
+
+START_TEST(account_removal_takes_devices)
+{
+    const char *err = NULL;
+    as_optedit_t e;
+    as_device_t d;
+    int n = -1;
+
+    memset(&e, 0, sizeof(e));
+    ck_assert(as_optedit_parse_set(unit_pool, &e, "email=on", 1, &err) == APR_SUCCESS);
+    ck_assert(as_dir_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
+              APR_SUCCESS);
+    device_with_state("ann@example.org", "APPL1", "<Sync>ann1</Sync>");
+    device_with_state("ann@example.org", "ANDR2", "<Sync>ann2</Sync>");
+    ck_assert(as_device_wipe(db, unit_pool, "ann@example.org", "APPL1", 0, &err) == APR_SUCCESS);
+    /* neighbours that must survive: a longer local part, another domain */
+    ck_assert(as_dir_domain_add(db, unit_pool, "example.net", &err) == APR_SUCCESS);
+    device_with_state("anna@example.org", "APPL1", "<Sync>anna</Sync>");
+    device_with_state("ann@example.net", "APPL1", "<Sync>net</Sync>");
+    ck_assert_int_eq(ndevices("ann@example.org"), 2);
+
+    ck_assert(as_dir_account_remove_ex(db, unit_pool, "Ann@Example.org", &n, &err) == APR_SUCCESS);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(ndevices("ann@example.org"), 0);
+    ck_assert_ptr_null(cached("ann@example.org", "APPL1"));
+    ck_assert_ptr_null(cached("ann@example.org", "ANDR2"));
+    ck_assert_int_eq(ndevices("anna@example.org"), 1);
+    ck_assert_str_eq(cached("anna@example.org", "APPL1"), "<Sync>anna</Sync>");
+    ck_assert_int_eq(ndevices("ann@example.net"), 1);
+    ck_assert_str_eq(cached("ann@example.net", "APPL1"), "<Sync>net</Sync>");
+    ck_assert_int_eq(as_dir_account_remove(db, unit_pool, "ann@example.org", &err),
+                     AS_DIR_ENOACCOUNT);
+
+    /* re-added, the account starts clean: the device is new (no wipe, no key) */
+    ck_assert(as_dir_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
+              APR_SUCCESS);
+    ck_assert_int_eq(as_device_get(db, unit_pool, "ann@example.org", "APPL1", &d, &err),
+                     AS_DEV_ENODEVICE);
+    device_with_state("ann@example.org", "APPL1", "<Sync>again</Sync>");
+    d = get("ann@example.org", "APPL1");
+    ck_assert_int_eq(d.wipe, AS_WIPE_NONE);
+    ck_assert_uint_eq(d.policy_key, 0);
+
+    /* an account known only by its devices (no record, no slot) is removable */
+    device_with_state("bob@example.org", "B1", "<Sync>bob</Sync>");
+    ck_assert(as_dir_account_remove_ex(db, unit_pool, "bob@example.org", &n, &err) == APR_SUCCESS);
+    ck_assert_int_eq(n, 1);
+    ck_assert_ptr_null(cached("bob@example.org", "B1"));
+
+    /* domain removal takes the devices of all its accounts and its device
+     * rules: the domain added again starts without the old blocks */
+    {
+        as_device_rule_t r;
+        apr_array_header_t *rules;
+        ck_assert(as_device_rule_parse(unit_pool, "block", "type=IPHONE*", &r, &err) ==
+                  APR_SUCCESS);
+        ck_assert(as_device_rule_add(db, unit_pool, "example.org", &r, &err) == APR_SUCCESS);
+        ck_assert(as_device_rule_add(db, unit_pool, "example.net", &r, &err) == APR_SUCCESS);
+        ck_assert(as_dir_domain_remove(db, unit_pool, "example.org", 1, &err) == APR_SUCCESS);
+        ck_assert_int_eq(ndevices("example.org"), 0);
+        ck_assert_ptr_null(cached("ann@example.org", "APPL1"));
+        ck_assert_ptr_null(cached("anna@example.org", "APPL1"));
+        ck_assert_int_eq(ndevices("example.net"), 1);
+        ck_assert(as_dir_domain_add(db, unit_pool, "example.org", &err) == APR_SUCCESS);
+        ck_assert(as_device_rule_list(db, unit_pool, "example.org", &rules, &err) == APR_SUCCESS);
+        ck_assert_int_eq(rules->nelts, 0);
+        ck_assert(as_device_rule_list(db, unit_pool, "example.net", &rules, &err) == APR_SUCCESS);
+        ck_assert_int_eq(rules->nelts, 1);
+    }
+}
+END_TEST
+
+/* device remove: the record and the device's sync state, nobody else's */
+START_TEST(device_removal_takes_sync_state)
+{
+    const char *err = NULL;
+    device_with_state("cat@example.org", "APPL1", "<Sync>cat1</Sync>");
+    device_with_state("cat@example.org", "APPL12", "<Sync>cat12</Sync>");
+    device_with_state("cat@example.org", "ANDR2", "<Sync>cat2</Sync>");
+    ck_assert(as_device_remove(db, unit_pool, "cat@example.org", "appl1", &err) == APR_SUCCESS);
+    ck_assert_int_eq(ndevices("cat@example.org"), 2);
+    ck_assert_ptr_null(cached("cat@example.org", "APPL1"));
+    ck_assert_str_eq(cached("cat@example.org", "APPL12"), "<Sync>cat12</Sync>");
+    ck_assert_str_eq(cached("cat@example.org", "ANDR2"), "<Sync>cat2</Sync>");
+    ck_assert_int_eq(as_device_remove(db, unit_pool, "cat@example.org", "APPL1", &err),
+                     AS_DEV_ENODEVICE);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("device");
@@ -322,6 +437,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, access_precedence);
     tcase_add_test(tc, wipe_orders);
     tcase_add_test(tc, record_survives_reopen);
+    tcase_add_test(tc, account_removal_takes_devices);
+    tcase_add_test(tc, device_removal_takes_sync_state);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -320,6 +320,65 @@ START_TEST(test_newer_ping_ends_parked)
 }
 END_TEST
 
+/* Dropping a device's sync state forgets its remembered Ping too (the P
+ * record), and only that device's; NULL drops every device of the account. */
+static int raw_fn(as_db_t *d, DB_TXN *txn, void *baton)
+{
+    const char **kv = baton;
+    DB *dbp = as_db_handle(d, AS_DB_SYNC);
+    char buf[64];
+    size_t len = sizeof buf;
+    if (kv[1]) {
+        return as_db_put(dbp, txn, kv[0], strlen(kv[0]), kv[1], strlen(kv[1]));
+    }
+    kv[2] = as_db_get(dbp, txn, kv[0], strlen(kv[0]), buf, &len, 0) == 0 ? "found" : NULL;
+    return 0;
+}
+
+static void raw_put(const char *key)
+{
+    const char *kv[3] = {key, "x", NULL};
+    ck_assert_int_eq(as_db_txn(db, 0, raw_fn, kv), APR_SUCCESS);
+}
+
+static int raw_has(const char *key)
+{
+    const char *kv[3] = {key, NULL, NULL};
+    ck_assert_int_eq(as_db_txn(db, AS_DB_TXN_READ, raw_fn, kv), APR_SUCCESS);
+    return kv[2] != NULL;
+}
+
+START_TEST(test_drop_device_forgets_ping)
+{
+    cmdtest_t t;
+    const char *other = "P/" IOT_ACCT "\tOTHERDEV", *longer = "P/" IOT_ACCT "\t" IOT_DEV "X";
+    const char *else_acct = "P/someone@example.com\t" IOT_DEV;
+
+    raw_put(other);
+    raw_put(longer);
+    raw_put(else_acct);
+    iot_plain("Work", "new", 3, NULL);
+    ping(&t, NULL, ping_xml(30, apr_pstrcat(unit_pool, folder(work, "Email"), NULL)));
+    ck_assert_str_eq(S(&t, "Status"), "2");
+    cmdtest_free(&t);
+    /* remembered: the empty Ping works */
+    ping(&t, NULL, NULL);
+    ck_assert_str_eq(S(&t, "Status"), "2");
+    cmdtest_free(&t);
+    ck_assert_int_eq(as_syncstate_drop_device(db, IOT_ACCT, IOT_DEV), APR_SUCCESS);
+    ping(&t, NULL, NULL);
+    ck_assert_str_eq(S(&t, "Status"), "3");
+    cmdtest_free(&t);
+    ck_assert(raw_has(other));
+    ck_assert(raw_has(longer));
+    ck_assert(raw_has(else_acct));
+    ck_assert_int_eq(as_syncstate_drop_device(db, IOT_ACCT, NULL), APR_SUCCESS);
+    ck_assert(!raw_has(other));
+    ck_assert(!raw_has(longer));
+    ck_assert(raw_has(else_acct));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("ping");
@@ -331,6 +390,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_delivery_wakes_ping);
     tcase_add_test(tc, test_ignored_and_gone);
     tcase_add_test(tc, test_newer_ping_ends_parked);
+    tcase_add_test(tc, test_drop_device_forgets_ping);
     suite_add_tcase(s, tc);
     return s;
 }

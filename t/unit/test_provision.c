@@ -194,7 +194,23 @@ END_TEST
 
 START_TEST(two_phase_12_1)
 {
-    const char *final;
+    const char *final, *err = NULL;
+    cmdtest_t t;
+    as_device_t d;
+
+    /* DeviceInformation inside Provision is a 14.1 element (MS-ASPROV
+     * 2.2.2.53): a 12.1 or 14.0 request carrying it is malformed, gets no
+     * key and records nothing. */
+    provision(&t, "12.1", PHASE1_INFO);
+    ck_assert_str_eq(xp(t.resp.doc, "/p:Provision/p:Status"), "2");
+    ck_assert_int_eq(xp_count(t.resp.doc, "//p:Policies"), 0);
+    ck_assert_int_eq(xp_count(t.resp.doc, "//s:DeviceInformation"), 0);
+    cmdtest_free(&t);
+    provision(&t, "14.0", PHASE1_INFO);
+    ck_assert_str_eq(xp(t.resp.doc, "/p:Provision/p:Status"), "2");
+    cmdtest_free(&t);
+    ck_assert(as_device_get(db, unit_pool, ACCT, DEV, &d, &err) == AS_DEV_ENODEVICE);
+
     expect_demand("12.1", "FolderSync", NULL, AS_STATUS_NOT_PROVISIONED);
     final = do_provision(DEV, "12.1", 0);
     expect_serve("12.1", "FolderSync", final);

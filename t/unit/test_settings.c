@@ -1,6 +1,6 @@
 /* Settings: DeviceInformation Set (every field recorded), UserInformation
  * Get (12.x/14.0 and 14.1 forms), Oof Get/Set, DevicePassword Set,
- * RightsManagementInformation Get, several parts answered in order, and
+ * RightsManagementInformation Get (14.1 only), several parts answered in order, and
  * malformed requests.  Every reply is checked with validate-eas. */
 #include <apr_strings.h>
 
@@ -79,6 +79,31 @@ START_TEST(user_information_by_version)
 
     settings(&t, "12.1", S("<UserInformation><Get/></UserInformation>"));
     ck_assert_str_eq(xp(t.resp.doc, "//s:EmailAddresses/s:SMTPAddress"), ACCT);
+    ck_assert_int_eq(xp_count(t.resp.doc, "//s:Accounts"), 0);
+    cmdtest_free(&t);
+}
+END_TEST
+
+/* RightsManagementInformation is a 14.1 element: before that it is unknown,
+ * a protocol error for the whole request. */
+START_TEST(rights_management_needs_14_1)
+{
+    static const char *const old[] = {"12.1", "14.0"};
+    cmdtest_t t;
+    size_t i;
+
+    for (i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+        settings(&t, old[i],
+                 S("<UserInformation><Get/></UserInformation>"
+                   "<RightsManagementInformation><Get/></RightsManagementInformation>"));
+        ck_assert_str_eq(xp(t.resp.doc, "/s:Settings/s:Status"), "2");
+        ck_assert_int_eq(xp_count(t.resp.doc, "//s:RightsManagementInformation"), 0);
+        ck_assert_int_eq(xp_count(t.resp.doc, "//s:UserInformation"), 0);
+        cmdtest_free(&t);
+    }
+    settings(&t, "14.1", S("<RightsManagementInformation><Get/></RightsManagementInformation>"));
+    ck_assert_str_eq(xp(t.resp.doc, "/s:Settings/s:Status"), "1");
+    ck_assert_str_eq(xp(t.resp.doc, "//s:RightsManagementInformation/s:Status"), "1");
     cmdtest_free(&t);
 }
 END_TEST
@@ -209,6 +234,7 @@ Suite *unit_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, device_information_every_field);
     tcase_add_test(tc, user_information_by_version);
+    tcase_add_test(tc, rights_management_needs_14_1);
     tcase_add_test(tc, oof_password_rights_in_order);
     tcase_add_test(tc, malformed);
     suite_add_tcase(s, tc);

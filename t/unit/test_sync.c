@@ -634,6 +634,291 @@ START_TEST(get_item_estimate)
 }
 END_TEST
 
+/* ---- EAS 12.1 ------------------------------------------------------------------------ */
+
+/* What differs under 12.1: Class in the request's Collection (none in the
+ * reply, which the schema does not allow), Wait accepted but
+ * HeartbeatInterval (14.0+) a protocol error, and GetItemEstimate's 12.1
+ * form with Class and FilterType directly in Collection. */
+START_TEST(sync_and_estimate_12_1)
+{
+    const char *inbox, *k;
+    size_t len;
+    char *msg = mg_msg_plain(&len, 1), name[256];
+    st_model_t m = model();
+    cmdtest_t t;
+    time_t now = time(NULL);
+    int i;
+
+    for (i = 0; i < 10; i++) { /* one a day: 12 h, 36 h, ... old */
+        mg_deliver(st_root, "cur", (unsigned)i + 1, "2,S", msg, len,
+                   now - 43200 - (time_t)i * 86400, name);
+    }
+    free(msg);
+    inbox = st_folder_id("");
+    st_run_dev(&t, as_cmd_sync, "Sync", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<Sync xmlns=\"AirSync:\"><Collections><Collection><Class>Email</Class>"
+                            "<SyncKey>0</SyncKey><CollectionId>%s</CollectionId></Collection>"
+                            "</Collections></Sync>",
+                            inbox));
+    cmdtest_validate(t.resp.doc);
+    ck_assert_str_eq(sx(t.resp.doc, "//a:Collection/a:Status"), "1");
+    ck_assert_int_eq(sx_count(t.resp.doc, "//a:Class"), 0);
+    k = sx(t.resp.doc, "//a:SyncKey");
+    cmdtest_free(&t);
+    st_run_dev(&t, as_cmd_sync, "Sync", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<Sync xmlns=\"AirSync:\"><Collections><Collection><Class>Email</Class>"
+                            "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>"
+                            "<WindowSize>4</WindowSize><Options><FilterType>3</FilterType>"
+                            "</Options></Collection></Collections></Sync>",
+                            k, inbox));
+    cmdtest_validate(t.resp.doc);
+    ck_assert_int_eq(sx_count(t.resp.doc, "//a:Class"), 0);
+    ck_assert_int_eq(sx_count(t.resp.doc, "//a:MoreAvailable"), 1);
+    st_model_apply(&m, t.resp.doc, inbox);
+    ck_assert_int_eq(m.adds, 4);
+    cmdtest_free(&t);
+
+    /* GetItemEstimate, 12.1 form: FilterType 3 (one week) leaves 7 of 10,
+     * 4 of them sent; FilterType 0 counts all 6 unsent. */
+    st_run_dev(&t, as_cmd_getitemestimate, "GetItemEstimate", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<GetItemEstimate xmlns=\"GetItemEstimate:\" xmlns:a=\"AirSync:\">"
+                            "<Collections><Collection><Class>Email</Class>"
+                            "<CollectionId>%s</CollectionId><a:FilterType>3</a:FilterType>"
+                            "<a:SyncKey>%s</a:SyncKey></Collection></Collections>"
+                            "</GetItemEstimate>",
+                            inbox, m.key));
+    cmdtest_validate(t.resp.doc);
+    ck_assert_str_eq(sx(t.resp.doc, "//g:Response/g:Status"), "1");
+    ck_assert_str_eq(sx(t.resp.doc, "//g:Estimate"), "3");
+    cmdtest_free(&t);
+    st_run_dev(&t, as_cmd_getitemestimate, "GetItemEstimate", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<GetItemEstimate xmlns=\"GetItemEstimate:\" xmlns:a=\"AirSync:\">"
+                            "<Collections><Collection><Class>Email</Class>"
+                            "<CollectionId>%s</CollectionId><a:FilterType>0</a:FilterType>"
+                            "<a:SyncKey>%s</a:SyncKey></Collection></Collections>"
+                            "</GetItemEstimate>",
+                            inbox, m.key));
+    ck_assert_str_eq(sx(t.resp.doc, "//g:Estimate"), "6");
+    cmdtest_free(&t);
+
+    /* Sync HeartbeatInterval is 14.0+: Status 4 from a 12.1 device (an
+     * in-range value, so only the version decides); Wait is fine. */
+    st_run_dev(&t, as_cmd_sync, "Sync", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<Sync xmlns=\"AirSync:\"><Collections><Collection><Class>Email</Class>"
+                            "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId></Collection>"
+                            "</Collections><HeartbeatInterval>300</HeartbeatInterval></Sync>",
+                            m.key, inbox));
+    cmdtest_validate(t.resp.doc);
+    ck_assert_str_eq(sx(t.resp.doc, "/a:Sync/a:Status"), "4");
+    cmdtest_free(&t);
+    st_run_dev(&t, as_cmd_sync, "Sync", ST_DEV, "12.1",
+               apr_psprintf(unit_pool,
+                            "<Sync xmlns=\"AirSync:\"><Collections><Collection><Class>Email</Class>"
+                            "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId></Collection>"
+                            "</Collections><Wait>0</Wait></Sync>",
+                            m.key, inbox));
+    ck_assert_str_eq(sx(t.resp.doc, "/a:Sync/a:Status"), "14");
+    ck_assert_str_eq(sx(t.resp.doc, "/a:Sync/a:Limit"), "1");
+    cmdtest_free(&t);
+}
+END_TEST
+
+/* ---- loop detection --------------------------------------------------------------- */
+
+static apr_array_header_t *loop_lines;
+
+static int loop_enabled(void *baton, int level)
+{
+    (void)baton;
+    return level <= AS_LOG_NOTICE;
+}
+
+static void loop_print(void *baton, const char *file, int line, int level, apr_status_t rv,
+                       const char *msg)
+{
+    (void)baton;
+    (void)file;
+    (void)line;
+    (void)level;
+    (void)rv;
+    APR_ARRAY_PUSH(loop_lines, const char *) = apr_pstrdup(unit_pool, msg);
+}
+
+static int loop_has(const char *needle)
+{
+    int i, n = 0;
+    for (i = 0; i < loop_lines->nelts; i++) {
+        n += strstr(APR_ARRAY_IDX(loop_lines, i, const char *), needle) != NULL;
+    }
+    return n;
+}
+
+/* A device that chokes on one item (resends its key whenever a reply
+ * carries it): the third identical resend rebuilds the reply with one
+ * change, the changes then come one per reply, and when the reply with only
+ * the bad item loops too, the item is skipped with one log line.  Nothing
+ * else is lost or duplicated; the first two resends get identical bytes; the
+ * skipped item stays unsent after a flag change, new mail still arrives. */
+START_TEST(loop_rebuilds_then_skips)
+{
+    static const as_logger_t lg = {loop_enabled, loop_print, NULL};
+    const as_logger_t *saved = as_log_default();
+    const char *inbox, *bad_sid = NULL, *bad_id, *b0 = NULL, *key, *k0 = NULL;
+    unsigned now = 0;
+    apr_size_t l0 = 0;
+    apr_hash_t *truth;
+    cmdtest_t t;
+    st_model_t m = model();
+    int requests = 0, resends = 0, rebuilt_one = 0, more = 1;
+
+    loop_lines = apr_array_make(unit_pool, 8, sizeof(const char *));
+    st_fill(st_root, 0, 12);
+    inbox = st_folder_id("");
+    st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, "0", 0, NULL));
+    st_model_apply(&m, t.resp.doc, inbox);
+    cmdtest_free(&t);
+    as_log_set_default(&lg);
+    while (more) {
+        apr_size_t l;
+        const char *b;
+        key = m.key;
+        st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, key, 100, NULL));
+        ck_assert_ptr_nonnull(t.resp.doc);
+        ck_assert_int_lt(++requests, 60);
+        if (!bad_sid) {
+            /* the fifth Add of the first full reply breaks the device */
+            ck_assert_int_eq(sx_count(t.resp.doc, "//a:Commands/a:Add"), 12);
+            bad_sid = sx(t.resp.doc, "(//a:Commands/a:Add)[5]/a:ServerId");
+        }
+        b = st_wbxml(t.resp.doc, &l);
+        if (sx_count(t.resp.doc,
+                     apr_psprintf(unit_pool, "//a:Commands/a:Add[a:ServerId='%s']", bad_sid))) {
+            /* choke: resend the same key; the first two resends are lost
+             * replies as far as the server knows: identical bytes */
+            if (resends == 0) {
+                b0 = b;
+                l0 = l;
+                k0 = sx(t.resp.doc, "//a:SyncKey");
+            } else if (resends < 3) {
+                ck_assert_msg(l == l0 && !memcmp(b, b0, l), "resend %d changed the reply", resends);
+            }
+            resends++;
+            ck_assert_int_le(resends, 3);
+            cmdtest_free(&t);
+            continue;
+        }
+        if (resends == 3 && !rebuilt_one) {
+            /* the third resend of the 12-item reply: one change only */
+            ck_assert_int_eq(sx_count(t.resp.doc, "//a:Commands/*"), 1);
+            ck_assert_str_eq(sx(t.resp.doc, "//a:SyncKey"), k0); /* still key N */
+            rebuilt_one = 1;
+        }
+        cmdtest_validate(t.resp.doc);
+        ck_assert_int_le(sx_count(t.resp.doc, "//a:Commands/*"), 1);
+        resends = 0;
+        more = st_model_apply(&m, t.resp.doc, inbox);
+        cmdtest_free(&t);
+    }
+    ck_assert(rebuilt_one);
+    ck_assert_int_eq(loop_has("rebuilt with one"), 1);
+    bad_id = strchr(bad_sid, ':') + 1;
+    ck_assert_int_eq(loop_has(apr_psprintf(unit_pool,
+                                           "account " ST_ACCT " device " ST_DEV
+                                           " collection %s: item %s skipped",
+                                           inbox, bad_sid)),
+                     1);
+    /* the device has the Maildir minus the bad item, each once */
+    truth = st_truth(inbox);
+    ck_assert_ptr_nonnull(apr_hash_get(truth, bad_id, APR_HASH_KEY_STRING));
+    apr_hash_set(truth, bad_id, APR_HASH_KEY_STRING, NULL);
+    st_model_check(&m, truth);
+    ck_assert_int_eq(m.adds, 11);
+    /* a flag change of the skipped item sends nothing; new mail is sent */
+    {
+        apr_array_header_t *items;
+        int i;
+        ck_assert_int_eq(as_store_list_items(st_store(), inbox, unit_pool, &items, NULL),
+                         APR_SUCCESS);
+        for (i = 0; i < items->nelts; i++) {
+            const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
+            if (!strcmp(it->id, bad_id)) {
+                ck_assert_int_eq(
+                    as_store_set_flags(st_store(), inbox, bad_id,
+                                       it->flags & AS_STORE_FLAGGED ? 0 : AS_STORE_FLAGGED,
+                                       it->flags & AS_STORE_FLAGGED ? AS_STORE_FLAGGED : 0, &now),
+                    APR_SUCCESS);
+            }
+        }
+    }
+    st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, m.key, 100, NULL));
+    ck_assert_ptr_null(t.resp.doc);
+    cmdtest_free(&t);
+    st_fill(st_root, 100, 2);
+    st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, m.key, 100, NULL));
+    ck_assert_ptr_nonnull(t.resp.doc);
+    ck_assert_int_eq(sx_count(t.resp.doc, "//a:Commands/a:Add"), 2);
+    st_model_apply(&m, t.resp.doc, inbox);
+    cmdtest_free(&t);
+    truth = st_truth(inbox);
+    apr_hash_set(truth, bad_id, APR_HASH_KEY_STRING, NULL);
+    st_model_check(&m, truth);
+    /* the skipped item removed from the folder: no Delete (the device never had it) */
+    ck_assert_int_eq(as_store_delete_item(st_store(), inbox, bad_id, 0), APR_SUCCESS);
+    st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, m.key, 100, NULL));
+    ck_assert_ptr_null(t.resp.doc);
+    cmdtest_free(&t);
+    as_log_set_default(saved);
+}
+END_TEST
+
+/* A reply whose only change is not an Add has nothing to narrow: it is
+ * replayed identically however often the device resends (one log line). */
+START_TEST(loop_nothing_to_narrow)
+{
+    static const as_logger_t lg = {loop_enabled, loop_print, NULL};
+    const as_logger_t *saved = as_log_default();
+    const char *inbox, *k, *b0, *b;
+    apr_size_t l0, l;
+    apr_array_header_t *items;
+    const as_store_item_t *it;
+    cmdtest_t t;
+    st_model_t m = model();
+    unsigned now = 0;
+    int i;
+
+    loop_lines = apr_array_make(unit_pool, 8, sizeof(const char *));
+    st_fill(st_root, 0, 3);
+    inbox = st_folder_id("");
+    ck_assert_int_gt(sync_all(&m, inbox, 10, NULL, NULL), 0);
+    ck_assert_int_eq(as_store_list_items(st_store(), inbox, unit_pool, &items, NULL), APR_SUCCESS);
+    it = &APR_ARRAY_IDX(items, 0, as_store_item_t);
+    ck_assert_int_eq(as_store_set_flags(st_store(), inbox, it->id,
+                                        it->flags & AS_STORE_SEEN ? 0 : AS_STORE_SEEN,
+                                        it->flags & AS_STORE_SEEN ? AS_STORE_SEEN : 0, &now),
+                     APR_SUCCESS);
+    k = m.key;
+    as_log_set_default(&lg);
+    st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, k, 10, NULL));
+    ck_assert_int_eq(sx_count(t.resp.doc, "//a:Commands/a:Change"), 1);
+    b0 = st_wbxml(t.resp.doc, &l0);
+    cmdtest_free(&t);
+    for (i = 0; i < 5; i++) {
+        st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, k, 10, NULL));
+        b = st_wbxml(t.resp.doc, &l);
+        ck_assert(l == l0 && !memcmp(b, b0, l));
+        cmdtest_free(&t);
+    }
+    ck_assert_int_eq(loop_has("nothing to narrow"), 1);
+    as_log_set_default(saved);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("sync");
@@ -650,6 +935,9 @@ Suite *unit_suite(void)
     tcase_add_test(tc, wait_bounds_and_email_off);
     tcase_add_test(tc, get_item_estimate);
     tcase_add_test(tc, wait_woken_by_delivery);
+    tcase_add_test(tc, loop_rebuilds_then_skips);
+    tcase_add_test(tc, loop_nothing_to_narrow);
+    tcase_add_test(tc, sync_and_estimate_12_1);
     suite_add_tcase(s, tc);
     return s;
 }
