@@ -54,7 +54,23 @@ typedef struct as_response_t {
      * the encoded doc (part 0) as application/vnd.ms-sync.multipart.  NULL:
      * a plain WBXML reply. */
     apr_array_header_t *parts;
+    /* A raw reply body instead of WBXML (GetAttachment), NULL: none.  doc
+     * must then be NULL. */
+    const struct as_raw_body_t *raw;
 } as_response_t;
+
+/* A raw body: exactly length bytes of content_type, produced on demand so
+ * that large ones are never held in memory.  The glue sets Content-Type and
+ * Content-Length, then calls produce once with a sink that sends each chunk
+ * on.  A failure after the headers went out (produce's error, or fewer
+ * bytes than announced) can only end the connection early. */
+typedef apr_status_t as_raw_sink_fn(void *sink_ctx, const unsigned char *data, apr_size_t len);
+typedef struct as_raw_body_t {
+    const char *content_type; /* a valid media type, e.g. "image/png" */
+    apr_off_t length;
+    apr_status_t (*produce)(void *ctx, as_raw_sink_fn *sink, void *sink_ctx);
+    void *ctx;
+} as_raw_body_t;
 
 /* A command handler.  APR_SUCCESS: send resp (http_status, doc, headers).
  * Otherwise the glue answers without a body: APR_EINVAL 400 (the request
@@ -77,6 +93,13 @@ const as_command_t *as_command_by_name(const char *name);
 const as_command_t *as_command_by_code(int code);
 /* Comma-separated names of the implemented commands, for MS-ASProtocolCommands. */
 const char *as_command_list_implemented(apr_pool_t *p);
+/* Does the command exist in protocol version proto (as_protocol_number: 121,
+ * 140 ...)?  MS-ASCMD retires some: GetAttachment is 12.1 and earlier only
+ * (14.0+ fetch attachments with ItemOperations).  The server still lists
+ * such a command in MS-ASProtocolCommands (the list is per server, not per
+ * version: Exchange 2010 lists GetAttachment next to 14.0); a request in a
+ * version without it is answered 501 like an unimplemented command. */
+int as_command_in_version(const as_command_t *cmd, int proto);
 
 /* Settings the core needs from the configuration. */
 typedef struct as_server_conf_t {

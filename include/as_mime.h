@@ -113,6 +113,18 @@ typedef struct as_mime_attachment_t {
 apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *msg, const char *part, apr_off_t offset,
                                 apr_off_t length, as_mime_attachment_t *out);
 
+/* The same decoded bytes streamed to sink in chunks of at most 64 KiB, in
+ * bounded memory (the message file is read as it is decoded; only an
+ * embedded message/rfc822 is serialised in memory first).  sink NULL: only
+ * measure.  out gets content_type, name and total (data and len stay
+ * unset).  A sink error stops the decoding and is returned (total then
+ * counts the bytes before the failing chunk); APR_ENOENT: no such part,
+ * APR_EINVAL: a malformed part path.  GetAttachment measures first (its
+ * Content-Length), then streams. */
+typedef apr_status_t as_mime_sink_fn(void *ctx, const unsigned char *data, apr_size_t len);
+apr_status_t as_mime_attachment_stream(apr_pool_t *p, apr_file_t *msg, const char *part,
+                                       as_mime_sink_fn *sink, void *ctx, as_mime_attachment_t *out);
+
 /* Helpers, exposed for the tests. */
 /* The longest prefix of s[0..len) of at most max bytes ending on a UTF-8
  * character boundary (s valid UTF-8). */

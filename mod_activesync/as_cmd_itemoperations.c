@@ -363,17 +363,47 @@ static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *
     set_status(p, f, IO_OK);
 }
 
+apr_status_t as_cmd_attachment_open(apr_pool_t *p, const char *ref, as_cmd_store_fn *open_store,
+                                    void *ctx, as_store_msg_t **msg, const char **part,
+                                    int *store_failed)
+{
+    const char *folder = NULL, *item = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    as_store_t *st;
+
+    *msg = NULL;
+    *store_failed = 0;
+    if (as_mime_fileref_parse(p, ref, &folder, &item, part) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (!(st = open_store(ctx, &rv))) {
+        *store_failed = rv != APR_ENOENT;
+        return rv == APR_SUCCESS ? APR_ENOENT : rv;
+    }
+    rv = as_store_open_item(st, folder, item, p, msg);
+    /* a well-formed id the store refuses names nothing here either */
+    return rv == APR_EINVAL ? APR_ENOENT : rv;
+}
+
+static as_store_t *io_store(void *ctx, apr_status_t *why)
+{
+    io_ctx_t *c = ctx;
+    as_store_t *st = store(c);
+    *why = c->srv;
+    return st;
+}
+
 /* One attachment by FileReference. */
 static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const fetch_opts_t *fo)
 {
     apr_pool_t *p = c->r->pool;
-    const char *folder = NULL, *item = NULL, *part = NULL;
+    const char *part = NULL;
     apr_off_t first = 0, last = -1, length = -1;
     as_mime_attachment_t att;
     as_store_msg_t *msg = NULL;
     xmlNodePtr props;
-    as_store_t *st;
     apr_status_t rv;
+    int store_failed = 0;
 
     as_xml_add(f, BASE_NS, "FileReference", ref);
     if (fo->range) {
@@ -387,17 +417,12 @@ static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const f
             return;
         }
     }
-    if (as_mime_fileref_parse(p, ref, &folder, &item, &part) != APR_SUCCESS) {
-        set_status(p, f, IO_ATTACHMENT);
-        return;
-    }
-    if (!(st = store(c))) {
-        set_status(p, f, no_store_status(c, IO_ATTACHMENT));
-        return;
-    }
-    rv = as_store_open_item(st, folder, item, p, &msg);
+    rv = as_cmd_attachment_open(p, ref, io_store, c, &msg, &part, &store_failed);
     if (rv != APR_SUCCESS) {
-        set_status(p, f, rv == APR_ENOENT || rv == APR_EINVAL ? IO_ATTACHMENT : IO_IO);
+        set_status(p, f,
+                   rv == APR_ENOENT || rv == APR_EINVAL ? IO_ATTACHMENT
+                   : store_failed                       ? IO_SERVER
+                                                        : IO_IO);
         return;
     }
     memset(&att, 0, sizeof(att));

@@ -19,6 +19,8 @@ as_command_fn as_cmd_getitemestimate;
 as_command_fn as_cmd_itemoperations;
 as_command_fn as_cmd_moveitems;
 as_command_fn as_cmd_ping;
+/* GetAttachment (12.1 and earlier; as_cmd_getattachment.c) */
+as_command_fn as_cmd_getattachment;
 /* Ping's HeartbeatInterval bounds in seconds (default AS_SYNC_HEARTBEAT_MIN
  * .. AS_SYNC_HEARTBEAT_MAX, 60..3540; 0 or a bad pair restores them):
  * configuration and tests. */
@@ -29,6 +31,21 @@ void as_cmd_ping_set_bounds(int min_sec, int max_sec);
  * For every command that takes body preferences (ItemOperations, Sync). */
 struct as_mime_bodypref_t;
 int as_cmd_bodypref(apr_pool_t *p, xmlNodePtr e, struct as_mime_bodypref_t *bp);
+
+/* The message holding the attachment a FileReference names ("folder:item:part"
+ * as Sync writes it, as_mime_fileref_parse), for ItemOperations Fetch and
+ * GetAttachment (as_cmd_itemoperations.c).  store(ctx, &why) gives the
+ * request's mailbox (as_sync_open_store), asked only once the reference is
+ * well-formed; NULL with why APR_ENOENT when mail is not served to the
+ * request.  APR_EINVAL: malformed reference; APR_ENOENT: no mailbox or no
+ * such message; another error: the store (*store_failed set) or the message
+ * file failed.  On success *msg and *part (the part path). */
+struct as_store_t;
+struct as_store_msg_t;
+typedef struct as_store_t *as_cmd_store_fn(void *ctx, apr_status_t *why);
+apr_status_t as_cmd_attachment_open(apr_pool_t *p, const char *ref, as_cmd_store_fn *store,
+                                    void *ctx, struct as_store_msg_t **msg, const char **part,
+                                    int *store_failed);
 
 /* Shared by Provision and Settings (as_cmd_settings.c). */
 

@@ -13,7 +13,7 @@ static const as_command_t commands[] = {
     {"SendMail", 1, AS_BODY_WBXML, "ComposeMail:", "SendMail", NULL},
     {"SmartForward", 2, AS_BODY_WBXML, "ComposeMail:", "SmartForward", NULL},
     {"SmartReply", 3, AS_BODY_WBXML, "ComposeMail:", "SmartReply", NULL},
-    {"GetAttachment", 4, AS_BODY_NONE, NULL, NULL, NULL},
+    {"GetAttachment", 4, AS_BODY_NONE, NULL, NULL, as_cmd_getattachment},
     {"FolderSync", 9, AS_BODY_WBXML, "FolderHierarchy:", "FolderSync", as_cmd_foldersync},
     {"FolderCreate", 10, AS_BODY_WBXML, "FolderHierarchy:", "FolderCreate", as_cmd_foldercreate},
     {"FolderDelete", 11, AS_BODY_WBXML, "FolderHierarchy:", "FolderDelete", as_cmd_folderdelete},
@@ -70,4 +70,23 @@ const char *as_command_list_implemented(apr_pool_t *p)
         }
     }
     return list ? list : "";
+}
+
+/* Commands that MS-ASCMD retires after a version: the last one that has them. */
+static const struct {
+    const char *name;
+    int last;
+} retired[] = {
+    {"GetAttachment", 121}, /* 14.0+: ItemOperations Fetch */
+};
+
+int as_command_in_version(const as_command_t *cmd, int proto)
+{
+    size_t i;
+    for (i = 0; cmd && i < sizeof(retired) / sizeof(retired[0]); i++) {
+        if (!strcmp(cmd->name, retired[i].name)) {
+            return proto > 0 && proto <= retired[i].last;
+        }
+    }
+    return cmd != NULL;
 }

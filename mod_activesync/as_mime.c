@@ -1638,8 +1638,8 @@ apr_status_t as_mime_fileref_parse(apr_pool_t *p, const char *ref, const char **
     return APR_SUCCESS;
 }
 
-apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *file, const char *part, apr_off_t offset,
-                                apr_off_t length, as_mime_attachment_t *out)
+apr_status_t as_mime_attachment_stream(apr_pool_t *p, apr_file_t *file, const char *part,
+                                       as_mime_sink_fn *sink, void *ctx, as_mime_attachment_t *out)
 {
     msg_t m;
     const char *err;
@@ -1647,13 +1647,11 @@ apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *file, const char *par
     GMimeStream *src;
     apr_status_t rv;
     unsigned char buf[65536];
-    unsigned char *data = NULL;
-    apr_size_t dlen = 0, dcap = 0;
     apr_off_t pos = 0;
     char *ct;
 
     memset(out, 0, sizeof *out);
-    if (!part || !part_ok(part) || offset < 0) {
+    if (!part || !part_ok(part)) {
         return APR_EINVAL;
     }
     rv = msg_parse(p, file, &m, &err);
@@ -1670,7 +1668,8 @@ apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *file, const char *par
     g_free(ct);
     out->name = att_name(p, o, part);
 
-    /* stream the decoded bytes, keeping only the range */
+    /* decode a leaf part from the (persisted) file stream, chunk by chunk:
+     * only an embedded message is serialised into memory first */
     if (GMIME_IS_PART(o)) {
         GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(o));
         GMimeStream *raw = w ? g_mime_data_wrapper_get_stream(w) : NULL;
@@ -1693,36 +1692,73 @@ apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *file, const char *par
     }
     for (;;) {
         ssize_t n = g_mime_stream_read(src, (char *)buf, sizeof buf);
-        apr_off_t from, to;
         if (n <= 0) {
             break;
         }
-        /* intersect [pos, pos+n) with [offset, offset+length) */
-        from = pos > offset ? pos : offset;
-        to = pos + n;
-        if (length >= 0 && offset + length < to) {
-            to = offset + length;
-        }
-        if (to > from) {
-            apr_size_t k = (apr_size_t)(to - from);
-            if (dlen + k > dcap) {
-                unsigned char *nd;
-                dcap = (dlen + k) * 2 + 65536;
-                nd = apr_palloc(p, dcap);
-                if (dlen) {
-                    memcpy(nd, data, dlen);
-                }
-                data = nd;
-            }
-            memcpy(data + dlen, buf + (from - pos), k);
-            dlen += k;
+        if (sink && (rv = sink(ctx, buf, (apr_size_t)n)) != APR_SUCCESS) {
+            break;
         }
         pos += n;
     }
     g_object_unref(src);
     out->total = pos;
-    out->data = data ? data : (const unsigned char *)"";
-    out->len = dlen;
     msg_free(&m);
+    return rv;
+}
+
+/* as_mime_attachment's sink: keeps [offset, offset+length) of the stream. */
+typedef struct range_sink_t {
+    apr_pool_t *p;
+    apr_off_t offset, length, pos;
+    unsigned char *data;
+    apr_size_t len, cap;
+} range_sink_t;
+
+static apr_status_t range_sink(void *ctx, const unsigned char *buf, apr_size_t n)
+{
+    range_sink_t *r = ctx;
+    apr_off_t from = r->pos > r->offset ? r->pos : r->offset, to = r->pos + (apr_off_t)n;
+
+    if (r->length >= 0 && r->offset + r->length < to) {
+        to = r->offset + r->length;
+    }
+    if (to > from) {
+        apr_size_t k = (apr_size_t)(to - from);
+        if (r->len + k > r->cap) {
+            unsigned char *nd;
+            r->cap = (r->len + k) * 2 + 65536;
+            nd = apr_palloc(r->p, r->cap);
+            if (r->len) {
+                memcpy(nd, r->data, r->len);
+            }
+            r->data = nd;
+        }
+        memcpy(r->data + r->len, buf + (from - r->pos), k);
+        r->len += k;
+    }
+    r->pos += (apr_off_t)n;
+    return APR_SUCCESS;
+}
+
+apr_status_t as_mime_attachment(apr_pool_t *p, apr_file_t *file, const char *part, apr_off_t offset,
+                                apr_off_t length, as_mime_attachment_t *out)
+{
+    range_sink_t r;
+    apr_status_t rv;
+
+    memset(out, 0, sizeof *out);
+    if (offset < 0) {
+        return APR_EINVAL;
+    }
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    r.offset = offset;
+    r.length = length;
+    rv = as_mime_attachment_stream(p, file, part, range_sink, &r, out);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    out->data = r.data ? r.data : (const unsigned char *)"";
+    out->len = r.len;
     return APR_SUCCESS;
 }

@@ -21,7 +21,8 @@
  *                             403
  *   protocol version missing or unsupported
  *                             400 with MS-ASProtocolVersions
- *   unknown or unimplemented command
+ *   unknown or unimplemented command, or one the request's protocol
+ *   version does not have (GetAttachment from 14.0 on)
  *                             501
  *   the cap gate (mod_activesync_db.c), only now, so that the refusals
  *   above never touch the registry, and before the body is read:
@@ -48,7 +49,10 @@
  *                             (no reply document: Content-Length 0, e.g.
  *                             the empty Sync reply; binary parts with
  *                             MS-ASAcceptMultiPart: T or base64 Options
- *                             0x02: application/vnd.ms-sync.multipart);
+ *                             0x02: application/vnd.ms-sync.multipart;
+ *                             a raw body (GetAttachment): its own
+ *                             Content-Type, streamed with an exact
+ *                             Content-Length);
  *                             APR_EINVAL: 400; APR_ENOTIMPL: 501; other: 500
  *
  * Long requests: Ping and Sync with Wait park in the command (as_watch.h)
@@ -95,6 +99,7 @@
 #include "as_account.h"
 #include "as_cap.h"
 #include "as_command.h"
+#include "as_device.h"
 #include "as_multipart.h"
 #include "as_protocol.h"
 #include "as_provision.h"
@@ -260,6 +265,68 @@ static int send_multipart(handler_ctx_t *c, const unsigned char *part0, apr_size
                   ASLOGNO(11034) "%s: multipart reply, %d binary parts, %" APR_OFF_T_FMT " bytes",
                   c->who, parts->nelts, total);
     return ap_pass_brigade_fchk(r, bb, ASLOGNO(11035) "sending the multipart reply failed");
+}
+
+/* A raw reply body (as_raw_body_t, GetAttachment): each chunk the command
+ * produces is passed down the filter chain at once, so memory stays bounded
+ * whatever the size; httpd's core output filter blocks when the client
+ * reads slowly. */
+typedef struct raw_sink_t {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_off_t sent;
+} raw_sink_t;
+
+static apr_status_t raw_sink(void *ctx, const unsigned char *data, apr_size_t len)
+{
+    raw_sink_t *s = ctx;
+    apr_status_t rv;
+
+    if (!len) {
+        return APR_SUCCESS;
+    }
+    APR_BRIGADE_INSERT_TAIL(s->bb, apr_bucket_transient_create((const char *)data, len,
+                                                               s->r->connection->bucket_alloc));
+    rv = ap_pass_brigade(s->r->output_filters, s->bb);
+    apr_brigade_cleanup(s->bb);
+    if (rv == APR_SUCCESS) {
+        s->sent += (apr_off_t)len;
+    }
+    return rv != APR_SUCCESS ? rv : s->r->connection->aborted ? APR_ECONNABORTED : APR_SUCCESS;
+}
+
+static int send_raw(handler_ctx_t *c, const as_raw_body_t *raw)
+{
+    request_rec *r = c->r;
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
+    raw_sink_t s;
+    apr_status_t rv = APR_SUCCESS;
+
+    ap_set_content_type(r, raw->content_type);
+    ap_set_content_length(r, raw->length);
+    s.r = r;
+    s.bb = apr_brigade_create(r->pool, ba);
+    s.sent = 0;
+    if (!r->header_only && raw->length > 0) {
+        rv = raw->produce(raw->ctx, raw_sink, &s);
+    }
+    if (rv != APR_SUCCESS || (!r->header_only && s.sent != raw->length)) {
+        /* the status line went out with the first chunk: all that is left
+         * is to end the connection short of Content-Length, which the client
+         * sees as a failed download */
+        ap_log_rerror(APLOG_MARK, rv == APR_ECONNABORTED ? APLOG_INFO : APLOG_ERR, rv, r,
+                      ASLOGNO(11041) "%s: raw reply cut after %" APR_OFF_T_FMT " of %" APR_OFF_T_FMT
+                                     " bytes",
+                      c->who, s.sent, raw->length);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        r->connection->aborted = 1;
+        return OK;
+    }
+    APR_BRIGADE_INSERT_TAIL(s.bb, apr_bucket_eos_create(ba));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  ASLOGNO(11042) "%s: raw reply, %s, %" APR_OFF_T_FMT " bytes", c->who,
+                  raw->content_type, raw->length);
+    return ap_pass_brigade_fchk(r, s.bb, ASLOGNO(11043) "sending the raw reply failed");
 }
 
 /* ---- trace dumps -------------------------------------------------------- */
@@ -467,9 +534,9 @@ static void release_body(request_rec *r, body_buf_t *buf)
 
 /* Answer with status, extra headers and doc (NULL: an empty body, e.g. the
  * empty Sync reply: 200, Content-Length 0, the WBXML content type);
- * parts: a multipart reply (doc is part 0). */
+ * parts: a multipart reply (doc is part 0); raw: a raw body instead of doc. */
 static int send_reply(handler_ctx_t *c, int http_status, xmlDocPtr doc, apr_table_t *headers,
-                      const apr_array_header_t *parts)
+                      const apr_array_header_t *parts, const as_raw_body_t *raw)
 {
     request_rec *r = c->r;
 
@@ -487,6 +554,9 @@ static int send_reply(handler_ctx_t *c, int http_status, xmlDocPtr doc, apr_tabl
     }
     apr_table_setn(r->headers_out, "Cache-Control", "private");
 
+    if (raw && !doc) {
+        return send_raw(c, raw);
+    }
     if (doc) {
         const unsigned char *out = NULL;
         apr_size_t outlen = 0;
@@ -554,7 +624,7 @@ static int provision_gate(handler_ctx_t *c)
                   ASLOGNO(11036) "%s: the device must provision first (status %d, HTTP %d%s)",
                   c->who, g.eas_status, g.http_status, g.doc ? ", in-band" : "");
     c->trace = trace_wanted(c);
-    status = send_reply(c, g.http_status, g.doc, NULL, NULL);
+    status = send_reply(c, g.http_status, g.doc, NULL, NULL, NULL);
     return status == OK ? DONE : status;
 }
 
@@ -698,6 +768,12 @@ static int handle_post(handler_ctx_t *c)
                       c->who);
         return HTTP_NOT_IMPLEMENTED;
     }
+    if (!as_command_in_version(c->cmd, as_protocol_number(c->version))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      ASLOGNO(11040) "%s: %s is not part of protocol version %s", c->who,
+                      c->cmd->name, c->version);
+        return HTTP_NOT_IMPLEMENTED;
+    }
 
     /* The cap gate: after every refusal that needs no database, before the
      * body is read or decoded. */
@@ -829,7 +905,7 @@ static int handle_post(handler_ctx_t *c)
     }
 
     return send_reply(c, resp.http_status, resp.doc, resp.headers,
-                      req.accept_multipart ? resp.parts : NULL);
+                      req.accept_multipart ? resp.parts : NULL, resp.raw);
 }
 
 int mod_activesync_handler(request_rec *r)

@@ -57,7 +57,8 @@ def test_advertised_commands_are_exactly_the_implemented_ones(server, client):
     command is answered 501."""
     advertised = set(client.options().header("MS-ASProtocolCommands").split(","))
     for cmd in COMMAND_CODES:
-        r = client.post(cmd=cmd, body=None)
+        # GetAttachment exists up to 12.1 (14.x gets 501: test_getattachment.py)
+        r = client.post(cmd=cmd, body=None, version="12.1" if cmd == "GetAttachment" else Ellipsis)
         if cmd in advertised:
             assert r.status != 501, (cmd, r)
             assert r.status < 500, (cmd, r)
