@@ -274,35 +274,16 @@ typedef struct ping_ctx_t {
     apr_array_header_t *changed; /* const char *: folder ids to report */
 } ping_ctx_t;
 
-/* A pool whose allocator is its own and dies with it: what is allocated
- * there goes back to the system when it is destroyed, instead of being
- * cached by the worker thread's allocator while the request parks. */
+/* The scratch view (as_sync_int.h) and the store opened in it. */
 static apr_status_t scratch_open(ping_ctx_t *c)
 {
-    apr_allocator_t *a = NULL;
-    apr_pool_t *p = NULL;
-    apr_status_t rv = apr_allocator_create(&a);
-
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = apr_pool_create_ex(&p, c->r->pool, NULL, a)) != APR_SUCCESS) {
-        apr_allocator_destroy(a);
-        return rv;
-    }
-    apr_allocator_owner_set(a, p);
-    c->wr = *c->r;
-    c->wr.pool = p;
     c->st = NULL;
-    return APR_SUCCESS;
+    return as_sync_scratch_open(c->r, &c->wr);
 }
 
 static void scratch_close(ping_ctx_t *c)
 {
-    if (c->wr.pool && c->wr.pool != c->r->pool) {
-        apr_pool_destroy(c->wr.pool);
-    }
-    c->wr.pool = c->r->pool;
+    as_sync_scratch_close(c->r, &c->wr);
     c->st = NULL;
 }
 
@@ -406,11 +387,8 @@ static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long
         }
     }
     /* park light: only the watch, the ticket and the folder ids stay */
-    scratch_close(c);
-    if (c->r->body) {
-        xmlFreeDoc(c->r->body);
-        c->r->body = NULL;
-    }
+    as_sync_park_light(c->r, &c->wr);
+    c->st = NULL;
     while (c->changed->nelts == 0) {
         as_watch_result_t res;
         apr_time_t now = apr_time_now();

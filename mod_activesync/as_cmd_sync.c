@@ -46,6 +46,13 @@
  *   device -> 4; more than AS_SYNC_MAX_COLLECTIONS -> 15 +
  *   Limit.  When no collection has anything to say the reply is empty
  *   (HTTP 200, no body), which also ends a Wait without changes.
+ * Memory: a parked Sync (Wait / HeartbeatInterval) keeps only what its next
+ *   round needs -- the collections' ids, keys and options, the claim ticket
+ *   and the watch registration -- in the request pool.  Parsing, the cache,
+ *   the stored state, the store and its listings and the per-collection
+ *   replies live in a scratch view with an allocator of its own
+ *   (as_sync_int.h), closed before parking and after each wake-up's round;
+ *   the request documents are freed before parking (as_command.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +105,11 @@ typedef struct coll_res_t {
 } coll_res_t;
 
 typedef struct sync_ctx_t {
-    as_request_t *r;
+    as_request_t *own; /* the request: what outlives parking is in own->pool */
+    as_request_t wr;   /* its scratch view (as_sync_int.h): the per-request work */
+    as_request_t *r;   /* &wr */
     const char *dev;
-    as_store_t *st; /* NULL: mail off */
+    as_store_t *st; /* NULL: mail off (or parked); opened in the scratch view */
     int proto;
     int global_left; /* items the global WindowSize still allows; -1: no limit */
     as_hier_state_t hs;
@@ -211,8 +220,9 @@ static int parse_collection(sync_ctx_t *c, xmlNodePtr coll, int max_window, coll
     apr_pool_t *p = c->r->pool;
     long w;
     memset(q, 0, sizeof(*q));
-    q->id = as_sync_text(p, as_xml_child(coll, AS_NS, "CollectionId"));
-    q->key = as_sync_text(p, as_xml_child(coll, AS_NS, "SyncKey"));
+    /* kept while parked: every round answers with them */
+    q->id = as_sync_text(c->own->pool, as_xml_child(coll, AS_NS, "CollectionId"));
+    q->key = as_sync_text(c->own->pool, as_xml_child(coll, AS_NS, "SyncKey"));
     if (!q->id || !q->key || strlen(q->key) > 64 || strlen(q->id) > 64) {
         return -1;
     }
@@ -1039,7 +1049,10 @@ static apr_status_t effective_request(sync_ctx_t *c, xmlDocPtr *out, int *cache_
     partial =
         !root || as_xml_child(root, AS_NS, "Partial") || !as_xml_child(root, AS_NS, "Collections");
     if (!partial) {
-        *out = xmlCopyDoc(r->body, 1);
+        /* taken over, not copied: freed with the request's own document
+         * (as_command.h), at the latest before parking */
+        *out = r->body;
+        r->body = c->own->body = NULL;
         *cache_it = 1;
         return APR_SUCCESS;
     }
@@ -1127,7 +1140,7 @@ static apr_status_t watch_start(sync_ctx_t *c, const as_watch_ticket_t *ticket,
     apr_status_t rv;
     int i, j;
     *w = NULL;
-    if ((rv = as_watch_create(c->r->pool, ticket, c->r->log, w)) != APR_SUCCESS) {
+    if ((rv = as_watch_create(c->own->pool, ticket, c->r->log, w)) != APR_SUCCESS) {
         return rv;
     }
     for (i = 0; i < ids->nelts; i++) {
@@ -1156,6 +1169,105 @@ static apr_status_t watch_wait(void *baton, const as_request_t *req, as_store_t 
     return APR_SUCCESS;
 }
 
+/* The scratch view and what lives in it: the store, the hierarchy state. */
+static apr_status_t scratch_open(sync_ctx_t *c)
+{
+    c->st = NULL;
+    c->hs_loaded = 0;
+    return as_sync_scratch_open(c->own, &c->wr);
+}
+
+static void scratch_close(sync_ctx_t *c)
+{
+    as_sync_scratch_close(c->own, &c->wr);
+    c->st = NULL;
+    c->hs_loaded = 0;
+}
+
+/* Sync every collection again (no client Commands: they ran once). */
+static apr_status_t sync_round(sync_ctx_t *c, const apr_array_header_t *qs, apr_array_header_t *res,
+                               int *anything)
+{
+    int i;
+    for (i = 0; i < qs->nelts; i++) {
+        coll_res_t *cr = &APR_ARRAY_IDX(res, i, coll_res_t);
+        apr_status_t rv;
+        res_reset(cr);
+        if ((rv = sync_one(c, &APR_ARRAY_IDX(qs, i, coll_req_t), 0, cr)) != APR_SUCCESS) {
+            return rv;
+        }
+        *anything |= !cr->nothing;
+    }
+    return APR_SUCCESS;
+}
+
+/* Push: nothing to say yet, so wait for a change, the end of the wait, a
+ * newer request of the device or a stop, syncing again into res after each
+ * wake-up.  Parked, the request keeps only what the next round needs, in
+ * own->pool: the collections (ids, keys, options), their ids, the claim
+ * ticket and the watch.  The request documents (*req, the decoded body)
+ * are freed before the first wait, the previous round's results (nothing
+ * to say) are dropped, and the scratch view with the store is closed
+ * before each wait and opened afresh after it.  A registered waiter
+ * (as_sync.h) gets the store, so the scratch view stays open for it.
+ * *status: SYNC_SERVER when the store cannot be opened again. */
+static apr_status_t sync_wait(sync_ctx_t *c, const as_watch_ticket_t *ticket,
+                              apr_array_header_t *qs, apr_array_header_t *res,
+                              const apr_array_header_t *ids, apr_interval_time_t wait,
+                              xmlDocPtr *req, int *anything, int *status)
+{
+    void *baton;
+    as_sync_wait_fn *fn = as_sync_waiter(&baton);
+    apr_time_t deadline = apr_time_now() + wait;
+    as_watch_t *w = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    if (!fn) {
+        if (watch_start(c, ticket, ids, &w) != APR_SUCCESS) {
+            return APR_SUCCESS; /* no way to wait: no change */
+        }
+        fn = watch_wait;
+        baton = w;
+        /* the watches are set: look once more before parking, so that a
+         * change between the first look and the wait is not missed */
+        if ((rv = sync_round(c, qs, res, anything)) != APR_SUCCESS || *anything) {
+            as_watch_close(w);
+            return rv;
+        }
+    }
+    for (i = 0; i < qs->nelts; i++) {
+        APR_ARRAY_IDX(qs, i, coll_req_t).commands = NULL; /* in *req; run once */
+    }
+    xmlFreeDoc(*req);
+    *req = NULL;
+    while (!*anything && apr_time_now() < deadline) {
+        for (i = 0; i < res->nelts; i++) {
+            res_reset(&APR_ARRAY_IDX(res, i, coll_res_t));
+        }
+        if (w) {
+            as_sync_park_light(c->own, &c->wr);
+            c->st = NULL;
+            c->hs_loaded = 0;
+        }
+        if (fn(baton, c->r, c->st, ids, deadline - apr_time_now()) != APR_SUCCESS) {
+            break;
+        }
+        if (w &&
+            (scratch_open(c) != APR_SUCCESS || as_sync_open_store(c->r, &c->st) != APR_SUCCESS)) {
+            *status = SYNC_SERVER;
+            break;
+        }
+        if ((rv = sync_round(c, qs, res, anything)) != APR_SUCCESS) {
+            break;
+        }
+    }
+    if (w) {
+        as_watch_close(w);
+    }
+    return rv;
+}
+
 apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
 {
     sync_ctx_t c;
@@ -1163,7 +1275,7 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
     xmlNodePtr root, colls, coll, out_colls;
     apr_array_header_t *qs, *res, *ids;
     apr_interval_time_t wait = 0;
-    int status = 0, cache_it = 0, max_window, i, anything = 0, w_first = 0;
+    int status = 0, cache_it = 0, max_window, i, anything = 0;
     as_watch_ticket_t *ticket = NULL;
     long gw;
     apr_status_t rv;
@@ -1172,7 +1284,11 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         return as_cmd_db_failure(r, resp, AS_DB_EUNAVAIL);
     }
     memset(&c, 0, sizeof(c));
-    c.r = r;
+    c.own = r;
+    c.r = &c.wr;
+    if (scratch_open(&c) != APR_SUCCESS) {
+        return APR_ENOMEM;
+    }
     c.dev = r->line && r->line->device_key ? r->line->device_key : "";
     c.proto = as_protocol_number(r->protocol_version);
     if (!c.proto) {
@@ -1198,7 +1314,7 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         if ((w && h) || (h && c.proto < 140)) {
             status = SYNC_PROTOCOL;
         } else if (w || h) {
-            long v = as_sync_number(r->pool, w ? w : h, 0, 999999999L);
+            long v = as_sync_number(c.r->pool, w ? w : h, 0, 999999999L);
             long lo = w ? AS_SYNC_HEARTBEAT_MIN / 60 : AS_SYNC_HEARTBEAT_MIN;
             long hi = w ? AS_SYNC_HEARTBEAT_MAX / 60 : AS_SYNC_HEARTBEAT_MAX;
             if (v < 0) {
@@ -1212,10 +1328,14 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
             }
         }
     }
-    gw = as_sync_number(r->pool, as_xml_child(root, AS_NS, "WindowSize"), -1, 999999999L);
+    gw = as_sync_number(c.r->pool, as_xml_child(root, AS_NS, "WindowSize"), -1, 999999999L);
     c.global_left = gw < 0 ? -1 : gw == 0 || gw > max_window ? max_window : (int)gw;
     colls = as_xml_child(root, AS_NS, "Collections");
-    qs = apr_array_make(r->pool, 8, sizeof(coll_req_t));
+    for (i = 0, coll = colls ? colls->children : NULL; coll; coll = coll->next) {
+        i += is_elem(coll);
+    }
+    /* kept while parked: sized to the request, not to a default */
+    qs = apr_array_make(r->pool, i > 0 && i <= AS_SYNC_MAX_COLLECTIONS ? i : 1, sizeof(coll_req_t));
     for (coll = colls ? colls->children : NULL; coll && !status; coll = coll->next) {
         coll_req_t *q;
         int k;
@@ -1251,7 +1371,7 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
     }
     if (cache_it) {
         apr_size_t len;
-        char *xml = cache_form(req, r->pool, &len);
+        char *xml = cache_form(req, c.r->pool, &len);
         if (xml && (rv = as_sync_cache_put(r->db, r->account, c.dev, xml, len)) != APR_SUCCESS) {
             xmlFreeDoc(req);
             return as_cmd_db_failure(r, resp, rv);
@@ -1262,7 +1382,7 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         as_watch_claim(r->pool, as_db_home(r->db), r->account, c.dev, &ticket) != APR_SUCCESS) {
         ticket = NULL;
     }
-    if (as_sync_email_enabled(r) && as_sync_open_store(r, &c.st) != APR_SUCCESS) {
+    if (as_sync_email_enabled(r) && as_sync_open_store(c.r, &c.st) != APR_SUCCESS) {
         c.st = NULL;
         xmlFreeDoc(req);
         resp->doc = top_status(SYNC_SERVER, -1);
@@ -1281,38 +1401,22 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
     }
     /* push: wait for a change when nothing is to be said */
     if (!anything && wait > 0 && c.st) {
-        void *baton;
-        as_sync_wait_fn *fn = as_sync_waiter(&baton);
-        apr_time_t deadline = apr_time_now() + wait;
-        as_watch_t *w = NULL;
-        if (!fn && watch_start(&c, ticket, ids, &w) == APR_SUCCESS) {
-            fn = watch_wait;
-            baton = w;
-        }
-        while (fn && !anything && apr_time_now() < deadline) {
-            if (w && !w_first) {
-                /* watches are set: look once more before parking */
-                w_first = 1;
-            } else if (fn(baton, r, c.st, ids, deadline - apr_time_now()) != APR_SUCCESS) {
-                break;
-            }
-            for (i = 0; i < qs->nelts; i++) {
-                coll_res_t *cr = &APR_ARRAY_IDX(res, i, coll_res_t);
-                res_reset(cr);
-                if ((rv = sync_one(&c, &APR_ARRAY_IDX(qs, i, coll_req_t), 0, cr)) != APR_SUCCESS) {
-                    goto fail;
-                }
-                anything |= !cr->nothing;
-            }
+        rv = sync_wait(&c, ticket, qs, res, ids, wait, &req, &anything, &status);
+        if (rv != APR_SUCCESS) {
+            goto fail;
         }
     }
-    xmlFreeDoc(req);
-    req = NULL;
-    if (!anything) {
+    if (req) {
+        xmlFreeDoc(req);
+        req = NULL;
+    }
+    scratch_close(&c);
+    if (status || !anything) {
         for (i = 0; i < res->nelts; i++) {
             res_reset(&APR_ARRAY_IDX(res, i, coll_res_t));
         }
-        resp->doc = NULL; /* empty reply: nothing changed */
+        /* the store is gone meanwhile, or an empty reply: nothing changed */
+        resp->doc = status ? top_status(status, -1) : NULL;
         return APR_SUCCESS;
     }
     doc = as_reply_new(AS_NS, "Sync", &root);

@@ -60,6 +60,22 @@ void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
                        const as_store_item_t *it, int proto, const as_mime_bodypref_t *prefs,
                        int nprefs, int mime_support, const as_logger_t *log);
 
+/* ---- parking light (Ping, Sync with Wait) ---- */
+
+/* A request parked for up to an hour should hold only what it needs to
+ * resume.  Its per-request work (parsing, stored state, the store and its
+ * listings, probes) runs in a scratch view: *scratch is a copy of r whose
+ * pool is a child of r->pool with an allocator of its own, so that closing
+ * it gives the memory back to the system instead of leaving it cached by
+ * the worker thread's allocator while the request parks.  What must outlive
+ * the scratch view goes in r->pool.  Open again after each wake-up. */
+apr_status_t as_sync_scratch_open(const as_request_t *r, as_request_t *scratch);
+/* Destroy the scratch pool (idempotent); scratch->pool is r->pool after. */
+void as_sync_scratch_close(const as_request_t *r, as_request_t *scratch);
+/* Right before parking: the scratch view closed and the decoded request
+ * document freed (as_command.h). */
+void as_sync_park_light(as_request_t *r, as_request_t *scratch);
+
 /* Append <name>v</name> in namespace ns. */
 void as_sync_add_num(xmlNodePtr parent, const char *ns, const char *name, long v);
 /* The document as XML text in pool memory (what is stored for replays). */

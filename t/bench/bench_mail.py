@@ -23,12 +23,17 @@ MPM, 2 children x 600 threads) with a 10,000-message Maildir:
     from the rename into new/ to the first byte of each reply, read by one
     epoll loop on raw sockets (decoding and validate-eas run afterwards, off
     the timed path), as median, 99th percentile and max, with one Ping alone
-    for comparison.
+    for comparison;
+  - with BENCH_PARTS containing "syncwait" (default), the same for 1,000
+    parked Syncs with Wait (59 minutes, one collection each, the same
+    devices after the Pings): two rounds on the threads already used, each
+    woken by the deliveries with the Add under the next key, and one Sync
+    alone; "per parked Sync" is comparable to the Pings' rounds.
 
 Run by `make bench` after bench_http.py (which keeps its own measurements) (AS_MODULE, AS_ADMIN, AS_TOOLS).
 Env: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS as bench_http.py;
 BENCH_PINGS (default 1000), BENCH_KEEP=1,
-BENCH_PARTS (default "sync,ping": which parts run), BENCH_SETTLE (seconds to wait
+BENCH_PARTS (default "sync,ping,syncwait": which parts run), BENCH_SETTLE (seconds to wait
 for the Pings to park, default 180).
 """
 
@@ -59,7 +64,7 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PINGS = int(os.environ.get("BENCH_PINGS", "1000"))
 NFOLDERS = 100
-PARTS = os.environ.get("BENCH_PARTS", "sync,ping").split(",")
+PARTS = os.environ.get("BENCH_PARTS", "sync,ping,syncwait").split(",")
 PW = mailutil.PASSWORD
 
 WRK_SCRIPT = """
@@ -195,6 +200,8 @@ def run(srv, root):
         sync_and_static(srv, root)
     if "ping" in PARTS:
         parked_pings(srv)
+    if "syncwait" in PARTS:
+        parked_syncs(srv)
 
 
 def sync_and_static(srv, root):
@@ -310,8 +317,8 @@ class Parked:
             k.fileobj.close()
 
 
-def ping_raw(port, addr, device, body):
-    q = easclient.plain_query("Ping", addr, device, "E2EPhone")
+def ping_raw(port, addr, device, body, cmd="Ping"):
+    q = easclient.plain_query(cmd, addr, device, "E2EPhone")
     head = ("POST %s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: %s\r\n"
             "MS-ASProtocolVersion: 14.1\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
             "Connection: close\r\n\r\n" % (httpdconf.EAS_PATH, q, port, auth(addr),
@@ -432,24 +439,77 @@ def deliver_timed(maildir, storage, subject):
     return t0, os.path.join(d, "new", name)
 
 
-def ping_round(srv, pmd, devs, bodies, tag):
-    """Park one Ping per device, measure, then deliver into each of their
-    folders one after the other; returns (Mem before, Mem parked, seconds
-    to park, latencies ms).  The delivered files are removed afterwards (the
-    devices never synced them), so the next round parks again."""
+class PingKind:
+    """What ping_round parks: a Ping of the device's folder, answered Status 2.
+    The delivered files are removed afterwards (the devices never synced
+    them), so the next round parks again."""
+    name, keep = "Ping", False
+
+    def __init__(self, devs):
+        self.bodies = {fid: easclient.encode(devs[0][0].ping_xml(900, [fid]))
+                       for fid in set(d[2] for d in devs)}
+
+    def raws(self, srv, devs):
+        return [ping_raw(srv.port, dv.addr, dv.device_id, self.bodies[fid])
+                for dv, storage, fid in devs]
+
+    def check(self, dv, fid, raw):
+        return ping_status(raw)[0] == "2"
+
+
+class SyncWaitKind:
+    """A Sync with Wait of the device's folder at its current key, answered
+    with the Add of the delivery under the next key, which the device then
+    holds: the delivered files stay."""
+    name, keep = "Sync", True
+
+    def __init__(self, devs):
+        self.validated = False
+
+    def raws(self, srv, devs):
+        def one(d):
+            dv, storage, fid = d
+            xml = dv.sync_xml(fid, dv.keys[fid], window=100, options=mailutil.BODY_PLAIN_5K,
+                              wait=59)
+            return ping_raw(srv.port, dv.addr, dv.device_id, easclient.encode(xml), "Sync")
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            return list(ex.map(one, devs))
+
+    def check(self, dv, fid, raw):
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200") or not body:
+            return False
+        if not self.validated:
+            easclient.decode_reply(body)  # validate-eas, once per round
+            self.validated = True
+        x = xml_of(body)
+        key = re.search(r"<SyncKey>([^<]+)</SyncKey>", x)
+        st = re.search(r"<Status>(\d+)</Status>", x)
+        if not key or not st or st.group(1) != "1" or "<Add>" not in x:
+            return False
+        dv.keys[fid] = key.group(1)
+        return True
+
+
+def ping_round(srv, pmd, devs, kind, tag):
+    """Park one request (kind) per device, measure, then deliver into each
+    of their folders one after the other; returns (Mem before, Mem parked,
+    seconds to park, latencies ms)."""
+    raws = kind.raws(srv, devs)
+    kind.validated = False
     settle(srv, 0)
     before = Mem(srv)
     parked = Parked()
     t0 = time.monotonic()
-    for dv, storage, fid in devs:
-        parked.send(srv.port, dv.device_id, ping_raw(srv.port, dv.addr, dv.device_id,
-                                                      bodies[fid]))
+    for (dv, storage, fid), raw in zip(devs, raws):
+        parked.send(srv.port, dv.device_id, raw)
     settle(srv, len(devs))
     park_time = time.monotonic() - t0
     with parked.lock:
         if parked.first:
-            raise SystemExit("bench-mail: %s: %d Pings answered before any delivery: %r"
-                             % (tag, len(parked.first), list(parked.data.items())[:2]))
+            raise SystemExit("bench-mail: %s: %d %ss answered before any delivery: %r"
+                             % (tag, len(parked.first), kind.name,
+                                list(parked.data.items())[:2]))
     mem = Mem(srv)
     per_folder = {}
     for dv, storage, fid in devs:
@@ -464,22 +524,52 @@ def ping_round(srv, pmd, devs, bodies, tag):
             time.sleep(0.001)
         for w in want:
             if w not in parked.closed:
-                raise SystemExit("bench-mail: %s: Ping of %s not answered 30 s after the "
-                                 "delivery" % (tag, w))
-            st = ping_status(parked.data[w])
-            if st[0] != "2":
-                raise SystemExit("bench-mail: %s: Ping of %s answered %r" % (tag, w, st))
+                raise SystemExit("bench-mail: %s: %s of %s not answered 30 s after the "
+                                 "delivery" % (tag, kind.name, w))
             lat.append((parked.first[w] - t0) * 1000)
+    for dv, storage, fid in devs:
+        if not kind.check(dv, fid, parked.data[dv.device_id]):
+            raise SystemExit("bench-mail: %s: %s of %s answered %r" % (
+                tag, kind.name, dv.device_id, parked.data[dv.device_id][:300]))
     # the Pings of folders without a delivery: a newer Ping of the device ends
     # them (Status 1) -- the next round, or the stop
     parked.stop = True
     parked.thread.join()
-    for path in delivered:
-        os.unlink(path)
+    if not kind.keep:
+        for path in delivered:
+            os.unlink(path)
     return before, mem, park_time, lat, parked
 
 
-def parked_pings(srv):
+def alone(srv, pmd, d, kind, n=10):
+    """Latencies (ms) of n deliveries to one parked request alone."""
+    dv, storage, fid = d
+    single = []
+    for k in range(n):
+        p = Parked()
+        p.send(srv.port, dv.device_id, kind.raws(srv, [d])[0])
+        settle(srv, 1)
+        t0, path = deliver_timed(pmd, storage, "single %s %d" % (kind.name, k))
+        end = time.monotonic() + 30
+        while not p.answered([dv.device_id]) and time.monotonic() < end:
+            time.sleep(0.001)
+        assert kind.check(dv, fid, p.data[dv.device_id]), p.data[dv.device_id][:300]
+        single.append((p.first[dv.device_id] - t0) * 1000)
+        p.close()
+        if not kind.keep:
+            os.unlink(path)
+    return single
+
+
+_push = {}
+
+
+def push_devices(srv):
+    """The push devices, made once for the Ping and Sync Wait parts: one
+    account, PINGS device ids, each after FolderSync and the initial Sync of
+    one of NFOLDERS empty folders.  Returns (devices, Maildir, seconds)."""
+    if _push:
+        return _push["devs"], _push["pmd"], _push["prep"]
     paddr = srv.add_account("pinger", count=0)
     pmd = srv.maildir(paddr)
     fids = []
@@ -502,8 +592,13 @@ def parked_pings(srv):
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(32) as ex:
         devs = list(ex.map(prepare, range(PINGS)))
-    prep = time.monotonic() - t0
-    bodies = {fid: easclient.encode(devs[0][0].ping_xml(900, [fid])) for _, fid in fids}
+    _push.update(devs=devs, pmd=pmd, prep=time.monotonic() - t0)
+    return devs, pmd, _push["prep"]
+
+
+def parked_pings(srv):
+    devs, pmd, prep = push_devices(srv)
+    kind = PingKind(devs)
     settle(srv, 0)
     m0 = Mem(srv)
 
@@ -532,23 +627,10 @@ def parked_pings(srv):
 
     # -- two rounds of parked Pings
     ndel = min(len(devs), NFOLDERS)
-    m1_0, m1, park1, lat1, p1 = ping_round(srv, pmd, devs, bodies, "round 1")
-    m2_0, m2, park2, lat2, p2 = ping_round(srv, pmd, devs, bodies, "round 2")
+    m1_0, m1, park1, lat1, p1 = ping_round(srv, pmd, devs, kind, "round 1")
+    m2_0, m2, park2, lat2, p2 = ping_round(srv, pmd, devs, kind, "round 2")
     # -- one Ping alone, same server: the latency without the crowd
-    dv, storage, fid = devs[0]
-    single = []
-    for k in range(10):
-        p = Parked()
-        p.send(srv.port, dv.device_id, ping_raw(srv.port, dv.addr, dv.device_id, bodies[fid]))
-        settle(srv, 1)
-        t0, path = deliver_timed(pmd, storage, "single %d" % k)
-        end = time.monotonic() + 30
-        while not p.answered([dv.device_id]) and time.monotonic() < end:
-            time.sleep(0.001)
-        assert ping_status(p.data[dv.device_id])[0] == "2", p.data[dv.device_id][:200]
-        single.append((p.first[dv.device_id] - t0) * 1000)
-        p.close()
-        os.unlink(path)
+    single = alone(srv, pmd, devs[0], kind)
     p1.close()
     p2.close()
 
@@ -581,6 +663,35 @@ def parked_pings(srv):
     print("  delivery-to-reply latency, one Ping alone, 10 deliveries: median %.0f ms, "
           "max %.0f ms   ratio of the medians (1,000 / 1): %.2f" % (
               pct(single, 50), max(single), pct(lat2, 50) / pct(single, 50)))
+
+
+def parked_syncs(srv):
+    """Parked Syncs with Wait, on the push devices (after the Pings when they
+    ran: the threads are then used already, as in the Pings' rounds)."""
+    devs, pmd, prep = push_devices(srv)
+    kind = SyncWaitKind(devs)
+    ndel = min(len(devs), NFOLDERS)
+    m1_0, m1, park1, lat1, p1 = ping_round(srv, pmd, devs, kind, "Sync round 1")
+    m2_0, m2, park2, lat2, p2 = ping_round(srv, pmd, devs, kind, "Sync round 2")
+    single = alone(srv, pmd, devs[0], kind)
+    p1.close()
+    p2.close()
+    n = len(devs)
+    r1, r2 = m1.per(m1_0, n), m2.per(m2_0, n)
+    print("  %d parked Syncs with Wait (the same devices, one collection each, 59 minutes): "
+          "RSS | PSS kB per parked Sync, heap as above" % n)
+    print("    round 1, parked in %.1f s:   %.1f | %.1f kB, heap %.1f kB" % (
+        park1, r1[0], r1[1], r1[2]))
+    print("    round 2, parked in %.1f s:   %.1f | %.1f kB, heap %.1f kB" % (
+        park2, r2[0], r2[1], r2[2]))
+    print("    RSS of httpd: round 1 %d -> %d, round 2 %d -> %d kB" % (
+        m1_0.rss, m1.rss, m2_0.rss, m2.rss))
+    for tag, lat in (("round 1", lat1), ("round 2", lat2)):
+        print("  delivery-to-reply latency, Sync %s, %d deliveries (%d replies, %d parked): "
+              "median %.0f ms, p99 %.0f ms, max %.0f ms" % (
+                  tag, ndel, len(lat), n, pct(lat, 50), pct(lat, 99), max(lat)))
+    print("  delivery-to-reply latency, one Sync alone, 10 deliveries: median %.0f ms, "
+          "max %.0f ms" % (pct(single, 50), max(single)))
 
 
 
