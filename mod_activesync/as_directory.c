@@ -218,6 +218,19 @@ static void apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e)
 
 /* ---- names ---------------------------------------------------------------- */
 
+/* A pool copy of in with ASCII letters in lower case. */
+static char *lower_dup(apr_pool_t *p, const char *in)
+{
+    char *s = apr_pstrdup(p, in);
+    char *c;
+    for (c = s; *c; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
+    return s;
+}
+
 apr_status_t as_dir_domain_name(apr_pool_t *p, const char *in, const char **out, const char **err)
 {
     size_t n = in ? strlen(in) : 0, i, label = 0;
@@ -228,13 +241,9 @@ apr_status_t as_dir_domain_name(apr_pool_t *p, const char *in, const char **out,
                             DOMAIN_MAX);
         return AS_DIR_EINVAL;
     }
-    s = apr_pstrdup(p, in);
+    s = lower_dup(p, in);
     for (i = 0; i < n; i++) {
         char c = s[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-            s[i] = c;
-        }
         if (c == '.') {
             if (label == 0 || s[i - 1] == '-') {
                 goto bad;
@@ -273,13 +282,9 @@ apr_status_t as_dir_class_name(apr_pool_t *p, const char *in, const char **out, 
     if (n == 0 || n > CLASS_MAX) {
         goto bad;
     }
-    s = apr_pstrdup(p, in);
+    s = lower_dup(p, in);
     for (i = 0; i < n; i++) {
         char c = s[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-            s[i] = c;
-        }
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
               c == '.')) {
             goto bad;
@@ -533,34 +538,172 @@ static int count_cb(void *baton, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
-static int scan_count(DB *dbp, DB_TXN *txn, const char *prefix, const char *cls, int *n)
+/* The key prefix of every KIND record ('c' class, 'a' account, 'm' mailbox) of domain,
+ * or of every domain when domain is NULL. */
+static size_t mkprefix(char *buf, char kind, const char *domain)
+{
+    return (size_t)(domain ? apr_snprintf(buf, KEY_MAX, "%c:%s/", kind, domain)
+                           : apr_snprintf(buf, KEY_MAX, "%c:", kind));
+}
+
+static int scan(DB *dbp, DB_TXN *txn, char kind, const char *domain, as_db_iter_fn *cb, void *baton)
+{
+    char prefix[KEY_MAX];
+    size_t n = mkprefix(prefix, kind, domain);
+    return as_db_iterate(dbp, txn, prefix, n, cb, baton);
+}
+
+static int scan_count(DB *dbp, DB_TXN *txn, char kind, const char *domain, const char *cls, int *n)
 {
     count_t c = {0, cls, NULL, NULL};
-    int rc = as_db_iterate(dbp, txn, prefix, strlen(prefix), count_cb, &c);
+    int rc = scan(dbp, txn, kind, domain, count_cb, &c);
     *n = c.n;
     return rc;
 }
 
-/* ---- domains ---------------------------------------------------------------- */
+/* Read the record of op's class ('c', op->cls set) or domain ('d') into r,
+ * with its key; an unknown one fails with the usual message. */
+static int rec_need(DB *d, DB_TXN *txn, op_t *op, char kind, char *key, size_t *kl, rec_t *r,
+                    int rmw)
+{
+    int rc;
+    *kl = mkkey(key, kind, op->domain, kind == 'c' ? op->cls : NULL);
+    rc = rec_get(d, txn, key, *kl, r, rmw);
+    if (rc != DB_NOTFOUND) {
+        return rc;
+    }
+    if (kind == 'c') {
+        return fail(op, AS_DIR_ENOCLASS, "unknown class '%s/%s'", op->domain, op->cls);
+    }
+    return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s'", op->domain);
+}
 
-static int txn_domain_add(as_db_t *db, DB_TXN *txn, void *baton)
+static int need_domain(as_db_t *db, DB_TXN *txn, op_t *op, rec_t *r)
+{
+    char key[KEY_MAX];
+    size_t kl = mkkey(key, 'd', op->domain, NULL);
+    rec_t tmp;
+    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, r ? r : &tmp, 0);
+    if (rc == DB_NOTFOUND) {
+        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s' (add it with: domain add %s)",
+                    op->domain, op->domain);
+    }
+    return rc;
+}
+
+/* Add op's class (op->cls set, its domain must exist) or domain, empty. */
+static int txn_add(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
+    size_t kl = mkkey(key, op->cls ? 'c' : 'd', op->domain, op->cls);
     rec_t r;
     as_optset_t none = {0, 0};
-    int rc = rec_get(d, txn, key, kl, &r, 1);
+    int rc;
 
+    op->err = NULL;
+    if (op->cls && (rc = need_domain(db, txn, op, NULL)) != 0) {
+        return rc;
+    }
+    rc = rec_get(d, txn, key, kl, &r, 1);
     if (rc == 0) {
-        return fail(op, AS_DIR_EEXIST, "domain '%s' already exists", op->domain);
+        return op->cls
+                   ? fail(op, AS_DIR_EEXIST, "class '%s/%s' already exists", op->domain, op->cls)
+                   : fail(op, AS_DIR_EEXIST, "domain '%s' already exists", op->domain);
     }
     if (rc != DB_NOTFOUND) {
         return rc;
     }
     return rec_put(d, txn, key, kl, &none, NULL, NULL);
 }
+
+/* Apply op->edit to op's class (op->cls set, its domain must exist) or domain. */
+static int txn_update(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    op_t *op = baton;
+    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
+    char key[KEY_MAX];
+    size_t kl;
+    rec_t r;
+    int rc;
+
+    op->err = NULL;
+    if (op->cls && (rc = need_domain(db, txn, op, NULL)) != 0) {
+        return rc;
+    }
+    if ((rc = rec_need(d, txn, op, op->cls ? 'c' : 'd', key, &kl, &r, 1)) != 0) {
+        return rc;
+    }
+    apply_edit(&r.opts, &r.pol, op->edit);
+    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
+}
+
+/* Listing: collect the records under a prefix, then fill one output item
+ * per record with the kind's callback. */
+typedef struct list_t {
+    apr_pool_t *p;
+    apr_array_header_t *names; /* keys without prefix */
+    apr_array_header_t *recs;  /* rec_t */
+} list_t;
+
+typedef int fill_fn(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name, const rec_t *r,
+                    void *out);
+
+static int list_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    list_t *l = baton;
+    rec_t *r = apr_array_push(l->recs);
+    int rc = rec_decode(val, vlen, r);
+    if (rc != 0) {
+        return rc;
+    }
+    APR_ARRAY_PUSH(l->names, const char *) = apr_pstrmemdup(l->p, (const char *)key + 2, klen - 2);
+    return 0;
+}
+
+static int list_fill(as_db_t *db, DB_TXN *txn, op_t *op, char kind, size_t elt, fill_fn *fill)
+{
+    list_t l;
+    int rc, i;
+
+    l.p = op->p;
+    l.names = apr_array_make(op->p, 8, sizeof(const char *));
+    l.recs = apr_array_make(op->p, 8, sizeof(rec_t));
+    op->arr = apr_array_make(op->p, 8, (int)elt);
+    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, kind, op->domain, list_cb, &l)) != 0) {
+        return rc;
+    }
+    for (i = 0; i < l.names->nelts; i++) {
+        rc = fill(db, txn, op->p, APR_ARRAY_IDX(l.names, i, const char *),
+                  &APR_ARRAY_IDX(l.recs, i, rec_t), apr_array_push(op->arr));
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Run a list transaction, for domain's items only when domain is set. */
+static apr_status_t list_op(as_db_t *db, apr_pool_t *p, const char *domain, as_db_txn_fn *fn,
+                            apr_array_header_t **out, const char **err)
+{
+    op_t op = {0};
+    apr_status_t rv;
+
+    op.p = p;
+    *out = NULL;
+    if (domain && as_dir_domain_name(p, domain, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
+        return AS_DIR_EINVAL;
+    }
+    rv = run(db, AS_DB_TXN_READ, fn, &op, err);
+    if (rv == APR_SUCCESS) {
+        *out = op.arr;
+    }
+    return rv;
+}
+
+/* ---- domains ---------------------------------------------------------------- */
 
 apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, const char **err)
 {
@@ -569,7 +712,7 @@ apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, con
     if (as_dir_domain_name(p, name, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
         return AS_DIR_EINVAL;
     }
-    return run(db, 0, txn_domain_add, &op, err);
+    return run(db, 0, txn_add, &op, err);
 }
 
 static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
@@ -577,7 +720,7 @@ static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
     op_t *op = baton;
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX], prefix[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
+    size_t kl, pl = mkprefix(prefix, 'a', op->domain);
     rec_t r;
     count_t classes = {0, NULL, NULL, op->p}, accounts = {0, NULL, NULL, op->p};
     unsigned count = 0, nreg = 0, released = 0;
@@ -588,21 +731,13 @@ static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
     if ((rc = as_cap_txn_lock(db, txn, &count)) != 0) {
         return rc;
     }
-    rc = rec_get(d, txn, key, kl, &r, 1);
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s'", op->domain);
-    }
-    if (rc != 0) {
+    if ((rc = rec_need(d, txn, op, 'd', key, &kl, &r, 1)) != 0) {
         return rc;
     }
     classes.keys = apr_array_make(op->p, 8, sizeof(const char *));
     accounts.keys = apr_array_make(op->p, 8, sizeof(const char *));
-    apr_snprintf(prefix, sizeof(prefix), "c:%s/", op->domain);
-    if ((rc = as_db_iterate(d, txn, prefix, strlen(prefix), count_cb, &classes)) != 0) {
-        return rc;
-    }
-    apr_snprintf(prefix, sizeof(prefix), "a:%s/", op->domain);
-    if ((rc = as_db_iterate(d, txn, prefix, strlen(prefix), count_cb, &accounts)) != 0) {
+    if ((rc = scan(d, txn, 'c', op->domain, count_cb, &classes)) != 0 ||
+        (rc = scan(d, txn, 'a', op->domain, count_cb, &accounts)) != 0) {
         return rc;
     }
     if ((rc = as_cap_txn_count_domain(db, txn, op->domain, &nreg)) != 0) {
@@ -627,8 +762,7 @@ static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
             return rc;
         }
         /* "a:DOMAIN/LOCAL" -> "LOCAL@DOMAIN" */
-        APR_ARRAY_PUSH(op->gone, const char *) =
-            apr_pstrcat(op->p, k + strlen(prefix), "@", op->domain, NULL);
+        APR_ARRAY_PUSH(op->gone, const char *) = apr_pstrcat(op->p, k + pl, "@", op->domain, NULL);
     }
     /* the devices of the domain's accounts go with them (accounts known only
      * by their devices are added to op->gone) */
@@ -683,10 +817,10 @@ apr_status_t as_dir_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, 
 }
 
 static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name, const rec_t *r,
-                       as_dir_domain_t *out)
+                       void *vout)
 {
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char prefix[KEY_MAX];
+    as_dir_domain_t *out = vout;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -695,26 +829,20 @@ static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name
     out->mtime = r->mtime;
     out->pol = pol_dup(p, &r->pol);
     as_opts_resolve(&r->opts, NULL, NULL, &out->eff);
-    apr_snprintf(prefix, sizeof(prefix), "c:%s/", name);
-    if ((rc = scan_count(d, txn, prefix, NULL, &out->nclasses)) != 0) {
+    if ((rc = scan_count(d, txn, 'c', name, NULL, &out->nclasses)) != 0) {
         return rc;
     }
-    apr_snprintf(prefix, sizeof(prefix), "a:%s/", name);
-    return scan_count(d, txn, prefix, NULL, &out->naccounts);
+    return scan_count(d, txn, 'a', name, NULL, &out->naccounts);
 }
 
 static int txn_domain_get(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
+    size_t kl;
     rec_t r;
-    int rc = rec_get(d, txn, key, kl, &r, 0);
+    int rc = rec_need(as_db_handle(db, AS_DB_DIRECTORY), txn, op, 'd', key, &kl, &r, 0);
 
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s'", op->domain);
-    }
     if (rc != 0) {
         return rc;
     }
@@ -733,77 +861,15 @@ apr_status_t as_dir_domain_get(as_db_t *db, apr_pool_t *p, const char *name, as_
     return run(db, AS_DB_TXN_READ, txn_domain_get, &op, err);
 }
 
-typedef struct list_t {
-    apr_pool_t *p;
-    apr_array_header_t *names; /* keys without prefix */
-    apr_array_header_t *recs;  /* rec_t */
-} list_t;
-
-static int list_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    list_t *l = baton;
-    rec_t *r = apr_array_push(l->recs);
-    int rc = rec_decode(val, vlen, r);
-    if (rc != 0) {
-        return rc;
-    }
-    APR_ARRAY_PUSH(l->names, const char *) = apr_pstrmemdup(l->p, (const char *)key + 2, klen - 2);
-    return 0;
-}
-
 static int txn_domain_list(as_db_t *db, DB_TXN *txn, void *baton)
 {
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    list_t l;
-    int rc, i;
-
-    l.p = op->p;
-    l.names = apr_array_make(op->p, 8, sizeof(const char *));
-    l.recs = apr_array_make(op->p, 8, sizeof(rec_t));
-    op->arr = apr_array_make(op->p, 8, sizeof(as_dir_domain_t));
-    if ((rc = as_db_iterate(d, txn, "d:", 2, list_cb, &l)) != 0) {
-        return rc;
-    }
-    for (i = 0; i < l.names->nelts; i++) {
-        as_dir_domain_t *dom = apr_array_push(op->arr);
-        rc = fill_domain(db, txn, op->p, APR_ARRAY_IDX(l.names, i, const char *),
-                         &APR_ARRAY_IDX(l.recs, i, rec_t), dom);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return list_fill(db, txn, baton, 'd', sizeof(as_dir_domain_t), fill_domain);
 }
 
 apr_status_t as_dir_domain_list(as_db_t *db, apr_pool_t *p, apr_array_header_t **out,
                                 const char **err)
 {
-    op_t op = {0};
-    apr_status_t rv;
-    op.p = p;
-    rv = run(db, AS_DB_TXN_READ, txn_domain_list, &op, err);
-    *out = rv == APR_SUCCESS ? op.arr : NULL;
-    return rv;
-}
-
-static int txn_domain_update(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
-    rec_t r;
-    int rc = rec_get(d, txn, key, kl, &r, 1);
-
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s'", op->domain);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    apply_edit(&r.opts, &r.pol, op->edit);
-    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
+    return list_op(db, p, NULL, txn_domain_list, out, err);
 }
 
 apr_status_t as_dir_domain_update(as_db_t *db, apr_pool_t *p, const char *name,
@@ -821,47 +887,10 @@ apr_status_t as_dir_domain_update(as_db_t *db, apr_pool_t *p, const char *name,
         }
         return AS_DIR_EINVAL;
     }
-    return run(db, 0, txn_domain_update, &op, err);
+    return run(db, 0, txn_update, &op, err);
 }
 
 /* ---- classes ---------------------------------------------------------------- */
-
-static int need_domain(as_db_t *db, DB_TXN *txn, op_t *op, rec_t *r)
-{
-    char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
-    rec_t tmp;
-    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, r ? r : &tmp, 0);
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s' (add it with: domain add %s)",
-                    op->domain, op->domain);
-    }
-    return rc;
-}
-
-static int txn_class_add(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX];
-    size_t kl = mkkey(key, 'c', op->domain, op->cls);
-    rec_t r;
-    as_optset_t none = {0, 0};
-    int rc;
-
-    op->err = NULL;
-    if ((rc = need_domain(db, txn, op, NULL)) != 0) {
-        return rc;
-    }
-    rc = rec_get(d, txn, key, kl, &r, 1);
-    if (rc == 0) {
-        return fail(op, AS_DIR_EEXIST, "class '%s/%s' already exists", op->domain, op->cls);
-    }
-    if (rc != DB_NOTFOUND) {
-        return rc;
-    }
-    return rec_put(d, txn, key, kl, &none, NULL, NULL);
-}
 
 static apr_status_t class_op(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
                              op_t *op, const char **err)
@@ -883,30 +912,25 @@ apr_status_t as_dir_class_add(as_db_t *db, apr_pool_t *p, const char *domain, co
 {
     op_t op = {0};
     apr_status_t rv = class_op(db, p, domain, cls, &op, err);
-    return rv ? rv : run(db, 0, txn_class_add, &op, err);
+    return rv ? rv : run(db, 0, txn_add, &op, err);
 }
 
 static int txn_class_remove(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX], prefix[KEY_MAX];
-    size_t kl = mkkey(key, 'c', op->domain, op->cls);
+    char key[KEY_MAX];
+    size_t kl;
     rec_t r;
     count_t members = {0, op->cls, NULL, op->p};
     int rc, i;
 
     op->err = NULL;
-    rc = rec_get(d, txn, key, kl, &r, 1);
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENOCLASS, "unknown class '%s/%s'", op->domain, op->cls);
-    }
-    if (rc != 0) {
+    if ((rc = rec_need(d, txn, op, 'c', key, &kl, &r, 1)) != 0) {
         return rc;
     }
     members.keys = apr_array_make(op->p, 8, sizeof(const char *));
-    apr_snprintf(prefix, sizeof(prefix), "a:%s/", op->domain);
-    if ((rc = as_db_iterate(d, txn, prefix, strlen(prefix), count_cb, &members)) != 0) {
+    if ((rc = scan(d, txn, 'a', op->domain, count_cb, &members)) != 0) {
         return rc;
     }
     if (members.n && !op->force) {
@@ -945,8 +969,6 @@ apr_status_t as_dir_class_remove(as_db_t *db, apr_pool_t *p, const char *domain,
 static int fill_class(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain, const char *cls,
                       const rec_t *r, const rec_t *dr, as_dir_class_t *out)
 {
-    char prefix[KEY_MAX];
-
     memset(out, 0, sizeof(*out));
     out->domain = apr_pstrdup(p, domain);
     out->name = apr_pstrdup(p, cls);
@@ -955,28 +977,20 @@ static int fill_class(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domai
     out->pol = pol_dup(p, &r->pol);
     out->pol_domain = dr ? pol_dup(p, &dr->pol) : NULL;
     as_opts_resolve(dr ? &dr->opts : NULL, &r->opts, NULL, &out->eff);
-    apr_snprintf(prefix, sizeof(prefix), "a:%s/", domain);
-    return scan_count(as_db_handle(db, AS_DB_DIRECTORY), txn, prefix, cls, &out->nmembers);
+    return scan_count(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, cls, &out->nmembers);
 }
 
 static int txn_class_get(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX];
-    size_t kl = mkkey(key, 'c', op->domain, op->cls);
+    size_t kl;
     rec_t r, dr;
     int rc;
 
     op->err = NULL;
-    if ((rc = need_domain(db, txn, op, &dr)) != 0) {
-        return rc;
-    }
-    rc = rec_get(d, txn, key, kl, &r, 0);
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENOCLASS, "unknown class '%s/%s'", op->domain, op->cls);
-    }
-    if (rc != 0) {
+    if ((rc = need_domain(db, txn, op, &dr)) != 0 ||
+        (rc = rec_need(as_db_handle(db, AS_DB_DIRECTORY), txn, op, 'c', key, &kl, &r, 0)) != 0) {
         return rc;
     }
     return fill_class(db, txn, op->p, op->domain, op->cls, &r, &dr, op->out);
@@ -991,92 +1005,39 @@ apr_status_t as_dir_class_get(as_db_t *db, apr_pool_t *p, const char *domain, co
     return rv ? rv : run(db, AS_DB_TXN_READ, txn_class_get, &op, err);
 }
 
+/* A listed class "DOMAIN/CLASS", with its domain's record when there is one. */
+static int fill_class_item(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name,
+                           const rec_t *r, void *out)
+{
+    const char *slash = strchr(name, '/');
+    const char *dom = apr_pstrmemdup(p, name, (apr_size_t)(slash - name));
+    char dkey[KEY_MAX];
+    rec_t dr;
+    size_t kl = mkkey(dkey, 'd', dom, NULL);
+    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, dkey, kl, &dr, 0);
+
+    if (rc != 0 && rc != DB_NOTFOUND) {
+        return rc;
+    }
+    return fill_class(db, txn, p, dom, slash + 1, r, rc == 0 ? &dr : NULL, out);
+}
+
 static int txn_class_list(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char prefix[KEY_MAX];
-    list_t l;
-    int rc, i;
+    int rc;
 
     op->err = NULL;
-    op->arr = apr_array_make(op->p, 8, sizeof(as_dir_class_t));
-    l.p = op->p;
-    l.names = apr_array_make(op->p, 8, sizeof(const char *));
-    l.recs = apr_array_make(op->p, 8, sizeof(rec_t));
-    if (op->domain) {
-        if ((rc = need_domain(db, txn, op, NULL)) != 0) {
-            return rc;
-        }
-        apr_snprintf(prefix, sizeof(prefix), "c:%s/", op->domain);
-    } else {
-        apr_cpystrn(prefix, "c:", sizeof(prefix));
-    }
-    if ((rc = as_db_iterate(d, txn, prefix, strlen(prefix), list_cb, &l)) != 0) {
+    if (op->domain && (rc = need_domain(db, txn, op, NULL)) != 0) {
         return rc;
     }
-    for (i = 0; i < l.names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(l.names, i, const char *);
-        const char *slash = strchr(name, '/');
-        const char *dom = apr_pstrmemdup(op->p, name, (apr_size_t)(slash - name));
-        char dkey[KEY_MAX];
-        rec_t dr;
-        int have_dr;
-        size_t kl = mkkey(dkey, 'd', dom, NULL);
-        rc = rec_get(d, txn, dkey, kl, &dr, 0);
-        if (rc != 0 && rc != DB_NOTFOUND) {
-            return rc;
-        }
-        have_dr = rc == 0;
-        rc = fill_class(db, txn, op->p, dom, slash + 1, &APR_ARRAY_IDX(l.recs, i, rec_t),
-                        have_dr ? &dr : NULL, apr_array_push(op->arr));
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return list_fill(db, txn, op, 'c', sizeof(as_dir_class_t), fill_class_item);
 }
 
 apr_status_t as_dir_class_list(as_db_t *db, apr_pool_t *p, const char *domain,
                                apr_array_header_t **out, const char **err)
 {
-    op_t op = {0};
-    apr_status_t rv;
-
-    op.p = p;
-    *out = NULL;
-    if (domain && as_dir_domain_name(p, domain, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    rv = run(db, AS_DB_TXN_READ, txn_class_list, &op, err);
-    if (rv == APR_SUCCESS) {
-        *out = op.arr;
-    }
-    return rv;
-}
-
-static int txn_class_update(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX];
-    size_t kl = mkkey(key, 'c', op->domain, op->cls);
-    rec_t r;
-    int rc;
-
-    op->err = NULL;
-    if ((rc = need_domain(db, txn, op, NULL)) != 0) {
-        return rc;
-    }
-    rc = rec_get(d, txn, key, kl, &r, 1);
-    if (rc == DB_NOTFOUND) {
-        return fail(op, AS_DIR_ENOCLASS, "unknown class '%s/%s'", op->domain, op->cls);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    apply_edit(&r.opts, &r.pol, op->edit);
-    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
+    return list_op(db, p, domain, txn_class_list, out, err);
 }
 
 apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
@@ -1094,7 +1055,7 @@ apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain,
         return AS_DIR_EINVAL;
     }
     op.edit = edit;
-    return run(db, 0, txn_class_update, &op, err);
+    return run(db, 0, txn_update, &op, err);
 }
 
 /* ---- accounts ----------------------------------------------------------------- */
@@ -1253,7 +1214,6 @@ static int txn_account_list(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
     acct_scan_t s;
-    char prefix[KEY_MAX];
     int rc, i;
 
     op->err = NULL;
@@ -1261,20 +1221,11 @@ static int txn_account_list(as_db_t *db, DB_TXN *txn, void *baton)
     s.seen = apr_hash_make(op->p);
     s.order = apr_array_make(op->p, 16, sizeof(const char *));
     op->arr = apr_array_make(op->p, 16, sizeof(as_dir_account_t));
-    if (op->domain) {
-        apr_snprintf(prefix, sizeof(prefix), "a:%s/", op->domain);
-    } else {
-        apr_cpystrn(prefix, "a:", sizeof(prefix));
-    }
-    rc = as_db_iterate(as_db_handle(db, AS_DB_DIRECTORY), txn, prefix, strlen(prefix), acct_scan_cb,
-                       &s);
-    if (rc != 0) {
-        return rc;
-    }
-    prefix[0] = 'm';
-    rc = as_db_iterate(as_db_handle(db, AS_DB_REGISTRY), txn, prefix, strlen(prefix), acct_scan_cb,
-                       &s);
-    if (rc != 0) {
+    /* accounts with settings, then those with only a mailbox slot */
+    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', op->domain, acct_scan_cb, &s)) !=
+            0 ||
+        (rc = scan(as_db_handle(db, AS_DB_REGISTRY), txn, 'm', op->domain, acct_scan_cb, &s)) !=
+            0) {
         return rc;
     }
     qsort(s.order->elts, (size_t)s.order->nelts, sizeof(const char *), cmp_str);
@@ -1293,19 +1244,7 @@ static int txn_account_list(as_db_t *db, DB_TXN *txn, void *baton)
 apr_status_t as_dir_account_list(as_db_t *db, apr_pool_t *p, const char *domain,
                                  apr_array_header_t **out, const char **err)
 {
-    op_t op = {0};
-    apr_status_t rv;
-
-    op.p = p;
-    *out = NULL;
-    if (domain && as_dir_domain_name(p, domain, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    rv = run(db, AS_DB_TXN_READ, txn_account_list, &op, err);
-    if (rv == APR_SUCCESS) {
-        *out = op.arr;
-    }
-    return rv;
+    return list_op(db, p, domain, txn_account_list, out, err);
 }
 
 static int txn_account_update(as_db_t *db, DB_TXN *txn, void *baton)

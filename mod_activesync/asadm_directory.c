@@ -63,10 +63,177 @@ static void opt_cells(apr_pool_t *p, const as_effective_t *eff)
     }
 }
 
+/* Whether w is one of the '|'-separated words of list. */
+static int in_list(const char *list, const char *w)
+{
+    size_t n = strlen(w);
+    const char *p;
+
+    if (n == 0) {
+        return 0;
+    }
+    for (p = list; (p = strstr(p, w)) != NULL; p += n) {
+        if ((p == list || p[-1] == '|') && (p[n] == '|' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What a domain, class or account command other than list accepts. */
+typedef struct verbs_t {
+    const char *kind;  /* "domain", "class", "account" */
+    const char *arg;   /* what names the object: "NAME" */
+    const char *plain; /* verbs taking only that: "add|remove|show" */
+    int allow_class;   /* set/unset also take class membership */
+} verbs_t;
+
+/* Check the arguments of a command other than list; set and unset words
+ * become the edit e. */
+static int check_verb(asadm_ctx_t *ctx, const verbs_t *v, int argc, const char *const *argv,
+                      as_optedit_t *e)
+{
+    const char *verb = argc > 0 ? argv[0] : "";
+
+    if (argc < 2) {
+        return usage_err(
+            apr_psprintf(ctx->pool, "%s %s|set|unset %s ...", v->kind, v->plain, v->arg));
+    }
+    if (in_list(v->plain, verb)) {
+        if (argc != 2) {
+            return usage_err(apr_psprintf(ctx->pool, "%s %s %s", v->kind, verb, v->arg));
+        }
+        return 0;
+    }
+    if (strcmp(verb, "set") && strcmp(verb, "unset")) {
+        return asadm_error(ASADM_USAGE, "unknown %s command '%s' (see --help)", v->kind, verb);
+    }
+    if (argc < 3) {
+        return usage_err(!strcmp(verb, "set")
+                             ? apr_psprintf(ctx->pool, "%s set %s OPT=on|off ...%s", v->kind,
+                                            v->arg, v->allow_class ? " [class=CLASS]" : "")
+                             : apr_psprintf(ctx->pool, "%s unset %s OPT%s ...", v->kind, v->arg,
+                                            v->allow_class ? "|class" : ""));
+    }
+    return parse_words(ctx, verb[0] == 's', v->allow_class, argc - 2, argv + 2, e);
+}
+
+/* A list's JSON: {"KEY": [ITEM, ...]} with one item printer. */
+typedef void json_fn(apr_pool_t *p, const void *item);
+
+static void json_list(apr_pool_t *p, const char *key, const apr_array_header_t *arr, json_fn *fn)
+{
+    int i;
+
+    printf("{\"%s\": [", key);
+    for (i = 0; i < arr->nelts; i++) {
+        fputs(i ? ", " : "", stdout);
+        fn(p, arr->elts + (size_t)i * (size_t)arr->elt_size);
+    }
+    fputs("]}\n", stdout);
+}
+
+/* A list command: its arguments, its items and what prints when there is
+ * no table to print. */
+typedef apr_status_t list_fn(as_db_t *db, apr_pool_t *p, const char *domain,
+                             apr_array_header_t **out, const char **err);
+
+/* A table row: leading columns, the effective options, then the tail. */
+#define LEAD_MAX 3
+typedef struct row_t {
+    const char *lead[LEAD_MAX];
+    const as_effective_t *eff;
+    const char *tail;
+} row_t;
+
+typedef void row_fn(apr_pool_t *p, const void *item, row_t *row);
+
+typedef struct listing_t {
+    const char *usage; /* "class list [DOMAIN]" */
+    int max_argc;      /* 2 when a DOMAIN may follow */
+    list_fn *fetch;
+    const char *key; /* of the JSON array */
+    json_fn *json;
+    const char *empty;          /* the text for no items */
+    const char *lead[LEAD_MAX]; /* leading column titles, NULL after the last */
+    int width[LEAD_MAX];        /* their least widths */
+    const char *tail;           /* the title after the option columns */
+    row_fn *row;
+} listing_t;
+
+static void print_table(apr_pool_t *p, const listing_t *l, const apr_array_header_t *arr)
+{
+    row_t *rows = apr_pcalloc(p, sizeof(row_t) * (size_t)arr->nelts);
+    int w[LEAD_MAX], i, j;
+
+    for (j = 0; j < LEAD_MAX; j++) {
+        w[j] = l->width[j];
+    }
+    for (i = 0; i < arr->nelts; i++) {
+        l->row(p, arr->elts + (size_t)i * (size_t)arr->elt_size, &rows[i]);
+        for (j = 0; j < LEAD_MAX && l->lead[j]; j++) {
+            w[j] = maxlen(w[j], rows[i].lead[j]);
+        }
+    }
+    for (j = 0; j < LEAD_MAX && l->lead[j]; j++) {
+        cell(l->lead[j], w[j]);
+    }
+    opt_header();
+    printf("%s\n", l->tail);
+    for (i = 0; i < arr->nelts; i++) {
+        for (j = 0; j < LEAD_MAX && l->lead[j]; j++) {
+            cell(rows[i].lead[j], w[j]);
+        }
+        opt_cells(p, rows[i].eff);
+        printf("%s\n", rows[i].tail);
+    }
+}
+
+/* A list command: its items as JSON, as a table, or the text for none. */
+static int list_cmd(asadm_ctx_t *ctx, const listing_t *l, int argc, const char *const *argv)
+{
+    const char *err = NULL;
+    apr_array_header_t *arr;
+    apr_status_t rv;
+    int rc;
+
+    if (argc > l->max_argc) {
+        return usage_err(l->usage);
+    }
+    if ((rc = asadm_open_db(ctx)) != 0) {
+        return rc;
+    }
+    rv = l->fetch(ctx->db, ctx->pool, argc == 2 ? argv[1] : NULL, &arr, &err);
+    if (rv != APR_SUCCESS) {
+        return asadm_db_error(rv, err);
+    }
+    if (ctx->json) {
+        json_list(ctx->pool, l->key, arr, l->json);
+    } else if (arr->nelts == 0) {
+        printf("%s\n", l->empty);
+    } else {
+        print_table(ctx->pool, l, arr);
+    }
+    return ASADM_OK;
+}
+
+/* Run the list command, or check the arguments of another one; *done says
+ * whether the command is over. */
+static int begin_cmd(asadm_ctx_t *ctx, const listing_t *l, const verbs_t *v, int argc,
+                     const char *const *argv, as_optedit_t *e, int *done)
+{
+    *done = argc > 0 && !strcmp(argv[0], "list");
+    return *done ? list_cmd(ctx, l, argc, argv) : check_verb(ctx, v, argc, argv, e);
+}
+
 /* ---- domain ----------------------------------------------------------------- */
 
-static void domain_json(const as_dir_domain_t *d)
+static const verbs_t domain_verbs = {"domain", "NAME", "add|remove|show", 0};
+
+static void domain_json(apr_pool_t *p, const void *item)
 {
+    const as_dir_domain_t *d = item;
+    (void)p;
     fputs("{\"name\": ", stdout);
     asadm_json_str(stdout, d->name);
     fputs(", \"options\": ", stdout);
@@ -74,70 +241,45 @@ static void domain_json(const as_dir_domain_t *d)
     printf(", \"classes\": %d, \"accounts\": %d}", d->nclasses, d->naccounts);
 }
 
+/* as_dir_domain_list in the shape of the other lists: no DOMAIN. */
+static apr_status_t domain_list(as_db_t *db, apr_pool_t *p, const char *domain,
+                                apr_array_header_t **out, const char **err)
+{
+    (void)domain;
+    return as_dir_domain_list(db, p, out, err);
+}
+
+static void domain_row(apr_pool_t *p, const void *item, row_t *row)
+{
+    const as_dir_domain_t *d = item;
+    row->lead[0] = d->name;
+    row->eff = &d->eff;
+    row->tail = apr_psprintf(p, "%-7d  %d", d->nclasses, d->naccounts);
+}
+
+static const listing_t domain_listing = {
+    .usage = "domain list",
+    .max_argc = 1,
+    .fetch = domain_list,
+    .key = "domains",
+    .json = domain_json,
+    .empty = "no domains (add one with: activesync-admin domain add NAME)",
+    .lead = {"DOMAIN"},
+    .width = {6},
+    .tail = "CLASSES  ACCOUNTS",
+    .row = domain_row,
+};
+
 int asadm_cmd_domain(asadm_ctx_t *ctx, int argc, const char *const *argv)
 {
     const char *verb = argc > 0 ? argv[0] : "";
     const char *err = NULL;
     apr_status_t rv;
     as_optedit_t e;
-    int rc;
+    int rc, done;
 
-    if (!strcmp(verb, "list")) {
-        apr_array_header_t *arr;
-        int i, w = 6;
-        if (argc != 1) {
-            return usage_err("domain list");
-        }
-        if ((rc = asadm_open_db(ctx)) != 0) {
-            return rc;
-        }
-        if ((rv = as_dir_domain_list(ctx->db, ctx->pool, &arr, &err)) != APR_SUCCESS) {
-            return asadm_db_error(rv, err);
-        }
-        if (ctx->json) {
-            fputs("{\"domains\": [", stdout);
-            for (i = 0; i < arr->nelts; i++) {
-                fputs(i ? ", " : "", stdout);
-                domain_json(&APR_ARRAY_IDX(arr, i, as_dir_domain_t));
-            }
-            fputs("]}\n", stdout);
-            return ASADM_OK;
-        }
-        if (arr->nelts == 0) {
-            printf("no domains (add one with: activesync-admin domain add NAME)\n");
-            return ASADM_OK;
-        }
-        for (i = 0; i < arr->nelts; i++) {
-            w = maxlen(w, APR_ARRAY_IDX(arr, i, as_dir_domain_t).name);
-        }
-        cell("DOMAIN", w);
-        opt_header();
-        printf("CLASSES  ACCOUNTS\n");
-        for (i = 0; i < arr->nelts; i++) {
-            as_dir_domain_t *d = &APR_ARRAY_IDX(arr, i, as_dir_domain_t);
-            cell(d->name, w);
-            opt_cells(ctx->pool, &d->eff);
-            printf("%-7d  %d\n", d->nclasses, d->naccounts);
-        }
-        return ASADM_OK;
-    }
-    if (argc < 2) {
-        return usage_err("domain add|remove|show|set|unset NAME ...");
-    }
-    if (!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "show")) {
-        if (argc != 2) {
-            return usage_err(apr_psprintf(ctx->pool, "domain %s NAME", verb));
-        }
-    } else if (!strcmp(verb, "set") || !strcmp(verb, "unset")) {
-        if (argc < 3) {
-            return usage_err(!strcmp(verb, "set") ? "domain set NAME OPT=on|off ..."
-                                                  : "domain unset NAME OPT ...");
-        }
-        if ((rc = parse_words(ctx, verb[0] == 's', 0, argc - 2, argv + 2, &e)) != 0) {
-            return rc;
-        }
-    } else {
-        return asadm_error(ASADM_USAGE, "unknown domain command '%s' (see --help)", verb);
+    if ((rc = begin_cmd(ctx, &domain_listing, &domain_verbs, argc, argv, &e, &done)) != 0 || done) {
+        return rc;
     }
     if ((rc = asadm_open_db(ctx)) != 0) {
         return rc;
@@ -159,7 +301,7 @@ int asadm_cmd_domain(asadm_ctx_t *ctx, int argc, const char *const *argv)
             return asadm_db_error(rv, err);
         }
         if (ctx->json) {
-            domain_json(&d);
+            domain_json(ctx->pool, &d);
             fputs("\n", stdout);
         } else {
             printf("domain %s\n", d.name);
@@ -178,8 +320,12 @@ int asadm_cmd_domain(asadm_ctx_t *ctx, int argc, const char *const *argv)
 
 /* ---- class ------------------------------------------------------------------- */
 
-static void class_json(const as_dir_class_t *c)
+static const verbs_t class_verbs = {"class", "DOMAIN/CLASS", "add|remove|show", 0};
+
+static void class_json(apr_pool_t *p, const void *item)
 {
+    const as_dir_class_t *c = item;
+    (void)p;
     fputs("{\"domain\": ", stdout);
     asadm_json_str(stdout, c->domain);
     fputs(", \"name\": ", stdout);
@@ -189,72 +335,37 @@ static void class_json(const as_dir_class_t *c)
     printf(", \"members\": %d}", c->nmembers);
 }
 
+static void class_row(apr_pool_t *p, const void *item, row_t *row)
+{
+    const as_dir_class_t *c = item;
+    row->lead[0] = apr_pstrcat(p, c->domain, "/", c->name, NULL);
+    row->eff = &c->eff;
+    row->tail = apr_psprintf(p, "%d", c->nmembers);
+}
+
+static const listing_t class_listing = {
+    .usage = "class list [DOMAIN]",
+    .max_argc = 2,
+    .fetch = as_dir_class_list,
+    .key = "classes",
+    .json = class_json,
+    .empty = "no classes",
+    .lead = {"CLASS"},
+    .width = {5},
+    .tail = "MEMBERS",
+    .row = class_row,
+};
+
 int asadm_cmd_class(asadm_ctx_t *ctx, int argc, const char *const *argv)
 {
     const char *verb = argc > 0 ? argv[0] : "";
     const char *err = NULL, *dom = NULL, *cls = NULL;
     apr_status_t rv;
     as_optedit_t e;
-    int rc;
+    int rc, done;
 
-    if (!strcmp(verb, "list")) {
-        apr_array_header_t *arr;
-        int i, w = 5;
-        if (argc > 2) {
-            return usage_err("class list [DOMAIN]");
-        }
-        if ((rc = asadm_open_db(ctx)) != 0) {
-            return rc;
-        }
-        rv = as_dir_class_list(ctx->db, ctx->pool, argc == 2 ? argv[1] : NULL, &arr, &err);
-        if (rv != APR_SUCCESS) {
-            return asadm_db_error(rv, err);
-        }
-        if (ctx->json) {
-            fputs("{\"classes\": [", stdout);
-            for (i = 0; i < arr->nelts; i++) {
-                fputs(i ? ", " : "", stdout);
-                class_json(&APR_ARRAY_IDX(arr, i, as_dir_class_t));
-            }
-            fputs("]}\n", stdout);
-            return ASADM_OK;
-        }
-        if (arr->nelts == 0) {
-            printf("no classes\n");
-            return ASADM_OK;
-        }
-        for (i = 0; i < arr->nelts; i++) {
-            as_dir_class_t *c = &APR_ARRAY_IDX(arr, i, as_dir_class_t);
-            w = maxlen(w, apr_pstrcat(ctx->pool, c->domain, "/", c->name, NULL));
-        }
-        cell("CLASS", w);
-        opt_header();
-        printf("MEMBERS\n");
-        for (i = 0; i < arr->nelts; i++) {
-            as_dir_class_t *c = &APR_ARRAY_IDX(arr, i, as_dir_class_t);
-            cell(apr_pstrcat(ctx->pool, c->domain, "/", c->name, NULL), w);
-            opt_cells(ctx->pool, &c->eff);
-            printf("%d\n", c->nmembers);
-        }
-        return ASADM_OK;
-    }
-    if (argc < 2) {
-        return usage_err("class add|remove|show|set|unset DOMAIN/CLASS ...");
-    }
-    if (!strcmp(verb, "add") || !strcmp(verb, "remove") || !strcmp(verb, "show")) {
-        if (argc != 2) {
-            return usage_err(apr_psprintf(ctx->pool, "class %s DOMAIN/CLASS", verb));
-        }
-    } else if (!strcmp(verb, "set") || !strcmp(verb, "unset")) {
-        if (argc < 3) {
-            return usage_err(!strcmp(verb, "set") ? "class set DOMAIN/CLASS OPT=on|off ..."
-                                                  : "class unset DOMAIN/CLASS OPT ...");
-        }
-        if ((rc = parse_words(ctx, verb[0] == 's', 0, argc - 2, argv + 2, &e)) != 0) {
-            return rc;
-        }
-    } else {
-        return asadm_error(ASADM_USAGE, "unknown class command '%s' (see --help)", verb);
+    if ((rc = begin_cmd(ctx, &class_listing, &class_verbs, argc, argv, &e, &done)) != 0 || done) {
+        return rc;
     }
     if (as_dir_class_path(ctx->pool, argv[1], &dom, &cls, &err) != APR_SUCCESS) {
         return asadm_error(ASADM_FAIL, "%s", err);
@@ -281,7 +392,7 @@ int asadm_cmd_class(asadm_ctx_t *ctx, int argc, const char *const *argv)
             return asadm_db_error(rv, err);
         }
         if (ctx->json) {
-            class_json(&c);
+            class_json(ctx->pool, &c);
             fputs("\n", stdout);
         } else {
             printf("class %s/%s (what a member without own settings gets)\n", c.domain, c.name);
@@ -300,8 +411,11 @@ int asadm_cmd_class(asadm_ctx_t *ctx, int argc, const char *const *argv)
 
 /* ---- account ----------------------------------------------------------------- */
 
-static void account_json(apr_pool_t *p, const as_dir_account_t *a)
+static const verbs_t account_verbs = {"account", "ADDRESS", "show|remove", 1};
+
+static void account_json(apr_pool_t *p, const void *item)
 {
+    const as_dir_account_t *a = item;
     fputs("{\"address\": ", stdout);
     asadm_json_str(stdout, a->address);
     fputs(", \"domain\": ", stdout);
@@ -326,82 +440,46 @@ static const char *mailbox_state(apr_pool_t *p, const as_dir_account_t *a)
                         a->eff.value[AS_OPT_ACTIVESYNC] ? "" : " (inactive: activesync is off)");
 }
 
+static void account_row(apr_pool_t *p, const void *item, row_t *row)
+{
+    const as_dir_account_t *a = item;
+    (void)p;
+    row->lead[0] = a->address;
+    row->lead[1] = a->class_name ? a->class_name : "-";
+    row->lead[2] = a->registered ? "registered" : "-";
+    row->eff = &a->eff;
+    row->tail = "";
+}
+
+static const listing_t account_listing = {
+    .usage = "account list [DOMAIN]",
+    .max_argc = 2,
+    .fetch = as_dir_account_list,
+    .key = "accounts",
+    .json = account_json,
+    .empty = "no accounts with their own settings or a mailbox slot (every other user inherits "
+             "from its domain)",
+    .lead = {"ACCOUNT", "CLASS", "MAILBOX"},
+    .width = {7, 5, 10},
+    .tail = "",
+    .row = account_row,
+};
+
 int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
 {
     const char *verb = argc > 0 ? argv[0] : "";
     const char *err = NULL;
     apr_status_t rv;
     as_optedit_t e;
-    int rc;
+    int rc, done;
 
-    if (!strcmp(verb, "list")) {
-        apr_array_header_t *arr;
-        int i, w = 7, wc = 5;
-        if (argc > 2) {
-            return usage_err("account list [DOMAIN]");
-        }
-        if ((rc = asadm_open_db(ctx)) != 0) {
-            return rc;
-        }
-        rv = as_dir_account_list(ctx->db, ctx->pool, argc == 2 ? argv[1] : NULL, &arr, &err);
-        if (rv != APR_SUCCESS) {
-            return asadm_db_error(rv, err);
-        }
-        if (ctx->json) {
-            fputs("{\"accounts\": [", stdout);
-            for (i = 0; i < arr->nelts; i++) {
-                fputs(i ? ", " : "", stdout);
-                account_json(ctx->pool, &APR_ARRAY_IDX(arr, i, as_dir_account_t));
-            }
-            fputs("]}\n", stdout);
-            return ASADM_OK;
-        }
-        if (arr->nelts == 0) {
-            printf("no accounts with their own settings or a mailbox slot (every other user "
-                   "inherits from its domain)\n");
-            return ASADM_OK;
-        }
-        for (i = 0; i < arr->nelts; i++) {
-            as_dir_account_t *a = &APR_ARRAY_IDX(arr, i, as_dir_account_t);
-            w = maxlen(w, a->address);
-            wc = maxlen(wc, a->class_name ? a->class_name : "-");
-        }
-        cell("ACCOUNT", w);
-        cell("CLASS", wc);
-        cell("MAILBOX", 10);
-        opt_header();
-        printf("\n");
-        for (i = 0; i < arr->nelts; i++) {
-            as_dir_account_t *a = &APR_ARRAY_IDX(arr, i, as_dir_account_t);
-            cell(a->address, w);
-            cell(a->class_name ? a->class_name : "-", wc);
-            cell(a->registered ? "registered" : "-", 10);
-            opt_cells(ctx->pool, &a->eff);
-            printf("\n");
-        }
-        return ASADM_OK;
+    if ((rc = begin_cmd(ctx, &account_listing, &account_verbs, argc, argv, &e, &done)) != 0 ||
+        done) {
+        return rc;
     }
-    if (argc < 2) {
-        return usage_err("account show|remove|set|unset ADDRESS ...");
-    }
-    if (!strcmp(verb, "show") || !strcmp(verb, "remove")) {
-        if (argc != 2) {
-            return usage_err(apr_psprintf(ctx->pool, "account %s ADDRESS", verb));
-        }
-    } else if (!strcmp(verb, "set") || !strcmp(verb, "unset")) {
-        if (argc < 3) {
-            return usage_err(!strcmp(verb, "set")
-                                 ? "account set ADDRESS OPT=on|off ... [class=CLASS]"
-                                 : "account unset ADDRESS OPT|class ...");
-        }
-        if ((rc = parse_words(ctx, verb[0] == 's', 1, argc - 2, argv + 2, &e)) != 0) {
-            return rc;
-        }
-        if ((rc = asadm_resolve_cap(ctx)) != 0) {
-            return rc;
-        }
-    } else {
-        return asadm_error(ASADM_USAGE, "unknown account command '%s' (see --help)", verb);
+    /* set and unset may register a mailbox: they need the cap */
+    if ((!strcmp(verb, "set") || !strcmp(verb, "unset")) && (rc = asadm_resolve_cap(ctx)) != 0) {
+        return rc;
     }
     {
         const char *canon;
