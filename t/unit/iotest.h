@@ -5,6 +5,8 @@
 #ifndef AS_IOTEST_H
 #define AS_IOTEST_H
 
+#include <sys/time.h>
+
 #include "../../mod_activesync/as_cmds.h"
 #include "as_cap.h"
 #include "as_maildir.h"
@@ -113,6 +115,53 @@ IOT_FN int iot_count(const char *storage)
 IOT_FN int iot_item_cmp(const void *a, const void *b)
 {
     return strcmp(((const as_sync_item_t *)a)->id, ((const as_sync_item_t *)b)->id);
+}
+
+/* Backdate new/ and cur/ of a folder ("" INBOX, "Work", ...) so its token
+ * is settled. */
+IOT_FN void iot_settle(const char *storage)
+{
+    struct timeval tv[2];
+    char d[900];
+    int k;
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= 30;
+    tv[1] = tv[0];
+    for (k = 0; k < 2; k++) {
+        snprintf(d, sizeof d, "%s%s%s/%s", iot_mbox, *storage ? "/." : "", storage,
+                 k ? "cur" : "new");
+        utimes(d, tv);
+    }
+}
+
+/* Settle the folder, then store the device's sync state (key 1) equal to
+ * its content, as after a Sync. */
+IOT_FN void iot_synced(as_db_t *db, const char *dev, const char *storage, const char *folder)
+{
+    as_store_t *st;
+    apr_array_header_t *items;
+    as_coll_state_t cs;
+    const char *token;
+    int i;
+
+    iot_settle(storage);
+    ck_assert_int_eq(as_maildir_open(unit_pool, iot_mbox, IOT_ACCT, NULL, 0, NULL, &st),
+                     APR_SUCCESS);
+    ck_assert_int_eq(as_store_list_items(st, folder, unit_pool, &items, &token), APR_SUCCESS);
+    memset(&cs, 0, sizeof cs);
+    cs.gen = 5;
+    cs.n = 1;
+    cs.token = token;
+    cs.items_loaded = 1;
+    cs.nitems = (apr_uint32_t)items->nelts;
+    cs.items = apr_pcalloc(unit_pool, sizeof(as_sync_item_t) * (items->nelts + 1));
+    for (i = 0; i < items->nelts; i++) {
+        const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
+        apr_cpystrn(cs.items[i].id, it->id, sizeof cs.items[i].id);
+        cs.items[i].flags = it->flags & AS_SYNC_FLAGS_MASK;
+    }
+    qsort(cs.items, cs.nitems, sizeof(as_sync_item_t), iot_item_cmp);
+    ck_assert_int_eq(as_coll_put(db, IOT_ACCT, dev, folder, 0, 0, &cs, NULL, 0), APR_SUCCESS);
 }
 
 typedef struct iot_opts_t {

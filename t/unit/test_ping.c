@@ -26,51 +26,6 @@ static double now_ms(void)
     return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-/* Backdate new/ and cur/ so the folder tokens are settled. */
-static void settle(const char *storage)
-{
-    struct timeval tv[2];
-    char d[900];
-    int k;
-    gettimeofday(&tv[0], NULL);
-    tv[0].tv_sec -= 30;
-    tv[1] = tv[0];
-    for (k = 0; k < 2; k++) {
-        snprintf(d, sizeof d, "%s%s%s/%s", iot_mbox, *storage ? "/." : "", storage,
-                 k ? "cur" : "new");
-        utimes(d, tv);
-    }
-}
-
-/* Sync state for the device equal to the folder's content (as after a Sync). */
-static void synced(const char *storage, const char *folder)
-{
-    as_store_t *st;
-    apr_array_header_t *items;
-    as_coll_state_t cs;
-    const char *token;
-    int i;
-
-    settle(storage);
-    ck_assert_int_eq(as_maildir_open(unit_pool, iot_mbox, IOT_ACCT, NULL, 0, NULL, &st),
-                     APR_SUCCESS);
-    ck_assert_int_eq(as_store_list_items(st, folder, unit_pool, &items, &token), APR_SUCCESS);
-    memset(&cs, 0, sizeof cs);
-    cs.gen = 5;
-    cs.n = 1;
-    cs.token = token;
-    cs.items_loaded = 1;
-    cs.nitems = (apr_uint32_t)items->nelts;
-    cs.items = apr_pcalloc(unit_pool, sizeof(as_sync_item_t) * (items->nelts + 1));
-    for (i = 0; i < items->nelts; i++) {
-        const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
-        apr_cpystrn(cs.items[i].id, it->id, sizeof cs.items[i].id);
-        cs.items[i].flags = it->flags & AS_SYNC_FLAGS_MASK;
-    }
-    qsort(cs.items, cs.nitems, sizeof(as_sync_item_t), iot_item_cmp);
-    ck_assert_int_eq(as_coll_put(db, IOT_ACCT, IOT_DEV, folder, 0, 0, &cs, NULL, 0), APR_SUCCESS);
-}
-
 static void setup(void)
 {
     testdb_setup();
@@ -80,8 +35,8 @@ static void setup(void)
     inbox = iot_folder("");
     work = iot_folder("Work");
     trash = iot_folder("Trash");
-    synced("", inbox);
-    synced("Work", work);
+    iot_synced(db, IOT_DEV, "", inbox);
+    iot_synced(db, IOT_DEV, "Work", work);
     as_cmd_ping_set_bounds(1, 3540);
 }
 

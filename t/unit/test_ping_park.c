@@ -76,43 +76,6 @@ static size_t heap_in_use(void)
     return mi.uordblks + mi.hblkhd;
 }
 
-/* Sync state of dev equal to INBOX's content, tokens settled. */
-static void synced(const char *dev)
-{
-    as_store_t *st;
-    apr_array_header_t *items;
-    as_coll_state_t cs;
-    const char *token;
-    struct timeval tv[2];
-    char d[900];
-    int i, k;
-
-    gettimeofday(&tv[0], NULL);
-    tv[0].tv_sec -= 30;
-    tv[1] = tv[0];
-    for (k = 0; k < 2; k++) {
-        snprintf(d, sizeof d, "%s/%s", iot_mbox, k ? "cur" : "new");
-        utimes(d, tv);
-    }
-    ck_assert_int_eq(as_maildir_open(unit_pool, iot_mbox, IOT_ACCT, NULL, 0, NULL, &st),
-                     APR_SUCCESS);
-    ck_assert_int_eq(as_store_list_items(st, inbox, unit_pool, &items, &token), APR_SUCCESS);
-    memset(&cs, 0, sizeof cs);
-    cs.gen = 5;
-    cs.n = 1;
-    cs.token = token;
-    cs.items_loaded = 1;
-    cs.nitems = (apr_uint32_t)items->nelts;
-    cs.items = apr_pcalloc(unit_pool, sizeof(as_sync_item_t) * (items->nelts + 1));
-    for (i = 0; i < items->nelts; i++) {
-        const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
-        apr_cpystrn(cs.items[i].id, it->id, sizeof cs.items[i].id);
-        cs.items[i].flags = it->flags & AS_SYNC_FLAGS_MASK;
-    }
-    qsort(cs.items, cs.nitems, sizeof(as_sync_item_t), iot_item_cmp);
-    ck_assert_int_eq(as_coll_put(db, IOT_ACCT, dev, inbox, 0, 0, &cs, NULL, 0), APR_SUCCESS);
-}
-
 /* iot_run for another device, in the thread's own pool. */
 static void run_ping(parker_t *pk, cmdtest_t *t, int heartbeat)
 {
@@ -137,7 +100,7 @@ static void run_ping(parker_t *pk, cmdtest_t *t, int heartbeat)
     t->rv = as_cmd_ping(&t->req, &t->resp);
 }
 
-/* Sync of INBOX at the key synced() stored, in MIME; wait_min 0: no Wait. */
+/* Sync of INBOX at the key iot_synced() stored, in MIME; wait_min 0: no Wait. */
 static void run_sync(parker_t *pk, cmdtest_t *t, int wait_min)
 {
     const char *xml = apr_psprintf(
@@ -199,7 +162,7 @@ static double park_all(parker_t *pk, pthread_t *th, int sync, as_watch_stats_t *
         pk[i].sync = sync;
         pk[i].warmed = 0;
         snprintf(pk[i].dev, sizeof pk[i].dev, "PARKDEV%02d", i);
-        synced(pk[i].dev);
+        iot_synced(db, pk[i].dev, "", inbox);
         ck_assert_int_eq(apr_pool_create(&pk[i].pool, NULL), APR_SUCCESS);
     }
     may_park = 0;
