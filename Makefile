@@ -39,10 +39,21 @@ CFLAGS   := -std=gnu11 -g -O2 -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(C
 LIBS     := $(DEP_LIBS) $(BDB_LDFLAGS) $(BDB_LIBS)
 LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS_USER)
 
-CORE_SRC  := $(sort $(wildcard mod_activesync/as_*.c))
-GLUE_SRC  := $(sort $(wildcard mod_activesync/mod_activesync*.c))
-ADMIN_SRC := $(sort $(wildcard mod_activesync/asadm_*.c))
-UNIT_SRC  := $(sort $(wildcard t/unit/test_*.c))
+# The core library is one static archive per layer, lowest first.  Each
+# layer may call only the layers before it: the archives are linked in the
+# reverse order (top first) and without --start-group, so a call upwards
+# fails to link.  build/check-layers also refuses a cycle between the files
+# of one layer.
+LAYERS    := base wbxml protocol db store convert accounts sync service commands dispatch
+layer_src  = $(sort $(wildcard mod_activesync/$(1)/*.c mod_activesync/$(1)/*/*.c))
+LAYER_LIBS := $(foreach l,$(LAYERS),$(O)/lib/libas_$(l).a)
+# Link order: the top layer first.
+LINK_LIBS  := $(foreach l,$(shell echo $(LAYERS) | tr ' ' '\n' | tac),$(O)/lib/libas_$(l).a)
+
+CORE_SRC  := $(foreach l,$(LAYERS),$(call layer_src,$(l)))
+GLUE_SRC  := $(sort $(wildcard mod_activesync/httpd/*.c))
+ADMIN_SRC := $(sort $(wildcard mod_activesync/admin/*.c))
+UNIT_SRC  := $(sort $(wildcard t/unit/*/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard t/fuzz/fuzz_*.c))
 TOOL_SRC  := $(sort $(wildcard t/tools/*.c))
 
@@ -53,49 +64,68 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(O)/%)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(O)/%)
 TOOL_BIN  := $(TOOL_SRC:%.c=$(O)/%)
 
-LIB    := $(O)/libactivesync.a
+LIB    := $(O)/lib/layers.stamp
 MODULE := $(O)/mod_activesync.so
 ADMIN  := $(O)/activesync-admin
 
-.PHONY: all check check-unit check-fuzz check-e2e check-asan bench demo demo-stop install \
-        format format-check clean fuzz configure-check
+# Private headers stay beside their sources; the tests reach them by name.
+PRIV_INC := -Imod_activesync/commands
+
+.PHONY: all check check-unit check-fuzz check-e2e check-asan check-tsan bench demo demo-stop install \
+        format format-check clean fuzz configure-check check-layers
 
 all: $(LIB) $(MODULE) $(ADMIN)
 
-$(O)/%.o: %.c $(wildcard include/*.h) $(wildcard mod_activesync/*.h) build/config.mk
+HDRS := $(wildcard include/activesync/*.h mod_activesync/*/*.h)
+$(O)/%.o: %.c $(HDRS) build/config.mk
 	@mkdir -p $(dir $@)
 	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The registry binds the command files' handlers (commands/as_cmds.h).
+$(filter $(O)/mod_activesync/dispatch/%,$(CORE_OBJ)): CPPFLAGS += $(PRIV_INC)
 
 # The glue alone sees the httpd headers.
 $(GLUE_OBJ): CPPFLAGS += -I$(HTTPD_INCLUDEDIR) -DAS_DEFAULT_DATADIR='"$(AS_DATADIR)"'
 
-$(LIB): $(CORE_OBJ)
-	@rm -f $@
-	$(QLD)ar rcs $@ $^
+define layer_rule
+$(O)/lib/libas_$(1).a: $$(patsubst %.c,$(O)/%.o,$$(call layer_src,$(1)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(QLD)ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+# The layers are built, and their calls checked (downwards only, no cycle
+# between the files of a layer).
+$(LIB): $(LAYER_LIBS) build/check-layers
+	$(Q)build/check-layers $(O) $(LAYERS) || [ -n "$(LAYERS_WARN)" ]
+	@touch $@
+
+check-layers: $(LIB)
 
 $(MODULE): $(GLUE_OBJ) $(LIB) build/module.map
-	$(QLD)$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LIB) $(LIBS) -Wl,--version-script=build/module.map
+	$(QLD)$(CC) -shared $(LDFLAGS) -o $@ $(GLUE_OBJ) $(LINK_LIBS) $(LIBS) -Wl,--version-script=build/module.map
 
 $(ADMIN_OBJ): CPPFLAGS += -DAS_DEFAULT_DATADIR='"$(AS_DATADIR)"'
 
 $(ADMIN): $(ADMIN_OBJ) $(LIB)
-	$(QLD)$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LIB) $(LIBS)
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $(ADMIN_OBJ) $(LINK_LIBS) $(LIBS)
 
 # ---- tests ---------------------------------------------------------------
-$(O)/t/unit/test_%: t/unit/test_%.c t/unit/check_main.c $(wildcard t/unit/*.h) $(LIB)
+$(O)/t/unit/%: t/unit/%.c t/unit/check_main.c $(wildcard t/unit/*.h) $(LIB)
 	@mkdir -p $(dir $@)
-	$(QLD)$(CC) $(CPPFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -It/unit -DAS_SRCDIR='"$(CURDIR)"' -o $@ \
-	    $< t/unit/check_main.c $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) $(PRIV_INC) $(CHECK_CFLAGS) $(CFLAGS) -It/unit -DAS_SRCDIR='"$(CURDIR)"' -o $@ \
+	    $< t/unit/check_main.c $(LINK_LIBS) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
 
 # Fuzz targets replayed over their corpus by a plain main() (no clang needed).
 $(O)/t/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/standalone.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LIB) $(LIBS) $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< t/fuzz/standalone.c $(LINK_LIBS) $(LIBS) $(LDFLAGS)
 
 # Small programs the Python tests drive (codec CLI and the like).
 $(O)/t/tools/%: t/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(QLD)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LIBS) $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) -It/unit $(CFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS) $(LDFLAGS)
 
 check-unit: $(UNIT_BIN)
 	$(PROVE) -f $(UNIT_BIN)
@@ -122,7 +152,7 @@ fuzz:
 # Benchmarks: ratios measured side by side in one run (see README).
 $(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(QLD)$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LIB) $(LIBS) -lwbxml2 $(LDFLAGS)
+	$(QLD)$(CC) $(CPPFLAGS) -I/usr/include/libwbxml-1.0/wbxml $(CFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS) -lwbxml2 $(LDFLAGS)
 
 bench: all $(O)/t/bench/codec_bench $(TOOL_BIN)
 	$(O)/t/bench/codec_bench t/data/wbxml/*.xml
@@ -146,7 +176,8 @@ install: all
 	install -m 755 $(ADMIN) $(DESTDIR)$(bindir)/activesync-admin
 
 # ---- housekeeping --------------------------------------------------------
-FORMAT_SRC = $(wildcard include/*.h mod_activesync/*.c mod_activesync/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/bench/*.c)
+FORMAT_SRC = $(wildcard include/activesync/*.h mod_activesync/*/*.c mod_activesync/*/*.h mod_activesync/*/*/*.c \
+              t/unit/*.c t/unit/*.h t/unit/*/*.c t/fuzz/*.c t/bench/*.c t/tools/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 

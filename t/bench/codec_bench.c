@@ -14,7 +14,7 @@
 #include <libxml/parser.h>
 #include <wbxml.h>
 
-#include "as_wbxml.h"
+#include "activesync/as_wbxml.h"
 
 /* Exported by libwbxml2 but not declared in its installed headers. */
 void wbxml_free(void *ptr);

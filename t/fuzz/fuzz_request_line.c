@@ -13,10 +13,10 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
-#include "as_account.h"
-#include "as_base64.h"
-#include "as_command.h"
-#include "as_request_line.h"
+#include "activesync/as_account.h"
+#include "activesync/as_base64.h"
+#include "activesync/as_command.h"
+#include "activesync/as_request_line.h"
 #include "fuzz.h"
 
 static apr_pool_t *root;

@@ -13,7 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "as_wbxml.h"
+#include "activesync/as_wbxml.h"
 #include "fuzz.h"
 
 #define FUZZ_MAX_SIZE (1u << 20)

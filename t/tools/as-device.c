@@ -16,8 +16,8 @@
 
 #include <apr_general.h>
 
-#include "as_db.h"
-#include "as_provision.h"
+#include "activesync/as_db.h"
+#include "activesync/as_provision.h"
 
 static int usage(void)
 {

@@ -13,9 +13,9 @@
 #include <apr_general.h>
 #include <libxml/parser.h>
 
-#include "as_command.h"
-#include "as_mime.h"
-#include "as_wbxml.h"
+#include "activesync/as_command.h"
+#include "activesync/as_mime.h"
+#include "activesync/as_wbxml.h"
 
 int main(int argc, const char *const *argv)
 {

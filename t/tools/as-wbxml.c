@@ -19,7 +19,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "as_wbxml.h"
+#include "activesync/as_wbxml.h"
 
 static unsigned char *read_all(const char *path, size_t *len)
 {

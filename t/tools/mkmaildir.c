@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../unit/mailgen.h"
+#include "mailgen.h"
 
 static unsigned seq;
 

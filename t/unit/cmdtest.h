@@ -16,8 +16,8 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include "as_command.h"
-#include "as_wbxml.h"
+#include "activesync/as_command.h"
+#include "activesync/as_wbxml.h"
 #include "unit.h"
 
 #define CMDTEST_VALIDATOR AS_SRCDIR "/../shared/conformance/validate-eas"

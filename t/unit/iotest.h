@@ -7,10 +7,10 @@
 
 #include <sys/time.h>
 
-#include "../../mod_activesync/as_cmds.h"
-#include "as_cap.h"
-#include "as_maildir.h"
-#include "as_syncstate.h"
+#include "as_cmds.h"
+#include "activesync/as_cap.h"
+#include "activesync/as_maildir.h"
+#include "activesync/as_syncstate.h"
 #include "cmdtest.h"
 #include "mailgen.h"
 

@@ -8,9 +8,9 @@
 
 #include <apr_hash.h>
 
-#include "../../mod_activesync/as_cmds.h"
-#include "as_cap.h"
-#include "as_sync.h"
+#include "as_cmds.h"
+#include "activesync/as_cap.h"
+#include "activesync/as_sync.h"
 #include "cmdtest.h"
 #include "mailgen.h"
 #include "testdb.h"

@@ -11,7 +11,7 @@
 
 #include <check.h>
 
-#include "as_db.h"
+#include "activesync/as_db.h"
 #include "unit.h"
 
 static int testdb_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)

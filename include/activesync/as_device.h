@@ -1,0 +1,213 @@
+/* Devices: one record per (account, device id), and the domain's device
+ * access rules.
+ *
+ * A device is identified by the canonical account ("local@domain") and the
+ * request line's device_key (the DeviceId upper-cased: device ids are
+ * case-insensitive, and one phone may carry two accounts).  The record holds
+ * what the device told us (type, User-Agent, protocol version, the
+ * DeviceInformation fields), when we saw it (first and last contact, last
+ * command), its provisioning state (as_provision.h), its wipe state and the
+ * administrator's access decision.
+ *
+ * Contact (as_device_touch): created on the first request; afterwards
+ * written only when something it records changed (type, User-Agent,
+ * protocol version) or when the last recorded contact is AS_DEVICE_TOUCH_SEC
+ * or more old.  So a device costs at most one small write per minute plus
+ * one per change; in between a request costs one read.  The last contact and
+ * the last command therefore have a resolution of AS_DEVICE_TOUCH_SEC (the
+ * command recorded is the one of the request that wrote).
+ *
+ * Access (decided for issue 5), highest precedence first:
+ *   1. the device's explicit access: `device block` (blocked) or
+ *      `device unblock` (allowed, even when a domain rule blocks it);
+ *   2. the domain's rules, in the order they were added, first match wins:
+ *      `allow|block type=GLOB` matches the DeviceType of the request line,
+ *      `allow|block agent=GLOB` the User-Agent header (fnmatch(3) patterns,
+ *      case-insensitive; a device without User-Agent matches as "");
+ *   3. otherwise allowed.
+ * A blocked device gets HTTP 403 on every command (as_provision_gate).
+ *
+ * Wipe: none -> requested (full, or account-only for EAS 16.1) -> delivered
+ * (the Provision reply carried RemoteWipe / AccountOnlyRemoteWipe; still
+ * "requested": the device may ask again) -> acknowledged (the device's
+ * Status and the time).  An acknowledged device is refused (403) until an
+ * administrator removes its record; a new record starts clean.
+ *
+ * Encoding (devices.db):
+ *   key "v:" DOMAIN "/" LOCAL "/" DEVICEKEY  device record
+ *   key "r:" DOMAIN                          the domain's rules
+ *   device value: byte 0 version (1), then fields {tag:1, length:2 BE,
+ *     bytes}: strings without NUL, integers 4 bytes BE, times 8 bytes BE
+ *     (apr_time_t).  Unknown tags are skipped, so fields can be added.
+ *   rules value: byte 0 version (1), byte 1 count, then per rule: action
+ *     (0 allow, 1 block), field (0 type, 1 agent), length:1, pattern.
+ */
+#ifndef AS_DEVICE_H
+#define AS_DEVICE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "as_db.h"
+#include "as_protocol.h"
+
+#define AS_DEV_ENODEVICE (AS_ERR_BASE + 60) /* no such device */
+#define AS_DEV_EREFUSED  (AS_ERR_BASE + 61) /* refused by the device's state (message in err) */
+
+#define AS_DEVICE_TOUCH_SEC 60
+#define AS_DEVICE_FIELD_MAX 1024 /* DeviceInformation strings (Settings schema) */
+#define AS_DEVICE_RULE_MAX  128  /* pattern length */
+#define AS_DEVICE_RULES_MAX 64   /* rules per domain */
+
+typedef enum { AS_ACCESS_DEFAULT = 0, AS_ACCESS_ALLOW, AS_ACCESS_BLOCK } as_access_t;
+
+typedef enum {
+    AS_PROV_NONE = 0, /* never provisioned */
+    AS_PROV_PENDING,  /* policy sent with a temporary key, not acknowledged yet */
+    AS_PROV_DONE      /* final key issued (policy_key) */
+} as_prov_state_t;
+
+typedef enum {
+    AS_WIPE_NONE = 0,
+    AS_WIPE_REQUESTED, /* ordered by the administrator (maybe already delivered) */
+    AS_WIPE_ACKED      /* the device acknowledged it */
+} as_wipe_state_t;
+
+/* DeviceInformation (Settings namespace); NULL fields were not sent. */
+typedef struct as_device_info_t {
+    const char *model, *imei, *friendly_name, *os, *os_language, *phone_number, *user_agent,
+        *mobile_operator;
+    int enable_outbound_sms; /* -1 not sent, else 0/1 */
+} as_device_info_t;
+
+typedef struct as_device_t {
+    const char *account;   /* local@domain */
+    const char *device_id; /* the device key (upper-case) */
+    const char *device_type;
+    const char *user_agent; /* User-Agent header, last recorded */
+    const char *protocol_version;
+    const char *last_command;
+    apr_time_t first_contact, last_contact;
+    as_device_info_t info; /* as last sent (fields merge: a Set overwrites what it sends) */
+    apr_time_t info_time;
+    /* provisioning */
+    apr_uint32_t nonce; /* random, fixed for the record's life: part of the policy key */
+    as_prov_state_t prov_state;
+    apr_uint32_t temp_key;   /* PENDING: the temporary key sent */
+    apr_uint32_t policy_key; /* last final key issued (0 none) */
+    int client_status;       /* Status of the device's policy acknowledgement (0 none) */
+    apr_time_t provisioned;  /* when the final key was issued */
+    unsigned prov_demands;   /* provisioning demands since the last Provision */
+    /* wipe */
+    as_wipe_state_t wipe;
+    int wipe_account_only; /* the wipe is AccountOnlyRemoteWipe (EAS 16.1) */
+    apr_time_t wipe_requested, wipe_sent, wipe_acked;
+    int wipe_status; /* the device's acknowledgement Status */
+    /* access */
+    as_access_t access;
+    apr_time_t access_changed;
+} as_device_t;
+
+/* Domain access rules. */
+typedef enum { AS_RULE_ALLOW = 0, AS_RULE_BLOCK = 1 } as_rule_action_t;
+typedef enum { AS_RULE_TYPE = 0, AS_RULE_AGENT = 1 } as_rule_field_t;
+typedef struct as_device_rule_t {
+    as_rule_action_t action;
+    as_rule_field_t field;
+    const char *pattern;
+} as_device_rule_t;
+
+/* Names for display: "allow"/"block", "type"/"agent". */
+const char *as_rule_action_name(as_rule_action_t a);
+const char *as_rule_field_name(as_rule_field_t f);
+/* "allow" + "type=iPhone*" -> rule; AS_DIR_EINVAL with *err. */
+apr_status_t as_device_rule_parse(apr_pool_t *p, const char *action, const char *match,
+                                  as_device_rule_t *out, const char **err);
+
+/* A random nonzero 32-bit number (OpenSSL RAND_bytes). */
+apr_uint32_t as_random_u32(void);
+
+/* Protocol versions as numbers (141 for "14.1"; 0 when unknown/NULL). */
+
+/* ---- per request ---------------------------------------------------------------- */
+
+typedef struct as_device_contact_t {
+    const char *account;    /* canonical */
+    const char *device_key; /* upper-case */
+    const char *device_type;
+    const char *user_agent; /* may be NULL */
+    const char *protocol_version;
+    const char *command; /* may be NULL */
+    apr_time_t now;      /* 0: apr_time_now() */
+} as_device_contact_t;
+
+/* Create or refresh the device record (see the contact rule above); *out
+ * (may be NULL) receives the record. */
+apr_status_t as_device_touch(as_db_t *db, apr_pool_t *p, const as_device_contact_t *c,
+                             as_device_t *out);
+
+/* Record DeviceInformation (creating the record when missing, with c's
+ * identity; c->command may be NULL). */
+apr_status_t as_device_set_info(as_db_t *db, apr_pool_t *p, const as_device_contact_t *c,
+                                const as_device_info_t *info);
+
+/* The access decision for a device: 1 blocked (reason set), 0 allowed. */
+int as_device_blocked(apr_pool_t *p, const as_device_t *d, const apr_array_header_t *rules,
+                      const char **reason);
+
+/* ---- administration (each one transaction; err: a sentence for a person) --------- */
+
+apr_status_t as_device_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device_id,
+                           as_device_t *out, const char **err);
+/* Devices of an account ("local@domain"), of a domain ("domain"), or all
+ * (NULL); sorted by account then device id.  Array of as_device_t. */
+apr_status_t as_device_list(as_db_t *db, apr_pool_t *p, const char *scope, apr_array_header_t **out,
+                            const char **err);
+apr_status_t as_device_set_access(as_db_t *db, apr_pool_t *p, const char *account,
+                                  const char *device_id, as_access_t access, const char **err);
+apr_status_t as_device_remove(as_db_t *db, apr_pool_t *p, const char *account,
+                              const char *device_id, const char **err);
+/* Order a wipe.  account_only needs a device that speaks EAS 16.1 or later
+ * (AS_DEV_EREFUSED with a message otherwise); an acknowledged wipe or one
+ * already pending is refused too. */
+apr_status_t as_device_wipe(as_db_t *db, apr_pool_t *p, const char *account, const char *device_id,
+                            int account_only, const char **err);
+/* Cancel a wipe not yet acknowledged. */
+apr_status_t as_device_wipe_cancel(as_db_t *db, apr_pool_t *p, const char *account,
+                                   const char *device_id, const char **err);
+
+/* Rules of a domain (array of as_device_rule_t, in order). */
+apr_status_t as_device_rule_list(as_db_t *db, apr_pool_t *p, const char *domain,
+                                 apr_array_header_t **out, const char **err);
+/* Append a rule (the domain must exist; a duplicate is refused). */
+apr_status_t as_device_rule_add(as_db_t *db, apr_pool_t *p, const char *domain,
+                                const as_device_rule_t *rule, const char **err);
+/* Remove the rule equal to `rule` (AS_DIR_EINVAL with a message when none). */
+apr_status_t as_device_rule_remove(as_db_t *db, apr_pool_t *p, const char *domain,
+                                   const as_device_rule_t *rule, const char **err);
+
+/* ---- building blocks inside one transaction (as_provision.c) --------------------- */
+
+/* 0, DB_NOTFOUND or an error. */
+int as_device_txn_get(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
+                      const char *device_key, int rmw, as_device_t *out);
+int as_device_txn_put(as_db_t *db, DB_TXN *txn, const as_device_t *d);
+/* A new record for the contact (random nonce, first contact now). */
+void as_device_init(apr_pool_t *p, as_device_t *d, const as_device_contact_t *c);
+/* Apply the contact rule: returns 1 when d changed and must be written. */
+int as_device_contact_update(apr_pool_t *p, as_device_t *d, const as_device_contact_t *c);
+/* Merge DeviceInformation into d. */
+void as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t *info,
+                          apr_time_t now);
+/* The rules of a domain (empty array when none). */
+int as_device_txn_rules(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
+                        apr_array_header_t **out);
+/* Delete every device record of an account ("local@domain", normalised) or,
+ * with account NULL, of every account of domain, inside txn (account and
+ * directory removal, as_directory.c).  accounts, when not NULL, gets each
+ * account whose devices went, once (const char *); *n the records deleted. */
+int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
+                             const char *domain, apr_array_header_t *accounts, int *n);
+
+#endif

@@ -1,0 +1,84 @@
+/* Internals shared by the sync engine's commands (as_sync.c,
+ * as_cmd_sync.c, as_cmd_getitemestimate.c, as_cmd_foldersync.c). */
+#ifndef AS_SYNC_ENGINE_H
+#define AS_SYNC_ENGINE_H
+
+#include "as_mime.h"
+#include "as_sync.h"
+
+enum { AS_DELTA_DELETE = 1, AS_DELTA_SOFTDELETE, AS_DELTA_CHANGE, AS_DELTA_ADD };
+
+typedef struct as_delta_t {
+    int kind;
+    const char *id;              /* item id */
+    const as_store_item_t *item; /* the listing's entry (NULL for DELETE) */
+} as_delta_t;
+
+/* The changes between the device's item set (cs) and a fresh listing of the
+ * folder, in the order they are sent: Delete (gone from the folder),
+ * SoftDelete (left the FilterType window), Change (Read/Flag differ), Add
+ * (new in the window, newest first).  Items the device was never sent
+ * (AS_SYNC_SKIPPED) get no delta. */
+typedef struct as_deltas_t {
+    apr_array_header_t *list;   /* as_delta_t */
+    apr_array_header_t *items;  /* the listing (as_store_item_t, newest first) */
+    apr_array_header_t *forget; /* ids (const char *) of skipped items (AS_SYNC_SKIPPED) that
+                                   left the folder or the window: dropped from the set
+                                   without telling the device, which never had them */
+    const char *token;          /* folder token taken before the listing */
+    apr_time_t cutoff;          /* window start (0: no window) */
+} as_deltas_t;
+
+/* FilterType (email 0-5) -> window length; 0 for "all"; -1 for a value
+ * email does not use. */
+apr_interval_time_t as_sync_filter_span(int filter_type);
+
+apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id,
+                            const as_coll_state_t *cs, int filter_type, as_deltas_t *out);
+
+/* When the first item of set leaves the window [cutoff, ...): min(date) +
+ * span over the items of the set in the listing; 0 without a window. */
+apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *items,
+                          apr_interval_time_t span, apr_pool_t *p);
+
+/* The probe test on an already read header. */
+int as_sync_header_unchanged(const as_coll_state_t *cs, const char *token, int filter_type);
+
+/* The registered waiter (as_sync_set_waiter), NULL when none. */
+as_sync_wait_fn *as_sync_waiter(void **baton);
+
+/* Text of an element (leaf) or NULL. */
+const char *as_sync_text(apr_pool_t *p, xmlNodePtr n);
+/* Decimal of an element; def when absent; -1 when not a number in 0..max. */
+long as_sync_number(apr_pool_t *p, xmlNodePtr n, long def, long max);
+
+/* The conversion options of one item (as_mime_to_eas) for Sync and
+ * ItemOperations: its ids, flags and date, the protocol version, the
+ * request's body preferences (nprefs 0: none), MIMESupport, and the
+ * request's logger (a broken invitation is logged against the request). */
+void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
+                       const as_store_item_t *it, int proto, const as_mime_bodypref_t *prefs,
+                       int nprefs, int mime_support, const as_logger_t *log);
+
+/* ---- parking light (Ping, Sync with Wait) ---- */
+
+/* A request parked for up to an hour should hold only what it needs to
+ * resume.  Its per-request work (parsing, stored state, the store and its
+ * listings, probes) runs in a scratch view: *scratch is a copy of r whose
+ * pool is a child of r->pool with an allocator of its own, so that closing
+ * it gives the memory back to the system instead of leaving it cached by
+ * the worker thread's allocator while the request parks.  What must outlive
+ * the scratch view goes in r->pool.  Open again after each wake-up. */
+apr_status_t as_sync_scratch_open(const as_request_t *r, as_request_t *scratch);
+/* Destroy the scratch pool (idempotent); scratch->pool is r->pool after. */
+void as_sync_scratch_close(const as_request_t *r, as_request_t *scratch);
+/* Right before parking: the scratch view closed and the decoded request
+ * document freed (as_command.h). */
+void as_sync_park_light(as_request_t *r, as_request_t *scratch);
+
+/* Append <name>v</name> in namespace ns. */
+void as_sync_add_num(xmlNodePtr parent, const char *ns, const char *name, long v);
+/* The document as XML text in pool memory (what is stored for replays). */
+char *as_sync_doc_xml(xmlDocPtr doc, apr_pool_t *p, apr_size_t *len);
+
+#endif

@@ -1,0 +1,760 @@
+/* iCalendar invitations to email:MeetingRequest with libical: see as_meeting.h. */
+#include <string.h>
+#include <strings.h>
+
+#include <apr_base64.h>
+#include <apr_strings.h>
+#include <libical/ical.h>
+
+#include "activesync/as_command.h"
+#include "activesync/as_meeting.h"
+#include "activesync/as_utf8.h"
+
+#define NS_EMAIL  "Email:"
+#define NS_EMAIL2 "Email2:"
+#define NS_BASE   "AirSyncBase:"
+#define NS_CAL    "Calendar:"
+
+#define TZI_SIZE 172
+
+typedef struct recur_t {
+    int type; /* 0 daily, 1 weekly, 2 monthly, 3 monthly nth, 5 yearly, 6 yearly nth */
+    int interval, count;
+    const char *until; /* compact UTC, or NULL */
+    int week, mday, wdays, month;
+} recur_t;
+
+struct as_meeting_t {
+    int cancel, all_day, instance_type, sensitivity, busy, reminder, response_requested;
+    int disallow_counter, sequence;
+    apr_time_t start, end, stamp, recurrence_id;
+    const char *location, *organizer, *uid, *tz_b64;
+    int rid_year, rid_month, rid_day;
+    const recur_t *recur;
+};
+
+void as_meeting_init(void)
+{
+    /* broken input must come back as an error, never abort the process */
+    icalerror_set_errors_are_fatal(0);
+    (void)icaltimezone_get_utc_timezone();
+}
+
+/* ---------------------------------------------------------------------------
+ * Small helpers
+ */
+static const char *dt_str(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t e;
+    apr_time_exp_gmt(&e, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", e.tm_year + 1900, e.tm_mon + 1,
+                        e.tm_mday, e.tm_hour, e.tm_min, e.tm_sec);
+}
+
+static const char *compact_str(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t e;
+    apr_time_exp_gmt(&e, t);
+    return apr_psprintf(p, "%04d%02d%02dT%02d%02d%02dZ", e.tm_year + 1900, e.tm_mon + 1, e.tm_mday,
+                        e.tm_hour, e.tm_min, e.tm_sec);
+}
+
+/* Text from the calendar as one clean line of UTF-8 (libical has already
+ * unescaped it; it may still hold invalid bytes or controls). */
+static const char *clean(apr_pool_t *p, const char *s)
+{
+    return s ? as_utf8_clean(p, s, strlen(s), 1, NULL) : NULL;
+}
+
+static const char *x_prop(icalcomponent *c, const char *name)
+{
+    icalproperty *pr;
+    for (pr = icalcomponent_get_first_property(c, ICAL_X_PROPERTY); pr;
+         pr = icalcomponent_get_next_property(c, ICAL_X_PROPERTY)) {
+        const char *n = icalproperty_get_x_name(pr);
+        if (n && !strcasecmp(n, name)) {
+            return icalproperty_get_value_as_string(pr);
+        }
+    }
+    return NULL;
+}
+
+static icaltimezone *utc_zone(void)
+{
+    return icaltimezone_get_utc_timezone();
+}
+
+/* The zone of a date-time property: the one libical attached from the
+ * calendar's VTIMEZONE, else the system zone named by TZID, else NULL
+ * (UTC or floating, both read as UTC). */
+static icaltimezone *zone_of(icalproperty *prop, struct icaltimetype *t)
+{
+    icalparameter *tzp;
+    const char *tzid;
+    icaltimezone *z;
+
+    if (icaltime_is_utc(*t)) {
+        return NULL;
+    }
+    if (t->zone) {
+        return (icaltimezone *)t->zone;
+    }
+    tzp = prop ? icalproperty_get_first_parameter(prop, ICAL_TZID_PARAMETER) : NULL;
+    tzid = tzp ? icalparameter_get_tzid(tzp) : NULL;
+    if (!tzid || !*tzid) {
+        return NULL;
+    }
+    while (*tzid == '/') {
+        tzid++;
+    }
+    z = icaltimezone_get_builtin_timezone(tzid);
+    if (z) {
+        *t = icaltime_set_timezone(t, z);
+    }
+    return z;
+}
+
+/* A DATE or DATE-TIME as UTC; dates are midnight in zone (NULL: UTC). */
+static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
+{
+    time_t s;
+    if (t.is_date) {
+        t.is_date = 0;
+        t.hour = t.minute = t.second = 0;
+    }
+    s = icaltime_as_timet_with_zone(t, zone ? zone : utc_zone());
+    return apr_time_from_sec(s);
+}
+
+/* ---------------------------------------------------------------------------
+ * TimeZone: TIME_ZONE_INFORMATION (MS-ASDTYPE 2.7.6) from a VTIMEZONE
+ */
+typedef struct tzpart_t {
+    int found, offset; /* TZOFFSETTO, seconds east of UTC */
+    int month, wday, week, hour, minute, second;
+    const char *name;
+} tzpart_t;
+
+static int days_in_month(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        return 29;
+    }
+    return m >= 1 && m <= 12 ? d[m - 1] : 31;
+}
+
+/* The STANDARD or DAYLIGHT rule in force in year: the one with the latest
+ * DTSTART whose RRULE reaches year (or, without RRULE, that starts in
+ * year); for STANDARD also the latest one begun before (a zone that gave
+ * up daylight saving).  Returns the transition as a recurring rule. */
+static void tz_part(icalcomponent *vtz, icalcomponent_kind kind, int year, tzpart_t *out)
+{
+    icalcomponent *c, *best = NULL, *last = NULL;
+    struct icaltimetype best_start = icaltime_null_time(), last_start = icaltime_null_time();
+    struct icalrecurrencetype rr;
+    icalproperty *pr;
+    struct icaltimetype st;
+    int have_rr = 0;
+
+    memset(out, 0, sizeof *out);
+    for (c = icalcomponent_get_first_component(vtz, kind); c;
+         c = icalcomponent_get_next_component(vtz, kind)) {
+        int active;
+        pr = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
+        if (!pr || !icalcomponent_get_first_property(c, ICAL_TZOFFSETTO_PROPERTY)) {
+            continue;
+        }
+        st = icalproperty_get_dtstart(pr);
+        if (icaltime_is_null_time(st) || st.year > year) {
+            continue;
+        }
+        pr = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
+        if (pr) {
+            struct icalrecurrencetype r = icalproperty_get_rrule(pr);
+            active = r.freq == ICAL_YEARLY_RECURRENCE &&
+                     (icaltime_is_null_time(r.until) || r.until.year >= year);
+        } else {
+            active = st.year == year;
+        }
+        if (active && (!best || icaltime_compare(st, best_start) > 0)) {
+            best = c;
+            best_start = st;
+        }
+        if (!last || icaltime_compare(st, last_start) > 0) {
+            last = c;
+            last_start = st;
+        }
+    }
+    if (!best && kind == ICAL_XSTANDARD_COMPONENT) {
+        best = last;
+        best_start = last_start;
+    }
+    if (!best) {
+        return;
+    }
+    out->found = 1;
+    out->offset = icalproperty_get_tzoffsetto(
+        icalcomponent_get_first_property(best, ICAL_TZOFFSETTO_PROPERTY));
+    pr = icalcomponent_get_first_property(best, ICAL_TZNAME_PROPERTY);
+    out->name = pr ? icalproperty_get_tzname(pr) : NULL;
+    out->hour = best_start.hour;
+    out->minute = best_start.minute;
+    out->second = best_start.second;
+    pr = icalcomponent_get_first_property(best, ICAL_RRULE_PROPERTY);
+    if (pr) {
+        rr = icalproperty_get_rrule(pr);
+        have_rr = rr.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX &&
+                  rr.by_day[0] != ICAL_RECURRENCE_ARRAY_MAX;
+    }
+    if (have_rr) {
+        int pos = icalrecurrencetype_day_position(rr.by_day[0]);
+        out->month = rr.by_month[0];
+        out->wday = (int)icalrecurrencetype_day_day_of_week(rr.by_day[0]) - 1;
+        if (pos == 0 && rr.by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX) {
+            pos = rr.by_set_pos[0];
+        }
+        if (pos == 0 && rr.by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX) {
+            /* BYDAY=SU;BYMONTHDAY=8,...,14: the second Sunday */
+            int md = rr.by_month_day[0];
+            pos = md >= 25 || md < 0 ? -1 : (md - 1) / 7 + 1;
+        }
+        out->week = pos < 0 || pos > 4 ? 5 : (pos == 0 ? 1 : pos);
+    } else {
+        /* one dated transition (no rule): read it as "the nth weekday" */
+        struct icaltimetype d = best_start;
+        d.year = year;
+        out->month = d.month;
+        out->wday = icaltime_day_of_week(d) - 1;
+        out->week = d.day + 7 > days_in_month(d.year, d.month) ? 5 : (d.day - 1) / 7 + 1;
+    }
+    if (out->month < 1 || out->month > 12 || out->wday < 0 || out->wday > 6) {
+        out->found = 0;
+    }
+}
+
+static void put16(unsigned char *b, unsigned v)
+{
+    b[0] = (unsigned char)(v & 0xff);
+    b[1] = (unsigned char)((v >> 8) & 0xff);
+}
+
+static void put32(unsigned char *b, long v)
+{
+    unsigned long u = (unsigned long)v;
+    put16(b, (unsigned)(u & 0xffff));
+    put16(b + 2, (unsigned)((u >> 16) & 0xffff));
+}
+
+/* UTF-8 name into WCHAR[32] (at most 31 units, NUL-terminated). */
+static void put_name(unsigned char *b, const char *s)
+{
+    int n = 0;
+    const unsigned char *c = (const unsigned char *)s;
+    while (c && *c && n < 31) {
+        size_t l = as_utf8_seq_xml(c, strlen((const char *)c));
+        unsigned cp;
+        if (l == 0) {
+            cp = '?';
+            l = 1;
+        } else if (l == 1) {
+            cp = c[0];
+        } else if (l == 2) {
+            cp = ((c[0] & 0x1fu) << 6) | (c[1] & 0x3fu);
+        } else if (l == 3) {
+            cp = ((c[0] & 0x0fu) << 12) | ((c[1] & 0x3fu) << 6) | (c[2] & 0x3fu);
+        } else {
+            cp = '?'; /* outside the BMP: not worth a surrogate pair here */
+        }
+        put16(b + 2 * n++, cp);
+        c += l;
+    }
+}
+
+static void put_systemtime(unsigned char *b, const tzpart_t *t)
+{
+    put16(b, 0); /* year 0: a yearly rule */
+    put16(b + 2, (unsigned)t->month);
+    put16(b + 4, (unsigned)t->wday);
+    put16(b + 6, (unsigned)t->week);
+    put16(b + 8, (unsigned)t->hour);
+    put16(b + 10, (unsigned)t->minute);
+    put16(b + 12, (unsigned)t->second);
+    put16(b + 14, 0);
+}
+
+static const char *b64(apr_pool_t *p, const unsigned char *d, int len)
+{
+    char *o = apr_palloc(p, (apr_size_t)apr_base64_encode_len(len));
+    apr_base64_encode_binary(o, d, len);
+    return o;
+}
+
+/* The blob for zone in year; all zeros (UTC) without a zone. */
+static const char *tz_blob(apr_pool_t *p, icaltimezone *zone, int year)
+{
+    unsigned char b[TZI_SIZE];
+    icalcomponent *vtz = zone ? icaltimezone_get_component(zone) : NULL;
+    tzpart_t std, dst;
+    const char *tzid = zone ? icaltimezone_get_tzid(zone) : NULL;
+
+    memset(b, 0, sizeof b);
+    if (!vtz) {
+        return b64(p, b, TZI_SIZE);
+    }
+    tz_part(vtz, ICAL_XSTANDARD_COMPONENT, year, &std);
+    tz_part(vtz, ICAL_XDAYLIGHT_COMPONENT, year, &dst);
+    if (!std.found) {
+        return b64(p, b, TZI_SIZE);
+    }
+    put32(b, -(long)(std.offset / 60));                       /* Bias */
+    put_name(b + 4, std.name && *std.name ? std.name : tzid); /* StandardName */
+    if (dst.found && dst.offset != std.offset) {
+        put_systemtime(b + 68, &std); /* StandardDate */
+        put_name(b + 88, dst.name && *dst.name ? dst.name : tzid);
+        put_systemtime(b + 152, &dst);                           /* DaylightDate */
+        put32(b + 168, -(long)((dst.offset - std.offset) / 60)); /* DaylightBias */
+    }
+    return b64(p, b, TZI_SIZE);
+}
+
+/* ---------------------------------------------------------------------------
+ * GlobalObjId
+ */
+static const unsigned char goid_head[16] = {0x04, 0x00, 0x00, 0x00, 0x82, 0x00, 0xE0, 0x00,
+                                            0x74, 0xC5, 0xB7, 0x10, 0x1A, 0x82, 0xE0, 0x08};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int month, int day)
+{
+    size_t n = strlen(uid), i;
+    unsigned char *b;
+    size_t len;
+    int outlook = n >= 82 && n % 2 == 0 && n < 8192;
+
+    /* An Outlook UID is the hex of a GlobalObjectId (MS-OXCICAL UID). */
+    for (i = 0; outlook && i < n; i++) {
+        outlook = hexval(uid[i]) >= 0;
+    }
+    if (outlook) {
+        len = n / 2;
+        b = apr_palloc(p, len);
+        for (i = 0; i < len; i++) {
+            b[i] = (unsigned char)(hexval(uid[2 * i]) << 4 | hexval(uid[2 * i + 1]));
+        }
+        outlook = !memcmp(b, goid_head, 16);
+    }
+    if (!outlook) {
+        /* head, date 4, creation time 8, reserved 8, size 4, then the data:
+         * "vCal-Uid", 01 00 00 00, the UID, NUL */
+        size_t dlen = 8 + 4 + n + 1;
+        len = 40 + dlen;
+        b = apr_pcalloc(p, len);
+        memcpy(b, goid_head, 16);
+        put32(b + 36, (long)dlen);
+        memcpy(b + 40, "vCal-Uid\x01\x00\x00\x00", 12);
+        memcpy(b + 52, uid, n + 1);
+    }
+    b[16] = (unsigned char)((year >> 8) & 0xff); /* big-endian, unlike the rest */
+    b[17] = (unsigned char)(year & 0xff);
+    b[18] = (unsigned char)month;
+    b[19] = (unsigned char)day;
+    return b64(p, b, (int)len);
+}
+
+/* ---------------------------------------------------------------------------
+ * Recurrence
+ */
+static int wday_mask(const struct icalrecurrencetype *r, int *pos)
+{
+    int i, mask = 0;
+    *pos = 0;
+    for (i = 0; i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
+        int wd = (int)icalrecurrencetype_day_day_of_week(r->by_day[i]);
+        int ps = icalrecurrencetype_day_position(r->by_day[i]);
+        if (wd >= 1 && wd <= 7) {
+            mask |= 1 << (wd - 1); /* 1 Sunday ... 64 Saturday */
+        }
+        if (ps != 0 && *pos == 0) {
+            *pos = ps;
+        }
+    }
+    if (*pos == 0 && r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX) {
+        *pos = r->by_set_pos[0];
+    }
+    return mask;
+}
+
+static const recur_t *recur_of(apr_pool_t *p, icalproperty *pr, struct icaltimetype start,
+                               icaltimezone *zone)
+{
+    struct icalrecurrencetype r = icalproperty_get_rrule(pr);
+    recur_t *o = apr_pcalloc(p, sizeof *o);
+    int pos, mask = wday_mask(&r, &pos);
+    int week = pos < 0 || pos > 4 ? 5 : pos;
+    int mday = r.by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX ? r.by_month_day[0] : start.day;
+    int month = r.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ? r.by_month[0] : start.month;
+
+    switch (r.freq) {
+    case ICAL_DAILY_RECURRENCE:
+        o->type = 0;
+        o->wdays = mask;
+        break;
+    case ICAL_WEEKLY_RECURRENCE:
+        o->type = 1;
+        o->wdays = mask ? mask : 1 << (icaltime_day_of_week(start) - 1);
+        break;
+    case ICAL_MONTHLY_RECURRENCE:
+    case ICAL_YEARLY_RECURRENCE:
+        if (mask && pos) {
+            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 3 : 6;
+            o->week = week;
+            o->wdays = mask;
+        } else if (mday < 0) {
+            /* the last day of the month */
+            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 3 : 6;
+            o->week = 5;
+            o->wdays = 127;
+        } else {
+            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 2 : 5;
+            o->mday = mday;
+        }
+        if (r.freq == ICAL_YEARLY_RECURRENCE) {
+            o->month = month;
+        }
+        break;
+    default:
+        return NULL; /* SECONDLY ... HOURLY: no EAS pattern */
+    }
+    o->interval = r.interval > 0 ? r.interval : 1;
+    o->count = r.count > 0 ? r.count : 0;
+    if (!icaltime_is_null_time(r.until)) {
+        struct icaltimetype u = r.until;
+        icaltimezone *uz = icaltime_is_utc(u) ? NULL : zone;
+        if (u.is_date && !start.is_date) {
+            /* UNTIL;VALUE=DATE: the last occurrence starts that day */
+            u.is_date = 0;
+            u.hour = start.hour;
+            u.minute = start.minute;
+            u.second = start.second;
+        }
+        o->until = compact_str(p, to_utc(u, uz));
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------------------
+ * Parsing
+ */
+static int busy_word(const char *s)
+{
+    if (!s) {
+        return -1;
+    }
+    if (!strcasecmp(s, "FREE")) {
+        return 0;
+    }
+    if (!strcasecmp(s, "TENTATIVE")) {
+        return 1;
+    }
+    if (!strcasecmp(s, "BUSY")) {
+        return 2;
+    }
+    if (!strcasecmp(s, "OOF")) {
+        return 3;
+    }
+    if (!strcasecmp(s, "WORKINGELSEWHERE")) {
+        return 4;
+    }
+    return -1;
+}
+
+static const char *organizer_of(apr_pool_t *p, icalcomponent *ev)
+{
+    icalproperty *pr = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
+    icalparameter *cn;
+    const char *addr, *name;
+    if (!pr || !(addr = icalproperty_get_organizer(pr))) {
+        return NULL;
+    }
+    if (!strncasecmp(addr, "mailto:", 7)) {
+        addr = addr + 7;
+    }
+    addr = clean(p, addr);
+    cn = icalproperty_get_first_parameter(pr, ICAL_CN_PARAMETER);
+    name = cn ? clean(p, icalparameter_get_cn(cn)) : NULL;
+    if (name && *name && *addr) {
+        char *q = apr_palloc(p, strlen(name) * 2 + 3), *o = q;
+        *o++ = '"';
+        for (; *name; name++) {
+            if (*name == '"' || *name == '\\') {
+                *o++ = '\\';
+            }
+            *o++ = *name;
+        }
+        *o++ = '"';
+        *o = '\0';
+        return apr_pstrcat(p, q, " <", addr, ">", NULL);
+    }
+    return *addr ? addr : NULL;
+}
+
+/* RSVP=TRUE on an attendee, or no attendee saying either way: a reply is
+ * wanted.  Only when every RSVP parameter says FALSE is none asked for. */
+static int response_requested(icalcomponent *ev)
+{
+    icalproperty *pr;
+    int any = 0, yes = 0;
+    for (pr = icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY); pr;
+         pr = icalcomponent_get_next_property(ev, ICAL_ATTENDEE_PROPERTY)) {
+        icalparameter *rs = icalproperty_get_first_parameter(pr, ICAL_RSVP_PARAMETER);
+        if (rs) {
+            any = 1;
+            yes |= icalparameter_get_rsvp(rs) == ICAL_RSVP_TRUE;
+        }
+    }
+    return yes || !any;
+}
+
+static int reminder_of(icalcomponent *ev)
+{
+    icalcomponent *al = icalcomponent_get_first_component(ev, ICAL_VALARM_COMPONENT);
+    icalproperty *pr = al ? icalcomponent_get_first_property(al, ICAL_TRIGGER_PROPERTY) : NULL;
+    icalparameter *rel;
+    struct icaltriggertype tr;
+    int secs;
+
+    if (!pr) {
+        return -1;
+    }
+    rel = icalproperty_get_first_parameter(pr, ICAL_RELATED_PARAMETER);
+    if (rel && icalparameter_get_related(rel) == ICAL_RELATED_END) {
+        return -1;
+    }
+    tr = icalproperty_get_trigger(pr);
+    if (!icaltime_is_null_time(tr.time)) {
+        return -1; /* absolute trigger */
+    }
+    secs = icaldurationtype_as_int(tr.duration);
+    if (secs > 0) {
+        return -1; /* after the start: not a reminder */
+    }
+    secs = -secs / 60;
+    return secs > 65535 ? 65535 : secs;
+}
+
+apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, int cancel,
+                              apr_time_t stamp, as_meeting_t **out, const char **err)
+{
+    icalcomponent *root, *ev;
+    icalproperty *pr, *dtprop;
+    struct icaltimetype start, end, t;
+    icaltimezone *zone;
+    as_meeting_t *m;
+    const char *s;
+    char *buf;
+
+    *out = NULL;
+    *err = NULL;
+    buf = apr_pstrmemdup(p, text, len); /* NUL-terminated; NULs inside end it */
+    root = icalparser_parse_string(buf);
+    if (!root) {
+        *err = "not iCalendar";
+        return APR_EINVAL;
+    }
+    if (icalcomponent_isa(root) == ICAL_VEVENT_COMPONENT) {
+        ev = root;
+    } else if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
+        ev = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT);
+    } else {
+        ev = NULL;
+    }
+    if (!ev) {
+        icalcomponent_free(root);
+        *err = "no VEVENT";
+        return APR_EINVAL;
+    }
+    s = icalcomponent_get_uid(ev);
+    dtprop = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY);
+    start = icalcomponent_get_dtstart(ev);
+    if (!s || !*s || !dtprop || icaltime_is_null_time(start) || !icaltime_is_valid_time(start)) {
+        *err = !s || !*s ? "VEVENT without UID" : "VEVENT without a valid DTSTART";
+        icalcomponent_free(root); /* s points into it */
+        return APR_EINVAL;
+    }
+
+    m = apr_pcalloc(p, sizeof *m);
+    m->cancel = cancel;
+    m->uid = clean(p, s);
+    zone = zone_of(dtprop, &start);
+    if (start.is_date && !zone) {
+        /* an all-day event: midnight in the calendar's only VTIMEZONE */
+        icalcomponent *vtz = icalcomponent_get_first_component(root, ICAL_VTIMEZONE_COMPONENT);
+        if (vtz && !icalcomponent_get_next_component(root, ICAL_VTIMEZONE_COMPONENT)) {
+            pr = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+            zone = pr ? icalcomponent_get_timezone(root, icalproperty_get_tzid(pr)) : NULL;
+        }
+    }
+    m->start = to_utc(start, zone);
+    s = x_prop(ev, "X-MICROSOFT-CDO-ALLDAYEVENT");
+    m->all_day = start.is_date || (s && !strcasecmp(s, "TRUE"));
+
+    pr = icalcomponent_get_first_property(ev, ICAL_DTEND_PROPERTY);
+    if (pr) {
+        icaltimezone *ez;
+        end = icalcomponent_get_dtend(ev); /* with the zone resolved */
+        ez = zone_of(pr, &end);
+        m->end = to_utc(end, ez || !end.is_date ? ez : zone);
+    } else if ((pr = icalcomponent_get_first_property(ev, ICAL_DURATION_PROPERTY)) != NULL) {
+        m->end =
+            m->start + apr_time_from_sec(icaldurationtype_as_int(icalproperty_get_duration(pr)));
+    } else {
+        m->end = m->start + (start.is_date ? apr_time_from_sec(86400) : 0);
+    }
+    if (m->end < m->start) {
+        m->end = m->start;
+    }
+
+    t = icalcomponent_get_dtstamp(ev);
+    m->stamp = !icaltime_is_null_time(t) ? to_utc(t, NULL) : stamp;
+
+    pr = icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY);
+    if (pr) {
+        t = icalproperty_get_recurrenceid(pr);
+        if (!icaltime_is_null_time(t)) {
+            icaltimezone *rz = zone_of(pr, &t);
+            m->recurrence_id = to_utc(t, rz || !t.is_date ? rz : zone);
+            m->rid_year = t.year;
+            m->rid_month = t.month;
+            m->rid_day = t.day;
+        }
+    }
+    pr = icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY);
+    m->instance_type = m->recurrence_id ? 3 : (pr ? 1 : 0);
+    if (pr && !m->recurrence_id) {
+        m->recur = recur_of(p, pr, start, zone);
+    }
+
+    s = icalcomponent_get_location(ev);
+    m->location = s && *s ? clean(p, s) : NULL;
+    m->organizer = organizer_of(p, ev);
+    m->reminder = reminder_of(ev);
+    m->response_requested = cancel ? 0 : response_requested(ev);
+
+    m->sensitivity = 0;
+    pr = icalcomponent_get_first_property(ev, ICAL_CLASS_PROPERTY);
+    if (pr) {
+        enum icalproperty_class c = icalproperty_get_class(pr);
+        m->sensitivity = c == ICAL_CLASS_PRIVATE ? 2 : (c == ICAL_CLASS_CONFIDENTIAL ? 3 : 0);
+    }
+
+    m->busy = busy_word(x_prop(ev, "X-MICROSOFT-CDO-INTENDEDSTATUS"));
+    if (m->busy < 0) {
+        m->busy = busy_word(x_prop(ev, "X-MICROSOFT-CDO-BUSYSTATUS"));
+    }
+    if (m->busy < 0) {
+        pr = icalcomponent_get_first_property(ev, ICAL_TRANSP_PROPERTY);
+        m->busy = pr && icalproperty_get_transp(pr) == ICAL_TRANSP_TRANSPARENT ? 0 : 2;
+    }
+    if (cancel) {
+        m->busy = 0; /* the slot is free again */
+    }
+
+    s = x_prop(ev, "X-MICROSOFT-DISALLOW-COUNTER");
+    m->disallow_counter = s && !strcasecmp(s, "TRUE");
+    m->sequence = icalcomponent_get_sequence(ev);
+
+    m->tz_b64 = tz_blob(p, zone, start.year);
+    icalcomponent_free(root);
+    *out = m;
+    return APR_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------------
+ * Output
+ */
+void as_meeting_add(apr_pool_t *p, xmlNodePtr app, const as_meeting_t *m, int protocol)
+{
+    xmlNodePtr mr = as_xml_add(app, NS_EMAIL, "MeetingRequest", NULL);
+
+    as_xml_add(mr, NS_EMAIL, "AllDayEvent", m->all_day ? "1" : "0");
+    as_xml_add(mr, NS_EMAIL, "StartTime", dt_str(p, m->start));
+    as_xml_add(mr, NS_EMAIL, "DtStamp", dt_str(p, m->stamp));
+    as_xml_add(mr, NS_EMAIL, "EndTime", dt_str(p, m->end));
+    as_xml_add(mr, NS_EMAIL, "InstanceType", apr_itoa(p, m->instance_type));
+    if (m->location) {
+        if (protocol >= 160) {
+            as_xml_add(as_xml_add(mr, NS_BASE, "Location", NULL), NS_BASE, "DisplayName",
+                       m->location);
+        } else {
+            as_xml_add(mr, NS_EMAIL, "Location", m->location);
+        }
+    }
+    if (m->organizer) {
+        as_xml_add(mr, NS_EMAIL, "Organizer", m->organizer);
+    }
+    if (m->recurrence_id) {
+        as_xml_add(mr, NS_EMAIL, "RecurrenceId", dt_str(p, m->recurrence_id));
+    }
+    if (m->reminder >= 0) {
+        as_xml_add(mr, NS_EMAIL, "Reminder", apr_itoa(p, m->reminder));
+    }
+    as_xml_add(mr, NS_EMAIL, "ResponseRequested", m->response_requested ? "1" : "0");
+    if (m->recur) {
+        const recur_t *r = m->recur;
+        xmlNodePtr rn =
+            as_xml_add(as_xml_add(mr, NS_EMAIL, "Recurrences", NULL), NS_EMAIL, "Recurrence", NULL);
+        as_xml_add(rn, NS_EMAIL, "Type", apr_itoa(p, r->type));
+        as_xml_add(rn, NS_EMAIL, "Interval", apr_itoa(p, r->interval));
+        if (r->until) {
+            as_xml_add(rn, NS_EMAIL, "Until", r->until);
+        }
+        if (r->count) {
+            as_xml_add(rn, NS_EMAIL, "Occurrences", apr_itoa(p, r->count));
+        }
+        if (r->week) {
+            as_xml_add(rn, NS_EMAIL, "WeekOfMonth", apr_itoa(p, r->week));
+        }
+        if (r->mday) {
+            as_xml_add(rn, NS_EMAIL, "DayOfMonth", apr_itoa(p, r->mday));
+        }
+        if (r->wdays) {
+            as_xml_add(rn, NS_EMAIL, "DayOfWeek", apr_itoa(p, r->wdays));
+        }
+        if (r->month) {
+            as_xml_add(rn, NS_EMAIL, "MonthOfYear", apr_itoa(p, r->month));
+        }
+    }
+    as_xml_add(mr, NS_EMAIL, "Sensitivity", apr_itoa(p, m->sensitivity));
+    as_xml_add(mr, NS_EMAIL, "BusyStatus",
+               apr_itoa(p, m->busy == 4 && protocol < 160 ? 2 : m->busy));
+    as_xml_add(mr, NS_EMAIL, "TimeZone", m->tz_b64);
+    if (protocol < 160) {
+        as_xml_add(mr, NS_EMAIL, "GlobalObjId",
+                   as_meeting_globalobjid(p, m->uid, m->rid_year, m->rid_month, m->rid_day));
+    }
+    if (protocol >= 140) {
+        as_xml_add(mr, NS_EMAIL, "DisallowNewTimeProposal", m->disallow_counter ? "1" : "0");
+    }
+    if (protocol >= 141) {
+        /* 1 a new request, 2 a full update (a later SEQUENCE), 0 otherwise */
+        as_xml_add(mr, NS_EMAIL2, "MeetingMessageType",
+                   m->cancel ? "0" : (m->sequence > 0 ? "2" : "1"));
+    }
+    if (protocol >= 160) {
+        as_xml_add(mr, NS_CAL, "UID", m->uid);
+    }
+}

@@ -1,0 +1,561 @@
+/* Directives and per-server configuration of mod_activesync.
+ *
+ * Directive                          default    meaning
+ * ActiveSync On|Off                  Off        serve ActiveSync in this server/vhost
+ * ActiveSyncDefaultDomain DOMAIN     (none)     completes bare user names
+ * ActiveSyncMaxRequestSize BYTES     32M        larger request bodies get 413
+ * ActiveSyncWBXMLLimits DEPTH ELEMS  64 500000  bounds on decoded request bodies
+ * ActiveSyncTraceAccount ADDR...     (none)     restrict trace4 protocol dumps
+ * ActiveSyncTraceDevice ID...        (none)     restrict trace4 protocol dumps
+ * ActiveSyncTrustedCAFile FILE       (none)     ValidateCert trust anchors
+ * ActiveSyncTrustedCAPath DIR        (none)     ValidateCert trust anchors (hashed)
+ * ActiveSyncCRLFile FILE             (none)     CRLs for ValidateCert CheckCRL
+ * ActiveSyncMaildir TEMPLATE         (none)     Maildir of an account (%u %n %d); none: no mail
+ * ActiveSyncMaildirFolders S D T J   Sent Drafts Trash Junk  special folder names
+ * ActiveSyncProvisioning On|Off|Loose  On       devices must hold the current policy key
+ * ActiveSyncProvisioning449 Auto|InBand|Both  Auto  how 14.x devices are told to provision
+ *
+ * Global directives (main server only: one data directory and one cap per
+ * installation, shared by every virtual host):
+ * ActiveSyncDataDir DIR              AS_DATADIR the Berkeley DB environment
+ * ActiveSyncMailboxCount N           (no cap)   mailboxes allowed to use ActiveSync
+ * ActiveSyncLicenseFile FILE         (none)     signed licence carrying the cap
+ * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
+ * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds;
+ *                                               process-wide in the core, hence global)
+ * (and "Mutex MECH activesync-cap" for the cap's global mutex)
+ *
+ * Licence files are not checked here: an unreadable, invalid or expired
+ * licence does not stop httpd; it closes new admissions with an error line
+ * at start-up and on each refusal (mod_activesync_db.c).
+ *
+ * ActiveSync defaults to Off so that loading the module (a2enmod) exposes
+ * nothing until the administrator switches it on in the virtual host that
+ * should serve it (normally the TLS one).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_file_info.h>
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "activesync/as_maildir.h"
+#include "mod_activesync_private.h"
+#include "mod_activesync_config.h"
+
+#define UNSET                  -1
+#define MAX_REQUEST_SIZE_LIMIT ((apr_off_t)1024 * 1024 * 1024)
+
+static mod_activesync_srv_conf_t *srv_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &activesync_module);
+}
+
+void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    mod_activesync_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->enabled = UNSET;
+    c->default_domain = NULL;
+    c->max_request_size = UNSET;
+    c->wbxml_max_depth = UNSET;
+    c->wbxml_max_elements = UNSET;
+    c->trace_accounts = NULL;
+    c->trace_devices = NULL;
+    c->trusted_ca_file = NULL;
+    c->trusted_ca_path = NULL;
+    c->crl_file = NULL;
+    c->data_dir = NULL;
+    c->mailbox_count = UNSET;
+    c->license_file = NULL;
+    c->license_key = NULL;
+    c->maildir_template = NULL;
+    c->maildir_names = NULL;
+    c->provisioning = UNSET;
+    c->provisioning_449 = UNSET;
+    c->ping_min = UNSET;
+    c->ping_max = UNSET;
+    return c;
+}
+
+#define MERGE_VAL(f) n->f = (add->f != UNSET) ? add->f : base->f
+#define MERGE_PTR(f) n->f = add->f ? add->f : base->f
+
+void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mod_activesync_srv_conf_t *base = basev;
+    const mod_activesync_srv_conf_t *add = addv;
+    mod_activesync_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    MERGE_VAL(enabled);
+    MERGE_PTR(default_domain);
+    MERGE_VAL(max_request_size);
+    /* The two limits come from one directive: take them as a pair. */
+    if (add->wbxml_max_depth != UNSET) {
+        n->wbxml_max_depth = add->wbxml_max_depth;
+        n->wbxml_max_elements = add->wbxml_max_elements;
+    } else {
+        n->wbxml_max_depth = base->wbxml_max_depth;
+        n->wbxml_max_elements = base->wbxml_max_elements;
+    }
+    MERGE_PTR(trace_accounts);
+    MERGE_PTR(trace_devices);
+    MERGE_PTR(trusted_ca_file);
+    MERGE_PTR(trusted_ca_path);
+    MERGE_PTR(crl_file);
+    MERGE_PTR(data_dir);
+    MERGE_VAL(mailbox_count);
+    MERGE_PTR(license_file);
+    MERGE_PTR(license_key);
+    MERGE_PTR(maildir_template);
+    MERGE_PTR(maildir_names);
+    MERGE_VAL(provisioning);
+    MERGE_VAL(provisioning_449);
+    MERGE_VAL(ping_min);
+    MERGE_VAL(ping_max);
+    return n;
+}
+
+void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
+{
+    static const apr_array_header_t empty = {NULL, sizeof(const char *), 0, 0, NULL};
+    const mod_activesync_srv_conf_t *c = ap_get_module_config(s->module_config, &activesync_module);
+
+    conf->enabled = c->enabled != UNSET ? c->enabled : MOD_ACTIVESYNC_DEFAULT_ENABLED;
+    conf->default_domain = c->default_domain;
+    conf->max_request_size = c->max_request_size != UNSET ? c->max_request_size
+                                                          : MOD_ACTIVESYNC_DEFAULT_MAX_REQUEST_SIZE;
+    as_wbxml_limits_default(&conf->limits);
+    conf->limits.max_size = (apr_size_t)conf->max_request_size;
+    if (c->wbxml_max_depth != UNSET) {
+        conf->limits.max_depth = (unsigned)c->wbxml_max_depth;
+        conf->limits.max_elements = (unsigned)c->wbxml_max_elements;
+    }
+    conf->trace_accounts = c->trace_accounts ? c->trace_accounts : &empty;
+    conf->trace_devices = c->trace_devices ? c->trace_devices : &empty;
+    conf->core.trusted_ca_file = c->trusted_ca_file;
+    conf->core.trusted_ca_path = c->trusted_ca_path;
+    conf->core.crl_file = c->crl_file;
+    conf->core.maildir_template = c->maildir_template;
+    if (c->maildir_names) {
+        conf->core.maildir_names = *c->maildir_names;
+    } else {
+        memset(&conf->core.maildir_names, 0, sizeof(conf->core.maildir_names));
+    }
+    conf->core.sync_max_window = 0;
+    conf->core.ping_heartbeat_min = c->ping_min != UNSET ? c->ping_min : 0;
+    conf->core.ping_heartbeat_max = c->ping_max != UNSET ? c->ping_max : 0;
+    conf->provisioning = c->provisioning != UNSET ? (as_prov_mode_t)c->provisioning
+                                                  : MOD_ACTIVESYNC_DEFAULT_PROVISIONING;
+    conf->provisioning_449 = c->provisioning_449 != UNSET ? (as_inband_449_t)c->provisioning_449
+                                                          : MOD_ACTIVESYNC_DEFAULT_PROV_449;
+}
+
+void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
+{
+    const mod_activesync_srv_conf_t *c = ap_get_module_config(s->module_config, &activesync_module);
+
+    g->data_dir = c->data_dir ? c->data_dir : MOD_ACTIVESYNC_DEFAULT_DATADIR;
+    g->mailbox_count = c->mailbox_count;
+    g->license_file = c->license_file;
+    g->license_key = c->license_key;
+}
+
+/* ---- setters ------------------------------------------------------------ */
+
+static const char *set_enabled(cmd_parms *cmd, void *dc, int flag)
+{
+    (void)dc;
+    srv_conf(cmd)->enabled = flag ? 1 : 0;
+    return NULL;
+}
+
+static const char *set_default_domain(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *q;
+    (void)dc;
+    if (!*arg || *arg == '.' || *arg == '-' || ap_strchr_c(arg, '@')) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a domain name", cmd->cmd->name, arg);
+    }
+    for (q = arg; *q; q++) {
+        if (!apr_isalnum(*q) && *q != '.' && *q != '-') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a domain name", cmd->cmd->name, arg);
+        }
+    }
+    srv_conf(cmd)->default_domain = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower((char *)srv_conf(cmd)->default_domain);
+    return NULL;
+}
+
+/* "1048576", "512K", "32M", "1G". */
+static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t v, mult;
+    char *end;
+    (void)dc;
+
+    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || v <= 0 || end == arg) {
+        goto bad;
+    }
+    switch (apr_tolower(*end)) {
+    case '\0':
+        mult = 1;
+        break;
+    case 'k':
+        mult = 1024;
+        end++;
+        break;
+    case 'm':
+        mult = 1024 * 1024;
+        end++;
+        break;
+    case 'g':
+        mult = 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        goto bad;
+    }
+    if (*end || v > MAX_REQUEST_SIZE_LIMIT / mult) {
+        goto bad;
+    }
+    v *= mult;
+    srv_conf(cmd)->max_request_size = v;
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a size between 1 and 1G bytes", cmd->cmd->name,
+                        arg);
+}
+
+static int parse_uint(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v;
+    if (!apr_isdigit(*s)) {
+        return 0;
+    }
+    v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) {
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static const char *set_wbxml_limits(cmd_parms *cmd, void *dc, const char *depth,
+                                    const char *elements)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    int d, e;
+    (void)dc;
+    if (!parse_uint(depth, 2, 4096, &d)) {
+        return apr_psprintf(cmd->pool, "%s: DEPTH '%s' must be a number from 2 to 4096",
+                            cmd->cmd->name, depth);
+    }
+    if (!parse_uint(elements, 1, 100000000, &e)) {
+        return apr_psprintf(cmd->pool, "%s: ELEMENTS '%s' must be a number from 1 to 100000000",
+                            cmd->cmd->name, elements);
+    }
+    c->wbxml_max_depth = d;
+    c->wbxml_max_elements = e;
+    return NULL;
+}
+
+static const char *add_trace_account(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    char *v;
+    (void)dc;
+    if (!*arg || strlen(arg) > 320) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an account", cmd->cmd->name, arg);
+    }
+    if (!c->trace_accounts) {
+        c->trace_accounts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    v = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower(v);
+    APR_ARRAY_PUSH(c->trace_accounts, const char *) = v;
+    return NULL;
+}
+
+static const char *add_trace_device(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mod_activesync_srv_conf_t *c = srv_conf(cmd);
+    (void)dc;
+    if (!*arg || strlen(arg) > 64) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a device id", cmd->cmd->name, arg);
+    }
+    if (!c->trace_devices) {
+        c->trace_devices = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->trace_devices, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* A path relative to ServerRoot that must exist with the given type. */
+static const char *existing_path(cmd_parms *cmd, const char *arg, apr_filetype_e type,
+                                 const char **out)
+{
+    apr_finfo_t fi;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS || fi.filetype != type) {
+        return apr_psprintf(cmd->pool, "%s: '%s' does not exist or is not a %s", cmd->cmd->name,
+                            path, type == APR_DIR ? "directory" : "file");
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->trusted_ca_file);
+}
+
+static const char *set_ca_path(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_DIR, &srv_conf(cmd)->trusted_ca_path);
+}
+
+static const char *set_crl_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return existing_path(cmd, arg, APR_REG, &srv_conf(cmd)->crl_file);
+}
+
+/* ---- mail and provisioning ------------------------------------------------ */
+
+static const char *set_maildir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = NULL, *err = NULL;
+    (void)dc;
+    /* Try the template on a sample account: an unknown escape, a relative
+     * path and the like are refused now rather than on every request. */
+    if (as_maildir_path_from_template(cmd->temp_pool, arg, "user@example.com", &path, &err) !=
+        APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable template: %s", cmd->cmd->name, arg,
+                            err ? err : "(no reason given)");
+    }
+    if (!ap_strchr_c(arg, '%')) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' names no account part (%%u, %%n or %%d): every account "
+                            "would share one Maildir",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->maildir_template = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* A Maildir++ folder name ("Sent", or ".Sent" as it appears on disk). */
+static const char *folder_name(cmd_parms *cmd, const char *what, const char *arg, const char **out)
+{
+    const char *q;
+    if (*arg == '.') {
+        arg++;
+    }
+    if (!*arg || *arg == '.' || strlen(arg) > 200) {
+        goto bad;
+    }
+    for (q = arg; *q; q++) {
+        if (*q == '/' || *q == '\\' || (unsigned char)*q < 0x20 || *q == 0x7f) {
+            goto bad;
+        }
+    }
+    if (strstr(arg, "..")) {
+        goto bad;
+    }
+    *out = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a Maildir++ folder name (%s folder)",
+                        cmd->cmd->name, arg, what);
+}
+
+static const char *set_maildir_folders(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    as_maildir_names_t *n;
+    const char *err;
+    (void)dc;
+    if (argc != 4) {
+        return apr_psprintf(cmd->pool, "%s takes four names: SENT DRAFTS TRASH JUNK",
+                            cmd->cmd->name);
+    }
+    n = apr_pcalloc(cmd->pool, sizeof(*n));
+    if ((err = folder_name(cmd, "sent", argv[0], &n->sent)) ||
+        (err = folder_name(cmd, "drafts", argv[1], &n->drafts)) ||
+        (err = folder_name(cmd, "trash", argv[2], &n->trash)) ||
+        (err = folder_name(cmd, "junk", argv[3], &n->junk))) {
+        return err;
+    }
+    srv_conf(cmd)->maildir_names = n;
+    return NULL;
+}
+
+/* One of a directive's keywords (case-insensitive) to its value; the error
+ * lists them all, in the order given. */
+typedef struct {
+    const char *word;
+    int value;
+} keyword_t;
+
+static const char *set_keyword(cmd_parms *cmd, const char *arg, const keyword_t *words, int n,
+                               int *out)
+{
+    const char *list = "";
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!strcasecmp(arg, words[i].word)) {
+            *out = words[i].value;
+            return NULL;
+        }
+        list = apr_pstrcat(cmd->temp_pool, list, i ? (i == n - 1 ? " or " : ", ") : "",
+                           words[i].word, NULL);
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not %s", cmd->cmd->name, arg, list);
+}
+
+static const char *set_provisioning(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const keyword_t words[] = {
+        {"On", AS_PROVISIONING_ON}, {"Off", AS_PROVISIONING_OFF}, {"Loose", AS_PROVISIONING_LOOSE}};
+    (void)dc;
+    return set_keyword(cmd, arg, words, 3, &srv_conf(cmd)->provisioning);
+}
+
+static const char *set_provisioning_449(cmd_parms *cmd, void *dc, const char *arg)
+{
+    static const keyword_t words[] = {
+        {"Auto", AS_INBAND_AUTO}, {"InBand", AS_INBAND_ONLY}, {"Both", AS_INBAND_AND_449}};
+    (void)dc;
+    return set_keyword(cmd, arg, words, 3, &srv_conf(cmd)->provisioning_449);
+}
+
+/* ---- global directives ---------------------------------------------------- */
+
+static const char *set_ping_heartbeat(cmd_parms *cmd, void *dc, const char *min, const char *max)
+{
+    int lo, hi;
+    (void)dc;
+    /* The protocol's HeartbeatInterval is at most 3540 s (59 minutes). */
+    if (!parse_uint(min, 1, 3540, &lo) || !parse_uint(max, 1, 3540, &hi) || lo > hi) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s %s' must be MIN MAX seconds, 1 <= MIN <= MAX <= 3540",
+                            cmd->cmd->name, min, max);
+    }
+    srv_conf(cmd)->ping_min = lo;
+    srv_conf(cmd)->ping_max = hi;
+    return NULL;
+}
+
+static const char *set_mailbox_count(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    /* The same bound as cap.conf, which the admin tool reads back. */
+    if (!parse_uint(arg, 0, 100000000, &n)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of mailboxes from 0 to 100000000",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->mailbox_count = n;
+    return NULL;
+}
+
+static const char *set_global_file(cmd_parms *cmd, const char *arg, const char **out)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    if (err) {
+        return err;
+    }
+    path = *arg ? ap_server_root_relative(cmd->pool, arg) : NULL;
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    *out = path;
+    return NULL;
+}
+
+static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char **path = &srv_conf(cmd)->data_dir;
+    const char *err = set_global_file(cmd, arg, path);
+    (void)dc;
+    if (!err && !strcmp(*path, "/")) {
+        err =
+            apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory path", cmd->cmd->name, arg);
+    }
+    return err;
+}
+
+static const char *set_license_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_global_file(cmd, arg, &srv_conf(cmd)->license_file);
+}
+
+static const char *set_license_key(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return set_global_file(cmd, arg, &srv_conf(cmd)->license_key);
+}
+
+const command_rec mod_activesync_cmds[] = {
+    AP_INIT_FLAG("ActiveSync", set_enabled, NULL, RSRC_CONF,
+                 "On|Off: serve Exchange ActiveSync in this server (default Off)"),
+    AP_INIT_TAKE1("ActiveSyncDefaultDomain", set_default_domain, NULL, RSRC_CONF,
+                  "domain completing user names given without one"),
+    AP_INIT_TAKE1("ActiveSyncMaxRequestSize", set_max_request_size, NULL, RSRC_CONF,
+                  "largest request body in bytes (suffix K, M or G; default 32M)"),
+    AP_INIT_TAKE2("ActiveSyncWBXMLLimits", set_wbxml_limits, NULL, RSRC_CONF,
+                  "DEPTH ELEMENTS: nesting and element count allowed in a request "
+                  "(default 64 500000)"),
+    AP_INIT_ITERATE("ActiveSyncTraceAccount", add_trace_account, NULL, RSRC_CONF,
+                    "accounts (user@domain) whose protocol dumps are logged at trace4"),
+    AP_INIT_ITERATE("ActiveSyncTraceDevice", add_trace_device, NULL, RSRC_CONF,
+                    "device ids whose protocol dumps are logged at trace4"),
+    AP_INIT_TAKE1("ActiveSyncTrustedCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of CA certificates trusted by ValidateCert"),
+    AP_INIT_TAKE1("ActiveSyncTrustedCAPath", set_ca_path, NULL, RSRC_CONF,
+                  "hashed directory of CA certificates trusted by ValidateCert"),
+    AP_INIT_TAKE1("ActiveSyncCRLFile", set_crl_file, NULL, RSRC_CONF,
+                  "PEM file of CRLs used by ValidateCert CheckCRL"),
+    AP_INIT_TAKE1("ActiveSyncMaildir", set_maildir, NULL, RSRC_CONF,
+                  "Maildir of an account: absolute path template with %u (user@domain), "
+                  "%n (user), %d (domain); unset: no mail is served"),
+    AP_INIT_TAKE_ARGV("ActiveSyncMaildirFolders", set_maildir_folders, NULL, RSRC_CONF,
+                      "SENT DRAFTS TRASH JUNK: Maildir++ names of the special folders "
+                      "(default Sent Drafts Trash Junk, as Dovecot)"),
+    AP_INIT_TAKE1("ActiveSyncProvisioning", set_provisioning, NULL, RSRC_CONF,
+                  "On|Off|Loose: devices must accept the policy before they are served "
+                  "(default On)"),
+    AP_INIT_TAKE1("ActiveSyncProvisioning449", set_provisioning_449, NULL, RSRC_CONF,
+                  "Auto|InBand|Both: how EAS 14 devices are told to provision -- in-band "
+                  "Status, HTTP 449 with it, or 449 only for devices ignoring the Status "
+                  "(default Auto)"),
+    AP_INIT_TAKE2("ActiveSyncPingHeartbeat", set_ping_heartbeat, NULL, RSRC_CONF,
+                  "MIN MAX: Ping HeartbeatInterval bounds in seconds; main server only "
+                  "(default 60 3540)"),
+    AP_INIT_TAKE1("ActiveSyncDataDir", set_data_dir, NULL, RSRC_CONF,
+                  "directory of the Berkeley DB environment (accounts, mailbox registry); "
+                  "main server only (default " MOD_ACTIVESYNC_DEFAULT_DATADIR ")"),
+    AP_INIT_TAKE1("ActiveSyncMailboxCount", set_mailbox_count, NULL, RSRC_CONF,
+                  "number of distinct mailboxes allowed to use ActiveSync; main server only "
+                  "(default: no cap)"),
+    AP_INIT_TAKE1("ActiveSyncLicenseFile", set_license_file, NULL, RSRC_CONF,
+                  "signed licence file carrying the mailbox cap; main server only"),
+    AP_INIT_TAKE1("ActiveSyncLicenseKey", set_license_key, NULL, RSRC_CONF,
+                  "PEM Ed25519 public key verifying ActiveSyncLicenseFile; main server only"),
+    {NULL},
+};
