@@ -15,8 +15,8 @@ typedef struct as_command_t {
     const char *name; /* "Sync" */
     int code;         /* MS-ASHTTP base64 command code */
     as_body_kind_t body;
-    const char *root_ns;    /* namespace of the request root, e.g. "AirSync:" */
-    const char *root_name;  /* its local name */
+    const char *root_ns;   /* namespace of the request root, e.g. "AirSync:" */
+    const char *root_name; /* its local name */
 } as_command_t;
 
 /* Lookup by name (case-sensitive, as MS-ASHTTP names them) or by code. */

@@ -15,7 +15,6 @@
 #include "as_request_line.h"
 #include "as_xml.h"
 
-
 struct as_cap_decision_t; /* as_cap.h */
 
 typedef struct as_request_t {

@@ -166,8 +166,12 @@ apr_status_t as_device_list(as_db_t *db, apr_pool_t *p, const char *scope, apr_a
                             const char **err);
 apr_status_t as_device_set_access(as_db_t *db, apr_pool_t *p, const char *account,
                                   const char *device_id, as_access_t access, const char **err);
+/* Remove the device's record; *account_out and *device_out (may be NULL)
+ * get its canonical ids.  Its sync state is the service's to drop
+ * (as_svc_device_remove, as_account_service.h). */
 apr_status_t as_device_remove(as_db_t *db, apr_pool_t *p, const char *account,
-                              const char *device_id, const char **err);
+                              const char *device_id, const char **account_out,
+                              const char **device_out, const char **err);
 /* Order a wipe.  account_only needs a device that speaks EAS 16.1 or later
  * (AS_DEV_EREFUSED with a message otherwise); an acknowledged wipe or one
  * already pending is refused too. */

@@ -65,92 +65,7 @@
 #include <apr_time.h>
 
 #include "as_db.h"
-
-typedef enum {
-    AS_OPT_ACTIVESYNC = 0,
-    AS_OPT_EMAIL,
-    AS_OPT_CONTACTS,
-    AS_OPT_PIM,
-    AS_OPT_COUNT
-} as_opt_t;
-
-typedef enum { AS_SRC_BUILTIN = 0, AS_SRC_DOMAIN, AS_SRC_CLASS, AS_SRC_ACCOUNT } as_src_t;
-#define AS_SRC_LEVELS 4
-
-/* The inheritance rule of DESIGN §1, shared by the mobility options and the
- * provisioning policies: the most specific level that defines setting i --
- * account, then class, then domain -- else AS_SRC_BUILTIN.  levels[s] is the
- * explicit set of level s for s in AS_SRC_DOMAIN..AS_SRC_ACCOUNT (NULL when
- * the level is absent; levels[AS_SRC_BUILTIN] is not used); has(set, i)
- * says whether a set defines setting i. */
-typedef int as_inherit_has_fn(const void *set, int i);
-as_src_t as_inherit_source(const void *const levels[AS_SRC_LEVELS], as_inherit_has_fn *has, int i);
-
-/* Provisioning policy sets and edits (as_policy.h). */
-struct as_polset_t;
-struct as_poledit_t;
-
-/* Explicit settings of one level: bit n of `defined` says option n is set,
- * bit n of `value` gives its value. */
-typedef struct as_optset_t {
-    unsigned char defined;
-    unsigned char value;
-} as_optset_t;
-
-/* Effective options with the level each came from. */
-typedef struct as_effective_t {
-    int value[AS_OPT_COUNT];
-    as_src_t source[AS_OPT_COUNT];
-} as_effective_t;
-
-const char *as_opt_name(as_opt_t o);    /* "activesync" ... */
-int as_opt_from_name(const char *name); /* -1 when unknown */
-const char *as_src_name(as_src_t s);    /* "account" "class" "domain" "built-in" */
-int as_opt_builtin(as_opt_t o);         /* built-in default */
-int as_optset_has(const as_optset_t *s, as_opt_t o);
-int as_optset_get(const as_optset_t *s, as_opt_t o);
-void as_optset_set(as_optset_t *s, as_opt_t o, int on);
-void as_optset_unset(as_optset_t *s, as_opt_t o);
-
-/* The resolution rule; any level may be NULL (absent / unknown). */
-void as_opts_resolve(const as_optset_t *domain, const as_optset_t *cls, const as_optset_t *account,
-                     as_effective_t *out);
-
-/* ---- edits ---------------------------------------------------------------- */
-
-/* A set of changes to one level, built from command-line words. */
-typedef struct as_optedit_t {
-    unsigned char set_mask;            /* options to set ... */
-    unsigned char set_value;           /* ... to these values */
-    unsigned char unset_mask;          /* options to make inherited */
-    const char *class_name;            /* accounts: join this class (NULL: unchanged) */
-    int unset_class;                   /* accounts: leave the class */
-    const struct as_poledit_t *policy; /* policy settings to set/unset (NULL: none) */
-} as_optedit_t;
-
-/* 1 for on/yes/true/1/enabled/enable, 0 for off/no/false/0/disabled/disable
- * (any case), -1 otherwise. */
-int as_parse_bool(const char *v);
-
-/* Parse "opt=on|off" (also true/false, yes/no, 1/0, enabled/disabled) into
- * edit; with allow_class, "class=NAME" too.  AS_DIR_EINVAL and a message in
- * *err for an unknown option or a bad value. */
-apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char *word,
-                                  int allow_class, const char **err);
-/* Parse "opt" (or "class" with allow_class) for unset. */
-apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const char *word,
-                                    int allow_class, const char **err);
-
-/* ---- names ---------------------------------------------------------------- */
-
-/* Validate and lower-case.  AS_DIR_EINVAL with a message in *err. */
-apr_status_t as_dir_domain_name(apr_pool_t *p, const char *in, const char **out, const char **err);
-apr_status_t as_dir_class_name(apr_pool_t *p, const char *in, const char **out, const char **err);
-apr_status_t as_dir_account_name(apr_pool_t *p, const char *in, const char **out,
-                                 const char **domain, const char **err);
-/* "DOMAIN/CLASS" -> both parts, validated. */
-apr_status_t as_dir_class_path(apr_pool_t *p, const char *in, const char **domain, const char **cls,
-                               const char **err);
+#include "as_options.h"
 
 /* ---- views ---------------------------------------------------------------- */
 
@@ -198,8 +113,6 @@ typedef struct as_dir_account_t {
  * a person on failure, e.g. "unknown domain 'example.org'". */
 
 apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, const char **err);
-apr_status_t as_dir_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, int force,
-                                  const char **err);
 apr_status_t as_dir_domain_get(as_db_t *db, apr_pool_t *p, const char *name, as_dir_domain_t *out,
                                const char **err);
 /* Array of as_dir_domain_t, sorted by name. */
@@ -221,30 +134,7 @@ apr_status_t as_dir_class_list(as_db_t *db, apr_pool_t *p, const char *domain,
 apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
                                  const as_optedit_t *edit, const char **err);
 
-/* Resolve any address: works for accounts without a record and for unknown
- * domains (built-in defaults).  Never fails for a well-formed address except
- * on database errors. */
-apr_status_t as_dir_account_get(as_db_t *db, apr_pool_t *p, const char *address,
-                                as_dir_account_t *out, const char **err);
-/* Accounts with a record or a registry slot, sorted by domain then local
- * part; domain NULL lists all.  Array of as_dir_account_t. */
-apr_status_t as_dir_account_list(as_db_t *db, apr_pool_t *p, const char *domain,
-                                 apr_array_header_t **out, const char **err);
-/* Set/unset options and class membership on an account (creating or deleting
- * the record as needed), keeping the registry consistent (see above; `cap`
- * is an as_cap_limit_t, NULL meaning no cap).  Unknown domain or class:
- * AS_DIR_ENODOMAIN / AS_DIR_ENOCLASS. */
-struct as_cap_limit_t;
-apr_status_t as_dir_account_update(as_db_t *db, apr_pool_t *p, const char *address,
-                                   const as_optedit_t *edit, const struct as_cap_limit_t *cap,
-                                   const char **err);
-apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *address,
-                                   const char **err);
-/* The same; *ndevices (may be NULL) gets the number of device records removed. */
-apr_status_t as_dir_account_remove_ex(as_db_t *db, apr_pool_t *p, const char *address,
-                                      int *ndevices, const char **err);
-
-/* ---- building blocks for other transactions (as_cap.c) -------------------- */
+/* ---- building blocks for other transactions (as_cap.c, as_account_service.c) */
 
 /* Read the account record and resolve it, inside txn.  out->registered is
  * not filled.  rmw: read the account record with DB_RMW. */
@@ -255,5 +145,23 @@ int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *addr
 int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *acct);
 /* *exists: whether the domain record exists (0 or a Berkeley DB error). */
 int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *exists);
+
+/* The directory's part of removing a domain: refused (AS_DIR_ENOTEMPTY,
+ * message in *err) while it has classes, account records or nreg registered
+ * mailboxes unless force; otherwise its classes, accounts and own record are
+ * deleted and the removed accounts' addresses pushed on gone. */
+int as_dir_txn_domain_purge(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain, int force,
+                            unsigned nreg, apr_array_header_t *gone, const char **err);
+/* Apply edit to the account's record (its domain, and the class it joins,
+ * must exist: AS_DIR_ENODOMAIN / AS_DIR_ENOCLASS with a message in *err). */
+int as_dir_txn_account_edit(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
+                            const char *domain, const as_optedit_t *edit, const char **err);
+/* Delete the account's record; *had_record says whether there was one. */
+int as_dir_txn_account_delete(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
+                              int *had_record);
+/* The addresses (const char *) of the accounts with a record or a registry
+ * slot, sorted by domain then local part; domain NULL: all domains. */
+int as_dir_txn_account_addresses(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
+                                 apr_array_header_t **out);
 
 #endif

@@ -12,7 +12,6 @@
 
 #include "activesync/as_device.h"
 #include "activesync/as_directory.h"
-#include "activesync/as_syncstate.h"
 
 #define DEV_VERSION   1
 #define RULES_VERSION 1
@@ -978,20 +977,18 @@ static int txn_remove(as_db_t *db, DB_TXN *txn, void *baton)
 }
 
 apr_status_t as_device_remove(as_db_t *db, apr_pool_t *p, const char *account,
-                              const char *device_id, const char **err)
+                              const char *device_id, const char **account_out,
+                              const char **device_out, const char **err)
 {
     op_t op = {0};
     apr_status_t rv = admin_ids(p, &op, account, device_id, err);
 
     if (rv == APR_SUCCESS && (rv = run(db, 0, txn_remove, &op, err)) == APR_SUCCESS) {
-        /* The device's sync state lives in the sync database, dropped by its
-         * own module in its own transaction; a crash in between leaves only
-         * state no key can reach, and a device with this id starts at key 0. */
-        if ((rv = as_syncstate_drop_device(db, op.account, op.device)) != APR_SUCCESS && err) {
-            *err = apr_psprintf(p,
-                                "device %s of %s was removed but its sync state could not be "
-                                "dropped (%s)",
-                                op.device, op.account, as_db_strerror(rv));
+        if (account_out) {
+            *account_out = op.account;
+        }
+        if (device_out) {
+            *device_out = op.device;
         }
     }
     return rv;

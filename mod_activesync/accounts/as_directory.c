@@ -7,11 +7,8 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-#include "activesync/as_cap.h"
-#include "activesync/as_device.h"
 #include "activesync/as_directory.h"
 #include "activesync/as_policy.h"
-#include "activesync/as_syncstate.h"
 
 #define REC_VERSION1 1 /* no policy settings: class name = rest of the record */
 #define REC_VERSION2 2 /* byte 3 = class name length; policy settings follow it */
@@ -22,184 +19,6 @@
 #define KEY_MAX      (2 + DOMAIN_MAX + 1 + LOCAL_MAX + 1)
 #define REC_MAX      (REC_HEAD + CLASS_MAX + AS_POLSET_ENC_MAX)
 #define OPT_MASK     ((1u << AS_OPT_COUNT) - 1)
-
-/* ---- options ------------------------------------------------------------ */
-
-static const char *const opt_names[AS_OPT_COUNT] = {"activesync", "email", "contacts", "pim"};
-static const int opt_builtin[AS_OPT_COUNT] = {0, 1, 1, 1};
-static const char *const src_names[] = {"built-in", "domain", "class", "account"};
-
-const char *as_opt_name(as_opt_t o)
-{
-    return (unsigned)o < AS_OPT_COUNT ? opt_names[o] : "?";
-}
-
-int as_opt_from_name(const char *name)
-{
-    int i;
-    for (i = 0; i < AS_OPT_COUNT; i++) {
-        if (!strcasecmp(name, opt_names[i])) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-const char *as_src_name(as_src_t s)
-{
-    return (unsigned)s <= AS_SRC_ACCOUNT ? src_names[s] : "?";
-}
-
-int as_opt_builtin(as_opt_t o)
-{
-    return opt_builtin[o];
-}
-
-int as_optset_has(const as_optset_t *s, as_opt_t o)
-{
-    return s && (s->defined >> o) & 1;
-}
-
-int as_optset_get(const as_optset_t *s, as_opt_t o)
-{
-    return (s->value >> o) & 1;
-}
-
-void as_optset_set(as_optset_t *s, as_opt_t o, int on)
-{
-    s->defined |= (unsigned char)(1u << o);
-    if (on) {
-        s->value |= (unsigned char)(1u << o);
-    } else {
-        s->value &= (unsigned char)~(1u << o);
-    }
-}
-
-void as_optset_unset(as_optset_t *s, as_opt_t o)
-{
-    s->defined &= (unsigned char)~(1u << o);
-    s->value &= (unsigned char)~(1u << o);
-}
-
-as_src_t as_inherit_source(const void *const levels[AS_SRC_LEVELS], as_inherit_has_fn *has, int i)
-{
-    int s;
-    for (s = AS_SRC_ACCOUNT; s > AS_SRC_BUILTIN; s--) {
-        if (levels[s] && has(levels[s], i)) {
-            return (as_src_t)s;
-        }
-    }
-    return AS_SRC_BUILTIN;
-}
-
-static int optset_has_cb(const void *set, int i)
-{
-    return as_optset_has(set, (as_opt_t)i);
-}
-
-void as_opts_resolve(const as_optset_t *domain, const as_optset_t *cls, const as_optset_t *account,
-                     as_effective_t *out)
-{
-    const void *levels[AS_SRC_LEVELS] = {NULL, domain, cls, account};
-    int i;
-
-    for (i = 0; i < AS_OPT_COUNT; i++) {
-        as_src_t s = as_inherit_source(levels, optset_has_cb, i);
-        out->source[i] = s;
-        out->value[i] = s == AS_SRC_BUILTIN ? opt_builtin[i] : as_optset_get(levels[s], i);
-    }
-}
-
-int as_parse_bool(const char *v)
-{
-    static const char *const on[] = {"on", "yes", "true", "1", "enabled", "enable", NULL};
-    static const char *const off[] = {"off", "no", "false", "0", "disabled", "disable", NULL};
-    int i;
-    for (i = 0; on[i]; i++) {
-        if (!strcasecmp(v, on[i])) {
-            return 1;
-        }
-    }
-    for (i = 0; off[i]; i++) {
-        if (!strcasecmp(v, off[i])) {
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static const char *known_options(int allow_class)
-{
-    return allow_class ? "activesync, email, contacts, pim, class"
-                       : "activesync, email, contacts, pim";
-}
-
-apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char *word,
-                                  int allow_class, const char **err)
-{
-    const char *eq = strchr(word, '=');
-    const char *name, *val;
-    int o, b;
-
-    if (!eq || eq == word) {
-        *err = apr_psprintf(p, "expected OPTION=on|off, got '%s'", word);
-        return AS_DIR_EINVAL;
-    }
-    name = apr_pstrmemdup(p, word, (apr_size_t)(eq - word));
-    val = eq + 1;
-    if (allow_class && !strcasecmp(name, "class")) {
-        const char *c;
-        if (as_dir_class_name(p, val, &c, err) != APR_SUCCESS) {
-            return AS_DIR_EINVAL;
-        }
-        edit->class_name = c;
-        edit->unset_class = 0;
-        return APR_SUCCESS;
-    }
-    o = as_opt_from_name(name);
-    if (o < 0) {
-        *err = apr_psprintf(p, "unknown option '%s' (known: %s)", name, known_options(allow_class));
-        return AS_DIR_EINVAL;
-    }
-    b = as_parse_bool(val);
-    if (b < 0) {
-        *err = apr_psprintf(p, "bad value '%s' for %s: use on or off", val, opt_names[o]);
-        return AS_DIR_EINVAL;
-    }
-    edit->set_mask |= (unsigned char)(1u << o);
-    if (b) {
-        edit->set_value |= (unsigned char)(1u << o);
-    } else {
-        edit->set_value &= (unsigned char)~(1u << o);
-    }
-    edit->unset_mask &= (unsigned char)~(1u << o);
-    return APR_SUCCESS;
-}
-
-apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const char *word,
-                                    int allow_class, const char **err)
-{
-    int o;
-
-    if (allow_class && !strcasecmp(word, "class")) {
-        edit->unset_class = 1;
-        edit->class_name = NULL;
-        return APR_SUCCESS;
-    }
-    if (strchr(word, '=')) {
-        *err = apr_psprintf(p, "unset takes option names without a value, got '%s'", word);
-        return AS_DIR_EINVAL;
-    }
-    o = as_opt_from_name(word);
-    if (o < 0) {
-        *err = apr_psprintf(p, "unknown option '%s' (known: %s)", word, known_options(allow_class));
-        return AS_DIR_EINVAL;
-    }
-    edit->unset_mask |= (unsigned char)(1u << o);
-    edit->set_mask &= (unsigned char)~(1u << o);
-    edit->set_value &= (unsigned char)~(1u << o);
-    return APR_SUCCESS;
-}
 
 static void apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e)
 {
@@ -214,150 +33,6 @@ static void apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e)
     if (e->policy) {
         as_poledit_apply(pol, e->policy);
     }
-}
-
-/* ---- names ---------------------------------------------------------------- */
-
-/* A pool copy of in with ASCII letters in lower case. */
-static char *lower_dup(apr_pool_t *p, const char *in)
-{
-    char *s = apr_pstrdup(p, in);
-    char *c;
-    for (c = s; *c; c++) {
-        if (*c >= 'A' && *c <= 'Z') {
-            *c = (char)(*c - 'A' + 'a');
-        }
-    }
-    return s;
-}
-
-apr_status_t as_dir_domain_name(apr_pool_t *p, const char *in, const char **out, const char **err)
-{
-    size_t n = in ? strlen(in) : 0, i, label = 0;
-    char *s;
-
-    if (n == 0 || n > DOMAIN_MAX) {
-        *err = apr_psprintf(p, "invalid domain name '%s' (1 to %d characters)", in ? in : "",
-                            DOMAIN_MAX);
-        return AS_DIR_EINVAL;
-    }
-    s = lower_dup(p, in);
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-') {
-                goto bad;
-            }
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-            goto bad;
-        }
-        if (c == '-' && label == 0) {
-            goto bad;
-        }
-        if (++label > 63) {
-            goto bad;
-        }
-    }
-    if (label == 0 || s[n - 1] == '-') {
-        goto bad;
-    }
-    *out = s;
-    return APR_SUCCESS;
-bad:
-    *err = apr_psprintf(p,
-                        "invalid domain name '%s' (letters, digits, '-' and '.' separating "
-                        "labels of at most 63 characters)",
-                        in);
-    return AS_DIR_EINVAL;
-}
-
-apr_status_t as_dir_class_name(apr_pool_t *p, const char *in, const char **out, const char **err)
-{
-    size_t n = in ? strlen(in) : 0, i;
-    char *s;
-
-    if (n == 0 || n > CLASS_MAX) {
-        goto bad;
-    }
-    s = lower_dup(p, in);
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.')) {
-            goto bad;
-        }
-    }
-    if (s[0] == '.') {
-        goto bad;
-    }
-    *out = s;
-    return APR_SUCCESS;
-bad:
-    *err = apr_psprintf(p, "invalid class name '%s' (1 to %d of letters, digits, '.', '_', '-')",
-                        in ? in : "", CLASS_MAX);
-    return AS_DIR_EINVAL;
-}
-
-apr_status_t as_dir_account_name(apr_pool_t *p, const char *in, const char **out,
-                                 const char **domain, const char **err)
-{
-    const char *at = in ? strrchr(in, '@') : NULL;
-    size_t n, i;
-    char *local;
-    const char *dom;
-
-    if (!at || at == in) {
-        *err = apr_psprintf(p, "invalid account '%s': expected user@domain", in ? in : "");
-        return AS_DIR_EINVAL;
-    }
-    n = (size_t)(at - in);
-    if (n > LOCAL_MAX) {
-        *err = apr_psprintf(p, "invalid account '%s': user part longer than %d characters", in,
-                            LOCAL_MAX);
-        return AS_DIR_EINVAL;
-    }
-    local = apr_pstrmemdup(p, in, n);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)local[i];
-        if (c >= 'A' && c <= 'Z') {
-            local[i] = (char)(c - 'A' + 'a');
-            continue;
-        }
-        if (c <= 0x20 || c >= 0x7f || strchr("@/\\\",:;<>", c)) {
-            *err = apr_psprintf(p, "invalid account '%s': character '%c' not allowed", in,
-                                c > 0x20 && c < 0x7f ? c : '?');
-            return AS_DIR_EINVAL;
-        }
-    }
-    if (as_dir_domain_name(p, at + 1, &dom, err) != APR_SUCCESS) {
-        *err = apr_psprintf(p, "invalid account '%s': %s", in, *err);
-        return AS_DIR_EINVAL;
-    }
-    *out = apr_pstrcat(p, local, "@", dom, NULL);
-    if (domain) {
-        *domain = dom;
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t as_dir_class_path(apr_pool_t *p, const char *in, const char **domain, const char **cls,
-                               const char **err)
-{
-    const char *slash = in ? strchr(in, '/') : NULL;
-
-    if (!slash) {
-        *err = apr_psprintf(p, "expected DOMAIN/CLASS, got '%s'", in ? in : "");
-        return AS_DIR_EINVAL;
-    }
-    if (as_dir_domain_name(p, apr_pstrmemdup(p, in, (apr_size_t)(slash - in)), domain, err) !=
-            APR_SUCCESS ||
-        as_dir_class_name(p, slash + 1, cls, err) != APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    return APR_SUCCESS;
 }
 
 /* ---- records ---------------------------------------------------------------- */
@@ -483,12 +158,9 @@ typedef struct op_t {
     const char *domain, *cls, *address, *local;
     int force;
     const as_optedit_t *edit;
-    const as_cap_limit_t *cap;
     const char *err; /* message on failure */
     void *out;
     apr_array_header_t *arr;
-    int ndevices;             /* device records removed with an account or domain */
-    apr_array_header_t *gone; /* accounts removed (const char *), for their sync state */
 } op_t;
 
 static apr_status_t run(as_db_t *db, unsigned flags, as_db_txn_fn *fn, op_t *op, const char **err)
@@ -713,107 +385,6 @@ apr_status_t as_dir_domain_add(as_db_t *db, apr_pool_t *p, const char *name, con
         return AS_DIR_EINVAL;
     }
     return run(db, 0, txn_add, &op, err);
-}
-
-static int txn_domain_remove(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX], prefix[KEY_MAX];
-    size_t kl, pl = mkprefix(prefix, 'a', op->domain);
-    rec_t r;
-    count_t classes = {0, NULL, NULL, op->p}, accounts = {0, NULL, NULL, op->p};
-    unsigned count = 0, nreg = 0, released = 0;
-    int rc, i;
-
-    op->err = NULL;
-    /* Take the registry lock first (same order as admissions). */
-    if ((rc = as_cap_txn_lock(db, txn, &count)) != 0) {
-        return rc;
-    }
-    if ((rc = rec_need(d, txn, op, 'd', key, &kl, &r, 1)) != 0) {
-        return rc;
-    }
-    classes.keys = apr_array_make(op->p, 8, sizeof(const char *));
-    accounts.keys = apr_array_make(op->p, 8, sizeof(const char *));
-    if ((rc = scan(d, txn, 'c', op->domain, count_cb, &classes)) != 0 ||
-        (rc = scan(d, txn, 'a', op->domain, count_cb, &accounts)) != 0) {
-        return rc;
-    }
-    if ((rc = as_cap_txn_count_domain(db, txn, op->domain, &nreg)) != 0) {
-        return rc;
-    }
-    if ((classes.n || accounts.n || nreg) && !op->force) {
-        return fail(op, AS_DIR_ENOTEMPTY,
-                    "domain '%s' still has %d class(es), %d account record(s) and %u "
-                    "registered mailbox(es); use --force to remove them with it",
-                    op->domain, classes.n, accounts.n, nreg);
-    }
-    for (i = 0; i < classes.keys->nelts; i++) {
-        const char *k = APR_ARRAY_IDX(classes.keys, i, const char *);
-        if ((rc = as_db_del(d, txn, k, strlen(k))) != 0) {
-            return rc;
-        }
-    }
-    op->gone = apr_array_make(op->p, 8, sizeof(const char *));
-    for (i = 0; i < accounts.keys->nelts; i++) {
-        const char *k = APR_ARRAY_IDX(accounts.keys, i, const char *);
-        if ((rc = as_db_del(d, txn, k, strlen(k))) != 0) {
-            return rc;
-        }
-        /* "a:DOMAIN/LOCAL" -> "LOCAL@DOMAIN" */
-        APR_ARRAY_PUSH(op->gone, const char *) = apr_pstrcat(op->p, k + pl, "@", op->domain, NULL);
-    }
-    /* the devices of the domain's accounts go with them (accounts known only
-     * by their devices are added to op->gone) */
-    if ((rc = as_device_txn_remove_all(db, txn, op->p, NULL, op->domain, op->gone,
-                                       &op->ndevices)) != 0) {
-        return rc;
-    }
-    if ((rc = as_cap_txn_release_domain(db, txn, op->domain, &count, &released)) != 0) {
-        return rc;
-    }
-    return as_db_del(d, txn, key, kl);
-}
-
-/* After a removal committed: the per-device sync state of the removed
- * accounts.  It lives in the sync database and is dropped by its own module
- * in its own transaction (as_syncstate_drop_device, every device of the
- * account), so a crash in between leaves only unreachable state, which the
- * next removal of the same account clears. */
-static apr_status_t drop_sync_state(as_db_t *db, op_t *op, const char **err)
-{
-    apr_status_t rv;
-    int i;
-    for (i = 0; op->gone && i < op->gone->nelts; i++) {
-        const char *a = APR_ARRAY_IDX(op->gone, i, const char *);
-        if ((rv = as_syncstate_drop_device(db, a, NULL)) != APR_SUCCESS) {
-            if (err) {
-                *err = apr_psprintf(op->p,
-                                    "the account %s was removed but its sync state could not be "
-                                    "dropped (%s); run the removal again",
-                                    a, as_db_strerror(rv));
-            }
-            return rv;
-        }
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t as_dir_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, int force,
-                                  const char **err)
-{
-    op_t op = {0};
-    apr_status_t rv;
-    op.p = p;
-    op.force = force;
-    if (as_dir_domain_name(p, name, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    if ((rv = run(db, 0, txn_domain_remove, &op, err)) != APR_SUCCESS) {
-        return rv;
-    }
-    return drop_sync_state(db, &op, err);
 }
 
 static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name, const rec_t *r,
@@ -1152,28 +723,122 @@ int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *
     return rc == DB_NOTFOUND ? 0 : rc;
 }
 
-static int txn_account_get(as_db_t *db, DB_TXN *txn, void *baton)
+/* A building block's failure message in *err (when asked for). */
+static int block_fail(op_t *op, int rc, const char **err)
 {
-    op_t *op = baton;
-    as_dir_account_t *a = op->out;
-    int rc = as_dir_txn_resolve(db, txn, op->p, op->address, op->domain, 0, a);
-    if (rc != 0) {
-        return rc;
+    if (err) {
+        *err = op->err;
     }
-    return as_cap_txn_lookup(db, txn, op->address, &a->registered, &a->admitted, 0);
+    return rc;
 }
 
-apr_status_t as_dir_account_get(as_db_t *db, apr_pool_t *p, const char *address,
-                                as_dir_account_t *out, const char **err)
+int as_dir_txn_domain_purge(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain, int force,
+                            unsigned nreg, apr_array_header_t *gone, const char **err)
 {
     op_t op = {0};
+    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
+    char key[KEY_MAX], prefix[KEY_MAX];
+    size_t kl, pl = mkprefix(prefix, 'a', domain);
+    rec_t r;
+    count_t classes = {0, NULL, NULL, p}, accounts = {0, NULL, NULL, p};
+    int rc, i;
+
     op.p = p;
-    op.out = out;
-    if (as_dir_account_name(p, address, &op.address, &op.domain, err ? err : &op.err) !=
-        APR_SUCCESS) {
-        return AS_DIR_EINVAL;
+    op.domain = domain;
+    if ((rc = rec_need(d, txn, &op, 'd', key, &kl, &r, 1)) != 0) {
+        return block_fail(&op, rc, err);
     }
-    return run(db, AS_DB_TXN_READ, txn_account_get, &op, err);
+    classes.keys = apr_array_make(p, 8, sizeof(const char *));
+    accounts.keys = apr_array_make(p, 8, sizeof(const char *));
+    if ((rc = scan(d, txn, 'c', domain, count_cb, &classes)) != 0 ||
+        (rc = scan(d, txn, 'a', domain, count_cb, &accounts)) != 0) {
+        return rc;
+    }
+    if ((classes.n || accounts.n || nreg) && !force) {
+        return block_fail(&op,
+                          fail(&op, AS_DIR_ENOTEMPTY,
+                               "domain '%s' still has %d class(es), %d account record(s) and %u "
+                               "registered mailbox(es); use --force to remove them with it",
+                               domain, classes.n, accounts.n, nreg),
+                          err);
+    }
+    for (i = 0; i < classes.keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(classes.keys, i, const char *);
+        if ((rc = as_db_del(d, txn, k, strlen(k))) != 0) {
+            return rc;
+        }
+    }
+    for (i = 0; i < accounts.keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(accounts.keys, i, const char *);
+        if ((rc = as_db_del(d, txn, k, strlen(k))) != 0) {
+            return rc;
+        }
+        /* "a:DOMAIN/LOCAL" -> "LOCAL@DOMAIN" */
+        APR_ARRAY_PUSH(gone, const char *) = apr_pstrcat(p, k + pl, "@", domain, NULL);
+    }
+    return as_db_del(d, txn, key, kl);
+}
+
+int as_dir_txn_account_edit(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
+                            const char *domain, const as_optedit_t *e, const char **err)
+{
+    op_t op = {0};
+    as_dir_account_t a;
+    as_polset_t pol;
+    int rc;
+
+    op.p = p;
+    op.domain = domain;
+    if ((rc = need_domain(db, txn, &op, NULL)) != 0) {
+        return block_fail(&op, rc, err);
+    }
+    if (e->class_name) {
+        char key[KEY_MAX];
+        rec_t cr;
+        size_t kl = mkkey(key, 'c', domain, e->class_name);
+        rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &cr, 0);
+        if (rc == DB_NOTFOUND) {
+            return block_fail(&op,
+                              fail(&op, AS_DIR_ENOCLASS,
+                                   "unknown class '%s/%s' (add it with: class add %s/%s)", domain,
+                                   e->class_name, domain, e->class_name),
+                              err);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if ((rc = as_dir_txn_resolve(db, txn, p, address, domain, 1, &a)) != 0) {
+        return rc;
+    }
+    if (a.pol[AS_SRC_ACCOUNT]) {
+        pol = *a.pol[AS_SRC_ACCOUNT];
+    } else {
+        pol.defined = 0;
+    }
+    apply_edit(&a.opts, &pol, e);
+    a.pol[AS_SRC_ACCOUNT] = &pol;
+    if (e->class_name) {
+        a.class_name = e->class_name;
+    } else if (e->unset_class) {
+        a.class_name = NULL;
+    }
+    return as_dir_txn_store_account(db, txn, &a);
+}
+
+int as_dir_txn_account_delete(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *address,
+                              int *had_record)
+{
+    char key[KEY_MAX];
+    const char *local, *dom;
+    size_t kl;
+    int rc;
+
+    split_address(p, address, &local, &dom);
+    kl = mkkey(key, 'a', dom, local);
+    rc = as_db_del(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl);
+    *had_record = rc == 0;
+    return rc == DB_NOTFOUND ? 0 : rc;
 }
 
 typedef struct acct_scan_t {
@@ -1181,13 +846,6 @@ typedef struct acct_scan_t {
     apr_hash_t *seen;          /* "domain/local" -> as_dir_account_t* */
     apr_array_header_t *order; /* "domain/local" */
 } acct_scan_t;
-
-static const char *slashed_to_address(apr_pool_t *p, const char *s, const char **domain)
-{
-    const char *slash = strchr(s, '/');
-    *domain = apr_pstrmemdup(p, s, (apr_size_t)(slash - s));
-    return apr_pstrcat(p, slash + 1, "@", *domain, NULL);
-}
 
 static int acct_scan_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -1210,207 +868,28 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int txn_account_list(as_db_t *db, DB_TXN *txn, void *baton)
+int as_dir_txn_account_addresses(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
+                                 apr_array_header_t **out)
 {
-    op_t *op = baton;
     acct_scan_t s;
     int rc, i;
 
-    op->err = NULL;
-    s.p = op->p;
-    s.seen = apr_hash_make(op->p);
-    s.order = apr_array_make(op->p, 16, sizeof(const char *));
-    op->arr = apr_array_make(op->p, 16, sizeof(as_dir_account_t));
-    /* accounts with settings, then those with only a mailbox slot */
-    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', op->domain, acct_scan_cb, &s)) !=
-            0 ||
-        (rc = scan(as_db_handle(db, AS_DB_REGISTRY), txn, 'm', op->domain, acct_scan_cb, &s)) !=
-            0) {
+    s.p = p;
+    s.seen = apr_hash_make(p);
+    s.order = apr_array_make(p, 16, sizeof(const char *));
+    /* accounts with settings, then those with only a mailbox slot ("m:"
+     * records of the registry share the key layout) */
+    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, acct_scan_cb, &s)) != 0 ||
+        (rc = scan(as_db_handle(db, AS_DB_REGISTRY), txn, 'm', domain, acct_scan_cb, &s)) != 0) {
         return rc;
     }
     qsort(s.order->elts, (size_t)s.order->nelts, sizeof(const char *), cmp_str);
     for (i = 0; i < s.order->nelts; i++) {
-        const char *dom;
-        const char *addr = slashed_to_address(op->p, APR_ARRAY_IDX(s.order, i, const char *), &dom);
-        as_dir_account_t *a = apr_array_push(op->arr);
-        if ((rc = as_dir_txn_resolve(db, txn, op->p, addr, dom, 0, a)) != 0 ||
-            (rc = as_cap_txn_lookup(db, txn, addr, &a->registered, &a->admitted, 0)) != 0) {
-            return rc;
-        }
+        const char *name = APR_ARRAY_IDX(s.order, i, const char *);
+        const char *slash = strchr(name, '/');
+        APR_ARRAY_IDX(s.order, i, const char *) = apr_pstrcat(
+            p, slash + 1, "@", apr_pstrmemdup(p, name, (apr_size_t)(slash - name)), NULL);
     }
+    *out = s.order;
     return 0;
-}
-
-apr_status_t as_dir_account_list(as_db_t *db, apr_pool_t *p, const char *domain,
-                                 apr_array_header_t **out, const char **err)
-{
-    return list_op(db, p, domain, txn_account_list, out, err);
-}
-
-static int txn_account_update(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    const as_optedit_t *e = op->edit;
-    as_dir_account_t a;
-    as_polset_t pol;
-    unsigned count = 0;
-    int touches_as = (e->set_mask >> AS_OPT_ACTIVESYNC) & 1;
-    int enable = touches_as && ((e->set_value >> AS_OPT_ACTIVESYNC) & 1);
-    int registered = 0, rc;
-
-    op->err = NULL;
-    if (touches_as && (rc = as_cap_txn_lock(db, txn, &count)) != 0) {
-        return rc;
-    }
-    if ((rc = need_domain(db, txn, op, NULL)) != 0) {
-        return rc;
-    }
-    if (e->class_name) {
-        char key[KEY_MAX];
-        rec_t cr;
-        size_t kl = mkkey(key, 'c', op->domain, e->class_name);
-        rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &cr, 0);
-        if (rc == DB_NOTFOUND) {
-            return fail(op, AS_DIR_ENOCLASS, "unknown class '%s/%s' (add it with: class add %s/%s)",
-                        op->domain, e->class_name, op->domain, e->class_name);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if ((rc = as_dir_txn_resolve(db, txn, op->p, op->address, op->domain, 1, &a)) != 0) {
-        return rc;
-    }
-    if (a.pol[AS_SRC_ACCOUNT]) {
-        pol = *a.pol[AS_SRC_ACCOUNT];
-    } else {
-        pol.defined = 0;
-    }
-    apply_edit(&a.opts, &pol, e);
-    a.pol[AS_SRC_ACCOUNT] = &pol;
-    if (e->class_name) {
-        a.class_name = e->class_name;
-    } else if (e->unset_class) {
-        a.class_name = NULL;
-    }
-    if (touches_as) {
-        if ((rc = as_cap_txn_lookup(db, txn, op->address, &registered, NULL, 1)) != 0) {
-            return rc;
-        }
-        if (enable && !registered) {
-            const as_cap_limit_t *cap = op->cap;
-            if (cap && cap->mode == AS_CAP_CLOSED) {
-                return fail(op, AS_CAP_ECLOSED,
-                            "cannot enable ActiveSync for %s: no new mailbox can be admitted "
-                            "(%s)",
-                            op->address, cap->reason ? cap->reason : "invalid licence");
-            }
-            if (cap && cap->mode == AS_CAP_LIMITED && count >= cap->max) {
-                return fail(op, AS_CAP_EFULL,
-                            "cannot enable ActiveSync for %s: the mailbox cap of %u is reached "
-                            "(%u mailboxes registered; cap from %s). Disable or remove a "
-                            "registered account first",
-                            op->address, cap->max, count, cap->source ? cap->source : "?");
-            }
-            if ((rc = as_cap_txn_register(db, txn, op->address, 1, &count, NULL)) != 0) {
-                return rc;
-            }
-        } else if (!enable && registered) {
-            int released;
-            if ((rc = as_cap_txn_release(db, txn, op->address, &count, &released)) != 0) {
-                return rc;
-            }
-        }
-    }
-    return as_dir_txn_store_account(db, txn, &a);
-}
-
-apr_status_t as_dir_account_update(as_db_t *db, apr_pool_t *p, const char *address,
-                                   const as_optedit_t *edit, const as_cap_limit_t *cap,
-                                   const char **err)
-{
-    op_t op = {0};
-    op.p = p;
-    op.edit = edit;
-    op.cap = cap;
-    if (as_dir_account_name(p, address, &op.address, &op.domain, err ? err : &op.err) !=
-        APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    return run(db, 0, txn_account_update, &op, err);
-}
-
-static int txn_account_remove(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    DB *d = as_db_handle(db, AS_DB_DIRECTORY);
-    char key[KEY_MAX];
-    const char *local, *dom;
-    unsigned count = 0;
-    int rc, released = 0, had_record;
-    size_t kl;
-
-    op->err = NULL;
-    if ((rc = as_cap_txn_lock(db, txn, &count)) != 0) {
-        return rc;
-    }
-    split_address(op->p, op->address, &local, &dom);
-    kl = mkkey(key, 'a', dom, local);
-    rc = as_db_del(d, txn, key, kl);
-    if (rc != 0 && rc != DB_NOTFOUND) {
-        return rc;
-    }
-    had_record = rc == 0;
-    if ((rc = as_cap_txn_release(db, txn, op->address, &count, &released)) != 0) {
-        return rc;
-    }
-    /* its devices go in the same transaction: a device record left behind
-     * would greet a re-added account with the old policy key, wipe or block */
-    if ((rc = as_device_txn_remove_all(db, txn, op->p, op->address, NULL, NULL, &op->ndevices)) !=
-        0) {
-        return rc;
-    }
-    if (!had_record && !released && !op->ndevices) {
-        return fail(op, AS_DIR_ENOACCOUNT,
-                    "no such account '%s' (it has no settings, is not registered and has no "
-                    "devices)",
-                    op->address);
-    }
-    return 0;
-}
-
-apr_status_t as_dir_account_remove_ex(as_db_t *db, apr_pool_t *p, const char *address,
-                                      int *ndevices, const char **err)
-{
-    op_t op = {0};
-    apr_status_t rv, drv;
-    op.p = p;
-    if (ndevices) {
-        *ndevices = 0;
-    }
-    if (as_dir_account_name(p, address, &op.address, &op.domain, err ? err : &op.err) !=
-        APR_SUCCESS) {
-        return AS_DIR_EINVAL;
-    }
-    rv = run(db, 0, txn_account_remove, &op, err);
-    if (rv != APR_SUCCESS && rv != AS_DIR_ENOACCOUNT) {
-        return rv;
-    }
-    /* also after AS_DIR_ENOACCOUNT: sync state left by an interrupted
-     * removal is cleared by the next one */
-    op.gone = apr_array_make(p, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(op.gone, const char *) = op.address;
-    if ((drv = drop_sync_state(db, &op, err)) != APR_SUCCESS) {
-        return drv;
-    }
-    if (ndevices) {
-        *ndevices = op.ndevices;
-    }
-    return rv;
-}
-
-apr_status_t as_dir_account_remove(as_db_t *db, apr_pool_t *p, const char *address,
-                                   const char **err)
-{
-    return as_dir_account_remove_ex(db, p, address, NULL, err);
 }

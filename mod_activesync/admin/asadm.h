@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_cap.h"
 #include "activesync/as_db.h"
 #include "activesync/as_directory.h"

@@ -6,6 +6,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_device.h"
 #include "activesync/as_provision.h"
 #include "asadm.h"
@@ -378,7 +379,7 @@ int asadm_cmd_device(asadm_ctx_t *ctx, int argc, const char *const *argv)
                  verb[0] == 'b' ? "blocked: it gets 403 from its next request on"
                                 : "allowed (domain rules no longer apply to it)");
     } else if (!strcmp(verb, "remove")) {
-        if ((rv = as_device_remove(ctx->db, ctx->pool, acct, dev, &err)) != APR_SUCCESS) {
+        if ((rv = as_svc_device_remove(ctx->db, ctx->pool, acct, dev, &err)) != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
         asadm_ok(ctx,

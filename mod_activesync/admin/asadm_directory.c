@@ -290,7 +290,7 @@ int asadm_cmd_domain(asadm_ctx_t *ctx, int argc, const char *const *argv)
         }
         asadm_ok(ctx, "domain %s added", argv[1]);
     } else if (!strcmp(verb, "remove")) {
-        if ((rv = as_dir_domain_remove(ctx->db, ctx->pool, argv[1], ctx->force, &err)) !=
+        if ((rv = as_svc_domain_remove(ctx->db, ctx->pool, argv[1], ctx->force, &err)) !=
             APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
@@ -454,7 +454,7 @@ static void account_row(apr_pool_t *p, const void *item, row_t *row)
 static const listing_t account_listing = {
     .usage = "account list [DOMAIN]",
     .max_argc = 2,
-    .fetch = as_dir_account_list,
+    .fetch = as_svc_account_list,
     .key = "accounts",
     .json = account_json,
     .empty = "no accounts with their own settings or a mailbox slot (every other user inherits "
@@ -492,7 +492,7 @@ int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
     }
     if (!strcmp(verb, "show")) {
         as_dir_account_t a;
-        rv = as_dir_account_get(ctx->db, ctx->pool, argv[1], &a, &err);
+        rv = as_svc_account_get(ctx->db, ctx->pool, argv[1], &a, &err);
         if (rv != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
@@ -512,7 +512,7 @@ int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
         asadm_print_options(stdout, "  ", &a.eff, &a.opts);
     } else if (!strcmp(verb, "remove")) {
         int ndev = 0;
-        rv = as_dir_account_remove_ex(ctx->db, ctx->pool, argv[1], &ndev, &err);
+        rv = as_svc_account_remove_ex(ctx->db, ctx->pool, argv[1], &ndev, &err);
         if (rv != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
@@ -522,11 +522,11 @@ int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
                  argv[1], ndev);
     } else {
         as_dir_account_t a;
-        rv = as_dir_account_update(ctx->db, ctx->pool, argv[1], &e, &ctx->cap, &err);
+        rv = as_svc_account_update(ctx->db, ctx->pool, argv[1], &e, &ctx->cap, &err);
         if (rv != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
-        if (as_dir_account_get(ctx->db, ctx->pool, argv[1], &a, &err) == APR_SUCCESS) {
+        if (as_svc_account_get(ctx->db, ctx->pool, argv[1], &a, &err) == APR_SUCCESS) {
             asadm_ok(ctx, "account %s updated: activesync %s (%s), mailbox %s", a.address,
                      a.eff.value[AS_OPT_ACTIVESYNC] ? "on" : "off",
                      as_src_name(a.eff.source[AS_OPT_ACTIVESYNC]), mailbox_state(ctx->pool, &a));

@@ -90,7 +90,7 @@ int asadm_cmd_mailbox(asadm_ctx_t *ctx, int argc, const char *const *argv)
             as_cap_entry_t *e = &APR_ARRAY_IDX(arr, i, as_cap_entry_t);
             as_dir_account_t a;
             const char *err = NULL;
-            if ((rv = as_dir_account_get(ctx->db, ctx->pool, e->address, &a, &err)) !=
+            if ((rv = as_svc_account_get(ctx->db, ctx->pool, e->address, &a, &err)) !=
                 APR_SUCCESS) {
                 return asadm_db_error(rv, err);
             }

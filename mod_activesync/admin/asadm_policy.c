@@ -6,6 +6,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_policy.h"
 #include "asadm.h"
 
@@ -114,7 +115,7 @@ static int cmd_show(asadm_ctx_t *ctx, const level_t *lv)
                              lv->name);
     } else {
         as_dir_account_t a;
-        if ((rv = as_dir_account_get(ctx->db, ctx->pool, lv->name, &a, &err)) != APR_SUCCESS) {
+        if ((rv = as_svc_account_get(ctx->db, ctx->pool, lv->name, &a, &err)) != APR_SUCCESS) {
             return asadm_db_error(rv, err);
         }
         explicit_set = a.pol[AS_SRC_ACCOUNT];
@@ -172,7 +173,7 @@ static int cmd_edit(asadm_ctx_t *ctx, const level_t *lv, int set, int argc, cons
     } else if (lv->kind == LV_CLASS) {
         rv = as_dir_class_update(ctx->db, ctx->pool, lv->domain, lv->cls, &oe, &err);
     } else {
-        rv = as_dir_account_update(ctx->db, ctx->pool, lv->name, &oe, NULL, &err);
+        rv = as_svc_account_update(ctx->db, ctx->pool, lv->name, &oe, NULL, &err);
     }
     if (rv != APR_SUCCESS) {
         return asadm_db_error(rv, err);

@@ -3,7 +3,7 @@
 #
 #   t/fuzz/build.sh [SECONDS]      (make fuzz FUZZ_SECONDS=N runs this)
 #
-# Builds the core library (mod_activesync/as_*.c) and each target with
+# Builds the core library (every layer of mod_activesync/ but httpd/ and admin/) and each target with
 # clang-14 -fsanitize=fuzzer,address,undefined into obj-fuzz/, then runs
 # each target for SECONDS (default 30; 0 = build only) over a copy of its
 # seed corpus t/fuzz/corpus/NAME, so the checked-in corpus is not flooded.
@@ -39,12 +39,13 @@ CFLAGS="-g -O1 -std=gnu11 -Wall -Wno-unused-parameter $SAN"
 
 # The core library, with coverage instrumentation but no main().
 objs=""
-for src in mod_activesync/as_*.c; do
-    obj="$O/lib/$(basename "$src" .c).o"
+# shellcheck disable=SC2046
+for src in $(mkvar CORE_SRC); do
+    obj="$O/lib/$(echo "${src#mod_activesync/}" | tr / _ | sed 's/\.c$//').o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include mod_activesync -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
         echo "  CC      $obj"
         # shellcheck disable=SC2086
-        "$CLANG" $CPPFLAGS $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
+        "$CLANG" $CPPFLAGS $(mkvar PRIV_INC) $CFLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
     fi
     objs="$objs $obj"
 done

@@ -5,6 +5,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_cap.h"
 #include "activesync/as_directory.h"
 #include "activesync/as_license.h"
@@ -56,7 +57,7 @@ static apr_status_t acct_set(const char *who, const char *word, const as_cap_lim
     as_optedit_t e;
     memset(&e, 0, sizeof(e));
     ck_assert(as_optedit_parse_set(unit_pool, &e, word, 1, err) == APR_SUCCESS);
-    return as_dir_account_update(db, unit_pool, who, &e, cap, err);
+    return as_svc_account_update(db, unit_pool, who, &e, cap, err);
 }
 
 static void check_consistent(unsigned want)
@@ -70,7 +71,7 @@ static void check_consistent(unsigned want)
 static as_dir_account_t getacct(const char *who)
 {
     as_dir_account_t a;
-    ck_assert(as_dir_account_get(db, unit_pool, who, &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, who, &a, NULL) == APR_SUCCESS);
     return a;
 }
 
@@ -199,7 +200,7 @@ START_TEST(release_on_disable_and_remove_enable_reserves)
     ck_assert_int_eq(admit("a5@x.test", &cap3), AS_CAP_DENIED_FULL);
 
     /* Removing an account (record or not) frees its slot. */
-    ck_assert(as_dir_account_remove(db, unit_pool, "a2@x.test", &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_remove(db, unit_pool, "a2@x.test", &err) == APR_SUCCESS);
     check_consistent(2);
     ck_assert_int_eq(admit("a6@x.test", &cap3), AS_CAP_ADMITTED);
     check_consistent(3);

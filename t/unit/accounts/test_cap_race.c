@@ -24,6 +24,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_cap.h"
 #include "activesync/as_directory.h"
 #include "testdb.h"
@@ -348,7 +349,7 @@ static void run_race(const race_cfg_t *cfg)
         for (i = 0; i < cfg->nacc; i++) {
             as_dir_account_t a;
             int explicit_off;
-            ck_assert(as_dir_account_get(db, unit_pool, acct_name(unit_pool, i), &a, NULL) ==
+            ck_assert(as_svc_account_get(db, unit_pool, acct_name(unit_pool, i), &a, NULL) ==
                       APR_SUCCESS);
             explicit_off = as_optset_has(&a.opts, AS_OPT_ACTIVESYNC) &&
                            !as_optset_get(&a.opts, AS_OPT_ACTIVESYNC);

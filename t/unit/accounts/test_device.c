@@ -3,6 +3,7 @@
  * removal, and removal with the account or domain (sync state included). */
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_device.h"
 #include "activesync/as_directory.h"
 #include "activesync/as_syncstate.h"
@@ -171,10 +172,11 @@ START_TEST(list_and_remove)
     ck_assert_int_eq(arr->nelts, 0);
     ck_assert(as_device_list(db, unit_pool, "bad domain", &arr, &err) == AS_DIR_EINVAL);
 
-    ck_assert(as_device_remove(db, unit_pool, "ann@example.org", "a1", &err) == APR_SUCCESS);
+    ck_assert(as_svc_device_remove(db, unit_pool, "ann@example.org", "a1", &err) == APR_SUCCESS);
     ck_assert(as_device_get(db, unit_pool, "ann@example.org", "A1", &d, &err) == AS_DEV_ENODEVICE);
     ck_assert(strstr(err, "A1") && strstr(err, "ann@example.org"));
-    ck_assert(as_device_remove(db, unit_pool, "ann@example.org", "A1", &err) == AS_DEV_ENODEVICE);
+    ck_assert(as_svc_device_remove(db, unit_pool, "ann@example.org", "A1", &err) ==
+              AS_DEV_ENODEVICE);
     ck_assert(as_device_get(db, unit_pool, "ann@example.org", "bad id!", &d, &err) ==
               AS_DIR_EINVAL);
     ck_assert(as_device_get(db, unit_pool, "no-at-sign", "A1", &d, &err) == AS_DIR_EINVAL);
@@ -346,7 +348,7 @@ START_TEST(account_removal_takes_devices)
 
     memset(&e, 0, sizeof(e));
     ck_assert(as_optedit_parse_set(unit_pool, &e, "email=on", 1, &err) == APR_SUCCESS);
-    ck_assert(as_dir_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
+    ck_assert(as_svc_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
               APR_SUCCESS);
     device_with_state("ann@example.org", "APPL1", "<Sync>ann1</Sync>");
     device_with_state("ann@example.org", "ANDR2", "<Sync>ann2</Sync>");
@@ -357,7 +359,7 @@ START_TEST(account_removal_takes_devices)
     device_with_state("ann@example.net", "APPL1", "<Sync>net</Sync>");
     ck_assert_int_eq(ndevices("ann@example.org"), 2);
 
-    ck_assert(as_dir_account_remove_ex(db, unit_pool, "Ann@Example.org", &n, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_remove_ex(db, unit_pool, "Ann@Example.org", &n, &err) == APR_SUCCESS);
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(ndevices("ann@example.org"), 0);
     ck_assert_ptr_null(cached("ann@example.org", "APPL1"));
@@ -366,11 +368,11 @@ START_TEST(account_removal_takes_devices)
     ck_assert_str_eq(cached("anna@example.org", "APPL1"), "<Sync>anna</Sync>");
     ck_assert_int_eq(ndevices("ann@example.net"), 1);
     ck_assert_str_eq(cached("ann@example.net", "APPL1"), "<Sync>net</Sync>");
-    ck_assert_int_eq(as_dir_account_remove(db, unit_pool, "ann@example.org", &err),
+    ck_assert_int_eq(as_svc_account_remove(db, unit_pool, "ann@example.org", &err),
                      AS_DIR_ENOACCOUNT);
 
     /* re-added, the account starts clean: the device is new (no wipe, no key) */
-    ck_assert(as_dir_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
+    ck_assert(as_svc_account_update(db, unit_pool, "ann@example.org", &e, NULL, &err) ==
               APR_SUCCESS);
     ck_assert_int_eq(as_device_get(db, unit_pool, "ann@example.org", "APPL1", &d, &err),
                      AS_DEV_ENODEVICE);
@@ -381,7 +383,7 @@ START_TEST(account_removal_takes_devices)
 
     /* an account known only by its devices (no record, no slot) is removable */
     device_with_state("bob@example.org", "B1", "<Sync>bob</Sync>");
-    ck_assert(as_dir_account_remove_ex(db, unit_pool, "bob@example.org", &n, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_remove_ex(db, unit_pool, "bob@example.org", &n, &err) == APR_SUCCESS);
     ck_assert_int_eq(n, 1);
     ck_assert_ptr_null(cached("bob@example.org", "B1"));
 
@@ -394,7 +396,7 @@ START_TEST(account_removal_takes_devices)
                   APR_SUCCESS);
         ck_assert(as_device_rule_add(db, unit_pool, "example.org", &r, &err) == APR_SUCCESS);
         ck_assert(as_device_rule_add(db, unit_pool, "example.net", &r, &err) == APR_SUCCESS);
-        ck_assert(as_dir_domain_remove(db, unit_pool, "example.org", 1, &err) == APR_SUCCESS);
+        ck_assert(as_svc_domain_remove(db, unit_pool, "example.org", 1, &err) == APR_SUCCESS);
         ck_assert_int_eq(ndevices("example.org"), 0);
         ck_assert_ptr_null(cached("ann@example.org", "APPL1"));
         ck_assert_ptr_null(cached("anna@example.org", "APPL1"));
@@ -415,12 +417,12 @@ START_TEST(device_removal_takes_sync_state)
     device_with_state("cat@example.org", "APPL1", "<Sync>cat1</Sync>");
     device_with_state("cat@example.org", "APPL12", "<Sync>cat12</Sync>");
     device_with_state("cat@example.org", "ANDR2", "<Sync>cat2</Sync>");
-    ck_assert(as_device_remove(db, unit_pool, "cat@example.org", "appl1", &err) == APR_SUCCESS);
+    ck_assert(as_svc_device_remove(db, unit_pool, "cat@example.org", "appl1", &err) == APR_SUCCESS);
     ck_assert_int_eq(ndevices("cat@example.org"), 2);
     ck_assert_ptr_null(cached("cat@example.org", "APPL1"));
     ck_assert_str_eq(cached("cat@example.org", "APPL12"), "<Sync>cat12</Sync>");
     ck_assert_str_eq(cached("cat@example.org", "ANDR2"), "<Sync>cat2</Sync>");
-    ck_assert_int_eq(as_device_remove(db, unit_pool, "cat@example.org", "APPL1", &err),
+    ck_assert_int_eq(as_svc_device_remove(db, unit_pool, "cat@example.org", "APPL1", &err),
                      AS_DEV_ENODEVICE);
 }
 END_TEST

@@ -3,6 +3,7 @@
  * account level, per option, checking value and source). */
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_cap.h"
 #include "activesync/as_directory.h"
 #include "testdb.h"
@@ -54,7 +55,7 @@ static void set1(const char *what, const char *name, const char *word)
         ck_assert(as_dir_class_path(unit_pool, name, &d, &c, &err) == APR_SUCCESS);
         rv = as_dir_class_update(db, unit_pool, d, c, &e, &err);
     } else {
-        rv = as_dir_account_update(db, unit_pool, name, &e, NULL, &err);
+        rv = as_svc_account_update(db, unit_pool, name, &e, NULL, &err);
     }
     ck_assert_msg(rv == APR_SUCCESS, "%s set %s %s: %s", what, name, word, err ? err : "?");
 }
@@ -203,7 +204,7 @@ START_TEST(inheritance_matrix)
                 if (d == D_UNKNOWN && (c != C_NONE || a != A_NOREC)) {
                     continue; /* impossible: checked separately below */
                 }
-                ck_assert(as_dir_account_get(db, unit_pool, addr, &acct, &err) == APR_SUCCESS);
+                ck_assert(as_svc_account_get(db, unit_pool, addr, &acct, &err) == APR_SUCCESS);
                 if (a == A_ON || a == A_OFF) {
                     want = a == A_ON, src = AS_SRC_ACCOUNT;
                 } else if (c == C_ON || c == C_OFF) {
@@ -274,7 +275,7 @@ START_TEST(inheritance_matrix)
         as_optedit_t e;
         const char *w[2] = {on, NULL};
         e = edit_words(w, 0, 1);
-        ck_assert_int_eq(as_dir_account_update(db, unit_pool, apr_psprintf(unit_pool, "x@%s", dom),
+        ck_assert_int_eq(as_svc_account_update(db, unit_pool, apr_psprintf(unit_pool, "x@%s", dom),
                                                &e, NULL, &err),
                          AS_DIR_ENODOMAIN);
         ck_assert_ptr_nonnull(strstr(err, "unknown domain"));
@@ -294,7 +295,7 @@ START_TEST(all_options_mixed_levels)
     set1("class", "example.org/staff", "email=off");
     set1("account", "Bob@Example.org", "class=staff");
     set1("account", "bob@example.org", "contacts=off");
-    ck_assert(as_dir_account_get(db, unit_pool, "BOB@example.org", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "BOB@example.org", &a, NULL) == APR_SUCCESS);
     ck_assert_str_eq(a.address, "bob@example.org");
     ck_assert_int_eq(a.eff.value[AS_OPT_ACTIVESYNC], 1);
     ck_assert_int_eq(a.eff.source[AS_OPT_ACTIVESYNC], AS_SRC_DOMAIN);
@@ -309,10 +310,10 @@ START_TEST(all_options_mixed_levels)
     {
         const char *w[] = {"contacts", "class", NULL};
         as_optedit_t e = edit_words(w, 1, 1);
-        ck_assert(as_dir_account_update(db, unit_pool, "bob@example.org", &e, NULL, NULL) ==
+        ck_assert(as_svc_account_update(db, unit_pool, "bob@example.org", &e, NULL, NULL) ==
                   APR_SUCCESS);
     }
-    ck_assert(as_dir_account_get(db, unit_pool, "bob@example.org", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "bob@example.org", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 0);
     ck_assert_int_eq(a.eff.source[AS_OPT_EMAIL], AS_SRC_BUILTIN);
     ck_assert_int_eq(a.eff.source[AS_OPT_ACTIVESYNC], AS_SRC_DOMAIN);
@@ -323,7 +324,7 @@ START_TEST(all_options_mixed_levels)
         as_optedit_t e = edit_words(w, 1, 0);
         ck_assert(as_dir_domain_update(db, unit_pool, "example.org", &e, NULL) == APR_SUCCESS);
     }
-    ck_assert(as_dir_account_get(db, unit_pool, "bob@example.org", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "bob@example.org", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.eff.value[AS_OPT_ACTIVESYNC], 0);
     ck_assert_int_eq(a.eff.source[AS_OPT_ACTIVESYNC], AS_SRC_BUILTIN);
 }
@@ -352,8 +353,8 @@ START_TEST(domain_crud)
     ck_assert_str_eq(APR_ARRAY_IDX(arr, 1, as_dir_domain_t).name, "b.test");
     ck_assert_int_eq(as_dir_domain_get(db, unit_pool, "c.test", d, &err), AS_DIR_ENODOMAIN);
     ck_assert_str_eq(err, "unknown domain 'c.test'");
-    ck_assert_int_eq(as_dir_domain_remove(db, unit_pool, "c.test", 0, &err), AS_DIR_ENODOMAIN);
-    ck_assert(as_dir_domain_remove(db, unit_pool, "a.test", 0, NULL) == APR_SUCCESS);
+    ck_assert_int_eq(as_svc_domain_remove(db, unit_pool, "c.test", 0, &err), AS_DIR_ENODOMAIN);
+    ck_assert(as_svc_domain_remove(db, unit_pool, "a.test", 0, NULL) == APR_SUCCESS);
     ck_assert(as_dir_domain_list(db, unit_pool, &arr, NULL) == APR_SUCCESS);
     ck_assert_int_eq(arr->nelts, 1);
 }
@@ -376,13 +377,13 @@ START_TEST(domain_remove_refuses_then_cascades)
     ck_assert(as_cap_admit(db, unit_pool, "b@x.test", NULL, &dec) == APR_SUCCESS);
     ck_assert_int_eq(dec.result, AS_CAP_ADMITTED);
     ck_assert(as_cap_admit(db, unit_pool, "c@y.test", NULL, &dec) == APR_SUCCESS);
-    ck_assert_int_eq(as_dir_domain_remove(db, unit_pool, "x.test", 0, &err), AS_DIR_ENOTEMPTY);
+    ck_assert_int_eq(as_svc_domain_remove(db, unit_pool, "x.test", 0, &err), AS_DIR_ENOTEMPTY);
     ck_assert_ptr_nonnull(strstr(err, "--force"));
-    ck_assert(as_dir_domain_remove(db, unit_pool, "x.test", 1, &err) == APR_SUCCESS);
-    ck_assert(as_dir_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_domain_remove(db, unit_pool, "x.test", 1, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 0);
     ck_assert_int_eq(a.domain_known, 0);
-    ck_assert(as_dir_account_get(db, unit_pool, "b@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "b@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.registered, 0);
     ck_assert(as_dir_class_list(db, unit_pool, NULL, &arr, NULL) == APR_SUCCESS);
     ck_assert_int_eq(arr->nelts, 0);
@@ -422,7 +423,7 @@ START_TEST(class_crud)
     {
         const char *w[] = {"class=nope", NULL};
         as_optedit_t e = edit_words(w, 0, 1);
-        ck_assert_int_eq(as_dir_account_update(db, unit_pool, "a@x.test", &e, NULL, &err),
+        ck_assert_int_eq(as_svc_account_update(db, unit_pool, "a@x.test", &e, NULL, &err),
                          AS_DIR_ENOCLASS);
         ck_assert_ptr_nonnull(strstr(err, "unknown class 'x.test/nope'"));
     }
@@ -433,9 +434,9 @@ START_TEST(class_crud)
                      AS_DIR_ENOTEMPTY);
     ck_assert_ptr_nonnull(strstr(err, "2 member(s)"));
     ck_assert(as_dir_class_remove(db, unit_pool, "x.test", "pupils", 1, NULL) == APR_SUCCESS);
-    ck_assert(as_dir_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 0);
-    ck_assert(as_dir_account_get(db, unit_pool, "b@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "b@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 1);
     ck_assert_ptr_null(a.class_name);
     ck_assert_int_eq(a.eff.value[AS_OPT_PIM], 0);
@@ -478,23 +479,23 @@ START_TEST(account_crud_and_parsing)
     set1("account", "zed@x.test", "email=off");
     set1("account", "amy@x.test", "pim=off");
     set1("account", "bob@w.test", "contacts=off");
-    ck_assert(as_dir_account_list(db, unit_pool, NULL, &arr, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_list(db, unit_pool, NULL, &arr, NULL) == APR_SUCCESS);
     ck_assert_int_eq(arr->nelts, 3);
     ck_assert_str_eq(APR_ARRAY_IDX(arr, 0, as_dir_account_t).address, "bob@w.test");
     ck_assert_str_eq(APR_ARRAY_IDX(arr, 1, as_dir_account_t).address, "amy@x.test");
     ck_assert_str_eq(APR_ARRAY_IDX(arr, 2, as_dir_account_t).address, "zed@x.test");
-    ck_assert(as_dir_account_list(db, unit_pool, "x.test", &arr, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_list(db, unit_pool, "x.test", &arr, NULL) == APR_SUCCESS);
     ck_assert_int_eq(arr->nelts, 2);
     ck_assert_int_eq(APR_ARRAY_IDX(arr, 1, as_dir_account_t).eff.value[AS_OPT_EMAIL], 0);
 
-    ck_assert(as_dir_account_remove(db, unit_pool, "zed@x.test", NULL) == APR_SUCCESS);
-    ck_assert_int_eq(as_dir_account_remove(db, unit_pool, "zed@x.test", &err), AS_DIR_ENOACCOUNT);
+    ck_assert(as_svc_account_remove(db, unit_pool, "zed@x.test", NULL) == APR_SUCCESS);
+    ck_assert_int_eq(as_svc_account_remove(db, unit_pool, "zed@x.test", &err), AS_DIR_ENOACCOUNT);
     ck_assert_ptr_nonnull(strstr(err, "no such account"));
-    ck_assert(as_dir_account_get(db, unit_pool, "zed@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "zed@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 0);
 
     /* An authenticated user with no record inherits everything. */
-    ck_assert(as_dir_account_get(db, unit_pool, "new@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "new@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.has_record, 0);
     ck_assert_int_eq(a.domain_known, 1);
     ck_assert_int_eq(a.eff.source[AS_OPT_EMAIL], AS_SRC_BUILTIN);
@@ -509,7 +510,7 @@ START_TEST(records_survive_reopen)
     set1("account", "a@x.test", "email=off");
     as_db_close(db);
     db = testdb_open(dir);
-    ck_assert(as_dir_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "a@x.test", &a, NULL) == APR_SUCCESS);
     ck_assert_int_eq(a.eff.value[AS_OPT_EMAIL], 0);
     ck_assert_int_eq(a.eff.source[AS_OPT_EMAIL], AS_SRC_ACCOUNT);
     ck_assert_int_eq(a.eff.value[AS_OPT_PIM], 0);

@@ -4,6 +4,7 @@
  * exactly when the effective policy changes). */
 #include <apr_strings.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_directory.h"
 #include "activesync/as_policy.h"
 #include "cmdtest.h"
@@ -35,7 +36,7 @@ static void pol_level(const char *level, int unset, const char *w1, const char *
     memset(&oe, 0, sizeof(oe));
     oe.policy = edit(unset, w1, w2);
     if (strchr(level, '@')) {
-        rv = as_dir_account_update(db, unit_pool, level, &oe, NULL, &err);
+        rv = as_svc_account_update(db, unit_pool, level, &oe, NULL, &err);
     } else if (strchr(level, '/')) {
         ck_assert(as_dir_class_path(unit_pool, level, &d, &c, &err) == APR_SUCCESS);
         rv = as_dir_class_update(db, unit_pool, d, c, &oe, &err);
@@ -49,7 +50,7 @@ static void account_policy(const char *address, as_policy_t *pol)
 {
     as_dir_account_t a;
     const char *err = NULL;
-    ck_assert_msg(as_dir_account_get(db, unit_pool, address, &a, &err) == APR_SUCCESS, "%s", err);
+    ck_assert_msg(as_svc_account_get(db, unit_pool, address, &a, &err) == APR_SUCCESS, "%s", err);
     as_policy_resolve_account(&a, pol);
 }
 
@@ -59,7 +60,7 @@ static void join_class(const char *address, const char *cls)
     const char *err = NULL;
     memset(&oe, 0, sizeof(oe));
     oe.class_name = cls;
-    ck_assert_msg(as_dir_account_update(db, unit_pool, address, &oe, NULL, &err) == APR_SUCCESS,
+    ck_assert_msg(as_svc_account_update(db, unit_pool, address, &oe, NULL, &err) == APR_SUCCESS,
                   "%s", err);
 }
 
@@ -191,16 +192,16 @@ START_TEST(inheritance_through_directory)
         as_optedit_t oe;
         memset(&oe, 0, sizeof(oe));
         oe.unset_class = 1;
-        ck_assert(as_dir_account_update(db, unit_pool, "ann@example.org", &oe, NULL, &err) ==
+        ck_assert(as_svc_account_update(db, unit_pool, "ann@example.org", &oe, NULL, &err) ==
                   APR_SUCCESS);
     }
-    ck_assert(as_dir_account_get(db, unit_pool, "ann@example.org", &a, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "ann@example.org", &a, &err) == APR_SUCCESS);
     ck_assert(a.has_record);
     ck_assert_ptr_nonnull(a.pol[AS_SRC_ACCOUNT]);
     as_policy_resolve_account(&a, &pol);
     ck_assert_int_eq(pol.v.value[AS_POL_MIN_PASSWORD_LENGTH], 4);
     pol_level("ann@example.org", 1, "AllowCamera", NULL);
-    ck_assert(as_dir_account_get(db, unit_pool, "ann@example.org", &a, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_get(db, unit_pool, "ann@example.org", &a, &err) == APR_SUCCESS);
     ck_assert(!a.has_record); /* nothing explicit left: record gone */
 }
 END_TEST
@@ -227,13 +228,13 @@ START_TEST(class_and_domain_views_carry_policy)
     join_class("kid@example.org", "kids");
     pol_level("kid@example.org", 0, "AllowCamera=0", NULL);
     ck_assert(as_dir_class_remove(db, unit_pool, "example.org", "kids", 1, &err) == APR_SUCCESS);
-    ck_assert(as_dir_account_list(db, unit_pool, "example.org", &accts, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_list(db, unit_pool, "example.org", &accts, &err) == APR_SUCCESS);
     ck_assert_int_eq(accts->nelts, 1);
     ck_assert(as_polset_has(APR_ARRAY_IDX(accts, 0, as_dir_account_t).pol[AS_SRC_ACCOUNT],
                             AS_POL_ALLOW_CAMERA));
     /* Domain remove --force removes everything. */
-    ck_assert(as_dir_domain_remove(db, unit_pool, "example.org", 1, &err) == APR_SUCCESS);
-    ck_assert(as_dir_account_list(db, unit_pool, NULL, &accts, &err) == APR_SUCCESS);
+    ck_assert(as_svc_domain_remove(db, unit_pool, "example.org", 1, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_list(db, unit_pool, NULL, &accts, &err) == APR_SUCCESS);
     ck_assert_int_eq(accts->nelts, 0);
 }
 END_TEST
@@ -289,7 +290,7 @@ START_TEST(policy_edit_errors)
     memset(&oe, 0, sizeof(oe));
     oe.policy = &e;
     ck_assert(as_dir_domain_update(db, unit_pool, "nowhere.org", &oe, &err) == AS_DIR_ENODOMAIN);
-    ck_assert(as_dir_account_update(db, unit_pool, "a@nowhere.org", &oe, NULL, &err) ==
+    ck_assert(as_svc_account_update(db, unit_pool, "a@nowhere.org", &oe, NULL, &err) ==
               AS_DIR_ENODOMAIN);
     ck_assert(strstr(err, "nowhere.org"));
 }

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "as_cmds.h"
+#include "activesync/as_account_service.h"
 #include "activesync/as_device.h"
 #include "activesync/as_directory.h"
 #include "activesync/as_policy.h"
@@ -425,7 +426,7 @@ START_TEST(full_wipe)
     ck_assert_str_eq(xp(t.resp.doc, "/p:Provision/p:Status"), "2");
     cmdtest_free(&t);
     ck_assert(as_device_wipe(db, unit_pool, ACCT, DEV, 0, &err) == AS_DEV_EREFUSED);
-    ck_assert(as_device_remove(db, unit_pool, ACCT, DEV, &err) == APR_SUCCESS);
+    ck_assert(as_svc_device_remove(db, unit_pool, ACCT, DEV, &err) == APR_SUCCESS);
     expect_demand("14.1", "Sync", final, AS_STATUS_INVALID_POLICY); /* a new device */
 }
 END_TEST
@@ -651,7 +652,7 @@ START_TEST(policy_document_follows_settings)
     ck_assert(as_poledit_parse_set(unit_pool, &pe, "MinDevicePasswordLength=6", &err) == 0);
     ck_assert(as_poledit_parse_set(unit_pool, &pe, "DevicePasswordEnabled=1", &err) == 0);
     oe.policy = &pe;
-    ck_assert(as_dir_account_update(db, unit_pool, ACCT, &oe, NULL, &err) == APR_SUCCESS);
+    ck_assert(as_svc_account_update(db, unit_pool, ACCT, &oe, NULL, &err) == APR_SUCCESS);
     provision(&t, "14.1", PHASE1);
     ck_assert_str_eq(xp(t.resp.doc, "//p:EASProvisionDoc/p:DevicePasswordEnabled"), "1");
     ck_assert_str_eq(xp(t.resp.doc, "//p:EASProvisionDoc/p:MinDevicePasswordLength"), "6");

@@ -5,7 +5,7 @@
  * change found before parking, ignored folders (other classes, never
  * synced), a vanished folder and email off (7), and a newer Ping of the
  * same device ending the parked one.  Every reply is checked with
- * validate-eas.  Heartbeats are shortened with as_cmd_ping_set_bounds. */
+ * validate-eas.  Heartbeats are shortened through the configuration (iot_conf). */
 #include <pthread.h>
 #include <sys/time.h>
 
@@ -37,12 +37,12 @@ static void setup(void)
     trash = iot_folder("Trash");
     iot_synced(db, IOT_DEV, "", inbox);
     iot_synced(db, IOT_DEV, "Work", work);
-    as_cmd_ping_set_bounds(1, 3540);
+    iot_conf.ping_heartbeat_min = 1; /* short heartbeats for the tests */
+    iot_conf.ping_heartbeat_max = 3540;
 }
 
 static void teardown(void)
 {
-    as_cmd_ping_set_bounds(0, 0);
     as_watch_shutdown();
     iot_teardown();
     testdb_teardown();
@@ -88,7 +88,7 @@ START_TEST(test_bounds_and_errors)
     const char *many = "";
     int i;
 
-    as_cmd_ping_set_bounds(0, 0); /* the defaults: 60..3540 */
+    iot_conf.ping_heartbeat_min = iot_conf.ping_heartbeat_max = 0; /* the defaults: 60..3540 */
     ping(&t, NULL, ping_xml(10, folder(inbox, "Email")));
     ck_assert_str_eq(S(&t, "Status"), "5");
     ck_assert_str_eq(S(&t, "HeartbeatInterval"), "60");

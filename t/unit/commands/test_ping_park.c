@@ -208,12 +208,12 @@ static void setup(void)
     iot_setup();
     iot_plain("", "cur", 1, "2,S");
     inbox = iot_folder("");
-    as_cmd_ping_set_bounds(1, 3540);
+    iot_conf.ping_heartbeat_min = 1; /* short heartbeats for the tests */
+    iot_conf.ping_heartbeat_max = 3540;
 }
 
 static void teardown(void)
 {
-    as_cmd_ping_set_bounds(0, 0);
     as_watch_shutdown();
     iot_teardown();
     testdb_teardown();
