@@ -33,7 +33,8 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter $(WERROR)
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes -Wvla \
+            -Wno-unused-parameter -Werror
 CPPFLAGS := -Iinclude $(HTTPD_CPPFLAGS) $(DEP_CFLAGS) $(BDB_CPPFLAGS)
 CFLAGS   := -std=gnu11 -g -O2 -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(CFLAGS_USER)
 LIBS     := $(DEP_LIBS) $(BDB_LDFLAGS) $(BDB_LIBS)
