@@ -42,9 +42,8 @@ LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS_USER)
 
 # The core library is one static archive per layer, lowest first.  Each
 # layer may call only the layers before it: the archives are linked in the
-# reverse order (top first) and without --start-group, so a call upwards
-# fails to link.  build/check-layers also refuses a cycle between the files
-# of one layer.
+# reverse order (top first) and without --start-group, and each layer is
+# link-checked against the layers below it alone (see $(LIB) below).
 LAYERS    := base wbxml protocol db store convert accounts sync service commands dispatch
 layer_src  = $(sort $(wildcard mod_activesync/$(1)/*.c mod_activesync/$(1)/*/*.c))
 LAYER_LIBS := $(foreach l,$(LAYERS),$(O)/lib/libas_$(l).a)
@@ -73,7 +72,7 @@ ADMIN  := $(O)/activesync-admin
 PRIV_INC := -Imod_activesync/commands
 
 .PHONY: all check check-unit check-fuzz check-e2e check-asan check-tsan bench demo demo-stop install \
-        format format-check clean fuzz configure-check check-layers
+        format format-check clean fuzz configure-check check-layers check-sizes
 
 all: $(LIB) $(MODULE) $(ADMIN)
 
@@ -96,9 +95,18 @@ $(O)/lib/libas_$(1).a: $$(patsubst %.c,$(O)/%.o,$$(call layer_src,$(1)))
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
-# The layers are built, and their calls checked (downwards only, no cycle
-# between the files of a layer).
+# The layers are built, and their calls checked: each layer, whole, must
+# link against the layers below it alone (--no-undefined), so a call upwards
+# fails here even when the final link would find the symbol in an object it
+# pulled in for another reason; build/check-layers names the call and also
+# refuses a cycle between the files of one layer.
 $(LIB): $(LAYER_LIBS) build/check-layers
+	$(Q)below=""; for l in $(LAYERS); do \
+	    $(CC) -shared $(LDFLAGS) -o $(O)/lib/layer-check.so -Wl,--no-undefined \
+	        -Wl,--whole-archive $(O)/lib/libas_$$l.a -Wl,--no-whole-archive $$below $(LIBS) || \
+	        { echo "layer $$l calls a layer above it (undefined references above)" >&2; exit 1; }; \
+	    below="$(O)/lib/libas_$$l.a $$below"; \
+	done; rm -f $(O)/lib/layer-check.so
 	$(Q)build/check-layers $(O) $(LAYERS)
 	@touch $@
 
@@ -139,6 +147,10 @@ check-fuzz: $(FUZZ_BIN)
 check-e2e: all $(TOOL_BIN)
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
 	    AS_SANITIZE=$(SANITIZE) $(PYTEST) -q t/build t/codec t/admin t/e2e
+
+# Hand-written files under 800 lines, functions under 120 (build/check-sizes).
+check-sizes:
+	build/check-sizes
 
 check: check-unit check-fuzz check-e2e
 
