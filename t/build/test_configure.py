@@ -18,8 +18,9 @@ def tree(tmp_path_factory):
         shutil.copy(os.path.join(REPO, name), d)
     os.makedirs(d / "build")
     shutil.copy(os.path.join(REPO, "build", "config.mk.in"), d / "build")
-    os.makedirs(d / "mod_activesync")
-    shutil.copy(os.path.join(REPO, "mod_activesync", "mod_activesync.c"), d / "mod_activesync")
+    os.makedirs(d / "mod_activesync" / "httpd")
+    shutil.copy(os.path.join(REPO, "mod_activesync", "httpd", "mod_activesync.c"),
+                d / "mod_activesync" / "httpd")
     return d
 
 
