@@ -101,7 +101,6 @@
 
 #include "activesync/as_account.h"
 #include "activesync/as_command.h"
-#include "activesync/as_device.h"
 #include "activesync/as_protocol.h"
 #include "activesync/as_provision.h"
 #include "activesync/as_registry.h"

@@ -19,8 +19,6 @@
 #include "activesync/as_request_line.h"
 #include "mod_activesync_config.h"
 
-#define WBXML_CONTENT_TYPE "application/vnd.ms-sync.wbxml"
-
 typedef struct handler_ctx_t {
     request_rec *r;
     mod_activesync_conf_t conf;

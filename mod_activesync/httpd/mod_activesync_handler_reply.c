@@ -21,6 +21,8 @@
 #include "mod_activesync_handler_ctx.h"
 #include "mod_activesync_private.h"
 
+#define WBXML_CONTENT_TYPE "application/vnd.ms-sync.wbxml"
+
 /* Reason phrases httpd does not know. */
 static const char *status_line(int status)
 {
