@@ -8,8 +8,10 @@
  * base64 query can contain neither, and every plain query carries at least
  * one "name=value" or two parameters.  The base64 form is percent-decoded
  * first (clients may send '+', '/', '=' as %2B, %2F, %3D; a raw '+' stays a
- * '+'), then decoded strictly (RFC 4648 alphabet, padding required,
- * canonical trailing bits).
+ * '+'), then decoded strictly (RFC 4648 alphabet, canonical trailing
+ * bits, no white space).  The '=' padding may be complete or left out
+ * altogether, as other servers accept (some clients omit it); a partial
+ * padding ("xx=") is refused.
  *
  * Plain form:
  *  - application/x-www-form-urlencoded semantics: "%XX" is decoded and '+'

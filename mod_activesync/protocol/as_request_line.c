@@ -1,6 +1,6 @@
 /* The EAS request line (MS-ASHTTP 2.2.1.1.1): plain and base64 query forms.
  * The rules (what is accepted, what is refused and why) are documented in
- * include/as_request_line.h. */
+ * include/activesync/as_request_line.h. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -395,22 +395,27 @@ static int tag_param(unsigned tag)
     }
 }
 
-static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
-                                 as_request_line_t *rl, const char **err)
+/* The decoded bytes of a base64 query and the read position in them. */
+typedef struct b64_cursor_t {
+    const unsigned char *b;
+    apr_size_t n, pos;
+} b64_cursor_t;
+
+/* Percent-decoding, then base64: canonical trailing bits, no white space,
+ * and the '=' padding either complete or left out altogether (some clients
+ * omit it, and other servers accept that). */
+static apr_status_t b64_decode_query(apr_pool_t *p, const char *q, apr_size_t len,
+                                     b64_cursor_t *cur, const char **err)
 {
     unsigned char *text, *b;
-    apr_size_t tlen, n, pos, idlen, i;
-    const as_command_t *c;
-    int seen_tag[256] = {0};
+    apr_size_t tlen, n;
 
-    rl->base64 = 1;
     if (pct_decode(p, q, len, 0, &text, &tlen)) {
         *err = "base64 query: malformed percent-encoding";
         return APR_EINVAL;
     }
-    /* padded, no white space, nothing in the unused bits */
     b = apr_palloc(p, AS_B64_DECODED_MAX(tlen));
-    if (!as_b64_decode(text, tlen, b, &n, AS_B64_CANONICAL)) {
+    if (!as_b64_decode(text, tlen, b, &n, AS_B64_CANONICAL | AS_B64_PAD_OPTIONAL)) {
         *err = "invalid base64 query";
         return APR_EINVAL;
     }
@@ -419,6 +424,18 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
         *err = "base64 query: too short";
         return APR_EINVAL;
     }
+    cur->b = b;
+    cur->n = n;
+    cur->pos = 0;
+    return APR_SUCCESS;
+}
+
+/* Version byte, command code and locale: the first four bytes. */
+static apr_status_t b64_fixed_head(apr_pool_t *p, b64_cursor_t *cur, as_request_line_t *rl,
+                                   const char **err)
+{
+    const unsigned char *b = cur->b;
+    const as_command_t *c;
 
     rl->protocol_version = as_protocol_version_from_byte(b[0]);
     if (!rl->protocol_version || b[0] < 121) {
@@ -426,7 +443,6 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
         rl->protocol_version = NULL;
         return APR_EINVAL;
     }
-
     c = as_command_by_code(b[1]);
     rl->cmd_code = b[1];
     if (c) {
@@ -434,102 +450,137 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
     } else {
         rl->cmd_unknown = apr_psprintf(p, "code %u", b[1]);
     }
-
     rl->locale = (apr_uint16_t)(b[2] | b[3] << 8);
+    cur->pos = 4;
+    return APR_SUCCESS;
+}
 
-    idlen = b[4];
-    pos = 5;
+/* The DeviceId: text when every byte is in the text set, else binary
+ * (a WP8 GUID) rendered as upper-case hex. */
+static apr_status_t b64_device_id(apr_pool_t *p, b64_cursor_t *cur, as_request_line_t *rl,
+                                  const char **err)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *id;
+    apr_size_t idlen = cur->b[cur->pos++], i;
+    char *h;
+
     if (idlen == 0) {
         *err = "base64 query: empty DeviceId";
         return APR_EINVAL;
     }
-    if (idlen > n - pos) {
+    if (idlen > cur->n - cur->pos) {
         *err = "base64 query: truncated DeviceId";
         return APR_EINVAL;
     }
-    if (all_in(b + pos, idlen, is_device_id_char)) {
+    id = cur->b + cur->pos;
+    cur->pos += idlen;
+    if (all_in(id, idlen, is_device_id_char)) {
         if (idlen > AS_RL_MAX_DEVICE_ID) {
             *err = "base64 query: DeviceId too long";
             return APR_EINVAL;
         }
-        rl->device_id = apr_pstrmemdup(p, (const char *)b + pos, idlen);
+        rl->device_id = apr_pstrmemdup(p, (const char *)id, idlen);
     } else {
-        static const char hex[] = "0123456789ABCDEF";
-        char *h;
         if (idlen * 2 > AS_RL_MAX_DEVICE_ID) {
             *err = "base64 query: binary DeviceId too long";
             return APR_EINVAL;
         }
         h = apr_palloc(p, idlen * 2 + 1);
         for (i = 0; i < idlen; i++) {
-            h[2 * i] = hex[b[pos + i] >> 4];
-            h[2 * i + 1] = hex[b[pos + i] & 0x0f];
+            h[2 * i] = hex[id[i] >> 4];
+            h[2 * i + 1] = hex[id[i] & 0x0f];
         }
         h[idlen * 2] = '\0';
         rl->device_id = h;
     }
     rl->device_key = upper_dup(p, rl->device_id);
-    pos += idlen;
+    return APR_SUCCESS;
+}
 
-    if (pos >= n) {
+/* The policy key: length 0 (none) or 4 (uint32 LE). */
+static apr_status_t b64_policy_key(apr_pool_t *p, b64_cursor_t *cur, as_request_line_t *rl,
+                                   const char **err)
+{
+    const unsigned char *b = cur->b;
+    apr_size_t pos = cur->pos;
+
+    if (pos >= cur->n) {
         *err = "base64 query: truncated before the policy key";
         return APR_EINVAL;
     }
-    if (b[pos] == 4) {
-        if (n - pos - 1 < 4) {
-            *err = "base64 query: truncated policy key";
-            return APR_EINVAL;
-        }
-        rl->has_policy_key = 1;
-        rl->policy_key = (apr_uint32_t)b[pos + 1] | (apr_uint32_t)b[pos + 2] << 8 |
-                         (apr_uint32_t)b[pos + 3] << 16 | (apr_uint32_t)b[pos + 4] << 24;
-        pos += 5;
-    } else if (b[pos] == 0) {
-        pos++;
-    } else {
+    if (b[pos] == 0) {
+        cur->pos = pos + 1;
+        return APR_SUCCESS;
+    }
+    if (b[pos] != 4) {
         *err = apr_psprintf(p, "base64 query: policy key length %u (not 0 or 4)", b[pos]);
         return APR_EINVAL;
     }
+    if (cur->n - pos - 1 < 4) {
+        *err = "base64 query: truncated policy key";
+        return APR_EINVAL;
+    }
+    rl->has_policy_key = 1;
+    rl->policy_key = (apr_uint32_t)b[pos + 1] | (apr_uint32_t)b[pos + 2] << 8 |
+                     (apr_uint32_t)b[pos + 3] << 16 | (apr_uint32_t)b[pos + 4] << 24;
+    cur->pos = pos + 5;
+    return APR_SUCCESS;
+}
 
-    if (pos >= n) {
+static apr_status_t b64_device_type(apr_pool_t *p, b64_cursor_t *cur, as_request_line_t *rl,
+                                    const char **err)
+{
+    apr_size_t len;
+
+    if (cur->pos >= cur->n) {
         *err = "base64 query: truncated before the DeviceType";
         return APR_EINVAL;
     }
-    idlen = b[pos++];
-    if (idlen == 0) {
+    len = cur->b[cur->pos++];
+    if (len == 0) {
         *err = "base64 query: empty DeviceType";
         return APR_EINVAL;
     }
-    if (idlen > n - pos) {
+    if (len > cur->n - cur->pos) {
         *err = "base64 query: truncated DeviceType";
         return APR_EINVAL;
     }
-    if (idlen > AS_RL_MAX_DEVICE_TYPE) {
+    if (len > AS_RL_MAX_DEVICE_TYPE) {
         *err = "base64 query: DeviceType too long";
         return APR_EINVAL;
     }
-    if (set_param(p, rl, P_DEVICE_TYPE, b + pos, idlen, err) != APR_SUCCESS) {
+    if (set_param(p, rl, P_DEVICE_TYPE, cur->b + cur->pos, len, err) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    pos += idlen;
+    cur->pos += len;
+    return APR_SUCCESS;
+}
 
-    while (pos < n) {
+/* The {tag, length, value} parameters up to the end of the data. */
+static apr_status_t b64_parameters(apr_pool_t *p, b64_cursor_t *cur, as_request_line_t *rl,
+                                   const char **err)
+{
+    const unsigned char *b = cur->b;
+    int seen_tag[256] = {0};
+
+    while (cur->pos < cur->n) {
         unsigned tag, vlen;
         int id;
 
-        if (n - pos < 2) {
+        if (cur->n - cur->pos < 2) {
             *err = "base64 query: truncated parameter";
             return APR_EINVAL;
         }
-        tag = b[pos];
-        vlen = b[pos + 1];
-        pos += 2;
+        tag = b[cur->pos];
+        vlen = b[cur->pos + 1];
+        cur->pos += 2;
         id = tag_param(tag);
         if (id < 0 && tag != TAG_OPTIONS) {
             *err = apr_psprintf(p, "base64 query: unknown parameter tag %u", tag);
             return APR_EINVAL;
         }
-        if (vlen > n - pos) {
+        if (vlen > cur->n - cur->pos) {
             *err = apr_psprintf(p, "base64 query: parameter %u overruns the query", tag);
             return APR_EINVAL;
         }
@@ -543,18 +594,36 @@ static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
                 *err = apr_psprintf(p, "base64 query: Options length %u (not 1)", vlen);
                 return APR_EINVAL;
             }
-            rl->save_in_sent = (b[pos] & 0x01) ? 1 : 0;
-            rl->accept_multipart = (b[pos] & 0x02) ? 1 : 0;
+            rl->save_in_sent = (b[cur->pos] & 0x01) ? 1 : 0;
+            rl->accept_multipart = (b[cur->pos] & 0x02) ? 1 : 0;
         } else if (vlen > 0) {
             if (vlen > params[id].max) {
                 *err = apr_psprintf(p, "base64 query: %s too long", params[id].name);
                 return APR_EINVAL;
             }
-            if (set_param(p, rl, id, b + pos, vlen, err) != APR_SUCCESS) {
+            if (set_param(p, rl, id, b + cur->pos, vlen, err) != APR_SUCCESS) {
                 return APR_EINVAL;
             }
         }
-        pos += vlen;
+        cur->pos += vlen;
+    }
+    return APR_SUCCESS;
+}
+
+/* The binary request line, field by field in wire order. */
+static apr_status_t parse_base64(apr_pool_t *p, const char *q, apr_size_t len,
+                                 as_request_line_t *rl, const char **err)
+{
+    b64_cursor_t cur;
+
+    rl->base64 = 1;
+    if (b64_decode_query(p, q, len, &cur, err) != APR_SUCCESS ||
+        b64_fixed_head(p, &cur, rl, err) != APR_SUCCESS ||
+        b64_device_id(p, &cur, rl, err) != APR_SUCCESS ||
+        b64_policy_key(p, &cur, rl, err) != APR_SUCCESS ||
+        b64_device_type(p, &cur, rl, err) != APR_SUCCESS ||
+        b64_parameters(p, &cur, rl, err) != APR_SUCCESS) {
+        return APR_EINVAL;
     }
     return APR_SUCCESS;
 }

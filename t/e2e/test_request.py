@@ -3,6 +3,7 @@
 Every refusal has its status and exactly one log line of ours."""
 
 import base64
+import urllib.parse
 
 import pytest
 
@@ -100,6 +101,23 @@ def test_base64_request_line(server, client):
 def test_base64_request_line_percent_encoded(server, client):
     q = base64_query("14.1", "ValidateCert", device_id=BINARY_DEVICE_ID, percent_encode=True)
     ok_reply(client.post(xml=VC, query=q, version=None))
+
+
+@pytest.mark.parametrize("device_id", [b"v141Device", b"v141Device1", b"v141Device12"])
+def test_base64_request_line_without_padding(server, client, device_id):
+    # Some clients leave the '=' padding out; other servers accept that.
+    padded = base64_query("14.1", "ValidateCert", device_id=device_id)
+    q = padded.rstrip("=")
+    r, lines = server.call(lambda: client.post(xml=VC, query=q, version=None))
+    ok_reply(r)
+    assert lines == []
+    # percent-encoded, too
+    ok_reply(client.post(xml=VC, query=urllib.parse.quote(q, safe=""), version=None))
+    # half the padding is still a bad request
+    if len(padded) - len(q) == 2:
+        r, lines = server.call(lambda: client.post(xml=VC, query=q + "=", version=None))
+        assert r.status == 400
+        assert len(lines) == 1 and "invalid base64" in lines[0], lines
 
 
 def test_base64_binary_device_id(server, client):

@@ -5,7 +5,8 @@
  * named raw_* are such structures).  Besides crashes it checks the parser's promises: what it
  * accepts is within the documented character sets and bounds, errors are
  * log-safe and leave the structure reset, and the base64 decoder accepts
- * only canonical encodings. */
+ * only canonical encodings (the request line: with complete padding or
+ * none). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,28 @@ static void check_base64(const uint8_t *data, size_t size)
         free(swapped);
         free(o1);
         free(o2);
+    }
+    /* the request line's mode: the canonical decoding of the input with
+     * its '=' padding complete or left out altogether, nothing else */
+    {
+        const unsigned flags = AS_B64_CANONICAL | AS_B64_PAD_OPTIONAL;
+        unsigned char *o = malloc(AS_B64_DECODED_MAX(size));
+        size_t on, elen;
+        char *renc;
+        if (as_b64_decode(data, size, o, &on, flags)) {
+            renc = b64_encode(o, on);
+            elen = strlen(renc);
+            if (!memchr(data, '=', size)) {
+                while (elen > 0 && renc[elen - 1] == '=') {
+                    elen--;
+                }
+            }
+            CHECK(elen == size && !memcmp(renc, data, size));
+            free(renc);
+        } else {
+            CHECK(!ok[0]);
+        }
+        free(o);
     }
     for (m = 0; m < 4; m++) {
         free(out[m]);

@@ -992,10 +992,72 @@ START_TEST(base64_percent_encoded)
 }
 END_TEST
 
+/* Padding left out (some clients do; other servers accept it): the same
+ * request as the padded one, in the raw and the percent-encoded forms;
+ * a partial padding is still refused. */
+static const char *strip_padding(const char *q)
+{
+    char *s = apr_pstrdup(unit_pool, q);
+    apr_size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '=') {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+START_TEST(base64_without_padding)
+{
+    blob_t bl;
+    const char *padded, *bare;
+
+    head(&bl, 141, 18, 0x0409, "Nine123", 7, 0x01020304LL, "Android");
+    param(&bl, 7, "\x03", 1);
+    ck_assert_uint_eq(bl.n % 3, 1); /* "==" */
+    padded = blob_query(&bl);
+    bare = strip_padding(padded);
+    ck_assert_uint_eq(strlen(padded), strlen(bare) + 2);
+    ck_assert_int_eq(parse(bare), APR_SUCCESS);
+    ck_assert_int_eq(rl.base64, 1);
+    ck_assert_str_eq(rl.protocol_version, "14.1");
+    ck_assert_str_eq(rl.cmd, "Ping");
+    ck_assert_str_eq(rl.device_id, "Nine123");
+    ck_assert_str_eq(rl.device_type, "Android");
+    ck_assert_int_eq(rl.has_policy_key, 1);
+    ck_assert_uint_eq(rl.policy_key, 0x01020304);
+    ck_assert_int_eq(rl.save_in_sent, 1);
+    ck_assert_int_eq(rl.accept_multipart, 1);
+    ck_assert_int_eq(parse(pct_b64(bare)), APR_SUCCESS);
+    ck_assert_str_eq(rl.device_id, "Nine123");
+    /* "xx=": half the padding */
+    expect_error(apr_pstrcat(unit_pool, bare, "=", NULL), "invalid base64");
+    expect_error(apr_pstrcat(unit_pool, bare, "%3D", NULL), "invalid base64");
+
+    head(&bl, 141, 18, 0x0409, "Nine12", 6, -1, "Android");
+    ck_assert_uint_eq(bl.n % 3, 2); /* "=" */
+    bare = strip_padding(blob_query(&bl));
+    ck_assert_uint_eq(strlen(blob_query(&bl)), strlen(bare) + 1);
+    ck_assert_int_eq(parse(bare), APR_SUCCESS);
+    ck_assert_str_eq(rl.device_id, "Nine12");
+    ck_assert_int_eq(parse_lenient(bare), APR_SUCCESS);
+    ck_assert_str_eq(rl.device_id, "Nine12");
+    /* too much padding */
+    expect_error(apr_pstrcat(unit_pool, bare, "==", NULL), "invalid base64");
+    /* non-zero unused bits are refused without padding too */
+    {
+        char *odd = apr_pstrdup(unit_pool, bare);
+        apr_size_t n = strlen(odd);
+        odd[n - 1] = odd[n - 1] == 'B' ? 'C' : 'B';
+        ck_assert_int_eq(parse(odd), APR_EINVAL);
+    }
+}
+END_TEST
+
 START_TEST(base64_invalid)
 {
     expect_error("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25", "invalid base64"); /* length */
-    expect_error("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob2", "invalid base64");  /* no padding */
+    /* cut mid-character: the unused bits are not zero, with or without padding */
+    expect_error("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob2", "invalid base64");
+    expect_error("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob2==", "invalid base64");
     expect_error("jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob2-", "invalid base64"); /* url-safe */
     expect_error("jAAJBAp2MTQwRGV2aWNl_ApTbWFydFBob25l", "invalid base64");
     expect_error("jAAJBAp2MTQwRGV2aWNl AApTbWFydFBob25", "invalid base64");
@@ -1064,6 +1126,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, base64_parameter_errors);
     tcase_add_test(tc, base64_user_length);
     tcase_add_test(tc, base64_percent_encoded);
+    tcase_add_test(tc, base64_without_padding);
     tcase_add_test(tc, base64_invalid);
     tcase_add_test(tc, error_messages_are_log_safe);
     suite_add_tcase(s, tc);
