@@ -164,34 +164,6 @@ static int parse_range(const char *s, apr_off_t *first, apr_off_t *last)
     return 1;
 }
 
-int as_cmd_bodypref(apr_pool_t *p, xmlNodePtr e, struct as_mime_bodypref_t *bp)
-{
-    xmlNodePtr c;
-    long v;
-    memset(bp, 0, sizeof(*bp));
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Type"), -1, 8)) < 1) {
-        return -1;
-    }
-    bp->type = (int)v;
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "TruncationSize"), 0, 999999999L)) < 0) {
-        return -1;
-    }
-    bp->truncation = (apr_size_t)v;
-    v = 0;
-    if ((c = as_xml_child(e, BASE_NS, "AllOrNone")) != NULL) {
-        const char *t = as_sync_text(p, c); /* an empty element means true */
-        if (!t || (*t && (v = as_sync_number(p, c, 0, 1)) < 0)) {
-            return -1;
-        }
-        bp->all_or_none = !*t || v == 1;
-    }
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Preview"), 0, 255)) < 0) {
-        return -1;
-    }
-    bp->preview = (int)v;
-    return 0;
-}
-
 /* Fetch Options. */
 typedef struct fetch_opts_t {
     xmlNodePtr schema;
@@ -361,28 +333,6 @@ static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *
         body_to_part(c, props);
     }
     set_status(p, f, IO_OK);
-}
-
-apr_status_t as_cmd_attachment_open(apr_pool_t *p, const char *ref, as_cmd_store_fn *open_store,
-                                    void *ctx, as_store_msg_t **msg, const char **part,
-                                    int *store_failed)
-{
-    const char *folder = NULL, *item = NULL;
-    apr_status_t rv = APR_SUCCESS;
-    as_store_t *st;
-
-    *msg = NULL;
-    *store_failed = 0;
-    if (as_mime_fileref_parse(p, ref, &folder, &item, part) != APR_SUCCESS) {
-        return APR_EINVAL;
-    }
-    if (!(st = open_store(ctx, &rv))) {
-        *store_failed = rv != APR_ENOENT;
-        return rv == APR_SUCCESS ? APR_ENOENT : rv;
-    }
-    rv = as_store_open_item(st, folder, item, p, msg);
-    /* a well-formed id the store refuses names nothing here either */
-    return rv == APR_EINVAL ? APR_ENOENT : rv;
 }
 
 static as_store_t *io_store(void *ctx, apr_status_t *why)
