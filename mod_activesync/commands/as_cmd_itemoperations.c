@@ -45,6 +45,7 @@
  * whole mailbox (as_sync_email_enabled): every mailbox operation answers
  * its not-found status (6, or 15 for a FileReference).
  */
+#include <limits.h>
 #include <string.h>
 
 #include <apr_base64.h>
@@ -238,16 +239,31 @@ static void apply_schema(xmlNodePtr props, xmlNodePtr schema)
     }
 }
 
-/* Base64 text for Data. */
-static void add_data(xmlNodePtr parent, const char *ns, apr_pool_t *p, const void *data,
-                     apr_size_t len)
+/* Whether len bytes fit apr_base64's int lengths once encoded (the
+ * callers' caps are far below; this holds whatever they become). */
+static int b64_fits(apr_size_t len)
 {
-    char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
-    int n = apr_base64_encode_binary(b64, data, (int)len);
-    xmlNodePtr d = as_xml_add(parent, ns, "Data", NULL);
+    return len <= (apr_size_t)(INT_MAX - 1) / 4 * 3 - 2;
+}
+
+/* Base64 text for Data; 0, or -1 (nothing added) when len does not fit. */
+static int add_data(xmlNodePtr parent, const char *ns, apr_pool_t *p, const void *data,
+                    apr_size_t len)
+{
+    char *b64;
+    int n;
+    xmlNodePtr d;
+
+    if (!b64_fits(len)) {
+        return -1;
+    }
+    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
+    n = apr_base64_encode_binary(b64, data, (int)len);
+    d = as_xml_add(parent, ns, "Data", NULL);
     if (d && n > 1) {
         xmlNodeAddContentLen(d, BAD_CAST b64, n - 1);
     }
+    return 0;
 }
 
 /* Multipart: move Body/Data of a fetched message into a part. */
@@ -385,7 +401,8 @@ static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const f
         set_status(p, f, IO_RANGE); /* also: a Range of an empty attachment */
         return;
     }
-    if (!fo->range && att.total > IO_MAX_DATA) {
+    if ((!fo->range && att.total > IO_MAX_DATA) ||
+        (!c->r->accept_multipart && !b64_fits(att.len))) {
         set_status(p, f, IO_TOO_LARGE);
         return;
     }
@@ -402,7 +419,7 @@ static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const f
         int idx = as_multipart_add(p, &c->resp->parts, att.data, att.len);
         as_xml_add(props, IO_NS, "Part", num(p, idx));
     } else {
-        add_data(props, IO_NS, p, att.data, att.len);
+        (void)add_data(props, IO_NS, p, att.data, att.len); /* fits: checked above */
     }
     set_status(p, f, IO_OK);
 }

@@ -54,6 +54,7 @@
  *   (as_sync_engine.h), closed before parking and after each wake-up's round;
  *   the request documents are freed before parking (as_command.h).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,6 +273,13 @@ static apr_status_t effective_request(sync_ctx_t *c, xmlDocPtr *out, int *cache_
     if ((rv = as_sync_cache_get(r->db, r->pool, r->account, c->e.dev, &xml, &len)) != APR_SUCCESS) {
         return rv;
     }
+    if (xml && len > (apr_size_t)INT_MAX) {
+        /* libxml2 takes an int length: whatever bounds the cache elsewhere,
+         * a longer one is treated as none (the device sends a full request) */
+        as_log(r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
+               "Sync: cached request of %" APR_SIZE_T_FMT " bytes too long, not used", len);
+        xml = NULL;
+    }
     if (!xml || !(cached = xmlReadMemory(xml, (int)len, "cache.xml", NULL,
                                          XML_PARSE_NONET | XML_PARSE_HUGE))) {
         *status = AS_SYNC_STATUS_INCOMPLETE;
@@ -484,35 +492,179 @@ static apr_status_t sync_wait(sync_ctx_t *c, const as_watch_ticket_t *ticket,
     return rv;
 }
 
+/* The largest WindowSize served (ActiveSyncSyncMaxWindow, at most 512). */
+static int max_window_of(const as_request_t *r)
+{
+    return r->conf && r->conf->sync_max_window > 0 && r->conf->sync_max_window < 512
+               ? r->conf->sync_max_window
+               : AS_SYNC_WINDOW_MAX;
+}
+
+/* Wait / HeartbeatInterval into *wait (0: none); a Status otherwise, with
+ * its Limit in *limit. */
+static int parse_wait(sync_ctx_t *c, xmlNodePtr root, apr_interval_time_t *wait, long *limit)
+{
+    xmlNodePtr w = as_xml_child(root, AS_SYNC_AS_NS, "Wait");
+    xmlNodePtr h = as_xml_child(root, AS_SYNC_AS_NS, "HeartbeatInterval");
+    long v, lo, hi;
+
+    *wait = 0;
+    /* HeartbeatInterval in Sync is 14.0+ (MS-ASCMD 2.2.3.88.2); 12.1 has
+     * Wait only. */
+    if ((w && h) || (h && c->e.proto < 140)) {
+        return AS_SYNC_STATUS_PROTOCOL;
+    }
+    if (!w && !h) {
+        return 0;
+    }
+    v = as_sync_number(c->e.r->pool, w ? w : h, 0, 999999999L);
+    lo = w ? AS_SYNC_HEARTBEAT_MIN / 60 : AS_SYNC_HEARTBEAT_MIN;
+    hi = w ? AS_SYNC_HEARTBEAT_MAX / 60 : AS_SYNC_HEARTBEAT_MAX;
+    if (v < 0) {
+        return AS_SYNC_STATUS_PROTOCOL;
+    }
+    if (v < lo || v > hi) {
+        *limit = v < lo ? lo : hi;
+        return AS_SYNC_STATUS_BADWAIT;
+    }
+    *wait = apr_time_from_sec(w ? v * 60 : v);
+    return 0;
+}
+
+/* The global WindowSize and the collections into *qs (in own->pool: kept
+ * while parked); 0, or a Status with its Limit in *limit. */
+static int parse_collections(sync_ctx_t *c, xmlNodePtr root, apr_array_header_t **qs, long *limit)
+{
+    int max_window = max_window_of(c->own), n = 0;
+    xmlNodePtr colls = as_xml_child(root, AS_SYNC_AS_NS, "Collections"), coll;
+    long gw = as_sync_number(c->e.r->pool, as_xml_child(root, AS_SYNC_AS_NS, "WindowSize"), -1,
+                             999999999L);
+
+    c->e.global_left = gw < 0 ? -1 : gw == 0 || gw > max_window ? max_window : (int)gw;
+    for (coll = colls ? colls->children : NULL; coll; coll = coll->next) {
+        n += is_elem(coll);
+    }
+    /* sized to the request, not to a default */
+    *qs = apr_array_make(c->own->pool, n > 0 && n <= AS_SYNC_MAX_COLLECTIONS ? n : 1,
+                         sizeof(as_sync_coll_req_t));
+    for (coll = colls ? colls->children : NULL; coll; coll = coll->next) {
+        as_sync_coll_req_t *q;
+        int k;
+        if (!is_elem(coll)) {
+            continue;
+        }
+        if (!as_xml_is(coll, AS_SYNC_AS_NS, "Collection")) {
+            return AS_SYNC_STATUS_PROTOCOL;
+        }
+        q = apr_array_push(*qs);
+        if (parse_collection(c, coll, max_window, q) != 0) {
+            return AS_SYNC_STATUS_PROTOCOL;
+        }
+        for (k = 0; k < (*qs)->nelts - 1; k++) {
+            if (!strcmp(APR_ARRAY_IDX(*qs, k, as_sync_coll_req_t).id, q->id)) {
+                return AS_SYNC_STATUS_PROTOCOL; /* the same collection twice */
+            }
+        }
+    }
+    if ((*qs)->nelts == 0) {
+        return AS_SYNC_STATUS_INCOMPLETE;
+    }
+    if ((*qs)->nelts > AS_SYNC_MAX_COLLECTIONS) {
+        *limit = AS_SYNC_MAX_COLLECTIONS;
+        return AS_SYNC_STATUS_TOOMANY;
+    }
+    return 0;
+}
+
+/* The command's view of r, its scratch view open. */
+static apr_status_t ctx_open(sync_ctx_t *c, as_request_t *r)
+{
+    memset(c, 0, sizeof(*c));
+    c->own = r;
+    c->e.r = &c->wr;
+    c->e.dev = r->line && r->line->device_key ? r->line->device_key : "";
+    c->e.proto = as_protocol_number(r->protocol_version);
+    if (!c->e.proto) {
+        c->e.proto = 141;
+    }
+    return scratch_open(c);
+}
+
+/* The first round: every collection, client Commands included, into *res;
+ * *ids: the collections' ids (for the wait). */
+static apr_status_t first_round(sync_ctx_t *c, const apr_array_header_t *qs,
+                                apr_array_header_t **res, apr_array_header_t **ids, int *anything)
+{
+    apr_pool_t *p = c->own->pool;
+    int i;
+
+    *res = apr_array_make(p, qs->nelts, sizeof(as_sync_coll_res_t));
+    *ids = apr_array_make(p, qs->nelts, sizeof(const char *));
+    for (i = 0; i < qs->nelts; i++) {
+        as_sync_coll_res_t *cr = apr_array_push(*res);
+        const as_sync_coll_req_t *q = &APR_ARRAY_IDX(qs, i, as_sync_coll_req_t);
+        apr_status_t rv = as_sync_collection(&c->e, q, 1, cr);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(*ids, const char *) = q->id;
+        *anything |= !cr->nothing;
+    }
+    return APR_SUCCESS;
+}
+
+static void results_free(apr_array_header_t *res)
+{
+    int i;
+    for (i = 0; res && i < res->nelts; i++) {
+        as_sync_coll_res_reset(&APR_ARRAY_IDX(res, i, as_sync_coll_res_t));
+    }
+}
+
+/* The reply: every collection's result, in request order (freed). */
+static xmlDocPtr reply_of(apr_array_header_t *res)
+{
+    xmlNodePtr root, colls;
+    xmlDocPtr doc = as_reply_new(AS_SYNC_AS_NS, "Sync", &root);
+    int i;
+
+    colls = as_xml_add(root, AS_SYNC_AS_NS, "Collections", NULL);
+    for (i = 0; i < res->nelts; i++) {
+        as_sync_coll_res_t *cr = &APR_ARRAY_IDX(res, i, as_sync_coll_res_t);
+        /* self-contained (as_sync_coll_head): the copy keeps its namespaces */
+        xmlAddChild(colls, xmlDocCopyNode(cr->coll, doc, 1));
+        as_sync_coll_res_reset(cr);
+    }
+    return doc;
+}
+
+/* Cache the request for the empty and Partial forms, Commands removed. */
+static apr_status_t cache_request(sync_ctx_t *c, xmlDocPtr req)
+{
+    apr_size_t len;
+    char *xml = cache_form(req, c->e.r->pool, &len);
+    as_request_t *r = c->own;
+    return xml ? as_sync_cache_put(r->db, r->account, c->e.dev, xml, len) : APR_SUCCESS;
+}
+
 apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
 {
     sync_ctx_t c;
-    xmlDocPtr req = NULL, doc;
-    xmlNodePtr root, colls, coll, out_colls;
-    apr_array_header_t *qs, *res, *ids;
+    xmlDocPtr req = NULL;
+    xmlNodePtr root;
+    apr_array_header_t *qs = NULL, *res = NULL, *ids = NULL;
     apr_interval_time_t wait = 0;
-    int status = 0, cache_it = 0, max_window, i, anything = 0;
+    int status = 0, cache_it = 0, anything = 0;
+    long limit = -1;
     as_watch_ticket_t *ticket = NULL;
-    long gw;
     apr_status_t rv;
 
     if (!r->db) {
         return as_cmd_db_failure(r, resp, AS_DB_EUNAVAIL);
     }
-    memset(&c, 0, sizeof(c));
-    c.own = r;
-    c.e.r = &c.wr;
-    if (scratch_open(&c) != APR_SUCCESS) {
+    if (ctx_open(&c, r) != APR_SUCCESS) {
         return APR_ENOMEM;
     }
-    c.e.dev = r->line && r->line->device_key ? r->line->device_key : "";
-    c.e.proto = as_protocol_number(r->protocol_version);
-    if (!c.e.proto) {
-        c.e.proto = 141;
-    }
-    max_window = r->conf && r->conf->sync_max_window > 0 && r->conf->sync_max_window < 512
-                     ? r->conf->sync_max_window
-                     : AS_SYNC_WINDOW_MAX;
     if ((rv = effective_request(&c, &req, &cache_it, &status)) != APR_SUCCESS) {
         return as_cmd_db_failure(r, resp, rv);
     }
@@ -521,79 +673,15 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         return APR_SUCCESS;
     }
     root = xmlDocGetRootElement(req);
-    /* Wait / HeartbeatInterval */
-    {
-        xmlNodePtr w = as_xml_child(root, AS_SYNC_AS_NS, "Wait");
-        xmlNodePtr h = as_xml_child(root, AS_SYNC_AS_NS, "HeartbeatInterval");
-        /* HeartbeatInterval in Sync is 14.0+ (MS-ASCMD 2.2.3.88.2); 12.1
-         * has Wait only. */
-        if ((w && h) || (h && c.e.proto < 140)) {
-            status = AS_SYNC_STATUS_PROTOCOL;
-        } else if (w || h) {
-            long v = as_sync_number(c.e.r->pool, w ? w : h, 0, 999999999L);
-            long lo = w ? AS_SYNC_HEARTBEAT_MIN / 60 : AS_SYNC_HEARTBEAT_MIN;
-            long hi = w ? AS_SYNC_HEARTBEAT_MAX / 60 : AS_SYNC_HEARTBEAT_MAX;
-            if (v < 0) {
-                status = AS_SYNC_STATUS_PROTOCOL;
-            } else if (v < lo || v > hi) {
-                xmlFreeDoc(req);
-                resp->doc = top_status(AS_SYNC_STATUS_BADWAIT, v < lo ? lo : hi);
-                return APR_SUCCESS;
-            } else {
-                wait = apr_time_from_sec(w ? v * 60 : v);
-            }
-        }
-    }
-    gw = as_sync_number(c.e.r->pool, as_xml_child(root, AS_SYNC_AS_NS, "WindowSize"), -1,
-                        999999999L);
-    c.e.global_left = gw < 0 ? -1 : gw == 0 || gw > max_window ? max_window : (int)gw;
-    colls = as_xml_child(root, AS_SYNC_AS_NS, "Collections");
-    for (i = 0, coll = colls ? colls->children : NULL; coll; coll = coll->next) {
-        i += is_elem(coll);
-    }
-    /* kept while parked: sized to the request, not to a default */
-    qs = apr_array_make(r->pool, i > 0 && i <= AS_SYNC_MAX_COLLECTIONS ? i : 1,
-                        sizeof(as_sync_coll_req_t));
-    for (coll = colls ? colls->children : NULL; coll && !status; coll = coll->next) {
-        as_sync_coll_req_t *q;
-        int k;
-        if (!is_elem(coll)) {
-            continue;
-        }
-        if (!as_xml_is(coll, AS_SYNC_AS_NS, "Collection")) {
-            status = AS_SYNC_STATUS_PROTOCOL;
-            break;
-        }
-        q = apr_array_push(qs);
-        if (parse_collection(&c, coll, max_window, q) != 0) {
-            status = AS_SYNC_STATUS_PROTOCOL;
-        }
-        for (k = 0; k < qs->nelts - 1 && !status; k++) {
-            if (!strcmp(APR_ARRAY_IDX(qs, k, as_sync_coll_req_t).id, q->id)) {
-                status = AS_SYNC_STATUS_PROTOCOL; /* the same collection twice */
-            }
-        }
-    }
-    if (!status && qs->nelts == 0) {
-        status = AS_SYNC_STATUS_INCOMPLETE;
-    }
-    if (status) {
+    if ((status = parse_wait(&c, root, &wait, &limit)) != 0 ||
+        (status = parse_collections(&c, root, &qs, &limit)) != 0) {
         xmlFreeDoc(req);
-        resp->doc = top_status(status, -1);
+        resp->doc = top_status(status, limit);
         return APR_SUCCESS;
     }
-    if (qs->nelts > AS_SYNC_MAX_COLLECTIONS) {
+    if (cache_it && (rv = cache_request(&c, req)) != APR_SUCCESS) {
         xmlFreeDoc(req);
-        resp->doc = top_status(AS_SYNC_STATUS_TOOMANY, AS_SYNC_MAX_COLLECTIONS);
-        return APR_SUCCESS;
-    }
-    if (cache_it) {
-        apr_size_t len;
-        char *xml = cache_form(req, c.e.r->pool, &len);
-        if (xml && (rv = as_sync_cache_put(r->db, r->account, c.e.dev, xml, len)) != APR_SUCCESS) {
-            xmlFreeDoc(req);
-            return as_cmd_db_failure(r, resp, rv);
-        }
+        return as_cmd_db_failure(r, resp, rv);
     }
     /* a request of the device ends its parked Ping/Sync (as_watch.h) */
     if (as_db_home(r->db) &&
@@ -606,54 +694,25 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         resp->doc = top_status(AS_SYNC_STATUS_SERVER, -1);
         return APR_SUCCESS;
     }
-    res = apr_array_make(r->pool, qs->nelts, sizeof(as_sync_coll_res_t));
-    ids = apr_array_make(r->pool, qs->nelts, sizeof(const char *));
-    for (i = 0; i < qs->nelts; i++) {
-        as_sync_coll_res_t *cr = apr_array_push(res);
-        const as_sync_coll_req_t *q = &APR_ARRAY_IDX(qs, i, as_sync_coll_req_t);
-        if ((rv = as_sync_collection(&c.e, q, 1, cr)) != APR_SUCCESS) {
-            goto fail;
-        }
-        APR_ARRAY_PUSH(ids, const char *) = q->id;
-        anything |= !cr->nothing;
-    }
+    rv = first_round(&c, qs, &res, &ids, &anything);
     /* push: wait for a change when nothing is to be said */
-    if (!anything && wait > 0 && c.e.st) {
+    if (rv == APR_SUCCESS && !anything && wait > 0 && c.e.st) {
         rv = sync_wait(&c, ticket, qs, res, ids, wait, &req, &anything, &status);
-        if (rv != APR_SUCCESS) {
-            goto fail;
-        }
     }
     if (req) {
         xmlFreeDoc(req);
-        req = NULL;
+    }
+    if (rv != APR_SUCCESS) {
+        results_free(res);
+        return as_cmd_db_failure(r, resp, rv);
     }
     scratch_close(&c);
     if (status || !anything) {
-        for (i = 0; i < res->nelts; i++) {
-            as_sync_coll_res_reset(&APR_ARRAY_IDX(res, i, as_sync_coll_res_t));
-        }
         /* the store is gone meanwhile, or an empty reply: nothing changed */
+        results_free(res);
         resp->doc = status ? top_status(status, -1) : NULL;
         return APR_SUCCESS;
     }
-    doc = as_reply_new(AS_SYNC_AS_NS, "Sync", &root);
-    out_colls = as_xml_add(root, AS_SYNC_AS_NS, "Collections", NULL);
-    for (i = 0; i < res->nelts; i++) {
-        as_sync_coll_res_t *cr = &APR_ARRAY_IDX(res, i, as_sync_coll_res_t);
-        /* self-contained (collection_head): the copy keeps its namespaces */
-        xmlAddChild(out_colls, xmlDocCopyNode(cr->coll, doc, 1));
-        as_sync_coll_res_reset(cr);
-    }
-    resp->doc = doc;
+    resp->doc = reply_of(res);
     return APR_SUCCESS;
-
-fail:
-    for (i = 0; i < res->nelts; i++) {
-        as_sync_coll_res_reset(&APR_ARRAY_IDX(res, i, as_sync_coll_res_t));
-    }
-    if (req) {
-        xmlFreeDoc(req);
-    }
-    return as_cmd_db_failure(r, resp, rv);
 }
