@@ -1,5 +1,6 @@
 /* Internals shared by the sync engine's commands (as_sync.c,
- * as_cmd_sync.c, as_cmd_getitemestimate.c, as_cmd_foldersync.c). */
+ * the Sync engine as_sync_coll.h, as_cmd_sync.c, as_cmd_getitemestimate.c,
+ * as_cmd_foldersync.c). */
 #ifndef AS_SYNC_ENGINE_H
 #define AS_SYNC_ENGINE_H
 

@@ -21,7 +21,7 @@
  *      none), when the next item leaves the FilterType window, whether
  *      changes are pending (MoreAvailable was sent), item count, loop
  *      detection's counters (resends of N-1, changes still sent one per
- *      reply; as_cmd_sync.c).  A
+ *      reply; as_sync_loop.c).  A
  *      no-change Sync/Ping/GetItemEstimate reads only this record.
  *   I  collection item set at N: the items the client has, sorted by id,
  *      AS_SYNC_ITEM_BYTES each (id padded to 16 bytes, flags as 4 bytes):
@@ -105,7 +105,7 @@ typedef struct as_sync_item_t {
 
 #define AS_SYNC_FLAGS_MASK (AS_STORE_SEEN | AS_STORE_FLAGGED)
 /* In an item's flags: the item broke the device and was never sent (loop
- * detection, as_cmd_sync.c); kept in the set so that it is not offered
+ * detection, as_sync_loop.c); kept in the set so that it is not offered
  * again while it exists (no Add, Change nor Delete for it). */
 #define AS_SYNC_SKIPPED 0x80000000u
 

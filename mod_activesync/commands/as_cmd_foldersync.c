@@ -322,135 +322,175 @@ static int store_status(apr_status_t rv, folder_op_t op)
     }
 }
 
+static const char *const op_roots[] = {"FolderCreate", "FolderUpdate", "FolderDelete"};
+
+/* One FolderCreate / FolderUpdate / FolderDelete request. */
+typedef struct folder_req_t {
+    folder_op_t op;
+    const char *key, *server_id, *parent, *name, *type;
+    const char *new_id; /* FolderCreate: the folder made */
+    as_store_t *st;
+} folder_req_t;
+
+/* The request's fields into fr; 0, or the Status to answer. */
+static int folder_parse(as_request_t *r, folder_op_t op, folder_req_t *fr)
+{
+    xmlNodePtr in;
+    int bad = 0;
+
+    memset(fr, 0, sizeof(*fr));
+    fr->op = op;
+    if (!root_is(r, op_roots[op])) {
+        return FS_MALFORMED;
+    }
+    in = xmlDocGetRootElement(r->body);
+    fr->key = leaf(r, in, "SyncKey", &bad);
+    if (op != OP_CREATE) {
+        fr->server_id = leaf(r, in, "ServerId", &bad);
+    }
+    if (op != OP_DELETE) {
+        fr->parent = leaf(r, in, "ParentId", &bad);
+        fr->name = leaf(r, in, "DisplayName", &bad);
+    }
+    if (op == OP_CREATE) {
+        fr->type = leaf(r, in, "Type", &bad);
+    }
+    if (bad || !fr->key || (op != OP_CREATE && !fr->server_id) ||
+        (op != OP_DELETE && (!fr->parent || !fr->name || !*fr->name)) ||
+        (op == OP_CREATE && !fr->type)) {
+        return FS_MALFORMED;
+    }
+    if (op == OP_CREATE && strcmp(fr->type, "12") && strcmp(fr->type, "1")) {
+        as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
+               "FolderCreate: folder type %s is not a mail folder", fr->type);
+        return FS_MALFORMED;
+    }
+    return 0;
+}
+
+/* Carry the operation out in the mailbox; 0, or the Status to answer. */
+static int folder_apply(as_request_t *r, folder_req_t *fr)
+{
+    apr_status_t rv;
+    int s;
+
+    if (!as_sync_email_enabled(r)) {
+        return fr->op == OP_CREATE ? FS_NOPARENT : FS_NOTFOUND;
+    }
+    if (as_sync_open_store(r, &fr->st) != APR_SUCCESS) {
+        return FS_SERVER;
+    }
+    switch (fr->op) {
+    case OP_CREATE:
+        rv = as_store_create_folder(fr->st, fr->parent, fr->name, r->pool, &fr->new_id);
+        break;
+    case OP_UPDATE:
+        rv = as_store_rename_folder(fr->st, fr->server_id, fr->parent, fr->name);
+        break;
+    default:
+        rv = as_store_delete_folder(fr->st, fr->server_id);
+        break;
+    }
+    if (rv == APR_SUCCESS) {
+        return 0;
+    }
+    s = store_status(rv, fr->op);
+    as_log(r->log, AS_LOG_MARK, s == FS_SERVER ? AS_LOG_ERR : AS_LOG_INFO, rv,
+           "%s: refused (status %d)", op_roots[fr->op], s);
+    return s;
+}
+
+/* Is f the deleted folder or below it (in the device's set base)? */
+static int below_deleted(const apr_array_header_t *base, const as_store_folder_t *f,
+                         const char *deleted)
+{
+    const as_store_folder_t *a;
+    for (a = f; a; a = as_hier_find(base, a->parent_id)) {
+        if (!strcmp(a->id, deleted)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The folder as the store has it now, or as the request described it. */
+static void folder_now(as_request_t *r, const folder_req_t *fr, const char *id,
+                       as_store_folder_t *f)
+{
+    const as_store_folder_t *now = NULL;
+    if (as_store_get_folder(fr->st, id, r->pool, &now) == APR_SUCCESS) {
+        *f = *now;
+        return;
+    }
+    f->id = id;
+    f->parent_id = fr->parent;
+    f->name = fr->name;
+    if (fr->op == OP_CREATE) {
+        f->type = AS_FOLDER_USER_MAIL;
+        f->path = "";
+    }
+}
+
+/* The device's folder set base with the change applied. */
+static apr_array_header_t *folder_set_after(as_request_t *r, const folder_req_t *fr,
+                                            const apr_array_header_t *base)
+{
+    apr_array_header_t *set = apr_array_make(r->pool, base->nelts + 1, sizeof(as_store_folder_t));
+    int i;
+
+    for (i = 0; i < base->nelts; i++) {
+        const as_store_folder_t *f = &APR_ARRAY_IDX(base, i, as_store_folder_t);
+        if (fr->op == OP_DELETE && below_deleted(base, f, fr->server_id)) {
+            continue; /* the folder and everything below it */
+        }
+        *(as_store_folder_t *)apr_array_push(set) = *f;
+        if (fr->op == OP_UPDATE && !strcmp(f->id, fr->server_id)) {
+            folder_now(r, fr, fr->server_id,
+                       &APR_ARRAY_IDX(set, set->nelts - 1, as_store_folder_t));
+        }
+    }
+    if (fr->op == OP_CREATE) {
+        as_store_folder_t *f = apr_array_push(set);
+        folder_now(r, fr, fr->new_id, f);
+    }
+    return set;
+}
+
 static apr_status_t folder_op(as_request_t *r, as_response_t *resp, folder_op_t op)
 {
-    static const char *const roots[] = {"FolderCreate", "FolderUpdate", "FolderDelete"};
-    const char *dev = device_of(r), *key, *server_id = NULL, *parent = NULL, *name = NULL;
-    const char *type = NULL, *new_id = NULL;
-    xmlNodePtr in, root;
-    as_hier_state_t hs, ns;
-    as_key_match_t m;
-    as_store_t *st = NULL;
-    apr_array_header_t *base, *set;
-    apr_status_t rv;
-    int bad = 0, i, tries;
+    const char *dev = device_of(r);
+    folder_req_t fr;
+    xmlNodePtr root;
+    int status, tries;
 
     if (!r->db) {
         return as_cmd_db_failure(r, resp, AS_DB_EUNAVAIL);
     }
-    if (!root_is(r, roots[op])) {
-        resp->doc = status_reply(roots[op], FS_MALFORMED);
-        return APR_SUCCESS;
-    }
-    in = xmlDocGetRootElement(r->body);
-    key = leaf(r, in, "SyncKey", &bad);
-    if (op != OP_CREATE) {
-        server_id = leaf(r, in, "ServerId", &bad);
-    }
-    if (op != OP_DELETE) {
-        parent = leaf(r, in, "ParentId", &bad);
-        name = leaf(r, in, "DisplayName", &bad);
-    }
-    if (op == OP_CREATE) {
-        type = leaf(r, in, "Type", &bad);
-    }
-    if (bad || !key || (op != OP_CREATE && !server_id) ||
-        (op != OP_DELETE && (!parent || !name || !*name)) || (op == OP_CREATE && !type)) {
-        resp->doc = status_reply(roots[op], FS_MALFORMED);
-        return APR_SUCCESS;
-    }
-    if (op == OP_CREATE && strcmp(type, "12") && strcmp(type, "1")) {
-        as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
-               "FolderCreate: folder type %s is not a mail folder", type);
-        resp->doc = status_reply(roots[op], FS_MALFORMED);
+    if ((status = folder_parse(r, op, &fr)) != 0) {
+        resp->doc = status_reply(op_roots[op], status);
         return APR_SUCCESS;
     }
     for (tries = 0; tries < 5; tries++) {
+        as_hier_state_t hs, ns;
+        as_key_match_t m;
+        apr_status_t rv;
+
         if ((rv = as_hier_get(r->db, r->pool, r->account, dev, &hs)) != APR_SUCCESS) {
             return as_cmd_db_failure(r, resp, rv);
         }
-        m = as_synckey_match(key, hs.gen, hs.n);
+        m = as_synckey_match(fr.key, hs.gen, hs.n);
         if (m != AS_KEY_CURRENT && m != AS_KEY_PREVIOUS) {
-            resp->doc = status_reply(roots[op], FS_BADKEY);
+            resp->doc = status_reply(op_roots[op], FS_BADKEY);
             return APR_SUCCESS;
         }
-        if (tries == 0) {
-            if (!as_sync_email_enabled(r)) {
-                resp->doc = status_reply(roots[op], op == OP_CREATE ? FS_NOPARENT : FS_NOTFOUND);
-                return APR_SUCCESS;
-            }
-            if (as_sync_open_store(r, &st) != APR_SUCCESS) {
-                resp->doc = status_reply(roots[op], FS_SERVER);
-                return APR_SUCCESS;
-            }
-            switch (op) {
-            case OP_CREATE:
-                rv = as_store_create_folder(st, parent, name, r->pool, &new_id);
-                break;
-            case OP_UPDATE:
-                rv = as_store_rename_folder(st, server_id, parent, name);
-                break;
-            default:
-                rv = as_store_delete_folder(st, server_id);
-                break;
-            }
-            if (rv != APR_SUCCESS) {
-                int s = store_status(rv, op);
-                as_log(r->log, AS_LOG_MARK, s == FS_SERVER ? AS_LOG_ERR : AS_LOG_INFO, rv,
-                       "%s: refused (status %d)", roots[op], s);
-                resp->doc = status_reply(roots[op], s);
-                return APR_SUCCESS;
-            }
-        }
-        /* the device's set with the change applied */
-        base = m == AS_KEY_CURRENT ? hs.folders : hs.prev;
-        set = apr_array_make(r->pool, base->nelts + 1, sizeof(as_store_folder_t));
-        for (i = 0; i < base->nelts; i++) {
-            const as_store_folder_t *f = &APR_ARRAY_IDX(base, i, as_store_folder_t);
-            if (op == OP_DELETE && server_id) {
-                /* the folder and everything below it */
-                const as_store_folder_t *a = f;
-                int gone = 0;
-                while (a) {
-                    if (!strcmp(a->id, server_id)) {
-                        gone = 1;
-                        break;
-                    }
-                    a = as_hier_find(base, a->parent_id);
-                }
-                if (gone) {
-                    continue;
-                }
-            }
-            *(as_store_folder_t *)apr_array_push(set) = *f;
-            if (op == OP_UPDATE && !strcmp(f->id, server_id)) {
-                as_store_folder_t *u = &APR_ARRAY_IDX(set, set->nelts - 1, as_store_folder_t);
-                const as_store_folder_t *now = NULL;
-                if (as_store_get_folder(st, server_id, r->pool, &now) == APR_SUCCESS) {
-                    *u = *now;
-                } else {
-                    u->parent_id = parent;
-                    u->name = name;
-                }
-            }
-        }
-        if (op == OP_CREATE) {
-            const as_store_folder_t *now = NULL;
-            as_store_folder_t *f = apr_array_push(set);
-            if (as_store_get_folder(st, new_id, r->pool, &now) == APR_SUCCESS) {
-                *f = *now;
-            } else {
-                f->id = new_id;
-                f->parent_id = parent;
-                f->name = name;
-                f->type = AS_FOLDER_USER_MAIL;
-                f->path = "";
-            }
+        if (tries == 0 && (status = folder_apply(r, &fr)) != 0) {
+            resp->doc = status_reply(op_roots[op], status);
+            return APR_SUCCESS;
         }
         memset(&ns, 0, sizeof(ns));
         ns.gen = hs.gen;
         ns.n = m == AS_KEY_CURRENT ? hs.n + 1 : hs.n;
-        ns.folders = set;
+        ns.folders = folder_set_after(r, &fr, m == AS_KEY_CURRENT ? hs.folders : hs.prev);
         ns.prev = m == AS_KEY_CURRENT ? hs.folders : hs.prev;
         ns.token = NULL; /* the disk changed: the next FolderSync compares */
         rv = as_hier_put(r->db, r->account, dev, hs.gen, hs.n, &ns);
@@ -461,13 +501,13 @@ static apr_status_t folder_op(as_request_t *r, as_response_t *resp, folder_op_t 
             return as_cmd_db_failure(r, resp, rv);
         }
         if (op == OP_DELETE) {
-            as_coll_drop(r->db, r->account, dev, server_id);
+            as_coll_drop(r->db, r->account, dev, fr.server_id);
         }
-        resp->doc = as_reply_new(FH_NS, roots[op], &root);
+        resp->doc = as_reply_new(FH_NS, op_roots[op], &root);
         as_sync_add_num(root, FH_NS, "Status", FS_OK);
         as_xml_add(root, FH_NS, "SyncKey", as_synckey_format(r->pool, ns.gen, ns.n));
         if (op == OP_CREATE) {
-            as_xml_add(root, FH_NS, "ServerId", new_id);
+            as_xml_add(root, FH_NS, "ServerId", fr.new_id);
         }
         return APR_SUCCESS;
     }

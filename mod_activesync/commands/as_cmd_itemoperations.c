@@ -45,6 +45,7 @@
  * whole mailbox (as_sync_email_enabled): every mailbox operation answers
  * its not-found status (6, or 15 for a FileReference).
  */
+#include <limits.h>
 #include <string.h>
 
 #include <apr_base64.h>
@@ -164,34 +165,6 @@ static int parse_range(const char *s, apr_off_t *first, apr_off_t *last)
     return 1;
 }
 
-int as_cmd_bodypref(apr_pool_t *p, xmlNodePtr e, struct as_mime_bodypref_t *bp)
-{
-    xmlNodePtr c;
-    long v;
-    memset(bp, 0, sizeof(*bp));
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Type"), -1, 8)) < 1) {
-        return -1;
-    }
-    bp->type = (int)v;
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "TruncationSize"), 0, 999999999L)) < 0) {
-        return -1;
-    }
-    bp->truncation = (apr_size_t)v;
-    v = 0;
-    if ((c = as_xml_child(e, BASE_NS, "AllOrNone")) != NULL) {
-        const char *t = as_sync_text(p, c); /* an empty element means true */
-        if (!t || (*t && (v = as_sync_number(p, c, 0, 1)) < 0)) {
-            return -1;
-        }
-        bp->all_or_none = !*t || v == 1;
-    }
-    if ((v = as_sync_number(p, as_xml_child(e, BASE_NS, "Preview"), 0, 255)) < 0) {
-        return -1;
-    }
-    bp->preview = (int)v;
-    return 0;
-}
-
 /* Fetch Options. */
 typedef struct fetch_opts_t {
     xmlNodePtr schema;
@@ -266,16 +239,31 @@ static void apply_schema(xmlNodePtr props, xmlNodePtr schema)
     }
 }
 
-/* Base64 text for Data. */
-static void add_data(xmlNodePtr parent, const char *ns, apr_pool_t *p, const void *data,
-                     apr_size_t len)
+/* Whether len bytes fit apr_base64's int lengths once encoded (the
+ * callers' caps are far below; this holds whatever they become). */
+static int b64_fits(apr_size_t len)
 {
-    char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
-    int n = apr_base64_encode_binary(b64, data, (int)len);
-    xmlNodePtr d = as_xml_add(parent, ns, "Data", NULL);
+    return len <= (apr_size_t)(INT_MAX - 1) / 4 * 3 - 2;
+}
+
+/* Base64 text for Data; 0, or -1 (nothing added) when len does not fit. */
+static int add_data(xmlNodePtr parent, const char *ns, apr_pool_t *p, const void *data,
+                    apr_size_t len)
+{
+    char *b64;
+    int n;
+    xmlNodePtr d;
+
+    if (!b64_fits(len)) {
+        return -1;
+    }
+    b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)len));
+    n = apr_base64_encode_binary(b64, data, (int)len);
+    d = as_xml_add(parent, ns, "Data", NULL);
     if (d && n > 1) {
         xmlNodeAddContentLen(d, BAD_CAST b64, n - 1);
     }
+    return 0;
 }
 
 /* Multipart: move Body/Data of a fetched message into a part. */
@@ -363,28 +351,6 @@ static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *
     set_status(p, f, IO_OK);
 }
 
-apr_status_t as_cmd_attachment_open(apr_pool_t *p, const char *ref, as_cmd_store_fn *open_store,
-                                    void *ctx, as_store_msg_t **msg, const char **part,
-                                    int *store_failed)
-{
-    const char *folder = NULL, *item = NULL;
-    apr_status_t rv = APR_SUCCESS;
-    as_store_t *st;
-
-    *msg = NULL;
-    *store_failed = 0;
-    if (as_mime_fileref_parse(p, ref, &folder, &item, part) != APR_SUCCESS) {
-        return APR_EINVAL;
-    }
-    if (!(st = open_store(ctx, &rv))) {
-        *store_failed = rv != APR_ENOENT;
-        return rv == APR_SUCCESS ? APR_ENOENT : rv;
-    }
-    rv = as_store_open_item(st, folder, item, p, msg);
-    /* a well-formed id the store refuses names nothing here either */
-    return rv == APR_EINVAL ? APR_ENOENT : rv;
-}
-
 static as_store_t *io_store(void *ctx, apr_status_t *why)
 {
     io_ctx_t *c = ctx;
@@ -435,7 +401,8 @@ static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const f
         set_status(p, f, IO_RANGE); /* also: a Range of an empty attachment */
         return;
     }
-    if (!fo->range && att.total > IO_MAX_DATA) {
+    if ((!fo->range && att.total > IO_MAX_DATA) ||
+        (!c->r->accept_multipart && !b64_fits(att.len))) {
         set_status(p, f, IO_TOO_LARGE);
         return;
     }
@@ -452,7 +419,7 @@ static void fetch_attachment(io_ctx_t *c, xmlNodePtr f, const char *ref, const f
         int idx = as_multipart_add(p, &c->resp->parts, att.data, att.len);
         as_xml_add(props, IO_NS, "Part", num(p, idx));
     } else {
-        add_data(props, IO_NS, p, att.data, att.len);
+        (void)add_data(props, IO_NS, p, att.data, att.len); /* fits: checked above */
     }
     set_status(p, f, IO_OK);
 }

@@ -52,83 +52,6 @@ enum {
  * would blame a well-formed request. */
 #define SETTINGS_OOF_SET_STATUS SETTINGS_DENIED_BY_POLICY
 
-static int has_element_children(xmlNodePtr n)
-{
-    xmlNodePtr c;
-    for (c = n->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* ---- DeviceInformation ------------------------------------------------------------ */
-
-static const struct {
-    const char *name;
-    size_t off;
-} info_fields[] = {
-    {"Model", offsetof(as_device_info_t, model)},
-    {"IMEI", offsetof(as_device_info_t, imei)},
-    {"FriendlyName", offsetof(as_device_info_t, friendly_name)},
-    {"OS", offsetof(as_device_info_t, os)},
-    {"OSLanguage", offsetof(as_device_info_t, os_language)},
-    {"PhoneNumber", offsetof(as_device_info_t, phone_number)},
-    {"UserAgent", offsetof(as_device_info_t, user_agent)},
-    {"MobileOperator", offsetof(as_device_info_t, mobile_operator)},
-};
-#define NINFO (sizeof(info_fields) / sizeof(info_fields[0]))
-
-apr_status_t as_settings_device_info(apr_pool_t *p, xmlNodePtr set, as_device_info_t *info,
-                                     const char **why)
-{
-    xmlNodePtr c;
-    size_t i;
-
-    memset(info, 0, sizeof(*info));
-    info->enable_outbound_sms = -1;
-    if (!as_xml_is(set, SET_NS, "Set")) {
-        *why = "DeviceInformation without Set";
-        return APR_EINVAL;
-    }
-    for (c = set->children; c; c = c->next) {
-        const char *text;
-        apr_size_t len;
-        if (c->type != XML_ELEMENT_NODE) {
-            continue;
-        }
-        if (!c->ns || strcmp((const char *)c->ns->href, SET_NS) || has_element_children(c) ||
-            !(text = as_xml_text(p, c, &len))) {
-            *why = "a malformed DeviceInformation field";
-            return APR_EINVAL;
-        }
-        if (!strcmp((const char *)c->name, "EnableOutboundSMS")) {
-            if (info->enable_outbound_sms >= 0 || (strcmp(text, "0") && strcmp(text, "1"))) {
-                *why = "EnableOutboundSMS is not 0 or 1, or repeated";
-                return APR_EINVAL;
-            }
-            info->enable_outbound_sms = text[0] - '0';
-            continue;
-        }
-        for (i = 0; i < NINFO; i++) {
-            if (!strcmp((const char *)c->name, info_fields[i].name)) {
-                break;
-            }
-        }
-        if (i == NINFO) {
-            *why = "an unknown element in DeviceInformation";
-            return APR_EINVAL;
-        }
-        if (*(const char **)((char *)info + info_fields[i].off) || len > AS_DEVICE_FIELD_MAX) {
-            *why = "a DeviceInformation field repeated or longer than 1024 bytes";
-            return APR_EINVAL;
-        }
-        *(const char **)((char *)info + info_fields[i].off) = text;
-    }
-    return APR_SUCCESS;
-}
-
 /* ---- parts -------------------------------------------------------------------------- */
 
 static void add_status(xmlNodePtr parent, int status)
@@ -221,7 +144,7 @@ static void device_password(as_request_t *req, xmlNodePtr in, xmlNodePtr out)
     apr_size_t len = 0;
 
     if (!as_xml_is(set, SET_NS, "Set") || !as_xml_is(pw, SET_NS, "Password") ||
-        has_element_children(pw) || !as_xml_text(req->pool, pw, &len) || len > 255) {
+        as_cmd_has_element_children(pw) || !as_xml_text(req->pool, pw, &len) || len > 255) {
         add_status(o, SETTINGS_PROTOCOL);
         return;
     }
@@ -318,33 +241,4 @@ apr_status_t as_cmd_settings(as_request_t *req, as_response_t *resp)
         }
     }
     return APR_SUCCESS;
-}
-
-apr_status_t as_cmd_db_failure(as_request_t *req, as_response_t *resp, apr_status_t rv)
-{
-    if (rv == AS_DB_EUNAVAIL || rv == AS_DB_EBUSY) {
-        as_log(req->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS, "%s: %s (503)",
-               req->line && req->line->cmd ? req->line->cmd : "command", as_db_strerror(rv));
-        if (resp->doc) {
-            xmlFreeDoc(resp->doc);
-            resp->doc = NULL;
-        }
-        resp->http_status = 503;
-        if (resp->headers) {
-            apr_table_setn(resp->headers, "Retry-After", "5");
-        }
-        return APR_SUCCESS;
-    }
-    return rv;
-}
-
-void as_cmd_contact(const as_request_t *req, as_device_contact_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->account = req->account;
-    c->device_key = req->line ? req->line->device_key : NULL;
-    c->device_type = req->line ? req->line->device_type : NULL;
-    c->user_agent = req->user_agent;
-    c->protocol_version = req->protocol_version;
-    c->command = req->line ? req->line->cmd : NULL;
 }

@@ -24,13 +24,14 @@ as_command_fn as_cmd_getattachment;
 #define AS_PING_MAX_FOLDERS 300
 /* Parse an airsyncbase:BodyPreference element (Type 1..8 required,
  * TruncationSize, AllOrNone 0/1 or empty (true), Preview 0..255); 0, or -1 when malformed.
- * For every command that takes body preferences (ItemOperations, Sync). */
+ * For every command that takes body preferences (ItemOperations, Sync).
+ * This and the helpers below: as_cmd_common.c. */
 struct as_mime_bodypref_t;
 int as_cmd_bodypref(apr_pool_t *p, xmlNodePtr e, struct as_mime_bodypref_t *bp);
 
 /* The message holding the attachment a FileReference names ("folder:item:part"
  * as Sync writes it, as_mime_fileref_parse), for ItemOperations Fetch and
- * GetAttachment (as_cmd_itemoperations.c).  store(ctx, &why) gives the
+ * GetAttachment.  store(ctx, &why) gives the
  * request's mailbox (as_sync_open_store), asked only once the reference is
  * well-formed; NULL with why APR_ENOENT when mail is not served to the
  * request.  APR_EINVAL: malformed reference; APR_ENOENT: no mailbox or no
@@ -43,12 +44,14 @@ apr_status_t as_cmd_attachment_open(apr_pool_t *p, const char *ref, as_cmd_store
                                     void *ctx, struct as_store_msg_t **msg, const char **part,
                                     int *store_failed);
 
-/* Shared by Provision and Settings (as_cmd_settings.c). */
+/* Shared by Provision and Settings. */
 
 /* Parse Settings DeviceInformation/Set (set = the Set element).  APR_EINVAL
  * and a reason for the log in *why when malformed. */
 apr_status_t as_settings_device_info(apr_pool_t *p, xmlNodePtr set, as_device_info_t *info,
                                      const char **why);
+/* 1 when n has an element child (a field that must be a leaf). */
+int as_cmd_has_element_children(xmlNodePtr n);
 /* A database failure of a command: db NULL (pass AS_DB_EUNAVAIL),
  * AS_DB_EUNAVAIL or AS_DB_EBUSY -> 503 with Retry-After, no body, and
  * APR_SUCCESS (the handler returns that); other codes are returned as is. */

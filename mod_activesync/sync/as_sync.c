@@ -1,6 +1,6 @@
 /* The sync engine's shared parts: store access, ServerIds, the change probe,
  * delta computation, estimates, moves noted by MoveItems, the scratch view
- * of a request that parks (as_sync_int.h), the waiter hook (as_sync.h). */
+ * of a request that parks (as_sync_engine.h), the waiter hook (as_sync.h). */
 #include <stdlib.h>
 #include <string.h>
 

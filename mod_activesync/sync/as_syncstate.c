@@ -1,4 +1,5 @@
 /* Sync state records (see as_syncstate.h for the layout and rules). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +9,9 @@
 
 #include "activesync/as_syncstate.h"
 
-#define REC_VERSION 1
-#define KEY_MAX     1024
-#define UNDO_BYTES  (AS_STORE_ITEM_ID_MAX + 8)
+#include "as_syncrec.h"
+
+#define UNDO_BYTES (AS_STORE_ITEM_ID_MAX + 8)
 
 /* ---- sync keys ---------------------------------------------------------------- */
 
@@ -86,186 +87,24 @@ as_key_match_t as_synckey_match(const char *key, apr_uint32_t gen, apr_uint32_t 
     return AS_KEY_UNKNOWN;
 }
 
-/* ---- record encoding ---------------------------------------------------------- */
-
-typedef struct wbuf_t {
-    unsigned char *d;
-    size_t len, cap;
-    int oom;
-} wbuf_t;
-
-static void w_put(wbuf_t *b, const void *s, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        unsigned char *nd;
-        while (nc < b->len + n) {
-            nc *= 2;
-        }
-        if (!(nd = realloc(b->d, nc))) {
-            b->oom = 1;
-            return;
-        }
-        b->d = nd;
-        b->cap = nc;
-    }
-    memcpy(b->d + b->len, s, n);
-    b->len += n;
-}
-
-static void w_u32(wbuf_t *b, apr_uint32_t v)
-{
-    unsigned char c[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
-    w_put(b, c, 4);
-}
-
-static void w_u64(wbuf_t *b, apr_uint64_t v)
-{
-    w_u32(b, (apr_uint32_t)(v >> 32));
-    w_u32(b, (apr_uint32_t)v);
-}
-
-/* A string: u32 length + 1 (0 = NULL), bytes. */
-static void w_str(wbuf_t *b, const char *s, size_t len)
-{
-    if (!s) {
-        w_u32(b, 0);
-        return;
-    }
-    w_u32(b, (apr_uint32_t)len + 1);
-    w_put(b, s, len);
-}
-
-typedef struct rbuf_t {
-    const unsigned char *d;
-    size_t len, pos;
-    int bad;
-} rbuf_t;
-
-static apr_uint32_t r_u32(rbuf_t *b)
-{
-    const unsigned char *c;
-    if (b->bad || b->len - b->pos < 4) {
-        b->bad = 1;
-        return 0;
-    }
-    c = b->d + b->pos;
-    b->pos += 4;
-    return (apr_uint32_t)c[0] << 24 | (apr_uint32_t)c[1] << 16 | (apr_uint32_t)c[2] << 8 | c[3];
-}
-
-static apr_uint64_t r_u64(rbuf_t *b)
-{
-    apr_uint64_t hi = r_u32(b);
-    return hi << 32 | r_u32(b);
-}
-
-static const char *r_str(rbuf_t *b, apr_pool_t *p, apr_size_t *len)
-{
-    apr_uint32_t l = r_u32(b);
-    const char *s;
-    if (b->bad || l == 0) {
-        if (len) {
-            *len = 0;
-        }
-        return NULL;
-    }
-    l--;
-    if (b->len - b->pos < l) {
-        b->bad = 1;
-        return NULL;
-    }
-    s = apr_pstrmemdup(p, (const char *)b->d + b->pos, l);
-    b->pos += l;
-    if (len) {
-        *len = l;
-    }
-    return s;
-}
-
-/* ---- keys --------------------------------------------------------------------- */
-
-static size_t mkkey(char *buf, char kind, const char *account, const char *device, const char *coll)
-{
-    int n = apr_snprintf(buf, KEY_MAX, "%c/%s\t%s%s%s", kind, account, device ? device : "",
-                         coll ? "\t" : "", coll ? coll : "");
-    return (size_t)n;
-}
-
-/* Read a whole record into pool memory; DB_NOTFOUND passes through. */
-static int get_rec(DB *dbp, DB_TXN *txn, const char *key, size_t kl, apr_pool_t *p,
-                   const unsigned char **val, size_t *vlen, u_int32_t flags)
-{
-    unsigned char small[1024];
-    size_t len = sizeof(small);
-    int rc = as_db_get(dbp, txn, key, kl, small, &len, flags);
-    if (rc == DB_BUFFER_SMALL) {
-        unsigned char *big = apr_palloc(p, len);
-        rc = as_db_get(dbp, txn, key, kl, big, &len, flags);
-        *val = big;
-    } else if (rc == 0) {
-        *val = apr_pmemdup(p, small, len);
-    }
-    *vlen = len;
-    return rc;
-}
-
-/* Lock a hierarchy or collection header (DB_RMW) and check it still has
- * generation/counter gen/n (0/0: absent): both start with version, gen, n. */
-static int check_expected(DB *dbp, DB_TXN *txn, const char *key, size_t kl, apr_uint32_t gen,
-                          apr_uint32_t n)
-{
-    unsigned char buf[9];
-    size_t len = sizeof(buf);
-    rbuf_t b = {buf, sizeof(buf), 1, 0};
-    DBT k, v;
-    int rc;
-
-    memset(&k, 0, sizeof(k));
-    memset(&v, 0, sizeof(v));
-    k.data = (void *)key;
-    k.size = (u_int32_t)kl;
-    v.data = buf;
-    v.ulen = (u_int32_t)sizeof(buf);
-    v.dlen = (u_int32_t)sizeof(buf);
-    v.doff = 0;
-    v.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
-    rc = dbp->get(dbp, txn, &k, &v, DB_RMW);
-    if (rc == DB_NOTFOUND) {
-        return gen == 0 && n == 0 ? 0 : AS_SYNC_ESTALE;
-    }
-    if (rc) {
-        return rc;
-    }
-    len = v.size;
-    if (len < sizeof(buf) || buf[0] != REC_VERSION) {
-        return AS_DB_ECORRUPT;
-    }
-    return r_u32(&b) == gen && r_u32(&b) == n ? 0 : AS_SYNC_ESTALE;
-}
-
 /* ---- hierarchy ---------------------------------------------------------------- */
 
 static void w_folders(wbuf_t *b, const apr_array_header_t *set)
 {
     int i, n = set ? set->nelts : 0;
-    w_u32(b, (apr_uint32_t)n);
+    as_rec_put_u32(b, (apr_uint32_t)n);
     for (i = 0; i < n; i++) {
         const as_store_folder_t *f = &APR_ARRAY_IDX(set, i, as_store_folder_t);
-        w_str(b, f->id, strlen(f->id));
-        w_str(b, f->parent_id, strlen(f->parent_id));
-        w_str(b, f->name, strlen(f->name));
-        w_u32(b, (apr_uint32_t)f->type);
+        as_rec_put_str(b, f->id, strlen(f->id));
+        as_rec_put_str(b, f->parent_id, strlen(f->parent_id));
+        as_rec_put_str(b, f->name, strlen(f->name));
+        as_rec_put_u32(b, (apr_uint32_t)f->type);
     }
 }
 
 static apr_array_header_t *r_folders(rbuf_t *b, apr_pool_t *p)
 {
-    apr_uint32_t i, n = r_u32(b);
+    apr_uint32_t i, n = as_rec_get_u32(b);
     apr_array_header_t *set;
     if (b->bad || n > 100000) {
         b->bad = 1;
@@ -274,10 +113,10 @@ static apr_array_header_t *r_folders(rbuf_t *b, apr_pool_t *p)
     set = apr_array_make(p, (int)n + 1, sizeof(as_store_folder_t));
     for (i = 0; i < n && !b->bad; i++) {
         as_store_folder_t *f = apr_array_push(set);
-        f->id = r_str(b, p, NULL);
-        f->parent_id = r_str(b, p, NULL);
-        f->name = r_str(b, p, NULL);
-        f->type = (int)r_u32(b);
+        f->id = as_rec_get_str(b, p, NULL);
+        f->parent_id = as_rec_get_str(b, p, NULL);
+        f->name = as_rec_get_str(b, p, NULL);
+        f->type = (int)as_rec_get_u32(b);
         f->path = "";
         if (!f->id || !f->parent_id || !f->name) {
             b->bad = 1;
@@ -302,12 +141,12 @@ static int hier_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_hier
         return AS_DB_ECORRUPT;
     }
     b.pos = 1;
-    out->gen = r_u32(&b);
-    out->n = r_u32(&b);
-    out->token = r_str(&b, p, NULL);
+    out->gen = as_rec_get_u32(&b);
+    out->n = as_rec_get_u32(&b);
+    out->token = as_rec_get_str(&b, p, NULL);
     out->folders = r_folders(&b, p);
     out->prev = r_folders(&b, p);
-    out->reply = r_str(&b, p, &out->reply_len);
+    out->reply = as_rec_get_str(&b, p, &out->reply_len);
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
 
@@ -323,7 +162,7 @@ static int hier_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     hier_baton_t *hb = baton;
     const unsigned char *v = NULL;
     size_t vl = 0;
-    int rc = get_rec(as_db_handle(db, AS_DB_SYNC), txn, hb->key, hb->kl, hb->p, &v, &vl, 0);
+    int rc = as_rec_read(as_db_handle(db, AS_DB_SYNC), txn, hb->key, hb->kl, hb->p, &v, &vl, 0);
     hier_clear(hb->p, hb->out);
     if (rc == DB_NOTFOUND) {
         return 0;
@@ -338,7 +177,7 @@ apr_status_t as_hier_get(as_db_t *db, apr_pool_t *p, const char *account, const 
     memset(&hb, 0, sizeof(hb));
     hb.p = p;
     hb.out = out;
-    hb.kl = mkkey(hb.key, 'H', account, device, NULL);
+    hb.kl = as_rec_key(hb.key, 'H', account, device, NULL);
     return as_db_txn(db, AS_DB_TXN_READ, hier_get_fn, &hb);
 }
 
@@ -347,18 +186,18 @@ static int hier_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     hier_baton_t *hb = baton;
     DB *dbp = as_db_handle(db, AS_DB_SYNC);
     wbuf_t b = {0};
-    int rc = check_expected(dbp, txn, hb->key, hb->kl, hb->expect_gen, hb->expect_n);
+    int rc = as_rec_check_expected(dbp, txn, hb->key, hb->kl, hb->expect_gen, hb->expect_n);
 
     if (rc) {
         return rc;
     }
-    w_put(&b, "\001", 1);
-    w_u32(&b, hb->in->gen);
-    w_u32(&b, hb->in->n);
-    w_str(&b, hb->in->token, hb->in->token ? strlen(hb->in->token) : 0);
+    as_rec_put(&b, "\001", 1);
+    as_rec_put_u32(&b, hb->in->gen);
+    as_rec_put_u32(&b, hb->in->n);
+    as_rec_put_str(&b, hb->in->token, hb->in->token ? strlen(hb->in->token) : 0);
     w_folders(&b, hb->in->folders);
     w_folders(&b, hb->in->prev);
-    w_str(&b, hb->in->reply, hb->in->reply_len);
+    as_rec_put_str(&b, hb->in->reply, hb->in->reply_len);
     if (b.oom) {
         free(b.d);
         return ENOMEM;
@@ -380,7 +219,7 @@ apr_status_t as_hier_put(as_db_t *db, const char *account, const char *device,
     hb.in = st;
     hb.expect_gen = expect_gen;
     hb.expect_n = expect_n;
-    hb.kl = mkkey(hb.key, 'H', account, device, NULL);
+    hb.kl = as_rec_key(hb.key, 'H', account, device, NULL);
     rv = as_db_txn(db, 0, hier_put_fn, &hb);
     apr_pool_destroy(p);
     return rv;
@@ -421,9 +260,9 @@ typedef struct coll_baton_t {
 
 static void coll_keys(coll_baton_t *cb, const char *account, const char *device, const char *coll)
 {
-    cb->hkl = mkkey(cb->hkey, 'C', account, device, coll);
-    cb->ikl = mkkey(cb->ikey, 'I', account, device, coll);
-    cb->rkl = mkkey(cb->rkey, 'R', account, device, coll);
+    cb->hkl = as_rec_key(cb->hkey, 'C', account, device, coll);
+    cb->ikl = as_rec_key(cb->ikey, 'I', account, device, coll);
+    cb->rkl = as_rec_key(cb->rkey, 'R', account, device, coll);
 }
 
 static int coll_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll_state_t *out)
@@ -433,17 +272,17 @@ static int coll_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll
         return AS_DB_ECORRUPT;
     }
     b.pos = 1;
-    out->gen = r_u32(&b);
-    out->n = r_u32(&b);
-    out->filter_type = (int)r_u32(&b);
-    out->token = r_str(&b, p, NULL);
-    out->expire = (apr_time_t)r_u64(&b);
-    out->pending = (int)r_u32(&b);
-    out->nitems = r_u32(&b);
+    out->gen = as_rec_get_u32(&b);
+    out->n = as_rec_get_u32(&b);
+    out->filter_type = (int)as_rec_get_u32(&b);
+    out->token = as_rec_get_str(&b, p, NULL);
+    out->expire = (apr_time_t)as_rec_get_u64(&b);
+    out->pending = (int)as_rec_get_u32(&b);
+    out->nitems = as_rec_get_u32(&b);
     if (!b.bad && b.len - b.pos >= 8) {
         /* loop detection counters (absent from older records: 0) */
-        out->resends = r_u32(&b);
-        out->careful = r_u32(&b);
+        out->resends = as_rec_get_u32(&b);
+        out->careful = as_rec_get_u32(&b);
     }
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
@@ -456,11 +295,13 @@ static int items_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_col
         return AS_DB_ECORRUPT;
     }
     b.pos = 1;
-    if (r_u32(&b) != out->n) {
+    if (as_rec_get_u32(&b) != out->n) {
         return AS_DB_ECORRUPT;
     }
-    n = r_u32(&b);
-    if (b.bad || n != out->nitems || (vl - b.pos) != (size_t)n * AS_SYNC_ITEM_BYTES) {
+    n = as_rec_get_u32(&b);
+    /* as_coll_find answers an int index */
+    if (b.bad || n != out->nitems || n > (apr_uint32_t)INT_MAX ||
+        (vl - b.pos) != (size_t)n * AS_SYNC_ITEM_BYTES) {
         return AS_DB_ECORRUPT;
     }
     out->items = apr_pcalloc(p, sizeof(as_sync_item_t) * (n ? n : 1));
@@ -484,7 +325,7 @@ static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     int rc;
 
     memset(cb->out, 0, sizeof(*cb->out));
-    rc = get_rec(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, 0);
+    rc = as_rec_read(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, 0);
     if (rc == DB_NOTFOUND) {
         cb->out->items_loaded = cb->with_items;
         cb->out->items = apr_pcalloc(cb->p, sizeof(as_sync_item_t));
@@ -493,7 +334,7 @@ static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc || (rc = coll_decode(v, vl, cb->p, cb->out)) != 0 || !cb->with_items) {
         return rc;
     }
-    rc = get_rec(dbp, txn, cb->ikey, cb->ikl, cb->p, &v, &vl, 0);
+    rc = as_rec_read(dbp, txn, cb->ikey, cb->ikl, cb->p, &v, &vl, 0);
     if (rc == DB_NOTFOUND) {
         return AS_DB_ECORRUPT;
     }
@@ -518,7 +359,7 @@ static int reply_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     const unsigned char *v = NULL;
     size_t vl = 0;
     rbuf_t b;
-    int rc = get_rec(as_db_handle(db, AS_DB_SYNC), txn, cb->rkey, cb->rkl, cb->p, &v, &vl, 0);
+    int rc = as_rec_read(as_db_handle(db, AS_DB_SYNC), txn, cb->rkey, cb->rkl, cb->p, &v, &vl, 0);
 
     cb->reply_n = 0;
     *cb->reply_xml = NULL;
@@ -536,14 +377,14 @@ static int reply_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
         return AS_DB_ECORRUPT;
     }
     b.pos = 1;
-    cb->reply_n = r_u32(&b);
-    *cb->reply_xml = r_str(&b, cb->p, cb->reply_len);
+    cb->reply_n = as_rec_get_u32(&b);
+    *cb->reply_xml = as_rec_get_str(&b, cb->p, cb->reply_len);
     if (cb->reply_undo) {
         *cb->reply_undo = NULL;
     }
     if (!b.bad && cb->reply_undo && b.len - b.pos >= 4) {
-        apr_uint32_t i, n = r_u32(&b);
-        if (b.len - b.pos != (size_t)n * UNDO_BYTES) {
+        apr_uint32_t i, n = as_rec_get_u32(&b);
+        if (n > (apr_uint32_t)(INT_MAX - 1) || b.len - b.pos != (size_t)n * UNDO_BYTES) {
             return AS_DB_ECORRUPT;
         }
         *cb->reply_undo = apr_array_make(cb->p, (int)n + 1, sizeof(as_sync_undo_t));
@@ -552,8 +393,8 @@ static int reply_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
             memcpy(u->id, b.d + b.pos, AS_STORE_ITEM_ID_MAX);
             u->id[AS_STORE_ITEM_ID_MAX] = '\0';
             b.pos += AS_STORE_ITEM_ID_MAX;
-            u->kind = (int)r_u32(&b);
-            u->flags = r_u32(&b);
+            u->kind = (int)as_rec_get_u32(&b);
+            u->flags = as_rec_get_u32(&b);
         }
     }
     return b.bad ? AS_DB_ECORRUPT : 0;
@@ -589,7 +430,7 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     DB *dbp = as_db_handle(db, AS_DB_SYNC);
     const as_coll_state_t *st = cb->in;
     wbuf_t b = {0};
-    int rc = check_expected(dbp, txn, cb->hkey, cb->hkl, cb->expect_gen, cb->expect_n);
+    int rc = as_rec_check_expected(dbp, txn, cb->hkey, cb->hkl, cb->expect_gen, cb->expect_n);
 
     if (rc) {
         return rc;
@@ -599,7 +440,7 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
         size_t vl = 0;
         as_coll_state_t cur;
         memset(&cur, 0, sizeof(cur));
-        rc = get_rec(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, DB_RMW);
+        rc = as_rec_read(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, DB_RMW);
         if (rc == 0) {
             rc = coll_decode(v, vl, cb->p, &cur);
         }
@@ -610,16 +451,16 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
             return rc;
         }
     }
-    w_put(&b, "\001", 1);
-    w_u32(&b, st->gen);
-    w_u32(&b, st->n);
-    w_u32(&b, (apr_uint32_t)st->filter_type);
-    w_str(&b, st->token, st->token ? strlen(st->token) : 0);
-    w_u64(&b, (apr_uint64_t)st->expire);
-    w_u32(&b, (apr_uint32_t)st->pending);
-    w_u32(&b, st->nitems);
-    w_u32(&b, st->resends);
-    w_u32(&b, st->careful);
+    as_rec_put(&b, "\001", 1);
+    as_rec_put_u32(&b, st->gen);
+    as_rec_put_u32(&b, st->n);
+    as_rec_put_u32(&b, (apr_uint32_t)st->filter_type);
+    as_rec_put_str(&b, st->token, st->token ? strlen(st->token) : 0);
+    as_rec_put_u64(&b, (apr_uint64_t)st->expire);
+    as_rec_put_u32(&b, (apr_uint32_t)st->pending);
+    as_rec_put_u32(&b, st->nitems);
+    as_rec_put_u32(&b, st->resends);
+    as_rec_put_u32(&b, st->careful);
     if (b.oom || (rc = as_db_put(dbp, txn, cb->hkey, cb->hkl, b.d, b.len)) != 0) {
         free(b.d);
         return b.oom ? ENOMEM : rc;
@@ -627,15 +468,15 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     if (st->items_loaded) {
         apr_uint32_t i;
         b.len = 0;
-        w_put(&b, "\001", 1);
-        w_u32(&b, st->n);
-        w_u32(&b, st->nitems);
+        as_rec_put(&b, "\001", 1);
+        as_rec_put_u32(&b, st->n);
+        as_rec_put_u32(&b, st->nitems);
         for (i = 0; i < st->nitems; i++) {
             char id[AS_STORE_ITEM_ID_MAX];
             memset(id, 0, sizeof(id));
             memcpy(id, st->items[i].id, strnlen(st->items[i].id, AS_STORE_ITEM_ID_MAX));
-            w_put(&b, id, sizeof(id));
-            w_u32(&b, st->items[i].flags);
+            as_rec_put(&b, id, sizeof(id));
+            as_rec_put_u32(&b, st->items[i].flags);
         }
         if (b.oom || (rc = as_db_put(dbp, txn, cb->ikey, cb->ikl, b.d, b.len)) != 0) {
             free(b.d);
@@ -644,20 +485,20 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     }
     if (cb->xml) {
         b.len = 0;
-        w_put(&b, "\001", 1);
-        w_u32(&b, st->n);
-        w_str(&b, cb->xml, cb->xml_len);
+        as_rec_put(&b, "\001", 1);
+        as_rec_put_u32(&b, st->n);
+        as_rec_put_str(&b, cb->xml, cb->xml_len);
         if (cb->undo) {
             int i;
-            w_u32(&b, (apr_uint32_t)cb->undo->nelts);
+            as_rec_put_u32(&b, (apr_uint32_t)cb->undo->nelts);
             for (i = 0; i < cb->undo->nelts; i++) {
                 const as_sync_undo_t *u = &APR_ARRAY_IDX(cb->undo, i, as_sync_undo_t);
                 char id[AS_STORE_ITEM_ID_MAX];
                 memset(id, 0, sizeof(id));
                 memcpy(id, u->id, strnlen(u->id, AS_STORE_ITEM_ID_MAX));
-                w_put(&b, id, sizeof(id));
-                w_u32(&b, (apr_uint32_t)u->kind);
-                w_u32(&b, u->flags);
+                as_rec_put(&b, id, sizeof(id));
+                as_rec_put_u32(&b, (apr_uint32_t)u->kind);
+                as_rec_put_u32(&b, u->flags);
             }
         }
         if (b.oom || (rc = as_db_put(dbp, txn, cb->rkey, cb->rkl, b.d, b.len)) != 0) {
@@ -740,7 +581,7 @@ int as_coll_find(const as_coll_state_t *st, const char *id)
         apr_uint32_t mid = lo + (hi - lo) / 2;
         int c = strcmp(st->items[mid].id, id);
         if (c == 0) {
-            return (int)mid;
+            return mid <= (apr_uint32_t)INT_MAX ? (int)mid : -1;
         }
         if (c < 0) {
             lo = mid + 1;
@@ -749,129 +590,4 @@ int as_coll_find(const as_coll_state_t *st, const char *id)
         }
     }
     return -1;
-}
-
-/* ---- per device --------------------------------------------------------------- */
-
-typedef struct cache_baton_t {
-    apr_pool_t *p;
-    char key[KEY_MAX];
-    size_t kl;
-    const char **xml;
-    apr_size_t *len;
-    const char *in;
-    apr_size_t in_len;
-} cache_baton_t;
-
-static int cache_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    cache_baton_t *c = baton;
-    const unsigned char *v = NULL;
-    size_t vl = 0;
-    int rc = get_rec(as_db_handle(db, AS_DB_SYNC), txn, c->key, c->kl, c->p, &v, &vl, 0);
-    *c->xml = NULL;
-    *c->len = 0;
-    if (rc == DB_NOTFOUND) {
-        return 0;
-    }
-    if (rc == 0) {
-        *c->xml = apr_pstrmemdup(c->p, (const char *)v, vl);
-        *c->len = vl;
-    }
-    return rc;
-}
-
-apr_status_t as_sync_cache_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
-                               const char **xml, apr_size_t *len)
-{
-    cache_baton_t c;
-    memset(&c, 0, sizeof(c));
-    c.p = p;
-    c.xml = xml;
-    c.len = len;
-    c.kl = mkkey(c.key, 'Q', account, device, NULL);
-    return as_db_txn(db, AS_DB_TXN_READ, cache_get_fn, &c);
-}
-
-static int cache_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    cache_baton_t *c = baton;
-    return as_db_put(as_db_handle(db, AS_DB_SYNC), txn, c->key, c->kl, c->in, c->in_len);
-}
-
-apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *device,
-                               const char *xml, apr_size_t len)
-{
-    cache_baton_t c;
-    memset(&c, 0, sizeof(c));
-    c.in = xml;
-    c.in_len = len;
-    c.kl = mkkey(c.key, 'Q', account, device, NULL);
-    return as_db_txn(db, 0, cache_put_fn, &c);
-}
-
-#define DROP_KINDS 6
-
-typedef struct drop_baton_t {
-    char prefix[DROP_KINDS][KEY_MAX];
-    size_t plen[DROP_KINDS];
-    int exact[DROP_KINDS]; /* the prefix is the whole key */
-    apr_array_header_t *keys;
-    apr_pool_t *p;
-} drop_baton_t;
-
-static int drop_collect(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    drop_baton_t *d = baton;
-    char **k = apr_array_push(d->keys);
-    (void)val;
-    (void)vlen;
-    *k = apr_pstrmemdup(d->p, key, klen);
-    return 0;
-}
-
-static int drop_fn(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    drop_baton_t *d = baton;
-    DB *dbp = as_db_handle(db, AS_DB_SYNC);
-    int i, rc;
-    apr_array_clear(d->keys);
-    for (i = 0; i < DROP_KINDS; i++) {
-        if (d->exact[i]) {
-            *(char **)apr_array_push(d->keys) = apr_pstrmemdup(d->p, d->prefix[i], d->plen[i]);
-        } else if ((rc = as_db_iterate(dbp, txn, d->prefix[i], d->plen[i], drop_collect, d)) != 0) {
-            return rc;
-        }
-    }
-    for (i = 0; i < d->keys->nelts; i++) {
-        const char *k = APR_ARRAY_IDX(d->keys, i, const char *);
-        if ((rc = as_db_del(dbp, txn, k, strlen(k))) != 0 && rc != DB_NOTFOUND) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-apr_status_t as_syncstate_drop_device(as_db_t *db, const char *account, const char *device)
-{
-    /* P: the remembered Ping of the device ("P/account\tdevice", as_cmd_ping.c) */
-    static const char kinds[DROP_KINDS] = {'H', 'C', 'I', 'R', 'Q', 'P'};
-    drop_baton_t d;
-    apr_status_t rv;
-    int i;
-    apr_pool_create(&d.p, NULL);
-    d.keys = apr_array_make(d.p, 16, sizeof(const char *));
-    for (i = 0; i < DROP_KINDS; i++) {
-        /* "K/account\t" (all devices) or "K/account\tDEVICE" + the end of the device
-         * field: '\t' for collections, nothing more for H, Q and P (exact key) */
-        d.plen[i] = (size_t)apr_snprintf(d.prefix[i], KEY_MAX, "%c/%s\t%s", kinds[i], account,
-                                         device ? device : "");
-        if (device && (kinds[i] == 'C' || kinds[i] == 'I' || kinds[i] == 'R')) {
-            d.prefix[i][d.plen[i]++] = '\t';
-        }
-        d.exact[i] = device && (kinds[i] == 'H' || kinds[i] == 'Q' || kinds[i] == 'P');
-    }
-    rv = as_db_txn(db, 0, drop_fn, &d);
-    apr_pool_destroy(d.p);
-    return rv;
 }

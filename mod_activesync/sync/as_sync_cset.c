@@ -1,0 +1,111 @@
+/* The device's item set while a Sync edits it, and the skeleton of a
+ * collection's reply (as_sync_coll_int.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "as_sync_coll_int.h"
+
+void as_cset_init(as_cset_t *s, as_coll_state_t *cs, apr_pool_t *p)
+{
+    memset(s, 0, sizeof(*s));
+    s->cs = cs;
+    s->added = apr_array_make(p, 16, sizeof(as_sync_item_t));
+    s->removed = apr_pcalloc(p, cs->nitems + 1);
+}
+
+void as_cset_remove(as_cset_t *s, const char *id)
+{
+    int k = as_coll_find(s->cs, id);
+    if (k >= 0 && !s->removed[k]) {
+        s->removed[k] = 1;
+        s->changed = 1;
+    }
+}
+
+void as_cset_set_flags(as_cset_t *s, const char *id, unsigned flags)
+{
+    int k = as_coll_find(s->cs, id);
+    if (k >= 0) {
+        s->cs->items[k].flags = flags & AS_SYNC_FLAGS_MASK;
+        s->changed = 1;
+    }
+}
+
+void as_cset_add(as_cset_t *s, const char *id, unsigned flags)
+{
+    as_sync_item_t *it = apr_array_push(s->added);
+    apr_cpystrn(it->id, id, sizeof(it->id));
+    it->flags = flags & (AS_SYNC_FLAGS_MASK | AS_SYNC_SKIPPED);
+    s->changed = 1;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const as_sync_item_t *)a)->id, ((const as_sync_item_t *)b)->id);
+}
+
+/* Apply the marks: the new sorted set in cs. */
+void as_cset_commit(as_cset_t *s, apr_pool_t *p)
+{
+    as_coll_state_t *cs = s->cs;
+    apr_uint32_t n = 0, i;
+    as_sync_item_t *out =
+        apr_palloc(p, sizeof(as_sync_item_t) * (cs->nitems + (apr_uint32_t)s->added->nelts + 1));
+    for (i = 0; i < cs->nitems; i++) {
+        if (!s->removed[i]) {
+            out[n++] = cs->items[i];
+        }
+    }
+    for (i = 0; i < (apr_uint32_t)s->added->nelts; i++) {
+        out[n++] = APR_ARRAY_IDX(s->added, i, as_sync_item_t);
+    }
+    qsort(out, n, sizeof(as_sync_item_t), item_cmp);
+    cs->items = out;
+    cs->nitems = n;
+    cs->items_loaded = 1;
+}
+
+void as_cset_rebase(as_cset_t *s, apr_pool_t *p)
+{
+    as_cset_commit(s, p);
+    s->removed = apr_pcalloc(p, s->cs->nitems + 1);
+    apr_array_clear(s->added);
+    s->changed = 0;
+}
+
+/* ---- the reply of one collection ---- */
+
+void as_sync_coll_head(as_sync_coll_res_t *res, const char *key, const char *id, int status)
+{
+    xmlNodePtr root, colls;
+    res->doc = as_reply_new(AS_SYNC_AS_NS, "Sync", &root);
+    colls = as_xml_add(root, AS_SYNC_AS_NS, "Collections", NULL);
+    res->coll = as_xml_add(colls, AS_SYNC_AS_NS, "Collection", NULL);
+    /* every namespace of the subtree declared on Collection itself, so that it
+     * can be copied into the reply and stored/replayed on its own */
+    xmlSetNs(res->coll, xmlNewNs(res->coll, BAD_CAST AS_SYNC_AS_NS, NULL));
+    xmlNewNs(res->coll, BAD_CAST AS_SYNC_EMAIL_NS, BAD_CAST "email");
+    xmlNewNs(res->coll, BAD_CAST AS_SYNC_BASE_NS, BAD_CAST "airsyncbase");
+    as_xml_add(res->coll, AS_SYNC_AS_NS, "SyncKey", key);
+    as_xml_add(res->coll, AS_SYNC_AS_NS, "CollectionId", id);
+    as_sync_add_num(res->coll, AS_SYNC_AS_NS, "Status", status);
+}
+
+void as_sync_coll_res_reset(as_sync_coll_res_t *res)
+{
+    if (res->doc) {
+        xmlFreeDoc(res->doc);
+    }
+    memset(res, 0, sizeof(*res));
+}
+
+void as_sync_more_available(xmlNodePtr coll, xmlNodePtr before)
+{
+    xmlNodePtr ma = as_xml_add(coll, AS_SYNC_AS_NS, "MoreAvailable", NULL);
+    if (before) {
+        xmlUnlinkNode(ma);
+        xmlAddPrevSibling(before, ma);
+    }
+}

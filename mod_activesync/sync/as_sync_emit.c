@@ -1,0 +1,110 @@
+/* Server changes into a collection's reply: the items' ApplicationData,
+ * and the deltas paged by the window and the reply budget
+ * (as_sync_coll_int.h). */
+#include <apr_strings.h>
+
+#include "as_sync_coll_int.h"
+
+apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
+                                  const char *item, xmlNodePtr appdata, unsigned *flags,
+                                  apr_off_t *size)
+{
+    apr_pool_t *sp;
+    as_store_msg_t *msg = NULL;
+    as_mime_opts_t o;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&sp, c->r->pool);
+    rv = as_store_open_item(c->st, folder, item, sp, &msg);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(sp);
+        return rv;
+    }
+    as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
+                      c->r->log);
+    if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
+        /* not a message at all: still an item the device should see */
+        as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
+               "Sync: item %s:%s (%s) not readable as mail: %s", folder, item,
+               msg->item.name ? msg->item.name : "?", err ? err : "?");
+        as_xml_add(appdata, AS_SYNC_EMAIL_NS, "Subject", "");
+        as_mime_add_flags(appdata, msg->item.flags);
+    }
+    *flags = msg->item.flags;
+    if (size) {
+        *size = msg->item.size;
+    }
+    apr_pool_destroy(sp);
+    return APR_SUCCESS;
+}
+
+static void undo_push(apr_array_header_t *undo, const as_cset_t *set, const char *id, int kind)
+{
+    as_sync_undo_t *u = apr_array_push(undo);
+    int k = as_coll_find(set->cs, id);
+    apr_cpystrn(u->id, id, sizeof(u->id));
+    u->kind = kind;
+    u->flags = k >= 0 ? set->cs->items[k].flags : 0;
+}
+
+int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as_deltas_t *d,
+                         as_cset_t *set, xmlNodePtr coll, xmlNodePtr *commands, int limit,
+                         int *more, apr_array_header_t *undo)
+{
+    apr_size_t budget = 0;
+    int i, sent = 0;
+
+    *more = 0;
+    for (i = 0; i < d->list->nelts; i++) {
+        const as_delta_t *dl = &APR_ARRAY_IDX(d->list, i, as_delta_t);
+        const char *sid;
+        xmlNodePtr e;
+        if (sent >= limit || (sent > 0 && budget >= AS_SYNC_REPLY_BUDGET)) {
+            *more = 1;
+            break;
+        }
+        sid = as_sync_serverid(c->r->pool, q->id, dl->id);
+        if (dl->kind == AS_DELTA_ADD) {
+            unsigned flags = 0;
+            apr_off_t size = 0;
+            apr_status_t rv;
+            if (!*commands) {
+                *commands = as_xml_add(coll, AS_SYNC_AS_NS, "Commands", NULL);
+            }
+            /* built in place: namespaces must resolve in the tree */
+            e = as_xml_add(*commands, AS_SYNC_AS_NS, "Add", NULL);
+            as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
+            rv = as_sync_item_appdata(c, q, q->id, dl->id,
+                                      as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL), &flags,
+                                      &size);
+            if (rv != APR_SUCCESS) {
+                xmlUnlinkNode(e); /* gone meanwhile: nothing to send */
+                xmlFreeNode(e);
+                continue;
+            }
+            undo_push(undo, set, dl->id, AS_UNDO_ADDED);
+            as_cset_add(set, dl->id, flags);
+            budget += 1024 + (apr_size_t)size;
+        } else {
+            static const char *const names[] = {NULL, "Delete", "SoftDelete", "Change"};
+            if (!*commands) {
+                *commands = as_xml_add(coll, AS_SYNC_AS_NS, "Commands", NULL);
+            }
+            e = as_xml_add(*commands, AS_SYNC_AS_NS, names[dl->kind], NULL);
+            as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
+            undo_push(undo, set, dl->id,
+                      dl->kind == AS_DELTA_CHANGE ? AS_UNDO_FLAGS : AS_UNDO_REMOVED);
+            if (dl->kind == AS_DELTA_CHANGE) {
+                as_mime_add_flags(as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL),
+                                  dl->item->flags);
+                as_cset_set_flags(set, dl->id, dl->item->flags);
+            } else {
+                as_cset_remove(set, dl->id);
+            }
+            budget += 128;
+        }
+        sent++;
+    }
+    return sent;
+}
