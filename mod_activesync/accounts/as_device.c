@@ -317,6 +317,34 @@ static int rmall_cb(void *baton, const void *key, size_t klen, const void *val, 
     return 0;
 }
 
+static size_t lock_keystr(char *buf, const char *account);
+
+/* The creation locks ("c:") of an account or of a whole domain. */
+static int remove_locks(DB *dbp, DB_TXN *txn, const char *account, const char *domain, rmall_t *r)
+{
+    char key[KEY_MAX];
+    int rc, i;
+
+    if (account) {
+        size_t kl = lock_keystr(key, account);
+        rc = as_db_del(dbp, txn, key, kl);
+        return rc == DB_NOTFOUND ? 0 : rc;
+    }
+    apr_snprintf(key, sizeof(key), "c:%s/", domain);
+    r->keys->nelts = 0;
+    r->accounts = NULL;
+    if ((rc = as_db_iterate(dbp, txn, key, strlen(key), rmall_cb, r)) != 0) {
+        return rc;
+    }
+    for (i = 0; i < r->keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(r->keys, i, const char *);
+        if ((rc = as_db_del(dbp, txn, k, strlen(k))) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
                              const char *domain, apr_array_header_t *accounts, int *n)
 {
@@ -344,6 +372,9 @@ int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char
         }
     }
     *n = r.keys->nelts;
+    if ((rc = remove_locks(dbp, txn, account, domain, &r)) != 0) {
+        return rc;
+    }
     if (!account) {
         /* the domain's device rules go with it: a domain added again under
          * the same name starts without the old blocks */
@@ -515,4 +546,51 @@ apr_status_t as_device_wipe_cancel(as_db_t *db, apr_pool_t *p, const char *accou
     op_t op = {0};
     apr_status_t rv = admin_ids(p, &op, account, device_id, err);
     return rv ? rv : run(db, 0, txn_wipe_cancel, &op, err);
+}
+
+/* ---- the device limit ----------------------------------------------------------------------- */
+
+static size_t lock_keystr(char *buf, const char *account)
+{
+    const char *at = strrchr(account, '@');
+    size_t ll = at ? (size_t)(at - account) : strlen(account);
+    return (size_t)apr_snprintf(buf, KEY_MAX, "c:%s/%.*s", at ? at + 1 : "", (int)ll, account);
+}
+
+int as_device_txn_lock_account(as_db_t *db, DB_TXN *txn, const char *account, apr_time_t now)
+{
+    char key[KEY_MAX];
+    unsigned char val[8];
+    size_t kl = lock_keystr(key, account);
+    int i;
+    for (i = 0; i < 8; i++) {
+        val[i] = (unsigned char)(((apr_uint64_t)now >> (8 * (7 - i))) & 0xff);
+    }
+    return as_db_put(as_db_handle(db, AS_DB_DEVICES), txn, key, kl, val, sizeof(val));
+}
+
+typedef struct count_t {
+    unsigned n, stop;
+} count_t;
+
+static int count_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    count_t *c = baton;
+    (void)key;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    c->n++;
+    return c->stop && c->n >= c->stop ? AS_DB_ROLLBACK : 0;
+}
+
+int as_device_txn_count(as_db_t *db, DB_TXN *txn, const char *account, unsigned stop, unsigned *n)
+{
+    char prefix[KEY_MAX];
+    size_t pl = as_devrec_key(prefix, account, NULL);
+    count_t c = {0, stop};
+    int rc = as_db_iterate(as_db_handle(db, AS_DB_DEVICES), txn, prefix, pl, count_cb, &c);
+
+    *n = c.n;
+    return rc == AS_DB_ROLLBACK || rc == DB_NOTFOUND ? 0 : rc;
 }
