@@ -1,0 +1,106 @@
+"""The device limit through httpd (ActiveSyncMaxDevices 3): an account's
+fourth device is refused with the protocol's status -- FolderSync/Status
+177 and Provision/Status 177 for EAS 14.x (HTTP 200), 403 for 12.1 -- and
+exactly one log line naming the account; no record is written for it; the
+first three devices are still served; a virtual host with
+ActiveSyncMaxDevices Unlimited admits more.  One MPM (event): the limit is
+decided in the core's transaction, which test_device_limit.c races."""
+
+import itertools
+
+import pytest
+
+import easclient
+from e2eharness import USERS, admin, check_clean_shutdown, standard_body, start_server
+
+ACCOUNT = "bob@example.com"  # authenticates as "bob" (ActiveSyncDefaultDomain)
+_ids = itertools.count(1)
+
+
+def limit_body(root, port, pki):
+    vh = "127.0.0.1:%d" % port
+    return ("ActiveSyncMaxDevices 3\n"
+            "ActiveSyncDeviceExpiry 1d 180d\n"
+            + standard_body(root, port, pki)
+            + "<VirtualHost %s>\n    ServerName unlimited.test\n"
+              "    ActiveSyncMaxDevices Unlimited\n</VirtualHost>\n" % vh)
+
+
+@pytest.fixture(scope="module")
+def server(run_dir, module_path, sanitize, pki):
+    srv = start_server(run_dir, "test_device_limit", module_path, "event", sanitize, pki,
+                       body_fn=limit_body)
+    yield srv
+    srv.stop()
+    problems = check_clean_shutdown(srv)
+    assert not problems, "\n".join(problems)
+
+
+def status_of(body, root):
+    doc = easclient.decode_reply(body)
+    assert doc.tag.split("}")[-1] == root
+    for c in doc:
+        if isinstance(c.tag, str) and c.tag.split("}")[-1] == "Status":
+            return c.text
+    return None
+
+
+def foldersync(srv, dev, version="14.1", host="localhost"):
+    c = srv.client("bob").with_(device_id=dev, version=version, host=host)
+    return c.post("FolderSync", xml='<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
+                                    "</FolderSync>")
+
+
+def devices(srv):
+    return sorted(d["device_id"] for d in
+                  admin(srv.datadir, "device", "list", ACCOUNT, json_out=True)["devices"])
+
+
+def test_fourth_device_refused(server):
+    ids = ["LIM%02d" % next(_ids) for _ in range(5)]
+    for dev in ids[:3]:
+        r = foldersync(server, dev)
+        assert r.status == 200, r
+        assert status_of(r.body, "FolderSync") == "1"
+    assert devices(server) == sorted(ids[:3])
+
+    # The fourth: in-band status 177 (MaximumDevicesReached), one log line.
+    r, lines = server.call(lambda: foldersync(server, ids[3]))
+    assert r.status == 200, r
+    assert r.header("Content-Type") == easclient.WBXML_TYPE
+    assert status_of(r.body, "FolderSync") == "177"
+    refusals = [ln for ln in lines if "new device refused" in ln]
+    assert len(refusals) == 1, lines
+    assert len(lines) == 1, lines
+    assert "account=%s" % ACCOUNT in refusals[0] and ids[3] in refusals[0]
+    assert "ActiveSyncMaxDevices" in refusals[0] and "3 devices" in refusals[0]
+    assert USERS["bob"] not in server.all_error_text()
+
+    # Provision gets its own reply with Status 177.
+    c = server.client("bob").with_(device_id=ids[3])
+    r = c.post("Provision", xml='<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
+                                "MS-EAS-Provisioning-WBXML</PolicyType></Policy></Policies>"
+                                "</Provision>")
+    assert r.status == 200, r
+    assert status_of(r.body, "Provision") == "177"
+
+    # 12.1 has no common status codes: 403.
+    r = foldersync(server, ids[4], version="12.1")
+    assert r.status == 403, r
+
+    # No record for the refused devices; the first three are still served.
+    assert devices(server) == sorted(ids[:3])
+    for dev in ids[:3]:
+        r = foldersync(server, dev)
+        assert r.status == 200 and status_of(r.body, "FolderSync") == "1", r
+
+    # A virtual host without a limit admits the fourth device.
+    r = foldersync(server, ids[3], host="unlimited.test")
+    assert r.status == 200 and status_of(r.body, "FolderSync") == "1", r
+    assert devices(server) == sorted(ids[:4])
+
+    # Removing a device frees a place on the limited host.
+    admin(server.datadir, "device", "remove", ACCOUNT, ids[0])
+    admin(server.datadir, "device", "remove", ACCOUNT, ids[1])
+    r = foldersync(server, ids[4])
+    assert r.status == 200 and status_of(r.body, "FolderSync") == "1", r
