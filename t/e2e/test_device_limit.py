@@ -4,14 +4,23 @@ fourth device is refused with the protocol's status -- FolderSync/Status
 exactly one log line naming the account; no record is written for it; the
 first three devices are still served; a virtual host with
 ActiveSyncMaxDevices Unlimited admits more.  One MPM (event): the limit is
-decided in the core's transaction, which test_device_limit.c races."""
+decided in the core's transaction, which test_device_limit.c races.
+
+test_expiry_runs_in_maintenance: devices recorded three days ago that never
+provisioned are removed by the children's periodic maintenance
+(ActiveSyncDeviceExpiry 1d 180d), with one notice line; a recent device of
+the same account stays."""
 
 import itertools
+import os
+import subprocess
+import time
 
 import pytest
 
 import easclient
-from e2eharness import USERS, admin, check_clean_shutdown, standard_body, start_server
+from e2eharness import STANDARD_ACCOUNTS, USERS, Server, admin, check_clean_shutdown, \
+    make_maildir, prepare_datadir, standard_body, start_server, write_htpasswd
 
 ACCOUNT = "bob@example.com"  # authenticates as "bob" (ActiveSyncDefaultDomain)
 _ids = itertools.count(1)
@@ -104,3 +113,53 @@ def test_fourth_device_refused(server):
     admin(server.datadir, "device", "remove", ACCOUNT, ids[1])
     r = foldersync(server, ids[4])
     assert r.status == 200 and status_of(r.body, "FolderSync") == "1", r
+
+
+def as_device(datadir, *args, when=None):
+    tool = os.path.join(os.environ.get("AS_TOOLS") or "", "as-device")
+    if not os.access(tool, os.X_OK):
+        pytest.skip("as-device not built (AS_TOOLS)")
+    env = dict(os.environ)
+    if when is not None:
+        env["AS_DEVICE_NOW"] = str(int(when))
+    p = subprocess.run([tool, datadir, *args], capture_output=True, text=True, timeout=60,
+                       env=env)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p.stdout.strip()
+
+
+def test_expiry_runs_in_maintenance(run_dir, module_path, sanitize, pki):
+    root = os.path.join(run_dir, "test_device_expiry-event")
+    srv = Server(root, sanitize=sanitize)
+    write_htpasswd(os.path.join(root, "conf", "htpasswd"), USERS)
+    srv.datadir = prepare_datadir(os.path.join(root, "data"))
+    for account in STANDARD_ACCOUNTS:
+        make_maildir(root, account)
+    # Before httpd starts (it gives the data directory's files to its User):
+    # two devices of a flood three days ago, one recent device.
+    old = time.time() - 3 * 86400
+    for dev in ("FLOODA", "FLOODB"):
+        as_device(srv.datadir, "contact", ACCOUNT, dev, "Outlook", "14.1", when=old)
+    as_device(srv.datadir, "contact", ACCOUNT, "RECENT", "iPhone", "14.1")
+    assert devices(srv) == ["FLOODA", "FLOODB", "RECENT"]
+    srv.write_conf(module_path, mpm="event", body=limit_body(root, srv.port, pki))
+    rc, out = srv.check_syntax()
+    assert rc == 0, out
+    srv.start()
+    try:
+        # The first maintenance round of a child (every second) runs the
+        # pass; wait for its effect, bounded.
+        deadline = time.time() + 30
+        while devices(srv) != ["RECENT"] and time.time() < deadline:
+            time.sleep(0.2)
+        assert devices(srv) == ["RECENT"]
+        deadline = time.time() + 10
+        while "expired 2 device(s)" not in srv.all_error_text() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "expired 2 device(s)" in srv.all_error_text()
+        r = foldersync(srv, "RECENT")
+        assert r.status == 200 and status_of(r.body, "FolderSync") == "1", r
+    finally:
+        srv.stop()
+    problems = check_clean_shutdown(srv)
+    assert not problems, "\n".join(problems)
