@@ -51,6 +51,7 @@ static as_gate_t gate(const char *dev, const char *version, const char *cmd, uns
 static void expect_status_doc(as_gate_t *g, const char *root, int status)
 {
     xmlNodePtr r, n;
+    xmlChar *content;
     char num[16];
     ck_assert_ptr_nonnull(g->doc);
     cmdtest_validate(g->doc);
@@ -60,7 +61,9 @@ static void expect_status_doc(as_gate_t *g, const char *root, int status)
     }
     ck_assert_ptr_nonnull(n);
     snprintf(num, sizeof(num), "%d", status);
-    ck_assert_str_eq((const char *)xmlNodeGetContent(n), num);
+    content = xmlNodeGetContent(n);
+    ck_assert_str_eq((const char *)content, num);
+    xmlFree(content);
     xmlFreeDoc(g->doc);
     g->doc = NULL;
 }
