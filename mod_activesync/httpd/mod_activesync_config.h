@@ -44,12 +44,14 @@ typedef struct mod_activesync_srv_conf_t {
     int provisioning_449; /* ActiveSyncProvisioning449 (as_inband_449_t); -1 unset */
     int max_devices;      /* ActiveSyncMaxDevices (0 Unlimited); -1 unset */
     /* Global (main server only, GLOBAL_ONLY): see mod_activesync_global_t. */
-    const char *data_dir;          /* ActiveSyncDataDir; NULL unset */
-    int mailbox_count;             /* ActiveSyncMailboxCount; -1 unset (no cap) */
-    const char *license_file;      /* ActiveSyncLicenseFile; NULL unset */
-    const char *license_key;       /* ActiveSyncLicenseKey; NULL unset */
-    int ping_min, ping_max;        /* ActiveSyncPingHeartbeat; -1 unset */
-    as_device_ages_t *device_ages; /* ActiveSyncDeviceExpiry; NULL unset */
+    const char *data_dir;     /* ActiveSyncDataDir; NULL unset */
+    int mailbox_count;        /* ActiveSyncMailboxCount; -1 unset (no cap) */
+    const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
+    const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
+    int ping_min, ping_max;   /* ActiveSyncPingHeartbeat; -1 unset */
+
+    /* ActiveSyncDeviceExpiry; NULL unset */
+    as_device_ages_t *device_ages;
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -70,11 +72,13 @@ typedef struct mod_activesync_conf_t {
  * DB environment and the mailbox cap are shared by every server, so these
  * directives are allowed in the main server configuration only. */
 typedef struct mod_activesync_global_t {
-    const char *data_dir;         /* absolute; default MOD_ACTIVESYNC_DEFAULT_DATADIR */
-    int mailbox_count;            /* -1: no ActiveSyncMailboxCount */
-    const char *license_file;     /* NULL: no licence */
-    const char *license_key;      /* NULL: no public key */
-    as_device_ages_t device_ages; /* ActiveSyncDeviceExpiry (0: that rule off) */
+    const char *data_dir;     /* absolute; default MOD_ACTIVESYNC_DEFAULT_DATADIR */
+    int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
+    const char *license_file; /* NULL: no licence */
+    const char *license_key;  /* NULL: no public key */
+
+    /* ActiveSyncDeviceExpiry (an age 0: that rule is off) */
+    as_device_ages_t device_ages;
 } mod_activesync_global_t;
 
 #ifndef AS_DEFAULT_DATADIR

@@ -605,9 +605,15 @@ static void open_db(int quiet)
 static void expire_devices(as_db_t *db, apr_time_t now, apr_time_t *next_check)
 {
     mod_activesync_global_t g;
+    apr_status_t rv;
     int n = 0;
     mod_activesync_config_global(st.s, &g);
-    if (as_svc_devices_expire_tick(db, now, &g.device_ages, next_check, &n) == APR_SUCCESS && n) {
+    rv = as_svc_devices_expire_tick(db, now, &g.device_ages, next_check, &n);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st.s,
+                     ASLOGNO(12091) "device expiry failed: %s (retried within minutes)",
+                     as_db_strerror(rv));
+    } else if (n) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st.s,
                      ASLOGNO(12090) "expired %d device(s) never provisioned or not seen for "
                                     "long (ActiveSyncDeviceExpiry)",

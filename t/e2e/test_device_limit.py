@@ -163,3 +163,21 @@ def test_expiry_runs_in_maintenance(run_dir, module_path, sanitize, pki):
         srv.stop()
     problems = check_clean_shutdown(srv)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("directives,message", [
+    ("ActiveSyncMaxDevices 0\n", "from 1 to 100000 or Unlimited"),
+    ("ActiveSyncMaxDevices many\n", "from 1 to 100000 or Unlimited"),
+    ("ActiveSyncDeviceExpiry 1w 180d\n", "must be two ages"),
+    ("ActiveSyncDeviceExpiry 1d\n", "ActiveSyncDeviceExpiry"),
+    ("<VirtualHost *:1>\n    ActiveSyncDeviceExpiry 1d 180d\n</VirtualHost>\n",
+     "cannot occur within"),
+])
+def test_directives_checked(run_dir, module_path, sanitize, pki, directives, message):
+    root = os.path.join(run_dir, "test_device_directives")
+    srv = Server(root, sanitize=sanitize)
+    write_htpasswd(os.path.join(root, "conf", "htpasswd"), USERS)
+    srv.write_conf(module_path, mpm="event",
+                   body=standard_body(root, srv.port, pki) + directives)
+    rc, out = srv.check_syntax()
+    assert rc != 0 and message in out, out
