@@ -41,9 +41,10 @@
  * counts, so concurrent first contacts of one account are serialised and the
  * count is exact across every process.
  *
- * Expiry (as_device_expired): a device that never provisioned and was not
- * seen for the "unprovisioned" age, or any device not seen for the "unseen"
- * age (0: that rule is off).  Records that carry an administrator's decision
+ * Expiry (as_device_expired): a device that never provisioned, was used for
+ * less than the "unprovisioned" age (last minus first contact) and was not
+ * seen for that age, or any device not seen for the "unseen" age (0: that
+ * rule is off).  Records that carry an administrator's decision
  * (explicit block/allow, a wipe pending or acknowledged) never expire.  The cascade with the sync
  * state is the service's (as_svc_devices_expire).
  *

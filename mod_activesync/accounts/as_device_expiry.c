@@ -25,7 +25,13 @@ int as_device_expired(const as_device_t *d, const as_device_ages_t *ages, apr_ti
     if (d->access != AS_ACCESS_DEFAULT || d->wipe != AS_WIPE_NONE) {
         return 0;
     }
-    if (ages->unprovisioned > 0 && d->prov_state != AS_PROV_DONE && idle >= ages->unprovisioned) {
+    /* "Never provisioned" is for the short-lived ids of a flood or of a client
+     * that changes its DeviceId at every start: a device used for longer than
+     * the age without provisioning (a server with ActiveSyncProvisioning Off
+     * or Loose) is left to the "unseen" rule, so a weekend off does not cost
+     * it a full resync. */
+    if (ages->unprovisioned > 0 && d->prov_state != AS_PROV_DONE && idle >= ages->unprovisioned &&
+        d->last_contact - d->first_contact < ages->unprovisioned) {
         w = "never provisioned";
     } else if (ages->unseen > 0 && idle >= ages->unseen) {
         w = "not seen";

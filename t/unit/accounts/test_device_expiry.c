@@ -51,7 +51,8 @@ static int txn_mark(as_db_t *d, DB_TXN *txn, void *baton)
     return as_device_txn_put(d, txn, &rec);
 }
 
-/* A device last seen `idle` before now0, with sync state. */
+/* A device last seen `idle` before now0 (a second call records a later
+ * contact of the same device), with sync state. */
 static void device(const char *account, const char *dev, apr_interval_time_t idle, int provisioned,
                    as_access_t access)
 {
@@ -121,6 +122,10 @@ START_TEST(the_right_devices_go_with_their_state)
     device("ann@example.org", "OLDPHONE", 200 * DAY, 1, AS_ACCESS_DEFAULT); /* goes: unseen */
     device("ann@example.org", "BLOCKED", 300 * DAY, 0, AS_ACCESS_BLOCK);    /* stays: decision */
     device("ann@example.org", "ALLOWED", 300 * DAY, 1, AS_ACCESS_ALLOW);    /* stays: decision */
+    /* never provisioned but used for a week until two days ago (Provisioning
+     * Off or Loose): stays */
+    device("ann@example.org", "INUSE", 9 * DAY, 0, AS_ACCESS_DEFAULT);
+    device("ann@example.org", "INUSE", 2 * DAY, 0, AS_ACCESS_DEFAULT);
     /* neighbours: the same device id under other accounts, recent */
     device("bob@example.org", "FLOOD1", 0, 0, AS_ACCESS_DEFAULT);
     device("ann@example.net", "OLDPHONE", 10 * DAY, 1, AS_ACCESS_DEFAULT);
@@ -133,9 +138,10 @@ START_TEST(the_right_devices_go_with_their_state)
     ck_assert(exists("ann@example.org", "PHONE") && has_state("ann@example.org", "PHONE"));
     ck_assert(exists("ann@example.org", "BLOCKED") && has_state("ann@example.org", "BLOCKED"));
     ck_assert(exists("ann@example.org", "ALLOWED"));
+    ck_assert(exists("ann@example.org", "INUSE") && has_state("ann@example.org", "INUSE"));
     ck_assert(exists("bob@example.org", "FLOOD1") && has_state("bob@example.org", "FLOOD1"));
     ck_assert(exists("ann@example.net", "OLDPHONE") && has_state("ann@example.net", "OLDPHONE"));
-    ck_assert_int_eq(ndevices(), 6);
+    ck_assert_int_eq(ndevices(), 7);
     /* a second sweep finds nothing more */
     ck_assert_int_eq(sweep(0, &passes), 0);
 
