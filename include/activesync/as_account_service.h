@@ -8,6 +8,8 @@
  * - removing an account releases its slot and removes its devices in one
  *   transaction, then drops their sync state;
  * - removing a device drops its sync state;
+ * - expiring devices (as_device_expired: never provisioned, or not seen,
+ *   for long) removes their records in batches and drops their sync state;
  * - switching ActiveSync on or off for an account takes or releases its
  *   slot in the transaction that stores the option, under the cap's lock.
  *
@@ -23,6 +25,7 @@
 
 #include "as_cap.h"
 #include "as_db.h"
+#include "as_device.h"
 #include "as_directory.h"
 
 apr_status_t as_svc_domain_remove(as_db_t *db, apr_pool_t *p, const char *name, int force,
@@ -53,5 +56,23 @@ apr_status_t as_svc_account_remove_ex(as_db_t *db, apr_pool_t *p, const char *ad
 /* Remove one device and its sync state. */
 apr_status_t as_svc_device_remove(as_db_t *db, apr_pool_t *p, const char *account,
                                   const char *device_id, const char **err);
+
+/* One bounded pass of device expiry: reads at most max_scan device records
+ * (0: 1000) from *from (NULL or "": the first), removes those expired at
+ * `now` (0: now) -- re-checked under a write lock, at most 50 per
+ * transaction -- and drops their sync state.  *from gets where the next pass
+ * goes on (NULL: the end was reached); *n the devices removed. */
+apr_status_t as_svc_devices_expire(as_db_t *db, apr_pool_t *p, apr_time_t now,
+                                   const as_device_ages_t *ages, unsigned max_scan,
+                                   const char **from, int *n);
+
+/* For a periodic maintenance thread (call it as often as you like): looks at
+ * the shared sweep position at most once a minute per process (*next_check,
+ * the caller's, starts at 0); when a pass is due, one process claims it and
+ * runs one as_svc_devices_expire pass of 1000 records.  A sweep over all
+ * devices goes on a pass a minute and starts again an hour after it ended.
+ * Nothing happens when both ages are 0.  *n: devices removed. */
+apr_status_t as_svc_devices_expire_tick(as_db_t *db, apr_time_t now, const as_device_ages_t *ages,
+                                        apr_time_t *next_check, int *n);
 
 #endif

@@ -33,9 +33,27 @@
  * Status and the time).  An acknowledged device is refused (403) until an
  * administrator removes its record; a new record starts clean.
  *
+ * Limit (ActiveSyncMaxDevices, issue 7): an account holds at most N device
+ * records.  A request from an unknown device of an account that has N is
+ * refused before any record is written (as_provision_gate); devices that
+ * have a record keep working.  Creating a record takes the account's
+ * creation lock ("c:" key, written in the creating transaction) and then
+ * counts, so concurrent first contacts of one account are serialised and the
+ * count is exact across every process.
+ *
+ * Expiry (as_device_expired): a device that never provisioned, was used for
+ * less than the "unprovisioned" age (last minus first contact) and was not
+ * seen for that age, or any device not seen for the "unseen" age (0: that
+ * rule is off).  Records that carry an administrator's decision
+ * (explicit block/allow, a wipe pending or acknowledged) never expire.  The cascade with the sync
+ * state is the service's (as_svc_devices_expire).
+ *
  * Encoding (devices.db):
- *   key "v:" DOMAIN "/" LOCAL "/" DEVICEKEY  device record
+ *   key "c:" DOMAIN "/" LOCAL                the account's creation lock
+ *                                            (8 bytes: last creation time)
  *   key "r:" DOMAIN                          the domain's rules
+ *   key "v:" DOMAIN "/" LOCAL "/" DEVICEKEY  device record
+ *   key "x:expiry"                           the expiry sweep's position
  *   device value: byte 0 version (1), then fields {tag:1, length:2 BE,
  *     bytes}: strings without NUL, integers 4 bytes BE, times 8 bytes BE
  *     (apr_time_t).  Unknown tags are skipped, so fields can be added.
@@ -55,10 +73,11 @@
 #define AS_DEV_ENODEVICE (AS_ERR_BASE + 60) /* no such device */
 #define AS_DEV_EREFUSED  (AS_ERR_BASE + 61) /* refused by the device's state (message in err) */
 
-#define AS_DEVICE_TOUCH_SEC 60
-#define AS_DEVICE_FIELD_MAX 1024 /* DeviceInformation strings (Settings schema) */
-#define AS_DEVICE_RULE_MAX  128  /* pattern length */
-#define AS_DEVICE_RULES_MAX 64   /* rules per domain */
+#define AS_DEVICE_TOUCH_SEC   60
+#define AS_DEVICE_FIELD_MAX   1024 /* DeviceInformation strings (Settings schema) */
+#define AS_DEVICE_RULE_MAX    128  /* pattern length */
+#define AS_DEVICE_RULES_MAX   64   /* rules per domain */
+#define AS_DEVICE_MAX_DEFAULT 100  /* devices per account (Exchange's default) */
 
 typedef enum { AS_ACCESS_DEFAULT = 0, AS_ACCESS_ALLOW, AS_ACCESS_BLOCK } as_access_t;
 
@@ -213,5 +232,48 @@ int as_device_txn_rules(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *dom
  * account whose devices went, once (const char *); *n the records deleted. */
 int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
                              const char *domain, apr_array_header_t *accounts, int *n);
+
+/* ---- the device limit (inside one transaction) ----------------------------------- */
+
+/* Serialise the creation of device records of one account: writes the
+ * account's "c:" record, so a concurrent creator conflicts and retries
+ * after this transaction. */
+int as_device_txn_lock_account(as_db_t *db, DB_TXN *txn, const char *account, apr_time_t now);
+/* *n = the account's device records, counting stops at `stop` (0: all). */
+int as_device_txn_count(as_db_t *db, DB_TXN *txn, const char *account, unsigned stop, unsigned *n);
+
+/* ---- expiry ------------------------------------------------------------------------ */
+
+typedef struct as_device_ages_t {
+    apr_interval_time_t unprovisioned; /* never provisioned and not seen for this long (0 off) */
+    apr_interval_time_t unseen;        /* not seen for this long (0 off) */
+} as_device_ages_t;
+
+#define AS_DEVICE_EXPIRE_UNPROVISIONED_DEFAULT apr_time_from_sec(86400)       /* 1 day */
+#define AS_DEVICE_EXPIRE_UNSEEN_DEFAULT        apr_time_from_sec(180 * 86400) /* 180 days */
+
+/* An age: "N" seconds or N followed by s, m, h or d; "Off" or "0" is 0 (the
+ * rule is off).  At most 3650 days.  APR_EINVAL otherwise. */
+apr_status_t as_device_age_parse(const char *s, apr_interval_time_t *out);
+
+/* 1 when d is expired at `now` under ages (which rule in *why, may be NULL). */
+int as_device_expired(const as_device_t *d, const as_device_ages_t *ages, apr_time_t now,
+                      const char **why);
+/* Read at most max_scan device records in key order from the key `from`
+ * (NULL or "": the first), appending the expired ones (as_device_t, with
+ * account and device_id) to found, at most max_found.  *next: the key to go
+ * on from (pool string), or NULL when the scan reached the end. */
+int as_device_txn_scan_expired(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *from,
+                               const as_device_ages_t *ages, apr_time_t now, unsigned max_scan,
+                               unsigned max_found, apr_array_header_t *found, const char **next);
+/* Delete the device's record if it is (still) expired; *gone = 1 when so. */
+int as_device_txn_expire_one(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
+                             const char *device_id, const as_device_ages_t *ages, apr_time_t now,
+                             int *gone);
+/* The sweep's position ("x:expiry"): when the next run is due and the key to
+ * go on from ("" for the start). */
+int as_device_txn_sweep_get(as_db_t *db, DB_TXN *txn, apr_pool_t *p, int rmw, apr_time_t *due,
+                            const char **from);
+int as_device_txn_sweep_put(as_db_t *db, DB_TXN *txn, apr_time_t due, const char *from);
 
 #endif

@@ -14,6 +14,16 @@
  *                      protocol cannot carry it); `reason` for the log line
  *   AS_GATE_WIPED      403: the device acknowledged a remote wipe; refused
  *                      until an administrator removes it
+ *   AS_GATE_DEVICE_LIMIT  a device without a record, of an account that
+ *                      already has max_devices (ActiveSyncMaxDevices): no
+ *                      record is written.  14.0 and later: HTTP 200 with the
+ *                      command's root element and the common status 177
+ *                      MaximumDevicesReached (MS-ASCMD 2.2.2) -- Provision
+ *                      too, in Provision/Status; 12.x (no common status
+ *                      codes) and commands whose reply has no top-level
+ *                      Status: HTTP 403, what Exchange answers a device it
+ *                      does not allow (449 would send it round a
+ *                      provisioning loop that can never succeed).
  *   AS_GATE_PROVISION  the device must (re)provision: send `http_status`
  *                      with `doc` as the body when doc is not NULL:
  *                      - protocol 12.x: 449, no body;
@@ -66,6 +76,7 @@
 #define AS_STATUS_NOT_PROVISIONED 142
 #define AS_STATUS_POLICY_REFRESH  143
 #define AS_STATUS_INVALID_POLICY  144
+#define AS_STATUS_MAX_DEVICES     177 /* MaximumDevicesReached */
 #define AS_GATE_449_AFTER         2
 
 typedef enum { AS_PROVISIONING_ON = 0, AS_PROVISIONING_OFF, AS_PROVISIONING_LOOSE } as_prov_mode_t;
@@ -75,7 +86,8 @@ typedef enum {
     AS_GATE_SERVE = 0,
     AS_GATE_PROVISION,
     AS_GATE_BLOCKED,
-    AS_GATE_WIPED
+    AS_GATE_WIPED,
+    AS_GATE_DEVICE_LIMIT
 } as_gate_verdict_t;
 
 typedef struct as_gate_in_t {
@@ -92,14 +104,15 @@ typedef struct as_gate_in_t {
     apr_uint32_t key;
     as_prov_mode_t mode;
     as_inband_449_t inband_449;
-    apr_time_t now; /* 0: now */
+    unsigned max_devices; /* device records per account (0: no limit) */
+    apr_time_t now;       /* 0: now */
 } as_gate_in_t;
 
 typedef struct as_gate_t {
     as_gate_verdict_t verdict;
     int http_status; /* 200 (serve or in-band), 449 or 403 */
-    int eas_status;  /* 140/142/143/144 for AS_GATE_PROVISION, else 0 */
-    xmlDocPtr doc;   /* body for AS_GATE_PROVISION, or NULL; freed by the caller */
+    int eas_status;  /* 140/142/143/144 for AS_GATE_PROVISION, 177 for AS_GATE_DEVICE_LIMIT */
+    xmlDocPtr doc;   /* body for AS_GATE_PROVISION/DEVICE_LIMIT, or NULL; freed by the caller */
     const char *reason;
     as_device_t device; /* the device record after the contact */
 } as_gate_t;

@@ -1,7 +1,6 @@
-/* Devices and domain device rules.  See as_device.h for the rules and the
- * record encoding. */
+/* Devices: contact, administration and the per-account device limit.  See
+ * as_device.h. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,357 +12,9 @@
 #include "activesync/as_device.h"
 #include "activesync/as_directory.h"
 
-#define DEV_VERSION   1
-#define RULES_VERSION 1
-#define KEY_MAX       (2 + 253 + 1 + 64 + 1 + 64 + 1)
-#define DEVID_MAX     64
+#include "as_device_record.h"
 
-/* ---- small helpers ------------------------------------------------------------------ */
-
-static const char *const action_names[] = {"allow", "block"};
-static const char *const field_names[] = {"type", "agent"};
-
-const char *as_rule_action_name(as_rule_action_t a)
-{
-    return (unsigned)a <= AS_RULE_BLOCK ? action_names[a] : "?";
-}
-
-const char *as_rule_field_name(as_rule_field_t f)
-{
-    return (unsigned)f <= AS_RULE_AGENT ? field_names[f] : "?";
-}
-
-apr_status_t as_device_rule_parse(apr_pool_t *p, const char *action, const char *match,
-                                  as_device_rule_t *out, const char **err)
-{
-    const char *eq = match ? strchr(match, '=') : NULL;
-    const char *f, *s;
-
-    if (action && !strcasecmp(action, "allow")) {
-        out->action = AS_RULE_ALLOW;
-    } else if (action && !strcasecmp(action, "block")) {
-        out->action = AS_RULE_BLOCK;
-    } else {
-        *err = apr_psprintf(p, "a rule is 'allow' or 'block', not '%s'", action ? action : "");
-        return AS_DIR_EINVAL;
-    }
-    if (!eq) {
-        *err = apr_psprintf(p, "expected type=GLOB or agent=GLOB, got '%s'", match ? match : "");
-        return AS_DIR_EINVAL;
-    }
-    f = apr_pstrmemdup(p, match, (apr_size_t)(eq - match));
-    if (!strcasecmp(f, "type")) {
-        out->field = AS_RULE_TYPE;
-    } else if (!strcasecmp(f, "agent") || !strcasecmp(f, "user-agent")) {
-        out->field = AS_RULE_AGENT;
-    } else {
-        *err = apr_psprintf(p, "a rule matches type=GLOB or agent=GLOB, not '%s='", f);
-        return AS_DIR_EINVAL;
-    }
-    if (!eq[1] || strlen(eq + 1) > AS_DEVICE_RULE_MAX) {
-        *err = apr_psprintf(p, "the pattern must have 1 to %d characters", AS_DEVICE_RULE_MAX);
-        return AS_DIR_EINVAL;
-    }
-    for (s = eq + 1; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            *err = "the pattern contains a control character";
-            return AS_DIR_EINVAL;
-        }
-    }
-    out->pattern = apr_pstrdup(p, eq + 1);
-    return APR_SUCCESS;
-}
-
-/* Validate and upper-case a device id from the administrator. */
-static apr_status_t dev_key(apr_pool_t *p, const char *in, const char **out, const char **err)
-{
-    size_t n = in ? strlen(in) : 0, i;
-    char *s;
-    if (n == 0 || n > DEVID_MAX) {
-        goto bad;
-    }
-    s = apr_pstrdup(p, in);
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'a' && c <= 'z') {
-            s[i] = (char)(c - 'a' + 'A');
-        } else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            goto bad;
-        }
-    }
-    *out = s;
-    return APR_SUCCESS;
-bad:
-    *err = apr_psprintf(p, "invalid device id '%s' (1 to %d of letters, digits, '_', '-')",
-                        in ? in : "", DEVID_MAX);
-    return AS_DIR_EINVAL;
-}
-
-static size_t dev_keystr(char *buf, const char *account, const char *device_key)
-{
-    const char *at = strrchr(account, '@');
-    size_t ll = at ? (size_t)(at - account) : strlen(account);
-    return (size_t)apr_snprintf(buf, KEY_MAX, "v:%s/%.*s/%s", at ? at + 1 : "", (int)ll, account,
-                                device_key ? device_key : "");
-}
-
-/* ---- record encoding -------------------------------------------------------------------- */
-
-enum { F_STR, F_U32, F_INT, F_TIME };
-
-typedef struct field_t {
-    unsigned char tag;
-    unsigned char kind;
-    size_t off;
-} field_t;
-
-#define O(f) offsetof(as_device_t, f)
-static const field_t fields[] = {
-    {1, F_STR, O(device_type)},
-    {2, F_STR, O(user_agent)},
-    {3, F_STR, O(protocol_version)},
-    {4, F_STR, O(last_command)},
-    {5, F_TIME, O(first_contact)},
-    {6, F_TIME, O(last_contact)},
-    {10, F_STR, O(info.model)},
-    {11, F_STR, O(info.imei)},
-    {12, F_STR, O(info.friendly_name)},
-    {13, F_STR, O(info.os)},
-    {14, F_STR, O(info.os_language)},
-    {15, F_STR, O(info.phone_number)},
-    {16, F_STR, O(info.user_agent)},
-    {17, F_STR, O(info.mobile_operator)},
-    {18, F_INT, O(info.enable_outbound_sms)},
-    {19, F_TIME, O(info_time)},
-    {30, F_U32, O(nonce)},
-    {31, F_INT, O(prov_state)},
-    {32, F_U32, O(temp_key)},
-    {33, F_U32, O(policy_key)},
-    {34, F_INT, O(client_status)},
-    {35, F_TIME, O(provisioned)},
-    {36, F_U32, O(prov_demands)},
-    {40, F_INT, O(wipe)},
-    {41, F_INT, O(wipe_account_only)},
-    {42, F_TIME, O(wipe_requested)},
-    {43, F_TIME, O(wipe_sent)},
-    {44, F_TIME, O(wipe_acked)},
-    {45, F_INT, O(wipe_status)},
-    {50, F_INT, O(access)},
-    {51, F_TIME, O(access_changed)},
-};
-#undef O
-#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
-
-/* The enums are stored through int pointers. */
-typedef char enum_is_int[sizeof(as_prov_state_t) == sizeof(int) &&
-                                 sizeof(as_wipe_state_t) == sizeof(int) &&
-                                 sizeof(as_access_t) == sizeof(int)
-                             ? 1
-                             : -1];
-
-static void put_be(unsigned char *b, apr_uint64_t v, int n)
-{
-    int i;
-    for (i = n - 1; i >= 0; i--) {
-        b[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static apr_uint64_t get_be(const unsigned char *b, int n)
-{
-    apr_uint64_t v = 0;
-    int i;
-    for (i = 0; i < n; i++) {
-        v = (v << 8) | b[i];
-    }
-    return v;
-}
-
-static size_t field_size(const as_device_t *d, const field_t *f)
-{
-    const char *base = (const char *)d;
-    switch (f->kind) {
-    case F_STR: {
-        const char *s = *(const char *const *)(base + f->off);
-        return s ? 3 + strnlen(s, AS_DEVICE_FIELD_MAX) : 0;
-    }
-    case F_TIME:
-        return 3 + 8;
-    default:
-        return 3 + 4;
-    }
-}
-
-/* The encoded record in a malloc()ed buffer (NULL when out of memory). */
-static unsigned char *dev_encode(const as_device_t *d, size_t *len)
-{
-    const char *base = (const char *)d;
-    size_t n = 1, i;
-    unsigned char *buf;
-
-    for (i = 0; i < NFIELDS; i++) {
-        n += field_size(d, &fields[i]);
-    }
-    if (!(buf = malloc(n))) {
-        return NULL;
-    }
-    buf[0] = DEV_VERSION;
-    n = 1;
-    for (i = 0; i < NFIELDS; i++) {
-        const field_t *f = &fields[i];
-        size_t l;
-        if (!field_size(d, f)) {
-            continue;
-        }
-        buf[n] = f->tag;
-        switch (f->kind) {
-        case F_STR: {
-            const char *s = *(const char *const *)(base + f->off);
-            l = strnlen(s, AS_DEVICE_FIELD_MAX);
-            put_be(buf + n + 1, l, 2);
-            memcpy(buf + n + 3, s, l);
-            break;
-        }
-        case F_TIME:
-            l = 8;
-            put_be(buf + n + 1, l, 2);
-            put_be(buf + n + 3, (apr_uint64_t) * (const apr_time_t *)(base + f->off), 8);
-            break;
-        case F_U32:
-            l = 4;
-            put_be(buf + n + 1, l, 2);
-            put_be(buf + n + 3, *(const apr_uint32_t *)(base + f->off), 4);
-            break;
-        default:
-            l = 4;
-            put_be(buf + n + 1, l, 2);
-            put_be(buf + n + 3, (apr_uint32_t) * (const int *)(base + f->off), 4);
-            break;
-        }
-        n += 3 + l;
-    }
-    *len = n;
-    return buf;
-}
-
-static int dev_decode(apr_pool_t *p, const unsigned char *buf, size_t len, as_device_t *d)
-{
-    char *base = (char *)d;
-    size_t n = 1, i;
-
-    if (len < 1 || buf[0] != DEV_VERSION) {
-        return AS_DB_ECORRUPT;
-    }
-    while (n < len) {
-        unsigned tag;
-        size_t l;
-        const field_t *f = NULL;
-        if (n + 3 > len) {
-            return AS_DB_ECORRUPT;
-        }
-        tag = buf[n];
-        l = (size_t)get_be(buf + n + 1, 2);
-        n += 3;
-        if (n + l > len) {
-            return AS_DB_ECORRUPT;
-        }
-        for (i = 0; i < NFIELDS; i++) {
-            if (fields[i].tag == tag) {
-                f = &fields[i];
-                break;
-            }
-        }
-        if (f) {
-            switch (f->kind) {
-            case F_STR:
-                *(const char **)(base + f->off) = apr_pstrmemdup(p, (const char *)buf + n, l);
-                break;
-            case F_TIME:
-                if (l != 8) {
-                    return AS_DB_ECORRUPT;
-                }
-                *(apr_time_t *)(base + f->off) = (apr_time_t)get_be(buf + n, 8);
-                break;
-            case F_U32:
-                if (l != 4) {
-                    return AS_DB_ECORRUPT;
-                }
-                *(apr_uint32_t *)(base + f->off) = (apr_uint32_t)get_be(buf + n, 4);
-                break;
-            default:
-                if (l != 4) {
-                    return AS_DB_ECORRUPT;
-                }
-                *(int *)(base + f->off) = (int)(apr_int32_t)(apr_uint32_t)get_be(buf + n, 4);
-                break;
-            }
-        }
-        n += l;
-    }
-    return 0;
-}
-
-static void dev_clear(as_device_t *d)
-{
-    memset(d, 0, sizeof(*d));
-    d->info.enable_outbound_sms = -1;
-}
-
-/* Account and device id from a key "v:dom/local/DEV". */
-static int dev_from_key(apr_pool_t *p, const char *key, size_t klen, as_device_t *d)
-{
-    const char *k = apr_pstrmemdup(p, key + 2, klen - 2);
-    const char *s1 = strchr(k, '/'), *s2 = strrchr(k, '/');
-    if (!s1 || s1 == s2) {
-        return AS_DB_ECORRUPT;
-    }
-    d->account = apr_pstrcat(p, apr_pstrmemdup(p, s1 + 1, (apr_size_t)(s2 - s1 - 1)), "@",
-                             apr_pstrmemdup(p, k, (apr_size_t)(s1 - k)), NULL);
-    d->device_id = s2 + 1;
-    return 0;
-}
-
-int as_device_txn_get(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *account,
-                      const char *device_key, int rmw, as_device_t *out)
-{
-    DB *dbp = as_db_handle(db, AS_DB_DEVICES);
-    char key[KEY_MAX];
-    unsigned char small[2048], *buf = small;
-    size_t kl = dev_keystr(key, account, device_key), len = sizeof(small);
-    int rc;
-
-    dev_clear(out);
-    rc = as_db_get(dbp, txn, key, kl, buf, &len, rmw ? DB_RMW : 0);
-    if (rc == DB_BUFFER_SMALL) {
-        buf = apr_palloc(p, len);
-        rc = as_db_get(dbp, txn, key, kl, buf, &len, rmw ? DB_RMW : 0);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    if ((rc = dev_decode(p, buf, len, out)) != 0) {
-        return rc;
-    }
-    out->account = apr_pstrdup(p, account);
-    out->device_id = apr_pstrdup(p, device_key);
-    return 0;
-}
-
-int as_device_txn_put(as_db_t *db, DB_TXN *txn, const as_device_t *d)
-{
-    char key[KEY_MAX];
-    size_t kl = dev_keystr(key, d->account, d->device_id), len;
-    unsigned char *buf = dev_encode(d, &len);
-    int rc;
-
-    if (!buf) {
-        return ENOMEM;
-    }
-    rc = as_db_put(as_db_handle(db, AS_DB_DEVICES), txn, key, kl, buf, len);
-    free(buf);
-    return rc;
-}
+#define KEY_MAX AS_DEVREC_KEY_MAX
 
 /* ---- contact -------------------------------------------------------------------------------- */
 
@@ -389,7 +40,7 @@ static const char *bounded(apr_pool_t *p, const char *s)
 void as_device_init(apr_pool_t *p, as_device_t *d, const as_device_contact_t *c)
 {
     apr_time_t now = c->now ? c->now : apr_time_now();
-    dev_clear(d);
+    as_devrec_clear(d);
     d->account = c->account;
     d->device_id = c->device_key;
     d->device_type = bounded(p, c->device_type);
@@ -496,7 +147,7 @@ static apr_status_t admin_ids(apr_pool_t *p, op_t *op, const char *account, cons
     const char *e = NULL;
     op->p = p;
     if (as_dir_account_name(p, account, &op->account, &op->domain, &e) != APR_SUCCESS ||
-        dev_key(p, device, &op->device, &e) != APR_SUCCESS) {
+        as_devrec_admin_id(p, device, &op->device, &e) != APR_SUCCESS) {
         if (err) {
             *err = e;
         }
@@ -583,214 +234,6 @@ apr_status_t as_device_set_info(as_db_t *db, apr_pool_t *p, const as_device_cont
     return run(db, 0, txn_set_info, &op, NULL);
 }
 
-/* ---- access ---------------------------------------------------------------------------------- */
-
-int as_device_blocked(apr_pool_t *p, const as_device_t *d, const apr_array_header_t *rules,
-                      const char **reason)
-{
-    int i;
-
-    if (d->access == AS_ACCESS_BLOCK) {
-        *reason = "device blocked by the administrator";
-        return 1;
-    }
-    if (d->access == AS_ACCESS_ALLOW || !rules) {
-        return 0;
-    }
-    for (i = 0; i < rules->nelts; i++) {
-        const as_device_rule_t *r = &APR_ARRAY_IDX(rules, i, as_device_rule_t);
-        const char *subject = r->field == AS_RULE_TYPE ? d->device_type : d->user_agent;
-        if (fnmatch(r->pattern, subject ? subject : "", FNM_CASEFOLD) == 0) {
-            if (r->action == AS_RULE_BLOCK) {
-                *reason = apr_psprintf(p, "device blocked by the domain rule 'block %s=%s'",
-                                       as_rule_field_name(r->field), r->pattern);
-                return 1;
-            }
-            return 0;
-        }
-    }
-    return 0;
-}
-
-/* ---- rules ----------------------------------------------------------------------------------- */
-
-static int rules_decode(apr_pool_t *p, const unsigned char *b, size_t len, apr_array_header_t *arr)
-{
-    size_t n = 2;
-    unsigned i, count;
-
-    if (len < 2 || b[0] != RULES_VERSION) {
-        return AS_DB_ECORRUPT;
-    }
-    count = b[1];
-    for (i = 0; i < count; i++) {
-        as_device_rule_t *r;
-        size_t l;
-        if (n + 3 > len || b[n] > AS_RULE_BLOCK || b[n + 1] > AS_RULE_AGENT) {
-            return AS_DB_ECORRUPT;
-        }
-        l = b[n + 2];
-        if (n + 3 + l > len || l == 0) {
-            return AS_DB_ECORRUPT;
-        }
-        r = apr_array_push(arr);
-        r->action = (as_rule_action_t)b[n];
-        r->field = (as_rule_field_t)b[n + 1];
-        r->pattern = apr_pstrmemdup(p, (const char *)b + n + 3, l);
-        n += 3 + l;
-    }
-    return n == len ? 0 : AS_DB_ECORRUPT;
-}
-
-static int rules_put(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
-                     const apr_array_header_t *arr)
-{
-    unsigned char *b = apr_palloc(p, 2 + (size_t)arr->nelts * (3 + AS_DEVICE_RULE_MAX));
-    char key[KEY_MAX];
-    size_t n = 2, kl = (size_t)apr_snprintf(key, sizeof(key), "r:%s", domain);
-    int i;
-
-    if (arr->nelts == 0) {
-        int rc = as_db_del(as_db_handle(db, AS_DB_DEVICES), txn, key, kl);
-        return rc == DB_NOTFOUND ? 0 : rc;
-    }
-    b[0] = RULES_VERSION;
-    b[1] = (unsigned char)arr->nelts;
-    for (i = 0; i < arr->nelts; i++) {
-        const as_device_rule_t *r = &APR_ARRAY_IDX(arr, i, as_device_rule_t);
-        size_t l = strlen(r->pattern);
-        b[n] = (unsigned char)r->action;
-        b[n + 1] = (unsigned char)r->field;
-        b[n + 2] = (unsigned char)l;
-        memcpy(b + n + 3, r->pattern, l);
-        n += 3 + l;
-    }
-    return as_db_put(as_db_handle(db, AS_DB_DEVICES), txn, key, kl, b, n);
-}
-
-int as_device_txn_rules(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
-                        apr_array_header_t **out)
-{
-    char key[KEY_MAX];
-    unsigned char buf[2 + AS_DEVICE_RULES_MAX * (3 + AS_DEVICE_RULE_MAX)];
-    size_t kl = (size_t)apr_snprintf(key, sizeof(key), "r:%s", domain), len = sizeof(buf);
-    int rc = as_db_get(as_db_handle(db, AS_DB_DEVICES), txn, key, kl, buf, &len, 0);
-
-    *out = apr_array_make(p, 4, sizeof(as_device_rule_t));
-    if (rc == DB_NOTFOUND) {
-        return 0;
-    }
-    if (rc == DB_BUFFER_SMALL) {
-        return AS_DB_ECORRUPT;
-    }
-    return rc ? rc : rules_decode(p, buf, len, *out);
-}
-
-static int same_rule(const as_device_rule_t *a, const as_device_rule_t *b)
-{
-    return a->action == b->action && a->field == b->field && !strcmp(a->pattern, b->pattern);
-}
-
-static int txn_rule_list(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    int exists, rc = as_dir_txn_domain_exists(db, txn, op->domain, &exists);
-    if (rc != 0) {
-        return rc;
-    }
-    if (!exists) {
-        return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s'", op->domain);
-    }
-    return as_device_txn_rules(db, txn, op->p, op->domain, &op->arr);
-}
-
-static int txn_rule_edit(as_db_t *db, DB_TXN *txn, void *baton)
-{
-    op_t *op = baton;
-    apr_array_header_t *arr, *keep;
-    int rc, i, found = 0;
-
-    if ((rc = txn_rule_list(db, txn, op)) != 0) {
-        return rc;
-    }
-    arr = op->arr;
-    keep = apr_array_make(op->p, arr->nelts + 1, sizeof(as_device_rule_t));
-    for (i = 0; i < arr->nelts; i++) {
-        const as_device_rule_t *r = &APR_ARRAY_IDX(arr, i, as_device_rule_t);
-        if (same_rule(r, op->rule)) {
-            found = 1;
-            if (op->flag) {
-                continue; /* remove */
-            }
-        }
-        *(as_device_rule_t *)apr_array_push(keep) = *r;
-    }
-    if (op->flag && !found) {
-        return fail(op, AS_DIR_EINVAL,
-                    "domain %s has no rule '%s %s=%s' (see: device rule list %s)", op->domain,
-                    as_rule_action_name(op->rule->action), as_rule_field_name(op->rule->field),
-                    op->rule->pattern, op->domain);
-    }
-    if (!op->flag) {
-        if (found) {
-            return fail(op, AS_DIR_EEXIST, "domain %s already has the rule '%s %s=%s'", op->domain,
-                        as_rule_action_name(op->rule->action), as_rule_field_name(op->rule->field),
-                        op->rule->pattern);
-        }
-        if (arr->nelts >= AS_DEVICE_RULES_MAX) {
-            return fail(op, AS_DIR_EINVAL, "domain %s already has %d rules (the limit)", op->domain,
-                        AS_DEVICE_RULES_MAX);
-        }
-        *(as_device_rule_t *)apr_array_push(keep) = *op->rule;
-    }
-    return rules_put(db, txn, op->p, op->domain, keep);
-}
-
-static apr_status_t rule_op(as_db_t *db, apr_pool_t *p, const char *domain, op_t *op,
-                            const char **err)
-{
-    const char *e = NULL;
-    op->p = p;
-    if (as_dir_domain_name(p, domain, &op->domain, &e) != APR_SUCCESS) {
-        if (err) {
-            *err = e;
-        }
-        return AS_DIR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t as_device_rule_list(as_db_t *db, apr_pool_t *p, const char *domain,
-                                 apr_array_header_t **out, const char **err)
-{
-    op_t op = {0};
-    apr_status_t rv = rule_op(db, p, domain, &op, err);
-    *out = NULL;
-    if (rv == APR_SUCCESS && (rv = run(db, AS_DB_TXN_READ, txn_rule_list, &op, err)) == 0) {
-        *out = op.arr;
-    }
-    return rv;
-}
-
-apr_status_t as_device_rule_add(as_db_t *db, apr_pool_t *p, const char *domain,
-                                const as_device_rule_t *rule, const char **err)
-{
-    op_t op = {0};
-    apr_status_t rv = rule_op(db, p, domain, &op, err);
-    op.rule = rule;
-    return rv ? rv : run(db, 0, txn_rule_edit, &op, err);
-}
-
-apr_status_t as_device_rule_remove(as_db_t *db, apr_pool_t *p, const char *domain,
-                                   const as_device_rule_t *rule, const char **err)
-{
-    op_t op = {0};
-    apr_status_t rv = rule_op(db, p, domain, &op, err);
-    op.rule = rule;
-    op.flag = 1;
-    return rv ? rv : run(db, 0, txn_rule_edit, &op, err);
-}
-
 /* ---- administration ------------------------------------------------------------------------ */
 
 static int txn_get(as_db_t *db, DB_TXN *txn, void *baton)
@@ -818,11 +261,11 @@ static int list_cb(void *baton, const void *key, size_t klen, const void *val, s
     list_t *l = baton;
     as_device_t *d = apr_array_push(l->arr);
     int rc;
-    dev_clear(d);
-    if ((rc = dev_decode(l->p, val, vlen, d)) != 0) {
+    as_devrec_clear(d);
+    if ((rc = as_devrec_decode(l->p, val, vlen, d)) != 0) {
         return rc;
     }
-    return dev_from_key(l->p, key, klen, d);
+    return as_devrec_from_key(l->p, key, klen, d);
 }
 
 static int txn_list(as_db_t *db, DB_TXN *txn, void *baton)
@@ -836,7 +279,7 @@ static int txn_list(as_db_t *db, DB_TXN *txn, void *baton)
     if (!op->scope) {
         apr_cpystrn(prefix, "v:", sizeof(prefix));
     } else if (op->account) {
-        dev_keystr(prefix, op->account, NULL);
+        as_devrec_key(prefix, op->account, NULL);
     } else {
         apr_snprintf(prefix, sizeof(prefix), "v:%s/", op->domain);
     }
@@ -862,7 +305,7 @@ static int rmall_cb(void *baton, const void *key, size_t klen, const void *val, 
     if (!r->accounts) {
         return 0;
     }
-    if ((rc = dev_from_key(r->p, key, klen, &d)) != 0) {
+    if ((rc = as_devrec_from_key(r->p, key, klen, &d)) != 0) {
         return rc;
     }
     for (i = 0; i < r->accounts->nelts; i++) {
@@ -871,6 +314,34 @@ static int rmall_cb(void *baton, const void *key, size_t klen, const void *val, 
         }
     }
     APR_ARRAY_PUSH(r->accounts, const char *) = d.account;
+    return 0;
+}
+
+static size_t lock_keystr(char *buf, const char *account);
+
+/* The creation locks ("c:") of an account or of a whole domain. */
+static int remove_locks(DB *dbp, DB_TXN *txn, const char *account, const char *domain, rmall_t *r)
+{
+    char key[KEY_MAX];
+    int rc, i;
+
+    if (account) {
+        size_t kl = lock_keystr(key, account);
+        rc = as_db_del(dbp, txn, key, kl);
+        return rc == DB_NOTFOUND ? 0 : rc;
+    }
+    apr_snprintf(key, sizeof(key), "c:%s/", domain);
+    r->keys->nelts = 0;
+    r->accounts = NULL;
+    if ((rc = as_db_iterate(dbp, txn, key, strlen(key), rmall_cb, r)) != 0) {
+        return rc;
+    }
+    for (i = 0; i < r->keys->nelts; i++) {
+        const char *k = APR_ARRAY_IDX(r->keys, i, const char *);
+        if ((rc = as_db_del(dbp, txn, k, strlen(k))) != 0) {
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -884,7 +355,7 @@ int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char
 
     *n = 0;
     if (account) {
-        dev_keystr(prefix, account, NULL); /* "v:DOMAIN/LOCAL/" */
+        as_devrec_key(prefix, account, NULL); /* "v:DOMAIN/LOCAL/" */
     } else {
         apr_snprintf(prefix, sizeof(prefix), "v:%s/", domain);
     }
@@ -901,6 +372,9 @@ int as_device_txn_remove_all(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char
         }
     }
     *n = r.keys->nelts;
+    if ((rc = remove_locks(dbp, txn, account, domain, &r)) != 0) {
+        return rc;
+    }
     if (!account) {
         /* the domain's device rules go with it: a domain added again under
          * the same name starts without the old blocks */
@@ -968,7 +442,7 @@ static int txn_remove(as_db_t *db, DB_TXN *txn, void *baton)
 {
     op_t *op = baton;
     char key[KEY_MAX];
-    size_t kl = dev_keystr(key, op->account, op->device);
+    size_t kl = as_devrec_key(key, op->account, op->device);
     int rc = as_db_del(as_db_handle(db, AS_DB_DEVICES), txn, key, kl);
     if (rc == DB_NOTFOUND) {
         return fail(op, AS_DEV_ENODEVICE, "no device '%s' for account %s", op->device, op->account);
@@ -1072,4 +546,51 @@ apr_status_t as_device_wipe_cancel(as_db_t *db, apr_pool_t *p, const char *accou
     op_t op = {0};
     apr_status_t rv = admin_ids(p, &op, account, device_id, err);
     return rv ? rv : run(db, 0, txn_wipe_cancel, &op, err);
+}
+
+/* ---- the device limit ----------------------------------------------------------------------- */
+
+static size_t lock_keystr(char *buf, const char *account)
+{
+    const char *at = strrchr(account, '@');
+    size_t ll = at ? (size_t)(at - account) : strlen(account);
+    return (size_t)apr_snprintf(buf, KEY_MAX, "c:%s/%.*s", at ? at + 1 : "", (int)ll, account);
+}
+
+int as_device_txn_lock_account(as_db_t *db, DB_TXN *txn, const char *account, apr_time_t now)
+{
+    char key[KEY_MAX];
+    unsigned char val[8];
+    size_t kl = lock_keystr(key, account);
+    int i;
+    for (i = 0; i < 8; i++) {
+        val[i] = (unsigned char)(((apr_uint64_t)now >> (8 * (7 - i))) & 0xff);
+    }
+    return as_db_put(as_db_handle(db, AS_DB_DEVICES), txn, key, kl, val, sizeof(val));
+}
+
+typedef struct count_t {
+    unsigned n, stop;
+} count_t;
+
+static int count_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    count_t *c = baton;
+    (void)key;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    c->n++;
+    return c->stop && c->n >= c->stop ? AS_DB_ROLLBACK : 0;
+}
+
+int as_device_txn_count(as_db_t *db, DB_TXN *txn, const char *account, unsigned stop, unsigned *n)
+{
+    char prefix[KEY_MAX];
+    size_t pl = as_devrec_key(prefix, account, NULL);
+    count_t c = {0, stop};
+    int rc = as_db_iterate(as_db_handle(db, AS_DB_DEVICES), txn, prefix, pl, count_cb, &c);
+
+    *n = c.n;
+    return rc == AS_DB_ROLLBACK || rc == DB_NOTFOUND ? 0 : rc;
 }

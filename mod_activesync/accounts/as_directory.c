@@ -9,147 +9,7 @@
 
 #include "activesync/as_directory.h"
 #include "activesync/as_policy.h"
-
-#define REC_VERSION1 1 /* no policy settings: class name = rest of the record */
-#define REC_VERSION2 2 /* byte 3 = class name length; policy settings follow it */
-#define REC_HEAD     12
-#define CLASS_MAX    64
-#define DOMAIN_MAX   253
-#define LOCAL_MAX    64
-#define KEY_MAX      (2 + DOMAIN_MAX + 1 + LOCAL_MAX + 1)
-#define REC_MAX      (REC_HEAD + CLASS_MAX + AS_POLSET_ENC_MAX)
-#define OPT_MASK     ((1u << AS_OPT_COUNT) - 1)
-
-static void apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e)
-{
-    int i;
-    for (i = 0; i < AS_OPT_COUNT; i++) {
-        if ((e->set_mask >> i) & 1) {
-            as_optset_set(s, i, (e->set_value >> i) & 1);
-        } else if ((e->unset_mask >> i) & 1) {
-            as_optset_unset(s, i);
-        }
-    }
-    if (e->policy) {
-        as_poledit_apply(pol, e->policy);
-    }
-}
-
-/* ---- records ---------------------------------------------------------------- */
-
-typedef struct rec_t {
-    as_optset_t opts;
-    apr_time_t mtime;
-    char cls[CLASS_MAX + 1];
-    as_polset_t pol;
-} rec_t;
-
-static void put_be64(unsigned char *b, apr_uint64_t v)
-{
-    int i;
-    for (i = 7; i >= 0; i--) {
-        b[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static apr_uint64_t get_be64(const unsigned char *b)
-{
-    apr_uint64_t v = 0;
-    int i;
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | b[i];
-    }
-    return v;
-}
-
-static size_t rec_encode(unsigned char *buf, const as_optset_t *o, apr_time_t mtime,
-                         const char *cls, const as_polset_t *pol)
-{
-    size_t n = REC_HEAD, l = cls ? strlen(cls) : 0;
-    int v2 = !as_polset_empty(pol);
-
-    buf[0] = v2 ? REC_VERSION2 : REC_VERSION1;
-    buf[1] = o->defined & OPT_MASK;
-    buf[2] = o->value & o->defined & OPT_MASK;
-    buf[3] = v2 ? (unsigned char)l : 0;
-    put_be64(buf + 4, (apr_uint64_t)mtime);
-    memcpy(buf + REC_HEAD, cls ? cls : "", l);
-    n += l;
-    if (v2) {
-        n += as_polset_encode(pol, buf + n);
-    }
-    return n;
-}
-
-static int rec_decode(const unsigned char *buf, size_t len, rec_t *r)
-{
-    size_t cl;
-
-    r->opts.defined = r->opts.value = 0;
-    r->cls[0] = '\0';
-    r->pol.defined = 0;
-    if (len < REC_HEAD || len > REC_MAX || (buf[0] != REC_VERSION1 && buf[0] != REC_VERSION2)) {
-        return AS_DB_ECORRUPT;
-    }
-    cl = buf[0] == REC_VERSION1 ? len - REC_HEAD : buf[3];
-    if (cl > CLASS_MAX || REC_HEAD + cl > len) {
-        return AS_DB_ECORRUPT;
-    }
-    r->opts.defined = buf[1] & OPT_MASK;
-    r->opts.value = buf[2] & r->opts.defined;
-    r->mtime = (apr_time_t)get_be64(buf + 4);
-    memcpy(r->cls, buf + REC_HEAD, cl);
-    r->cls[cl] = '\0';
-    if (buf[0] == REC_VERSION2) {
-        return as_polset_decode(buf + REC_HEAD + cl, len - REC_HEAD - cl, &r->pol);
-    }
-    return 0;
-}
-
-/* A pool copy of a level's policy settings, NULL when it has none. */
-static const as_polset_t *pol_dup(apr_pool_t *p, const as_polset_t *s)
-{
-    return as_polset_empty(s) ? NULL : apr_pmemdup(p, s, sizeof(*s));
-}
-
-static size_t mkkey(char *buf, char kind, const char *a, const char *b)
-{
-    size_t n = (size_t)apr_snprintf(buf, KEY_MAX, "%c:%s%s%s", kind, a, b ? "/" : "", b ? b : "");
-    return n;
-}
-
-/* 0 found, DB_NOTFOUND, or an error. */
-static int rec_get(DB *dbp, DB_TXN *txn, const char *key, size_t klen, rec_t *r, int rmw)
-{
-    unsigned char buf[REC_MAX + 16];
-    size_t len = sizeof(buf);
-    int rc = as_db_get(dbp, txn, key, klen, buf, &len, rmw ? DB_RMW : 0);
-
-    if (rc == DB_BUFFER_SMALL) {
-        return AS_DB_ECORRUPT;
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    return rec_decode(buf, len, r);
-}
-
-static int rec_put(DB *dbp, DB_TXN *txn, const char *key, size_t klen, const as_optset_t *o,
-                   const char *cls, const as_polset_t *pol)
-{
-    unsigned char buf[REC_MAX];
-    size_t n = rec_encode(buf, o, apr_time_now(), cls, pol);
-    return as_db_put(dbp, txn, key, klen, buf, n);
-}
-
-static void split_address(apr_pool_t *p, const char *address, const char **local,
-                          const char **domain)
-{
-    const char *at = strrchr(address, '@');
-    *local = apr_pstrmemdup(p, address, (apr_size_t)(at - address));
-    *domain = at + 1;
-}
+#include "as_directory_record.h"
 
 /* ---- operation context ------------------------------------------------------ */
 
@@ -183,64 +43,14 @@ static int fail(op_t *op, int code, const char *fmt, ...)
     return code;
 }
 
-/* Count helper for prefix scans. */
-typedef struct count_t {
-    int n;
-    const char *cls; /* count accounts of this class only */
-    apr_array_header_t *keys;
-    apr_pool_t *p;
-} count_t;
-
-static int count_cb(void *baton, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    count_t *c = baton;
-    if (c->cls) {
-        rec_t r;
-        if (rec_decode(val, vlen, &r) != 0) {
-            return AS_DB_ECORRUPT;
-        }
-        if (strcmp(r.cls, c->cls) != 0) {
-            return 0;
-        }
-    }
-    c->n++;
-    if (c->keys) {
-        APR_ARRAY_PUSH(c->keys, const char *) = apr_pstrmemdup(c->p, key, klen);
-    }
-    return 0;
-}
-
-/* The key prefix of every KIND record ('c' class, 'a' account, 'm' mailbox) of domain,
- * or of every domain when domain is NULL. */
-static size_t mkprefix(char *buf, char kind, const char *domain)
-{
-    return (size_t)(domain ? apr_snprintf(buf, KEY_MAX, "%c:%s/", kind, domain)
-                           : apr_snprintf(buf, KEY_MAX, "%c:", kind));
-}
-
-static int scan(DB *dbp, DB_TXN *txn, char kind, const char *domain, as_db_iter_fn *cb, void *baton)
-{
-    char prefix[KEY_MAX];
-    size_t n = mkprefix(prefix, kind, domain);
-    return as_db_iterate(dbp, txn, prefix, n, cb, baton);
-}
-
-static int scan_count(DB *dbp, DB_TXN *txn, char kind, const char *domain, const char *cls, int *n)
-{
-    count_t c = {0, cls, NULL, NULL};
-    int rc = scan(dbp, txn, kind, domain, count_cb, &c);
-    *n = c.n;
-    return rc;
-}
-
 /* Read the record of op's class ('c', op->cls set) or domain ('d') into r,
  * with its key; an unknown one fails with the usual message. */
 static int rec_need(DB *d, DB_TXN *txn, op_t *op, char kind, char *key, size_t *kl, rec_t *r,
                     int rmw)
 {
     int rc;
-    *kl = mkkey(key, kind, op->domain, kind == 'c' ? op->cls : NULL);
-    rc = rec_get(d, txn, key, *kl, r, rmw);
+    *kl = as_dirrec_key(key, kind, op->domain, kind == 'c' ? op->cls : NULL);
+    rc = as_dirrec_get(d, txn, key, *kl, r, rmw);
     if (rc != DB_NOTFOUND) {
         return rc;
     }
@@ -253,9 +63,9 @@ static int rec_need(DB *d, DB_TXN *txn, op_t *op, char kind, char *key, size_t *
 static int need_domain(as_db_t *db, DB_TXN *txn, op_t *op, rec_t *r)
 {
     char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', op->domain, NULL);
+    size_t kl = as_dirrec_key(key, 'd', op->domain, NULL);
     rec_t tmp;
-    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, r ? r : &tmp, 0);
+    int rc = as_dirrec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, r ? r : &tmp, 0);
     if (rc == DB_NOTFOUND) {
         return fail(op, AS_DIR_ENODOMAIN, "unknown domain '%s' (add it with: domain add %s)",
                     op->domain, op->domain);
@@ -269,7 +79,7 @@ static int txn_add(as_db_t *db, DB_TXN *txn, void *baton)
     op_t *op = baton;
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX];
-    size_t kl = mkkey(key, op->cls ? 'c' : 'd', op->domain, op->cls);
+    size_t kl = as_dirrec_key(key, op->cls ? 'c' : 'd', op->domain, op->cls);
     rec_t r;
     as_optset_t none = {0, 0};
     int rc;
@@ -278,7 +88,7 @@ static int txn_add(as_db_t *db, DB_TXN *txn, void *baton)
     if (op->cls && (rc = need_domain(db, txn, op, NULL)) != 0) {
         return rc;
     }
-    rc = rec_get(d, txn, key, kl, &r, 1);
+    rc = as_dirrec_get(d, txn, key, kl, &r, 1);
     if (rc == 0) {
         return op->cls
                    ? fail(op, AS_DIR_EEXIST, "class '%s/%s' already exists", op->domain, op->cls)
@@ -287,7 +97,7 @@ static int txn_add(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != DB_NOTFOUND) {
         return rc;
     }
-    return rec_put(d, txn, key, kl, &none, NULL, NULL);
+    return as_dirrec_put(d, txn, key, kl, &none, NULL, NULL);
 }
 
 /* Apply op->edit to op's class (op->cls set, its domain must exist) or domain. */
@@ -307,8 +117,8 @@ static int txn_update(as_db_t *db, DB_TXN *txn, void *baton)
     if ((rc = rec_need(d, txn, op, op->cls ? 'c' : 'd', key, &kl, &r, 1)) != 0) {
         return rc;
     }
-    apply_edit(&r.opts, &r.pol, op->edit);
-    return rec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
+    as_dirrec_apply_edit(&r.opts, &r.pol, op->edit);
+    return as_dirrec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
 }
 
 /* Listing: collect the records under a prefix, then fill one output item
@@ -326,7 +136,7 @@ static int list_cb(void *baton, const void *key, size_t klen, const void *val, s
 {
     list_t *l = baton;
     rec_t *r = apr_array_push(l->recs);
-    int rc = rec_decode(val, vlen, r);
+    int rc = as_dirrec_decode(val, vlen, r);
     if (rc != 0) {
         return rc;
     }
@@ -343,7 +153,8 @@ static int list_fill(as_db_t *db, DB_TXN *txn, op_t *op, char kind, size_t elt, 
     l.names = apr_array_make(op->p, 8, sizeof(const char *));
     l.recs = apr_array_make(op->p, 8, sizeof(rec_t));
     op->arr = apr_array_make(op->p, 8, (int)elt);
-    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, kind, op->domain, list_cb, &l)) != 0) {
+    if ((rc = as_dirrec_scan(as_db_handle(db, AS_DB_DIRECTORY), txn, kind, op->domain, list_cb,
+                             &l)) != 0) {
         return rc;
     }
     for (i = 0; i < l.names->nelts; i++) {
@@ -398,12 +209,12 @@ static int fill_domain(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *name
     out->name = apr_pstrdup(p, name);
     out->opts = r->opts;
     out->mtime = r->mtime;
-    out->pol = pol_dup(p, &r->pol);
+    out->pol = as_dirrec_pol_dup(p, &r->pol);
     as_opts_resolve(&r->opts, NULL, NULL, &out->eff);
-    if ((rc = scan_count(d, txn, 'c', name, NULL, &out->nclasses)) != 0) {
+    if ((rc = as_dirrec_scan_count(d, txn, 'c', name, NULL, &out->nclasses)) != 0) {
         return rc;
     }
-    return scan_count(d, txn, 'a', name, NULL, &out->naccounts);
+    return as_dirrec_scan_count(d, txn, 'a', name, NULL, &out->naccounts);
 }
 
 static int txn_domain_get(as_db_t *db, DB_TXN *txn, void *baton)
@@ -501,7 +312,7 @@ static int txn_class_remove(as_db_t *db, DB_TXN *txn, void *baton)
         return rc;
     }
     members.keys = apr_array_make(op->p, 8, sizeof(const char *));
-    if ((rc = scan(d, txn, 'a', op->domain, count_cb, &members)) != 0) {
+    if ((rc = as_dirrec_scan(d, txn, 'a', op->domain, as_dirrec_count_cb, &members)) != 0) {
         return rc;
     }
     if (members.n && !op->force) {
@@ -513,13 +324,13 @@ static int txn_class_remove(as_db_t *db, DB_TXN *txn, void *baton)
     for (i = 0; i < members.keys->nelts; i++) {
         const char *k = APR_ARRAY_IDX(members.keys, i, const char *);
         rec_t m;
-        if ((rc = rec_get(d, txn, k, strlen(k), &m, 1)) != 0) {
+        if ((rc = as_dirrec_get(d, txn, k, strlen(k), &m, 1)) != 0) {
             return rc;
         }
         if (m.opts.defined == 0 && as_polset_empty(&m.pol)) {
             rc = as_db_del(d, txn, k, strlen(k));
         } else {
-            rc = rec_put(d, txn, k, strlen(k), &m.opts, NULL, &m.pol);
+            rc = as_dirrec_put(d, txn, k, strlen(k), &m.opts, NULL, &m.pol);
         }
         if (rc != 0) {
             return rc;
@@ -545,10 +356,11 @@ static int fill_class(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domai
     out->name = apr_pstrdup(p, cls);
     out->opts = r->opts;
     out->mtime = r->mtime;
-    out->pol = pol_dup(p, &r->pol);
-    out->pol_domain = dr ? pol_dup(p, &dr->pol) : NULL;
+    out->pol = as_dirrec_pol_dup(p, &r->pol);
+    out->pol_domain = dr ? as_dirrec_pol_dup(p, &dr->pol) : NULL;
     as_opts_resolve(dr ? &dr->opts : NULL, &r->opts, NULL, &out->eff);
-    return scan_count(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, cls, &out->nmembers);
+    return as_dirrec_scan_count(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, cls,
+                                &out->nmembers);
 }
 
 static int txn_class_get(as_db_t *db, DB_TXN *txn, void *baton)
@@ -584,8 +396,8 @@ static int fill_class_item(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *
     const char *dom = apr_pstrmemdup(p, name, (apr_size_t)(slash - name));
     char dkey[KEY_MAX];
     rec_t dr;
-    size_t kl = mkkey(dkey, 'd', dom, NULL);
-    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, dkey, kl, &dr, 0);
+    size_t kl = as_dirrec_key(dkey, 'd', dom, NULL);
+    int rc = as_dirrec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, dkey, kl, &dr, 0);
 
     if (rc != 0 && rc != DB_NOTFOUND) {
         return rc;
@@ -642,46 +454,46 @@ int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *addr
     int rc;
 
     memset(out, 0, sizeof(*out));
-    split_address(p, address, &local, &dom);
+    as_dirrec_split_address(p, address, &local, &dom);
     if (domain) {
         dom = domain;
     }
     out->address = address;
     out->domain = dom;
 
-    kl = mkkey(key, 'd', dom, NULL);
-    rc = rec_get(d, txn, key, kl, &dr, 0);
+    kl = as_dirrec_key(key, 'd', dom, NULL);
+    rc = as_dirrec_get(d, txn, key, kl, &dr, 0);
     if (rc != 0 && rc != DB_NOTFOUND) {
         return rc;
     }
     out->domain_known = rc == 0;
 
-    kl = mkkey(key, 'a', dom, local);
-    rc = rec_get(d, txn, key, kl, &ar, rmw);
+    kl = as_dirrec_key(key, 'a', dom, local);
+    rc = as_dirrec_get(d, txn, key, kl, &ar, rmw);
     if (rc != 0 && rc != DB_NOTFOUND) {
         return rc;
     }
     out->has_record = rc == 0;
     if (out->domain_known) {
-        out->pol[AS_SRC_DOMAIN] = pol_dup(p, &dr.pol);
+        out->pol[AS_SRC_DOMAIN] = as_dirrec_pol_dup(p, &dr.pol);
     }
     if (out->has_record) {
         out->opts = ar.opts;
         out->mtime = ar.mtime;
-        out->pol[AS_SRC_ACCOUNT] = pol_dup(p, &ar.pol);
+        out->pol[AS_SRC_ACCOUNT] = as_dirrec_pol_dup(p, &ar.pol);
         if (ar.cls[0]) {
             out->class_name = apr_pstrdup(p, ar.cls);
         }
     }
     if (out->class_name) {
-        kl = mkkey(key, 'c', dom, out->class_name);
-        rc = rec_get(d, txn, key, kl, &cr, 0);
+        kl = as_dirrec_key(key, 'c', dom, out->class_name);
+        rc = as_dirrec_get(d, txn, key, kl, &cr, 0);
         if (rc != 0 && rc != DB_NOTFOUND) {
             return rc;
         }
         out->class_known = rc == 0;
         if (out->class_known) {
-            out->pol[AS_SRC_CLASS] = pol_dup(p, &cr.pol);
+            out->pol[AS_SRC_CLASS] = as_dirrec_pol_dup(p, &cr.pol);
         }
     }
     as_opts_resolve(out->domain_known ? &dr.opts : NULL, out->class_known ? &cr.opts : NULL,
@@ -703,21 +515,21 @@ int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *a
     }
     memcpy(local, acct->address, ll);
     local[ll] = '\0';
-    kl = mkkey(key, 'a', at + 1, local);
+    kl = as_dirrec_key(key, 'a', at + 1, local);
     if ((acct->opts.defined & OPT_MASK) == 0 && !acct->class_name &&
         as_polset_empty(acct->pol[AS_SRC_ACCOUNT])) {
         rc = as_db_del(d, txn, key, kl);
         return rc == DB_NOTFOUND ? 0 : rc;
     }
-    return rec_put(d, txn, key, kl, &acct->opts, acct->class_name, acct->pol[AS_SRC_ACCOUNT]);
+    return as_dirrec_put(d, txn, key, kl, &acct->opts, acct->class_name, acct->pol[AS_SRC_ACCOUNT]);
 }
 
 int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *exists)
 {
     char key[KEY_MAX];
-    size_t kl = mkkey(key, 'd', domain, NULL);
+    size_t kl = as_dirrec_key(key, 'd', domain, NULL);
     rec_t r;
-    int rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &r, 0);
+    int rc = as_dirrec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &r, 0);
 
     *exists = rc == 0;
     return rc == DB_NOTFOUND ? 0 : rc;
@@ -738,7 +550,7 @@ int as_dir_txn_domain_purge(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char 
     op_t op = {0};
     DB *d = as_db_handle(db, AS_DB_DIRECTORY);
     char key[KEY_MAX], prefix[KEY_MAX];
-    size_t kl, pl = mkprefix(prefix, 'a', domain);
+    size_t kl, pl = as_dirrec_prefix(prefix, 'a', domain);
     rec_t r;
     count_t classes = {0, NULL, NULL, p}, accounts = {0, NULL, NULL, p};
     int rc, i;
@@ -750,8 +562,8 @@ int as_dir_txn_domain_purge(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char 
     }
     classes.keys = apr_array_make(p, 8, sizeof(const char *));
     accounts.keys = apr_array_make(p, 8, sizeof(const char *));
-    if ((rc = scan(d, txn, 'c', domain, count_cb, &classes)) != 0 ||
-        (rc = scan(d, txn, 'a', domain, count_cb, &accounts)) != 0) {
+    if ((rc = as_dirrec_scan(d, txn, 'c', domain, as_dirrec_count_cb, &classes)) != 0 ||
+        (rc = as_dirrec_scan(d, txn, 'a', domain, as_dirrec_count_cb, &accounts)) != 0) {
         return rc;
     }
     if ((classes.n || accounts.n || nreg) && !force) {
@@ -795,8 +607,8 @@ int as_dir_txn_account_edit(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char 
     if (e->class_name) {
         char key[KEY_MAX];
         rec_t cr;
-        size_t kl = mkkey(key, 'c', domain, e->class_name);
-        rc = rec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &cr, 0);
+        size_t kl = as_dirrec_key(key, 'c', domain, e->class_name);
+        rc = as_dirrec_get(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl, &cr, 0);
         if (rc == DB_NOTFOUND) {
             return block_fail(&op,
                               fail(&op, AS_DIR_ENOCLASS,
@@ -816,7 +628,7 @@ int as_dir_txn_account_edit(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char 
     } else {
         pol.defined = 0;
     }
-    apply_edit(&a.opts, &pol, e);
+    as_dirrec_apply_edit(&a.opts, &pol, e);
     a.pol[AS_SRC_ACCOUNT] = &pol;
     if (e->class_name) {
         a.class_name = e->class_name;
@@ -834,8 +646,8 @@ int as_dir_txn_account_delete(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const cha
     size_t kl;
     int rc;
 
-    split_address(p, address, &local, &dom);
-    kl = mkkey(key, 'a', dom, local);
+    as_dirrec_split_address(p, address, &local, &dom);
+    kl = as_dirrec_key(key, 'a', dom, local);
     rc = as_db_del(as_db_handle(db, AS_DB_DIRECTORY), txn, key, kl);
     *had_record = rc == 0;
     return rc == DB_NOTFOUND ? 0 : rc;
@@ -879,8 +691,10 @@ int as_dir_txn_account_addresses(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const 
     s.order = apr_array_make(p, 16, sizeof(const char *));
     /* accounts with settings, then those with only a mailbox slot ("m:"
      * records of the registry share the key layout) */
-    if ((rc = scan(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, acct_scan_cb, &s)) != 0 ||
-        (rc = scan(as_db_handle(db, AS_DB_REGISTRY), txn, 'm', domain, acct_scan_cb, &s)) != 0) {
+    if ((rc = as_dirrec_scan(as_db_handle(db, AS_DB_DIRECTORY), txn, 'a', domain, acct_scan_cb,
+                             &s)) != 0 ||
+        (rc = as_dirrec_scan(as_db_handle(db, AS_DB_REGISTRY), txn, 'm', domain, acct_scan_cb,
+                             &s)) != 0) {
         return rc;
     }
     qsort(s.order->elts, (size_t)s.order->nelts, sizeof(const char *), cmp_str);

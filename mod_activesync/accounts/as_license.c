@@ -99,12 +99,122 @@ static as_license_status_t malformed(apr_pool_t *p, const char **msg, const char
     return AS_LIC_MALFORMED;
 }
 
+/* The signature line: 88 characters of canonical base64 of 64 bytes; the
+ * signed part is everything before this line. */
+static as_license_status_t parse_signature(apr_pool_t *p, const char *text, const char *line,
+                                           const char *val, int lineno, parsed_t *out,
+                                           const char **msg)
+{
+    apr_size_t vl = strlen(val), n;
+    char buf[SIG_B64_LEN + 8];
+
+    if (vl != SIG_B64_LEN || val[86] != '=' || val[87] != '=') {
+        return malformed(p, msg, "line %d: the signature is not 88 base64 characters", lineno);
+    }
+    if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, 0)) {
+        return malformed(p, msg, "line %d: the signature is not base64", lineno);
+    }
+    if (n != SIG_LEN) {
+        return malformed(p, msg, "line %d: the signature is not 64 bytes", lineno);
+    }
+    /* Only the canonical encoding: the unused low bits of the last
+     * character must be zero, so no byte of the document can change
+     * without notice. */
+    if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, AS_B64_CANONICAL)) {
+        return malformed(p, msg, "line %d: the signature is not canonical base64", lineno);
+    }
+    memcpy(out->sig, buf, SIG_LEN);
+    out->signed_part = text;
+    out->signed_len = (apr_size_t)(line - text);
+    return AS_LIC_UNVERIFIED;
+}
+
+/* One "key: value" line other than the signature. */
+static as_license_status_t parse_field(apr_pool_t *p, const char *key, const char *val, int lineno,
+                                       int *have_format, parsed_t *out, const char **msg)
+{
+    apr_time_t t;
+#define ONCE(field)                                                                                \
+    if (out->lic.field) {                                                                          \
+        return malformed(p, msg, "line %d: '%s' appears twice", lineno, key);                      \
+    }
+    if (!strcmp(key, "format")) {
+        if (*have_format) {
+            return malformed(p, msg, "line %d: 'format' appears twice", lineno);
+        }
+        if (strcmp(val, AS_LICENSE_FORMAT) != 0) {
+            return malformed(p, msg, "line %d: unknown format '%s' (expected '%s')", lineno, val,
+                             AS_LICENSE_FORMAT);
+        }
+        *have_format = 1;
+    } else if (!strcmp(key, "id")) {
+        ONCE(id);
+        out->lic.id = val;
+    } else if (!strcmp(key, "licensee")) {
+        ONCE(licensee);
+        out->lic.licensee = val;
+    } else if (!strcmp(key, "mailboxes")) {
+        char *e;
+        unsigned long n;
+        if (out->lic.mailboxes) {
+            return malformed(p, msg, "line %d: 'mailboxes' appears twice", lineno);
+        }
+        errno = 0;
+        n = strtoul(val, &e, 10);
+        if (errno || *e || val[0] < '0' || val[0] > '9' || n == 0 || n > MAX_MAILBOX) {
+            return malformed(p, msg, "line %d: mailboxes must be a number from 1 to %u", lineno,
+                             MAX_MAILBOX);
+        }
+        out->lic.mailboxes = (unsigned)n;
+    } else if (!strcmp(key, "issued")) {
+        ONCE(issued);
+        if (as_license_parse_date(val) < 0) {
+            return malformed(p, msg, "line %d: issued must be a date YYYY-MM-DD", lineno);
+        }
+        out->lic.issued = val;
+    } else if (!strcmp(key, "expires")) {
+        ONCE(expires);
+        if ((t = as_license_parse_date(val)) < 0) {
+            return malformed(p, msg, "line %d: expires must be a date YYYY-MM-DD", lineno);
+        }
+        out->lic.expires = val;
+        out->lic.expires_at = t + apr_time_from_sec(86400);
+    } else {
+        return malformed(p, msg, "line %d: unknown key '%s'", lineno, key);
+    }
+#undef ONCE
+    return AS_LIC_UNVERIFIED;
+}
+
+/* After the last line: every required line was there. */
+static as_license_status_t parse_complete(apr_pool_t *p, const parsed_t *out, int have_format,
+                                          int have_sig, const char **msg)
+{
+    if (!have_format) {
+        return malformed(p, msg, "no 'format: %s' line", AS_LICENSE_FORMAT);
+    }
+    if (!out->lic.licensee) {
+        return malformed(p, msg, "no 'licensee' line");
+    }
+    if (!out->lic.mailboxes) {
+        return malformed(p, msg, "no 'mailboxes' line");
+    }
+    if (!out->lic.expires) {
+        return malformed(p, msg, "no 'expires' line");
+    }
+    if (!have_sig) {
+        return malformed(p, msg, "no 'signature' line (the document is not signed)");
+    }
+    *msg = NULL;
+    return AS_LIC_UNVERIFIED;
+}
+
 static as_license_status_t parse(apr_pool_t *p, const char *text, apr_size_t len, parsed_t *out,
                                  const char **msg)
 {
     apr_size_t pos = 0;
     int lineno = 0, have_format = 0, have_sig = 0;
-    apr_time_t t;
+    as_license_status_t st;
 
     memset(out, 0, sizeof(*out));
     if (len == 0) {
@@ -142,97 +252,16 @@ static as_license_status_t parse(apr_pool_t *p, const char *text, apr_size_t len
         key = apr_pstrmemdup(p, line, (apr_size_t)(colon - line));
         val = apr_pstrmemdup(p, colon + 2, ll - (apr_size_t)(colon - line) - 2);
         if (!strcmp(key, "signature")) {
-            apr_size_t vl = strlen(val), n;
-            char buf[SIG_B64_LEN + 8];
-            if (vl != SIG_B64_LEN || val[86] != '=' || val[87] != '=') {
-                return malformed(p, msg, "line %d: the signature is not 88 base64 characters",
-                                 lineno);
-            }
-            if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, 0)) {
-                return malformed(p, msg, "line %d: the signature is not base64", lineno);
-            }
-            if (n != SIG_LEN) {
-                return malformed(p, msg, "line %d: the signature is not 64 bytes", lineno);
-            }
-            /* Only the canonical encoding: the unused low bits of the last
-             * character must be zero, so no byte of the document can change
-             * without notice. */
-            if (!as_b64_decode(val, vl, (unsigned char *)buf, &n, AS_B64_CANONICAL)) {
-                return malformed(p, msg, "line %d: the signature is not canonical base64", lineno);
-            }
-            memcpy(out->sig, buf, SIG_LEN);
-            out->signed_part = text;
-            out->signed_len = (apr_size_t)(line - text);
+            st = parse_signature(p, text, line, val, lineno, out, msg);
             have_sig = 1;
-            continue;
-        }
-#define ONCE(field)                                                                                \
-    if (out->lic.field) {                                                                          \
-        return malformed(p, msg, "line %d: '%s' appears twice", lineno, key);                      \
-    }
-        if (!strcmp(key, "format")) {
-            if (have_format) {
-                return malformed(p, msg, "line %d: 'format' appears twice", lineno);
-            }
-            if (strcmp(val, AS_LICENSE_FORMAT) != 0) {
-                return malformed(p, msg, "line %d: unknown format '%s' (expected '%s')", lineno,
-                                 val, AS_LICENSE_FORMAT);
-            }
-            have_format = 1;
-        } else if (!strcmp(key, "id")) {
-            ONCE(id);
-            out->lic.id = val;
-        } else if (!strcmp(key, "licensee")) {
-            ONCE(licensee);
-            out->lic.licensee = val;
-        } else if (!strcmp(key, "mailboxes")) {
-            char *e;
-            unsigned long n;
-            if (out->lic.mailboxes) {
-                return malformed(p, msg, "line %d: 'mailboxes' appears twice", lineno);
-            }
-            errno = 0;
-            n = strtoul(val, &e, 10);
-            if (errno || *e || val[0] < '0' || val[0] > '9' || n == 0 || n > MAX_MAILBOX) {
-                return malformed(p, msg, "line %d: mailboxes must be a number from 1 to %u", lineno,
-                                 MAX_MAILBOX);
-            }
-            out->lic.mailboxes = (unsigned)n;
-        } else if (!strcmp(key, "issued")) {
-            ONCE(issued);
-            if (as_license_parse_date(val) < 0) {
-                return malformed(p, msg, "line %d: issued must be a date YYYY-MM-DD", lineno);
-            }
-            out->lic.issued = val;
-        } else if (!strcmp(key, "expires")) {
-            ONCE(expires);
-            if ((t = as_license_parse_date(val)) < 0) {
-                return malformed(p, msg, "line %d: expires must be a date YYYY-MM-DD", lineno);
-            }
-            out->lic.expires = val;
-            out->lic.expires_at = t + apr_time_from_sec(86400);
         } else {
-            return malformed(p, msg, "line %d: unknown key '%s'", lineno, key);
+            st = parse_field(p, key, val, lineno, &have_format, out, msg);
         }
-#undef ONCE
+        if (st != AS_LIC_UNVERIFIED) {
+            return st;
+        }
     }
-    if (!have_format) {
-        return malformed(p, msg, "no 'format: %s' line", AS_LICENSE_FORMAT);
-    }
-    if (!out->lic.licensee) {
-        return malformed(p, msg, "no 'licensee' line");
-    }
-    if (!out->lic.mailboxes) {
-        return malformed(p, msg, "no 'mailboxes' line");
-    }
-    if (!out->lic.expires) {
-        return malformed(p, msg, "no 'expires' line");
-    }
-    if (!have_sig) {
-        return malformed(p, msg, "no 'signature' line (the document is not signed)");
-    }
-    *msg = NULL;
-    return AS_LIC_UNVERIFIED;
+    return parse_complete(p, out, have_format, have_sig, msg);
 }
 
 as_license_status_t as_license_parse(apr_pool_t *p, const char *text, apr_size_t len,

@@ -197,6 +197,47 @@ demand:
     return 0;
 }
 
+/* A device without a record: refuse it when the account already has
+ * max_devices.  The read pass only counts (a refused device costs no write);
+ * the write pass takes the account's creation lock first, so the count it
+ * reads cannot change before the commit. */
+static int admit_new_device(gate_op_t *op, as_db_t *db, DB_TXN *txn)
+{
+    const as_gate_in_t *in = op->in;
+    as_gate_t *out = op->out;
+    unsigned n = 0;
+    int rc;
+
+    out->verdict = AS_GATE_SERVE;
+    if (!in->max_devices) {
+        return 0;
+    }
+    if (op->write &&
+        (rc = as_device_txn_lock_account(db, txn, in->account, op->contact.now)) != 0) {
+        return rc;
+    }
+    if ((rc = as_device_txn_count(db, txn, in->account, in->max_devices, &n)) != 0) {
+        return rc;
+    }
+    if (op->write) {
+        as_db_test_hook("device-counted");
+    }
+    if (n < in->max_devices) {
+        return 0;
+    }
+    out->verdict = AS_GATE_DEVICE_LIMIT;
+    out->eas_status = AS_STATUS_MAX_DEVICES;
+    out->http_status = 403;
+    out->reason = apr_psprintf(op->p,
+                               "the account already has %u devices, the most ActiveSyncMaxDevices "
+                               "allows; remove one (activesync-admin device remove) to admit "
+                               "another",
+                               in->max_devices);
+    /* the read pass may have seen a device that the write pass refuses */
+    op->need_write = 0;
+    return op->write ? AS_DB_ROLLBACK : 0;
+}
+
 static int txn_gate(as_db_t *db, DB_TXN *txn, void *baton)
 {
     gate_op_t *op = baton;
@@ -208,6 +249,9 @@ static int txn_gate(as_db_t *db, DB_TXN *txn, void *baton)
     op->need_write = 0;
     rc = as_device_txn_get(db, txn, op->p, in->account, in->device_key, op->write, d);
     if (rc == DB_NOTFOUND) {
+        if ((rc = admit_new_device(op, db, txn)) != 0 || op->out->verdict != AS_GATE_SERVE) {
+            return rc;
+        }
         as_device_init(op->p, d, &op->contact);
         dirty = 1;
     } else if (rc != 0) {
@@ -256,6 +300,10 @@ apr_status_t as_provision_gate(as_db_t *db, apr_pool_t *p, const as_gate_in_t *i
     }
     if (rv != APR_SUCCESS) {
         return rv;
+    }
+    if (out->verdict == AS_GATE_DEVICE_LIMIT && as_protocol_number(in->protocol_version) >= 140 &&
+        (out->doc = as_provision_status_doc(in->command, AS_STATUS_MAX_DEVICES)) != NULL) {
+        out->http_status = 200;
     }
     if (out->verdict == AS_GATE_PROVISION && as_protocol_number(in->protocol_version) >= 140) {
         out->doc = as_provision_status_doc(in->command, out->eas_status);

@@ -1,5 +1,5 @@
 /* activesync-admin: device commands (list, show, block, unblock, remove,
- * wipe, rules). */
+ * wipe, rules, expire). */
 #include <stdio.h>
 #include <string.h>
 
@@ -322,6 +322,53 @@ static int cmd_rule(asadm_ctx_t *ctx, int argc, const char *const *argv)
     return ASADM_OK;
 }
 
+/* device expire [UNPROVISIONED UNSEEN]: one whole sweep now, pass by pass
+ * (each pass bounded; the sweep ends when a pass reaches the last record). */
+static int cmd_expire(asadm_ctx_t *ctx, int argc, const char *const *argv)
+{
+    as_device_ages_t ages = {AS_DEVICE_EXPIRE_UNPROVISIONED_DEFAULT,
+                             AS_DEVICE_EXPIRE_UNSEEN_DEFAULT};
+    const char *from = NULL;
+    apr_status_t rv;
+    int n = 0, total = 0, passes = 0, rc;
+
+    if (argc != 0 && argc != 2) {
+        return usage_err("device expire [UNPROVISIONED UNSEEN]");
+    }
+    if (argc == 2 && (as_device_age_parse(argv[0], &ages.unprovisioned) != APR_SUCCESS ||
+                      as_device_age_parse(argv[1], &ages.unseen) != APR_SUCCESS)) {
+        return asadm_error(ASADM_USAGE,
+                           "'%s %s': each age is a number with s, m, h or d (at most 3650d), "
+                           "or off",
+                           argv[0], argv[1]);
+    }
+    if (!ages.unprovisioned && !ages.unseen) {
+        return asadm_error(ASADM_USAGE, "both ages are off: nothing would expire");
+    }
+    if ((rc = asadm_open_db(ctx)) != 0) {
+        return rc;
+    }
+    do {
+        apr_pool_t *p;
+        apr_pool_create(&p, ctx->pool);
+        rv = as_svc_devices_expire(ctx->db, p, apr_time_now(), &ages, 0, &from, &n);
+        from = from ? apr_pstrdup(ctx->pool, from) : NULL;
+        apr_pool_destroy(p);
+        if (rv != APR_SUCCESS) {
+            return asadm_db_error(rv, NULL);
+        }
+        total += n;
+        passes++;
+    } while (from);
+    if (ctx->json) {
+        printf("{\"expired\": %d, \"passes\": %d}\n", total, passes);
+    } else {
+        printf("%d device(s) expired (never provisioned and idle for %s, or not seen for %s)\n",
+               total, argc ? argv[0] : "1d", argc ? argv[1] : "180d");
+    }
+    return ASADM_OK;
+}
+
 int asadm_cmd_device(asadm_ctx_t *ctx, int argc, const char *const *argv)
 {
     const char *verb = argc > 0 ? argv[0] : "", *err = NULL, *acct, *dev;
@@ -333,6 +380,9 @@ int asadm_cmd_device(asadm_ctx_t *ctx, int argc, const char *const *argv)
     }
     if (!strcmp(verb, "rule")) {
         return cmd_rule(ctx, argc - 1, argv + 1);
+    }
+    if (!strcmp(verb, "expire")) {
+        return cmd_expire(ctx, argc - 1, argv + 1);
     }
     if (strcmp(verb, "show") && strcmp(verb, "block") && strcmp(verb, "unblock") &&
         strcmp(verb, "remove") && strcmp(verb, "wipe")) {

@@ -14,6 +14,7 @@
  * ActiveSyncMaildirFolders S D T J   Sent Drafts Trash Junk  special folder names
  * ActiveSyncProvisioning On|Off|Loose  On       devices must hold the current policy key
  * ActiveSyncProvisioning449 Auto|InBand|Both  Auto  how 14.x devices are told to provision
+ * ActiveSyncMaxDevices N|Unlimited   100        device records per account; more are refused
  *
  * Global directives (main server only: one data directory and one cap per
  * installation, shared by every virtual host):
@@ -23,6 +24,8 @@
  * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
  * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds;
  *                                               process-wide in the core, hence global)
+ * ActiveSyncDeviceExpiry UNPROV UNSEEN  1d 180d  remove devices never provisioned / not seen
+ *                                               for that long (AGE: N[smhd] or Off)
  * (and "Mutex MECH activesync-cap" for the cap's global mutex)
  *
  * Licence files are not checked here: an unreadable, invalid or expired
@@ -78,6 +81,8 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->provisioning_449 = UNSET;
     c->ping_min = UNSET;
     c->ping_max = UNSET;
+    c->max_devices = UNSET;
+    c->device_ages = NULL;
     return c;
 }
 
@@ -116,6 +121,8 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(provisioning_449);
     MERGE_VAL(ping_min);
     MERGE_VAL(ping_max);
+    MERGE_VAL(max_devices);
+    MERGE_PTR(device_ages);
     return n;
 }
 
@@ -152,6 +159,7 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
                                                   : MOD_ACTIVESYNC_DEFAULT_PROVISIONING;
     conf->provisioning_449 = c->provisioning_449 != UNSET ? (as_inband_449_t)c->provisioning_449
                                                           : MOD_ACTIVESYNC_DEFAULT_PROV_449;
+    conf->max_devices = c->max_devices != UNSET ? (unsigned)c->max_devices : AS_DEVICE_MAX_DEFAULT;
 }
 
 void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
@@ -162,6 +170,12 @@ void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
     g->mailbox_count = c->mailbox_count;
     g->license_file = c->license_file;
     g->license_key = c->license_key;
+    if (c->device_ages) {
+        g->device_ages = *c->device_ages;
+    } else {
+        g->device_ages.unprovisioned = AS_DEVICE_EXPIRE_UNPROVISIONED_DEFAULT;
+        g->device_ages.unseen = AS_DEVICE_EXPIRE_UNSEEN_DEFAULT;
+    }
 }
 
 /* ---- setters ------------------------------------------------------------ */
@@ -438,7 +452,45 @@ static const char *set_provisioning_449(cmd_parms *cmd, void *dc, const char *ar
     return set_keyword(cmd, arg, words, 3, &srv_conf(cmd)->provisioning_449);
 }
 
+static const char *set_max_devices(cmd_parms *cmd, void *dc, const char *arg)
+{
+    int n;
+    (void)dc;
+    if (!strcasecmp(arg, "Unlimited")) {
+        srv_conf(cmd)->max_devices = 0;
+        return NULL;
+    }
+    if (!parse_uint(arg, 1, 100000, &n)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' must be a number of devices from 1 to 100000 "
+                            "or Unlimited",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->max_devices = n;
+    return NULL;
+}
+
 /* ---- global directives ---------------------------------------------------- */
+
+static const char *set_device_expiry(cmd_parms *cmd, void *dc, const char *unprov,
+                                     const char *unseen)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    as_device_ages_t *a = apr_pcalloc(cmd->pool, sizeof(*a));
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (as_device_age_parse(unprov, &a->unprovisioned) != APR_SUCCESS ||
+        as_device_age_parse(unseen, &a->unseen) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s %s' must be two ages, each a number with s, m, h or d "
+                            "(seconds, minutes, hours, days; at most 3650d) or Off",
+                            cmd->cmd->name, unprov, unseen);
+    }
+    srv_conf(cmd)->device_ages = a;
+    return NULL;
+}
 
 static const char *set_ping_heartbeat(cmd_parms *cmd, void *dc, const char *min, const char *max)
 {
@@ -544,6 +596,12 @@ const command_rec mod_activesync_cmds[] = {
                   "Auto|InBand|Both: how EAS 14 devices are told to provision -- in-band "
                   "Status, HTTP 449 with it, or 449 only for devices ignoring the Status "
                   "(default Auto)"),
+    AP_INIT_TAKE1("ActiveSyncMaxDevices", set_max_devices, NULL, RSRC_CONF,
+                  "N|Unlimited: devices one account may use; a further device is refused "
+                  "(status 177; default 100)"),
+    AP_INIT_TAKE2("ActiveSyncDeviceExpiry", set_device_expiry, NULL, RSRC_CONF,
+                  "UNPROVISIONED UNSEEN: remove devices that never provisioned, and devices "
+                  "not seen, for that long (N[smhd] or Off); main server only (default 1d 180d)"),
     AP_INIT_TAKE2("ActiveSyncPingHeartbeat", set_ping_heartbeat, NULL, RSRC_CONF,
                   "MIN MAX: Ping HeartbeatInterval bounds in seconds; main server only "
                   "(default 60 3540)"),

@@ -2,7 +2,8 @@
  *
  * Every directive is server/virtual-host scoped, except the global ones
  * (ActiveSyncDataDir, ActiveSyncMailboxCount, ActiveSyncLicenseFile,
- * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat: main server only).  Fields start "unset"
+ * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat, ActiveSyncDeviceExpiry: main
+ * server only).  Fields start "unset"
  * (-1 or NULL) and the merge takes the virtual host's value when it set one,
  * else the main server's; mod_activesync_config_get() fills in the built-in
  * defaults, so the handler never sees an unset value.
@@ -15,6 +16,7 @@
 #include <apr_tables.h>
 
 #include "activesync/as_command.h"
+#include "activesync/as_device.h"
 #include "activesync/as_provision.h"
 #include "activesync/as_wbxml.h"
 
@@ -40,12 +42,16 @@ typedef struct mod_activesync_srv_conf_t {
     const as_maildir_names_t *maildir_names; /* ActiveSyncMaildirFolders; NULL unset */
     int provisioning;                        /* ActiveSyncProvisioning (as_prov_mode_t); -1 unset */
     int provisioning_449; /* ActiveSyncProvisioning449 (as_inband_449_t); -1 unset */
+    int max_devices;      /* ActiveSyncMaxDevices (0 Unlimited); -1 unset */
     /* Global (main server only, GLOBAL_ONLY): see mod_activesync_global_t. */
     const char *data_dir;     /* ActiveSyncDataDir; NULL unset */
     int mailbox_count;        /* ActiveSyncMailboxCount; -1 unset (no cap) */
     const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
     const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
     int ping_min, ping_max;   /* ActiveSyncPingHeartbeat; -1 unset */
+
+    /* ActiveSyncDeviceExpiry; NULL unset */
+    as_device_ages_t *device_ages;
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -59,6 +65,7 @@ typedef struct mod_activesync_conf_t {
     as_server_conf_t core;
     as_prov_mode_t provisioning;
     as_inband_449_t provisioning_449;
+    unsigned max_devices; /* 0: no limit */
 } mod_activesync_conf_t;
 
 /* Settings of the whole installation, not of a virtual host: the Berkeley
@@ -69,6 +76,9 @@ typedef struct mod_activesync_global_t {
     int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
     const char *license_file; /* NULL: no licence */
     const char *license_key;  /* NULL: no public key */
+
+    /* ActiveSyncDeviceExpiry (an age 0: that rule is off) */
+    as_device_ages_t device_ages;
 } mod_activesync_global_t;
 
 #ifndef AS_DEFAULT_DATADIR

@@ -74,6 +74,7 @@
 #include <unixd.h>
 #include <util_mutex.h>
 
+#include "activesync/as_account_service.h"
 #include "activesync/as_license.h"
 #include "mod_activesync_config.h"
 #include "mod_activesync_db.h"
@@ -600,9 +601,30 @@ static void open_db(int quiet)
     }
 }
 
+/* Device expiry (ActiveSyncDeviceExpiry): one bounded pass when due. */
+static void expire_devices(as_db_t *db, apr_time_t now, apr_time_t *next_check)
+{
+    mod_activesync_global_t g;
+    apr_status_t rv;
+    int n = 0;
+    mod_activesync_config_global(st.s, &g);
+    rv = as_svc_devices_expire_tick(db, now, &g.device_ages, next_check, &n);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, st.s,
+                     ASLOGNO(12091) "device expiry failed: %s (retried within minutes)",
+                     as_db_strerror(rv));
+    } else if (n) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, st.s,
+                     ASLOGNO(12090) "expired %d device(s) never provisioned or not seen for "
+                                    "long (ActiveSyncDeviceExpiry)",
+                     n);
+    }
+}
+
 static void *maint_main(void *arg)
 {
     apr_time_t next_open = apr_time_now() + REOPEN_EVERY, stuck_since = 0, last_run = 0;
+    apr_time_t next_expiry = 0;
     struct timespec ts;
     (void)arg;
 
@@ -642,6 +664,9 @@ static void *maint_main(void *arg)
             }
         } else if (!__atomic_load_n(&st.stuck, __ATOMIC_SEQ_CST)) {
             rv = as_db_maintain(db, AS_DB_MAINT_ALL);
+            if (rv == APR_SUCCESS) {
+                expire_devices(db, now, &next_expiry);
+            }
             if (rv == AS_DB_ESTUCK) {
                 ap_log_error(APLOG_MARK, APLOG_CRIT, rv, st.s,
                              ASLOGNO(12017) "the Berkeley DB environment in %s panicked and "

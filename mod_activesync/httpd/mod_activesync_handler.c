@@ -315,11 +315,24 @@ static int provision_gate(handler_ctx_t *c)
     in.key = c->line.policy_key;
     in.mode = c->conf.provisioning;
     in.inband_449 = c->conf.provisioning_449;
+    in.max_devices = c->conf.max_devices;
     status = mod_activesync_provision_gate(r, &in, c->who, &g);
     if (status != OK) {
         return status;
     }
     mod_activesync_keep_doc(r, g.doc);
+    if (g.verdict == AS_GATE_DEVICE_LIMIT) {
+        /* the one line of the refusal (c->who names the account and device) */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      ASLOGNO(11090) "%s: new device refused: %s (status %d, HTTP %d)", c->who,
+                      g.reason, g.eas_status, g.http_status);
+        if (!g.doc) {
+            return HTTP_FORBIDDEN;
+        }
+        c->trace = mod_activesync_trace_wanted(c);
+        status = mod_activesync_send_reply(c, g.http_status, g.doc, NULL, NULL, NULL);
+        return status == OK ? DONE : status;
+    }
     if (g.verdict != AS_GATE_PROVISION) {
         return OK;
     }

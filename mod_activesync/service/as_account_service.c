@@ -317,3 +317,152 @@ apr_status_t as_svc_device_remove(as_db_t *db, apr_pool_t *p, const char *accoun
     }
     return rv;
 }
+
+/* ---- device expiry ---------------------------------------------------------- */
+
+#define EXPIRE_TXN_BATCH 50                      /* devices deleted per transaction */
+#define EXPIRE_SCAN_MAX  1000                    /* records read per periodic pass */
+#define EXPIRE_CHECK     apr_time_from_sec(60)   /* a process looks at the sweep this often */
+#define EXPIRE_LEASE     apr_time_from_sec(300)  /* a claimed pass, should its process die */
+#define EXPIRE_STEP      apr_time_from_sec(60)   /* between passes of one sweep */
+#define EXPIRE_SWEEP     apr_time_from_sec(3600) /* between sweeps */
+
+typedef struct expire_op_t {
+    apr_pool_t *p;
+    apr_time_t now;
+    const as_device_ages_t *ages;
+    unsigned max_scan;
+    const char *from, *next;
+    apr_array_header_t *found; /* as_device_t: expired at the scan */
+    int first, count;          /* the batch: found[first .. first+count) */
+    apr_array_header_t *gone;  /* as_device_t: deleted by the batch */
+    apr_time_t due;            /* sweep: when due */
+    int claimed;
+} expire_op_t;
+
+static int txn_expire_scan(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    expire_op_t *op = baton;
+    op->found->nelts = 0;
+    return as_device_txn_scan_expired(db, txn, op->p, op->from, op->ages, op->now, op->max_scan,
+                                      op->max_scan, op->found, &op->next);
+}
+
+static int txn_expire_batch(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    expire_op_t *op = baton;
+    int i, gone, rc;
+
+    op->gone->nelts = 0;
+    for (i = op->first; i < op->first + op->count; i++) {
+        const as_device_t *d = &APR_ARRAY_IDX(op->found, i, as_device_t);
+        rc = as_device_txn_expire_one(db, txn, op->p, d->account, d->device_id, op->ages, op->now,
+                                      &gone);
+        if (rc != 0) {
+            return rc;
+        }
+        if (gone) {
+            *(as_device_t *)apr_array_push(op->gone) = *d;
+        }
+    }
+    return 0;
+}
+
+apr_status_t as_svc_devices_expire(as_db_t *db, apr_pool_t *p, apr_time_t now,
+                                   const as_device_ages_t *ages, unsigned max_scan,
+                                   const char **from, int *n)
+{
+    expire_op_t op;
+    apr_status_t rv;
+    int i;
+
+    *n = 0;
+    memset(&op, 0, sizeof(op));
+    op.p = p;
+    op.now = now ? now : apr_time_now();
+    op.ages = ages;
+    op.max_scan = max_scan ? max_scan : EXPIRE_SCAN_MAX;
+    op.from = *from;
+    op.found = apr_array_make(p, 16, sizeof(as_device_t));
+    op.gone = apr_array_make(p, EXPIRE_TXN_BATCH, sizeof(as_device_t));
+    if ((rv = as_db_txn(db, AS_DB_TXN_READ, txn_expire_scan, &op)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (op.first = 0; op.first < op.found->nelts; op.first += op.count) {
+        op.count = op.found->nelts - op.first;
+        if (op.count > EXPIRE_TXN_BATCH) {
+            op.count = EXPIRE_TXN_BATCH;
+        }
+        if ((rv = as_db_txn(db, 0, txn_expire_batch, &op)) != APR_SUCCESS) {
+            return rv;
+        }
+        /* the record is gone: its sync state can no longer be reached; a
+         * failure here leaves only unreachable state (see the header) */
+        for (i = 0; i < op.gone->nelts; i++) {
+            const as_device_t *d = &APR_ARRAY_IDX(op.gone, i, as_device_t);
+            if ((rv = as_syncstate_drop_device(db, d->account, d->device_id)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        *n += op.gone->nelts;
+    }
+    *from = op.next;
+    return APR_SUCCESS;
+}
+
+static int txn_sweep_claim(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    expire_op_t *op = baton;
+    int rc = as_device_txn_sweep_get(db, txn, op->p, op->claimed != 0, &op->due, &op->from);
+
+    if (rc != 0 || op->due > op->now) {
+        return rc;
+    }
+    if (!op->claimed) {
+        return AS_DB_ROLLBACK; /* read pass: due, claim it in a write transaction */
+    }
+    op->claimed = 2;
+    return as_device_txn_sweep_put(db, txn, op->now + EXPIRE_LEASE, op->from);
+}
+
+static int txn_sweep_done(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    expire_op_t *op = baton;
+    return as_device_txn_sweep_put(db, txn, op->now + (op->next ? EXPIRE_STEP : EXPIRE_SWEEP),
+                                   op->next ? op->next : "");
+}
+
+apr_status_t as_svc_devices_expire_tick(as_db_t *db, apr_time_t now, const as_device_ages_t *ages,
+                                        apr_time_t *next_check, int *n)
+{
+    expire_op_t op;
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    *n = 0;
+    if ((!ages->unprovisioned && !ages->unseen) || now < *next_check) {
+        return APR_SUCCESS;
+    }
+    *next_check = now + EXPIRE_CHECK;
+    if ((rv = apr_pool_create(&p, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    memset(&op, 0, sizeof(op));
+    op.p = p;
+    op.now = now;
+    /* a read first: most looks find the sweep not due and write nothing */
+    rv = as_db_txn(db, AS_DB_TXN_READ, txn_sweep_claim, &op);
+    if (rv == APR_SUCCESS && op.due <= now) {
+        op.claimed = 1;
+        rv = as_db_txn(db, 0, txn_sweep_claim, &op);
+    }
+    if (rv == APR_SUCCESS && op.claimed == 2) {
+        op.next = op.from;
+        rv = as_svc_devices_expire(db, p, now, ages, EXPIRE_SCAN_MAX, &op.next, n);
+        if (rv == APR_SUCCESS) {
+            rv = as_db_txn(db, 0, txn_sweep_done, &op);
+        }
+    }
+    apr_pool_destroy(p);
+    return rv;
+}

@@ -224,3 +224,27 @@ def test_account_remove_takes_its_devices(d):
     show = js(d, "device", "show", "ann@example.org", "APPL1")
     assert show["provisioning"]["policy_key"] != key
     assert show["provisioning"]["state"] != "current"
+
+
+def test_device_expire(d):
+    """device expire: removes the devices that never provisioned and are idle
+    (and those not seen for long), keeps the others; ages are checked."""
+    import time
+    old = str(int(time.time()) - 3 * 86400)
+    env = dict(os.environ, AS_DEVICE_NOW=old)
+    for dev in ("FLOOD1", "FLOOD2"):
+        p = subprocess.run([DEVICE, str(d), "contact", "ann@example.org", dev, "Outlook", "14.1"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert p.returncode == 0, p.stderr
+    device(d, "contact", "ann@example.org", "NEW1", "iPhone", "14.1")
+    device(d, "contact", "bob@example.org", "FLOOD1", "iPhone", "14.1")
+    device(d, "provision", "bob@example.org", "FLOOD1", "14.1")
+
+    run(d, "device", "expire", "1d", code=2)
+    assert "each age" in run(d, "device", "expire", "1w", "180d", code=2).stderr
+    run(d, "device", "expire", "off", "off", code=2)
+    j = js(d, "device", "expire")
+    assert j["expired"] == 2 and j["passes"] >= 1
+    left = sorted((x["account"], x["device_id"]) for x in js(d, "device", "list")["devices"])
+    assert left == [("ann@example.org", "NEW1"), ("bob@example.org", "FLOOD1")]
+    assert "0 device(s) expired" in run(d, "device", "expire", "12h", "off").stdout

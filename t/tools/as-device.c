@@ -3,7 +3,8 @@
  *
  *   as-device DATADIR contact ACCOUNT DEVICEID TYPE VERSION [USER-AGENT]
  *       record a request (as the glue's gate does) and print the gate's
- *       verdict: "serve", "provision STATUS HTTP", "blocked", "wiped"
+ *       verdict: "serve", "provision STATUS HTTP", "blocked", "wiped";
+ *       AS_DEVICE_NOW=SECONDS in the environment dates the contact
  *   as-device DATADIR provision ACCOUNT DEVICEID VERSION
  *       run the two-phase exchange; print the final key (or "wipe N" when
  *       the server answered with a wipe)
@@ -53,6 +54,8 @@ int main(int argc, const char *const *argv)
         in.command = "Sync";
         in.policy_key_header = "0";
         in.inband_449 = AS_INBAND_ONLY;
+        /* tests of expiry play devices seen long ago */
+        in.now = getenv("AS_DEVICE_NOW") ? apr_time_from_sec(atoll(getenv("AS_DEVICE_NOW"))) : 0;
         if ((rv = as_provision_gate(db, p, &in, &g)) != APR_SUCCESS) {
             rc = 1;
         } else if (g.verdict == AS_GATE_SERVE) {
