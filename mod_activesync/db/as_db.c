@@ -496,7 +496,9 @@ apr_status_t as_db_recover_offline(const char *home, const as_logger_t *lg)
     memset(&tmp, 0, sizeof(tmp));
     tmp.home = (char *)home;
     as_db_options_default(&tmp.opt);
-    tmp.lg = lg ? *lg : *as_log_default();
+    if (lg) {
+        tmp.lg = *lg; /* else zeroed: silent */
+    }
     fd = lock_open_file(&tmp, 6000);
     if (fd < 0) {
         return APR_FROM_OS_ERROR(-fd);
@@ -656,9 +658,7 @@ apr_status_t as_db_open(as_db_t **pdb, const char *home, const as_db_options_t *
         db->opt.busy_timeout = apr_time_from_sec(5);
     }
     if (lg) {
-        db->lg = *lg;
-    } else {
-        db->lg = *as_log_default();
+        db->lg = *lg; /* else zeroed: silent */
     }
     db->pid = getpid();
     pthread_rwlock_init(&db->rw, NULL);

@@ -29,8 +29,9 @@
 #include "mod_activesync_handler.h"
 #include "mod_activesync_log.h"
 
-/* The process-wide logger of the core library (start-up and anything that
- * logs without a request). */
+/* The logger of the push dispatcher's start (as_watch_start): the main
+ * server's, set in child_init.  The core has no default logger; requests
+ * and the database handle get their own (mod_activesync_log.c). */
 static as_logger_t server_logger;
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -45,8 +46,6 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
-    mod_activesync_logger_server(&server_logger, s);
-    as_log_set_default(&server_logger);
     /* The first pass, before httpd detaches, only checks the configuration:
      * the data directory, the cap and the mutex are set up in the second. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -126,7 +125,6 @@ static void child_init(apr_pool_t *p, server_rec *s)
     /* GMime likewise, before the MPM starts its threads. */
     as_mime_init();
     mod_activesync_logger_server(&server_logger, s);
-    as_log_set_default(&server_logger);
     mod_activesync_db_child_init(p, s);
     /* Parked requests stop with the MPM through the stop check in each
      * request's configuration (mod_activesync_config.c). */

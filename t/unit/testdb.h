@@ -43,19 +43,19 @@ static inline as_db_t *testdb_open(const char *dir)
     as_db_t *db = NULL;
     as_db_options_t o;
     apr_status_t rv;
+    static as_logger_t lg;
+    static int level;
 
+    /* AS_TEST_LOG=LEVEL: the handle's log lines on stderr */
     if (getenv("AS_TEST_LOG")) {
-        static as_logger_t lg;
-        static int level;
         level = atoi(getenv("AS_TEST_LOG"));
         as_log_stderr_init(&lg, &level);
-        as_log_set_default(&lg);
     }
     as_db_options_default(&o);
     o.nosync = 1;
     o.thread_count = 256;
     o.lock_timeout = 500000;
-    rv = as_db_open(&db, dir, &o, NULL);
+    rv = as_db_open(&db, dir, &o, getenv("AS_TEST_LOG") ? &lg : NULL);
     ck_assert_msg(rv == APR_SUCCESS, "as_db_open(%s) failed: %d", dir, rv);
     return db;
 }
