@@ -118,17 +118,10 @@ static void atomic_set(int *v, int x)
     __atomic_store_n(v, x, __ATOMIC_SEQ_CST);
 }
 
-static as_db_test_hook_fn *test_hook;
-
-void as_db_set_test_hook(as_db_test_hook_fn *fn)
+void as_db_test_hook(as_db_t *db, const char *stage)
 {
-    test_hook = fn;
-}
-
-void as_db_test_hook(const char *stage)
-{
-    if (test_hook) {
-        test_hook(stage);
+    if (db && db->opt.test_hook) {
+        db->opt.test_hook(stage);
     }
 }
 
