@@ -41,6 +41,7 @@ struct as_vc_trust_t {
 typedef struct as_vc_trust_t vc_cached_t;
 
 #define VC_CACHE_SLOTS 8
+/* The process-wide cache (see the top of the file): keyed by configuration. */
 static vc_cached_t *vc_cache[VC_CACHE_SLOTS];
 static unsigned vc_cache_next;
 static pthread_mutex_t vc_cache_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -139,7 +139,7 @@ void as_db_options_default(as_db_options_t *o)
 apr_status_t as_db_check_version(const char **msg)
 {
     int major, minor, patch;
-    static char buf[160];
+    static char buf[160]; /* the message outlives the call; same text for every caller */
 
     (void)db_version(&major, &minor, &patch);
     if (major != DB_VERSION_MAJOR || minor != DB_VERSION_MINOR) {
@@ -221,6 +221,8 @@ apr_status_t as_db_prepare_home(apr_pool_t *p, const char *path, uid_t uid, gid_
 /* ---- one handle per process ------------------------------------------- */
 
 #define MAX_OPEN 8
+/* Process-wide on purpose: Berkeley DB allows one handle per environment
+ * and process, whoever (virtual host, tool, test) opens it. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char path[PATH_MAX];

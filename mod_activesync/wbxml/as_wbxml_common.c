@@ -114,6 +114,7 @@ typedef struct {
     unsigned char token;
 } taghash_ent_t;
 
+/* Built once from constant tables, read-only after (see the top of the file). */
 static taghash_ent_t taghash[TAGHASH_SIZE];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
