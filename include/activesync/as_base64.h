@@ -1,7 +1,7 @@
 /* Base64 (RFC 4648 section 4) shared by the core: one encoder, one strict
  * decoder and the character classes.  The users differ only in what they
  * tolerate, so that is said by flags at each call:
- *   - WBXML OPAQUE text (as_wbxml.c): AS_B64_BLANKS.
+ *   - WBXML OPAQUE text (as_wbxml_encode.c, as_wbxml_opaque.c): AS_B64_BLANKS.
  *   - ValidateCert certificates: AS_B64_BLANKS | AS_B64_PAD_OPTIONAL.
  *   - the MS-ASHTTP base64 request line, the licence signature:
  *     AS_B64_CANONICAL.

@@ -14,8 +14,10 @@
 #include "as_catalog.h"
 #include "as_request_line.h"
 #include "as_xml.h"
+#include "as_watch.h"
 
 struct as_cap_decision_t; /* as_cap.h */
+struct as_sync_waiter_t;  /* as_sync.h */
 
 typedef struct as_request_t {
     apr_pool_t *pool;
@@ -92,6 +94,13 @@ typedef struct as_server_conf_t {
     /* `ActiveSyncPingHeartbeat MIN MAX`: Ping's HeartbeatInterval bounds in
      * seconds; 0 (or MIN > MAX) = the protocol's 60..3540. */
     int ping_heartbeat_min, ping_heartbeat_max;
+    /* Parked Ping and Sync waits end ("no change") when this says the server
+     * stops (as_watch.h); fn NULL: only as_watch_stop() ends them early.
+     * The glue sets the MPM's state. */
+    as_watch_stop_check_t push_stop;
+    /* Replaces the inotify wait of Sync with Wait (as_sync.h); NULL: inotify.
+     * Tests and other schedulers. */
+    const struct as_sync_waiter_t *sync_waiter;
 } as_server_conf_t;
 
 #endif

@@ -96,6 +96,10 @@ typedef struct as_db_options_t {
     /* How long as_db_txn() keeps retrying a transaction that meets a lock
      * held by another one before it gives up with AS_DB_EBUSY (default 5 s). */
     apr_interval_time_t busy_timeout;
+    /* Test hook (never set in production): called with a stage name at
+     * instrumented points inside transactions of this handle (as_cap.c
+     * after taking the counter lock).  NULL: none (default). */
+    void (*test_hook)(const char *stage);
 } as_db_options_t;
 
 /* Fills the defaults above. */
@@ -198,12 +202,8 @@ typedef int as_db_iter_fn(void *baton, const void *key, size_t klen, const void 
 int as_db_iterate(DB *dbp, DB_TXN *txn, const void *prefix, size_t plen, as_db_iter_fn *cb,
                   void *baton);
 
-/* Test hook: called with a stage name at instrumented points inside
- * transactions (as_cap.c calls it after taking the counter lock).  NULL to
- * remove.  Never set in production. */
-typedef void as_db_test_hook_fn(const char *stage);
-void as_db_set_test_hook(as_db_test_hook_fn *fn);
-void as_db_test_hook(const char *stage);
+/* Calls the handle's test hook (as_db_options_t test_hook), if any. */
+void as_db_test_hook(as_db_t *db, const char *stage);
 /* Test only: put the environment in the panic state (DB_PANIC_ENVIRONMENT),
  * as a crash inside Berkeley DB would; every process must then reopen. */
 apr_status_t as_db_test_panic(as_db_t *db);

@@ -1,9 +1,10 @@
 /* Logging bridge of the core library.
  *
  * The core never includes httpd headers: it logs through a logger, a pair of
- * callbacks plus a baton.  The httpd glue installs one that forwards to
- * ap_log_rerror()/ap_log_error() (so per-module LogLevel works); unit tests
- * and the admin tool install a stderr printer.  Levels mirror APLOG_*.
+ * callbacks plus a baton.  The httpd glue passes one that forwards to
+ * ap_log_rerror() (per request) or ap_log_error() (per server, for the
+ * database handle and start-up), so per-module LogLevel works; unit tests
+ * and the admin tool pass a stderr printer.  Levels mirror APLOG_*.
  */
 #ifndef AS_LOG_H
 #define AS_LOG_H
@@ -44,11 +45,10 @@ typedef struct as_logger_t {
 
 #define AS_LOG_MARK __FILE__, __LINE__
 
-/* The process-wide logger used when a call passes lg == NULL (start-up,
- * maintenance, tools).  Without one, nothing is printed. */
-void as_log_set_default(const as_logger_t *lg);
-const as_logger_t *as_log_default(void);
-
+/* A logger is always passed by the caller: the request's (as_request_t
+ * log), the database handle's (as_db_open), the watch's (as_watch_create).
+ * There is no process-wide default; lg == NULL prints nothing (and
+ * as_log_enabled() says 0). */
 int as_log_enabled(const as_logger_t *lg, int level);
 void as_log(const as_logger_t *lg, const char *file, int line, int level, apr_status_t rv,
             const char *fmt, ...) __attribute__((format(printf, 6, 7)));

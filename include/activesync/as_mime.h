@@ -49,7 +49,7 @@ typedef struct as_mime_opts_t {
     const as_mime_bodypref_t *prefs; /* in request order; NULL/0: Type 1, no limit */
     int nprefs;
     int mime_support;       /* MIMESupport: 0 never, 1 S/MIME only, 2 always (Type 4) */
-    const as_logger_t *log; /* for the one line about a broken invitation; NULL: default */
+    const as_logger_t *log; /* for the one line about a broken invitation; NULL: none */
 } as_mime_opts_t;
 
 /* Parse the message and append the Email ApplicationData children to

@@ -32,8 +32,9 @@
  * change (re-running the O(1) probe, and the delta computation only for
  * collections whose token moved), the timeout, a newer request of the
  * device or a stop; then it answers (an empty reply = no change).  A
- * waiter registered with as_sync_set_waiter() replaces the inotify wait
- * (tests, other schedulers).
+ * waiter in the request's configuration (as_server_conf_t sync_waiter)
+ * replaces the inotify wait (tests, other schedulers); parked inotify
+ * waits end early when the configuration's push_stop check says so.
  */
 #ifndef AS_SYNC_H
 #define AS_SYNC_H
@@ -92,7 +93,10 @@ apr_status_t as_sync_note_moved(as_db_t *db, const char *account, const char *de
 typedef apr_status_t as_sync_wait_fn(void *baton, const as_request_t *req, as_store_t *st,
                                      const apr_array_header_t *folder_ids,
                                      apr_interval_time_t timeout);
-void as_sync_set_waiter(as_sync_wait_fn *fn, void *baton);
+typedef struct as_sync_waiter_t {
+    as_sync_wait_fn *fn;
+    void *baton;
+} as_sync_waiter_t;
 
 /* Bounds. */
 #define AS_SYNC_WINDOW_DEFAULT  100

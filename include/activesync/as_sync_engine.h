@@ -45,9 +45,6 @@ apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *i
 /* The probe test on an already read header. */
 int as_sync_header_unchanged(const as_coll_state_t *cs, const char *token, int filter_type);
 
-/* The registered waiter (as_sync_set_waiter), NULL when none. */
-as_sync_wait_fn *as_sync_waiter(void **baton);
-
 /* Text of an element (leaf) or NULL. */
 const char *as_sync_text(apr_pool_t *p, xmlNodePtr n);
 /* Decimal of an element; def when absent; -1 when not a number in 0..max. */

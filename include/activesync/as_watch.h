@@ -10,7 +10,7 @@
  *     as_watch_t *w;
  *     as_watch_result_t res;
  *     as_watch_claim(p, datadir, account, device_key, &t);   1. claim
- *     as_watch_create(p, t, &w);                              2. watch the claim
+ *     as_watch_create(p, t, log, &stop, &w);                  2. watch the claim
  *     for each folder: for each path of as_store_watch_paths():
  *         as_watch_add(w, path, &index);                      3. watch new/, cur/
  *     if (anything changed already (folder tokens))  -> answer now
@@ -82,12 +82,22 @@
  *
  * GRACEFUL STOP
  * as_watch_stop() (async-signal-safe: an atomic flag and a write() to an
- * eventfd) makes every parked wait return AS_WATCH_STOPPING at once and
- * every later wait return it immediately.  The glue can call it from a
- * pool cleanup, a signal handler, or let the dispatcher ask it once a
- * second through as_watch_set_stop_check() (e.g. a function returning
- * ap_mpm_query(AP_MPMQ_MPM_STATE) == AP_MPMQ_STOPPING), which costs one
- * call per second per process, not per wait.
+ * eventfd) makes every parked wait of the process return AS_WATCH_STOPPING
+ * at once and every later wait return it immediately; the glue calls it
+ * from a pool cleanup or a signal handler.  Each wait may also bring a
+ * stop check (as_watch_create; e.g. a function returning
+ * ap_mpm_query(AP_MPMQ_MPM_STATE) == AP_MPMQ_STOPPING): it is asked when
+ * the wait starts and, while the wait is parked, once a second by the
+ * dispatcher -- once per distinct (fn, baton) of the parked waits, not per
+ * wait -- and when it answers nonzero the waits that carry it return
+ * AS_WATCH_STOPPING.  Waits with another check, or none, are not affected.
+ *
+ * WHAT IS PROCESS-WIDE
+ * Only the resource: the inotify instance, the dispatcher thread, the
+ * kernel watches and the as_watch_stop() flag.  Its configuration comes
+ * from the caller: the logger and a benchmark tick from as_watch_start()
+ * (or the logger of the first wait when nothing started it), the stop
+ * check from each wait.
  *
  * THREADS: all functions are thread-safe; one as_watch_t is used by one
  * thread at a time.
@@ -109,7 +119,7 @@ typedef enum {
     AS_WATCH_CHANGED = 1, /* a watched path changed (see as_watch_fired) */
     AS_WATCH_TIMEOUT,     /* nothing happened within the timeout */
     AS_WATCH_SUPERSEDED,  /* a newer claim of the same (account, device) */
-    AS_WATCH_STOPPING     /* the process stops (as_watch_stop) */
+    AS_WATCH_STOPPING     /* the process stops (as_watch_stop, the wait's stop check) */
 } as_watch_result_t;
 
 /* "changed", "timeout", "superseded", "stopping". */
@@ -135,10 +145,20 @@ int as_watch_ticket_current(const as_watch_ticket_t *t);
 
 typedef struct as_watch_t as_watch_t;
 
+/* A stop check: nonzero when the waits that carry it must end (the server
+ * stops).  Called from the dispatcher thread and the waiting thread; it
+ * must be thread-safe and cheap. */
+typedef int as_watch_stop_fn(void *baton);
+typedef struct as_watch_stop_check_t {
+    as_watch_stop_fn *fn; /* NULL: none */
+    void *baton;
+} as_watch_stop_check_t;
+
 /* A new wait registration in pool p (closed by a cleanup of p).  ticket may
- * be NULL (no supersede).  log may be NULL. */
+ * be NULL (no supersede).  log may be NULL.  stop may be NULL (only
+ * as_watch_stop() ends the wait early); it is copied. */
 apr_status_t as_watch_create(apr_pool_t *p, const as_watch_ticket_t *ticket, const as_logger_t *log,
-                             as_watch_t **w);
+                             const as_watch_stop_check_t *stop, as_watch_t **w);
 
 /* Watch a directory (or file).  *index (may be NULL) receives its index for
  * as_watch_fired().  APR_ENOENT when the path does not exist; when inotify
@@ -164,14 +184,20 @@ void as_watch_close(as_watch_t *w);
 void as_watch_stop(void);
 int as_watch_stopping(void);
 
-/* A function the dispatcher calls once a second; when it returns nonzero,
- * as_watch_stop() is triggered.  NULL removes it. */
-void as_watch_set_stop_check(int (*fn)(void));
+/* The configuration of the process-wide part, given when it starts. */
+typedef struct as_watch_config_t {
+    const as_logger_t *log; /* start-up problems (no inotify, no thread); may be NULL */
+    /* Called once a second by the dispatcher, NULL: none (benchmarks sample
+     * as_watch_stats() with it). */
+    void (*tick)(void *baton);
+    void *tick_baton;
+} as_watch_config_t;
 
-/* Start the process-wide part now (inotify instance, dispatcher) instead of
- * at the first wait; as_watch_stats() figures are then sampled once a second
- * from the start (benchmarks). */
-apr_status_t as_watch_start(const as_logger_t *log);
+/* Start the process-wide part now (inotify instance, dispatcher) with cfg
+ * (NULL: no logger, no tick) instead of at the first wait.  APR_EEXIST
+ * when it already runs in this process: its configuration is then left as
+ * it is (set once, by whoever started it; as_watch_shutdown() ends it). */
+apr_status_t as_watch_start(const as_watch_config_t *cfg);
 
 /* Stop the dispatcher, wake and wait for the remaining waits (up to 5 s),
  * release the inotify instance, and clear the stopping flag (child exit,

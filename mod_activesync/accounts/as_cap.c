@@ -371,7 +371,7 @@ static int txn_admit(as_db_t *db, DB_TXN *txn, void *baton)
     if ((rc = as_cap_txn_lock(db, txn, &count)) != 0) {
         return rc;
     }
-    as_db_test_hook("cap-locked");
+    as_db_test_hook(db, "cap-locked");
     d->count = count;
     if ((rc = as_dir_txn_resolve(db, txn, a->p, a->address, a->domain, 1, &acct)) != 0) {
         return rc;
@@ -396,7 +396,7 @@ static int txn_admit(as_db_t *db, DB_TXN *txn, void *baton)
         }
         d->count = count;
         d->result = AS_CAP_ADMITTED;
-        as_db_test_hook("cap-registered");
+        as_db_test_hook(db, "cap-registered");
         return 0;
     }
     if (a->cap->mode == AS_CAP_CLOSED) {
@@ -412,7 +412,7 @@ static int txn_admit(as_db_t *db, DB_TXN *txn, void *baton)
     d->eff.value[AS_OPT_ACTIVESYNC] = 0;
     d->eff.source[AS_OPT_ACTIVESYNC] = AS_SRC_ACCOUNT;
     d->result = AS_CAP_DENIED_FULL;
-    as_db_test_hook("cap-refused");
+    as_db_test_hook(db, "cap-refused");
     return 0;
 }
 

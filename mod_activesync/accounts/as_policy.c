@@ -162,6 +162,7 @@ int as_polset_empty(const as_polset_t *s)
 
 #define ALL_DEFINED ((((apr_uint64_t)1) << AS_POL_COUNT) - 1)
 
+/* The built-in policy defaults: constant, built once, never written after. */
 static as_polset_t builtin_set;
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 

@@ -220,7 +220,7 @@ static int admit_new_device(gate_op_t *op, as_db_t *db, DB_TXN *txn)
         return rc;
     }
     if (op->write) {
-        as_db_test_hook("device-counted");
+        as_db_test_hook(db, "device-counted");
     }
     if (n < in->max_devices) {
         return 0;

@@ -320,8 +320,7 @@ int asadm_open_db(asadm_ctx_t *ctx)
     if (getenv("ACTIVESYNC_ADMIN_DEBUG")) {
         level = AS_LOG_DEBUG;
     }
-    as_log_stderr_init(&lg, &level);
-    as_log_set_default(&lg);
+    as_log_stderr_init(&lg, &level); /* passed to as_db_open below */
     if (stat(ctx->datadir, &st) != 0) {
         if (errno != ENOENT) {
             return asadm_error(ASADM_FAIL, "data directory %s: %s", ctx->datadir, strerror(errno));

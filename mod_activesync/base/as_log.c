@@ -6,30 +6,13 @@
 
 #include "activesync/as_log.h"
 
-static as_logger_t default_logger;
-
-void as_log_set_default(const as_logger_t *lg)
-{
-    if (lg) {
-        default_logger = *lg;
-    } else {
-        default_logger.enabled = NULL;
-        default_logger.print = NULL;
-        default_logger.baton = NULL;
-    }
-}
-
-const as_logger_t *as_log_default(void)
-{
-    return &default_logger;
-}
+/* No process-wide default logger: every caller passes its own (the
+ * request's, the database handle's, the tool's), so two virtual hosts or
+ * two tests never log through each other's.  NULL prints nothing. */
 
 int as_log_enabled(const as_logger_t *lg, int level)
 {
-    if (!lg) {
-        lg = &default_logger;
-    }
-    return lg->print && (!lg->enabled || lg->enabled(lg->baton, level));
+    return lg && lg->print && (!lg->enabled || lg->enabled(lg->baton, level));
 }
 
 void as_log(const as_logger_t *lg, const char *file, int line, int level, apr_status_t rv,
@@ -38,9 +21,6 @@ void as_log(const as_logger_t *lg, const char *file, int line, int level, apr_st
     char msg[2048];
     va_list ap;
 
-    if (!lg) {
-        lg = &default_logger;
-    }
     if (!as_log_enabled(lg, level)) {
         return;
     }

@@ -362,7 +362,8 @@ static int wait_for_changes(ping_ctx_t *c, const as_watch_ticket_t *ticket, long
     as_watch_t *w = NULL;
     int i, status;
 
-    if (as_watch_create(c->r->pool, ticket, c->r->log, &w) != APR_SUCCESS) {
+    if (as_watch_create(c->r->pool, ticket, c->r->log, c->r->conf ? &c->r->conf->push_stop : NULL,
+                        &w) != APR_SUCCESS) {
         return PING_SERVER;
     }
     for (i = 0; i < c->watched->nelts; i++) {

@@ -363,7 +363,8 @@ static apr_status_t watch_start(sync_ctx_t *c, const as_watch_ticket_t *ticket,
     apr_status_t rv;
     int i, j;
     *w = NULL;
-    if ((rv = as_watch_create(c->own->pool, ticket, c->e.r->log, w)) != APR_SUCCESS) {
+    if ((rv = as_watch_create(c->own->pool, ticket, c->e.r->log,
+                              c->e.r->conf ? &c->e.r->conf->push_stop : NULL, w)) != APR_SUCCESS) {
         return rv;
     }
     for (i = 0; i < ids->nelts; i++) {
@@ -440,8 +441,9 @@ static apr_status_t sync_wait(sync_ctx_t *c, const as_watch_ticket_t *ticket,
                               const apr_array_header_t *ids, apr_interval_time_t wait,
                               xmlDocPtr *req, int *anything, int *status)
 {
-    void *baton;
-    as_sync_wait_fn *fn = as_sync_waiter(&baton);
+    const as_sync_waiter_t *waiter = c->e.r->conf ? c->e.r->conf->sync_waiter : NULL;
+    as_sync_wait_fn *fn = waiter ? waiter->fn : NULL;
+    void *baton = waiter ? waiter->baton : NULL;
     apr_time_t deadline = apr_time_now() + wait;
     as_watch_t *w = NULL;
     apr_status_t rv = APR_SUCCESS;

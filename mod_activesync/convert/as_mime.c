@@ -34,6 +34,7 @@
 /* ---------------------------------------------------------------------------
  * Init
  */
+/* GMime's initialisation is process-wide (it has global tables): done once. */
 static int mime_ready;
 
 void as_mime_init(void)

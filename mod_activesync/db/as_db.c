@@ -118,17 +118,10 @@ static void atomic_set(int *v, int x)
     __atomic_store_n(v, x, __ATOMIC_SEQ_CST);
 }
 
-static as_db_test_hook_fn *test_hook;
-
-void as_db_set_test_hook(as_db_test_hook_fn *fn)
+void as_db_test_hook(as_db_t *db, const char *stage)
 {
-    test_hook = fn;
-}
-
-void as_db_test_hook(const char *stage)
-{
-    if (test_hook) {
-        test_hook(stage);
+    if (db && db->opt.test_hook) {
+        db->opt.test_hook(stage);
     }
 }
 
@@ -146,7 +139,7 @@ void as_db_options_default(as_db_options_t *o)
 apr_status_t as_db_check_version(const char **msg)
 {
     int major, minor, patch;
-    static char buf[160];
+    static char buf[160]; /* the message outlives the call; same text for every caller */
 
     (void)db_version(&major, &minor, &patch);
     if (major != DB_VERSION_MAJOR || minor != DB_VERSION_MINOR) {
@@ -228,6 +221,8 @@ apr_status_t as_db_prepare_home(apr_pool_t *p, const char *path, uid_t uid, gid_
 /* ---- one handle per process ------------------------------------------- */
 
 #define MAX_OPEN 8
+/* Process-wide on purpose: Berkeley DB allows one handle per environment
+ * and process, whoever (virtual host, tool, test) opens it. */
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char path[PATH_MAX];
@@ -496,7 +491,9 @@ apr_status_t as_db_recover_offline(const char *home, const as_logger_t *lg)
     memset(&tmp, 0, sizeof(tmp));
     tmp.home = (char *)home;
     as_db_options_default(&tmp.opt);
-    tmp.lg = lg ? *lg : *as_log_default();
+    if (lg) {
+        tmp.lg = *lg; /* else zeroed: silent */
+    }
     fd = lock_open_file(&tmp, 6000);
     if (fd < 0) {
         return APR_FROM_OS_ERROR(-fd);
@@ -656,9 +653,7 @@ apr_status_t as_db_open(as_db_t **pdb, const char *home, const as_db_options_t *
         db->opt.busy_timeout = apr_time_from_sec(5);
     }
     if (lg) {
-        db->lg = *lg;
-    } else {
-        db->lg = *as_log_default();
+        db->lg = *lg; /* else zeroed: silent */
     }
     db->pid = getpid();
     pthread_rwlock_init(&db->rw, NULL);

@@ -29,8 +29,9 @@
 #include "mod_activesync_handler.h"
 #include "mod_activesync_log.h"
 
-/* The process-wide logger of the core library (start-up and anything that
- * logs without a request). */
+/* The logger of the push dispatcher's start (as_watch_start): the main
+ * server's, set in child_init.  The core has no default logger; requests
+ * and the database handle get their own (mod_activesync_log.c). */
 static as_logger_t server_logger;
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -45,8 +46,6 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
-    mod_activesync_logger_server(&server_logger, s);
-    as_log_set_default(&server_logger);
     /* The first pass, before httpd detaches, only checks the configuration:
      * the data directory, the cap and the mutex are set up in the second. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -63,9 +62,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
  * waits and the heap in use (mallinfo2: every glibc arena plus mmapped
  * blocks), so the benchmark can tell what parked Pings hold on the heap
  * apart from what the process's RSS does (thread stacks, arenas). */
-static server_rec *bench_server;
-
-static void bench_push_stats(void)
+static void bench_push_stats(void *server)
 {
     static unsigned last_waits = ~0u;
     static size_t last_heap;
@@ -79,30 +76,12 @@ static void bench_push_stats(void)
     }
     last_waits = ws.waits;
     last_heap = heap;
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, bench_server,
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, (server_rec *)server,
                  "push stats: pid=%ld waits=%u watches=%u watch_bytes=%" APR_SIZE_T_FMT
                  " heap_in_use=%" APR_SIZE_T_FMT " heap_mmap=%" APR_SIZE_T_FMT
                  " heap_system=%" APR_SIZE_T_FMT " heap_free=%" APR_SIZE_T_FMT,
                  (long)getpid(), ws.waits, ws.watches, (size_t)ws.bytes, heap, (size_t)mi.hblkhd,
                  (size_t)(mi.arena + mi.hblkhd), (size_t)mi.fordblks);
-}
-
-/* Asked once a second by the push dispatcher thread (as_watch.h): is this
- * child stopping?  Every MPM sets its state to STOPPING in the child on a
- * graceful restart, a graceful stop and a stop (prefork in the signal
- * handler, event/worker when the listener is told to go), so parked Pings
- * and Sync Waits answer "no change" within about a second and the child can
- * exit instead of keeping an old generation alive for up to 59 minutes. */
-static int mpm_stopping(void)
-{
-    int state = AP_MPMQ_RUNNING;
-    if (bench_server) {
-        bench_push_stats(); /* the same once-a-second tick */
-    }
-    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
-        return 0;
-    }
-    return state == AP_MPMQ_STOPPING;
 }
 
 /* Child exit (pchild pre-cleanup; pre-cleanups run before the subpools --
@@ -146,12 +125,13 @@ static void child_init(apr_pool_t *p, server_rec *s)
     /* GMime likewise, before the MPM starts its threads. */
     as_mime_init();
     mod_activesync_logger_server(&server_logger, s);
-    as_log_set_default(&server_logger);
     mod_activesync_db_child_init(p, s);
-    as_watch_set_stop_check(mpm_stopping);
+    /* Parked requests stop with the MPM through the stop check in each
+     * request's configuration (mod_activesync_config.c). */
     if (getenv("AS_BENCH_PUSH_STATS")) {
-        bench_server = s; /* figures from the start: the dispatcher now */
-        as_watch_start(&server_logger);
+        /* figures from the start: the dispatcher now, ticking */
+        as_watch_config_t wc = {&server_logger, bench_push_stats, s};
+        as_watch_start(&wc);
     }
     /* Registered after the database's pre-cleanup, so it runs before it
      * (pre-cleanups run last registered first): parked requests are woken

@@ -44,6 +44,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <ap_mpm.h>
 
 #include "activesync/as_maildir.h"
 #include "mod_activesync_private.h"
@@ -126,6 +127,23 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     return n;
 }
 
+/* The stop check of parked Pings and Sync Waits (as_watch.h), asked once a
+ * second by the push dispatcher: is this child stopping?  Every MPM sets
+ * its state to STOPPING in the child on a graceful restart, a graceful stop
+ * and a stop (prefork in the signal handler, event/worker when the listener
+ * is told to go), so parked requests answer "no change" within about a
+ * second and the child can exit instead of keeping an old generation alive
+ * for up to 59 minutes. */
+static int mpm_stopping(void *baton)
+{
+    int state = AP_MPMQ_RUNNING;
+    (void)baton;
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
+        return 0;
+    }
+    return state == AP_MPMQ_STOPPING;
+}
+
 void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
 {
     static const apr_array_header_t empty = {NULL, sizeof(const char *), 0, 0, NULL};
@@ -155,6 +173,9 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     conf->core.sync_max_window = 0;
     conf->core.ping_heartbeat_min = c->ping_min != UNSET ? c->ping_min : 0;
     conf->core.ping_heartbeat_max = c->ping_max != UNSET ? c->ping_max : 0;
+    conf->core.push_stop.fn = mpm_stopping;
+    conf->core.push_stop.baton = NULL;
+    conf->core.sync_waiter = NULL;
     conf->provisioning = c->provisioning != UNSET ? (as_prov_mode_t)c->provisioning
                                                   : MOD_ACTIVESYNC_DEFAULT_PROVISIONING;
     conf->provisioning_449 = c->provisioning_449 != UNSET ? (as_inband_449_t)c->provisioning_449

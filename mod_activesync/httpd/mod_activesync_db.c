@@ -224,7 +224,7 @@ static void routine_print(void *baton, const char *file, int line, int level, ap
 
 static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t gid)
 {
-    as_logger_t routine;
+    as_logger_t routine, server;
     const char *msg = NULL;
     struct stat sb;
     apr_status_t rv;
@@ -245,7 +245,8 @@ static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t 
     }
     routine.enabled = routine_enabled;
     routine.print = routine_print;
-    routine.baton = (void *)as_log_default();
+    mod_activesync_logger_server(&server, s);
+    routine.baton = &server;
     t0 = apr_time_now();
     rv = as_db_recover_offline(st.datadir, &routine);
     if (rv != APR_SUCCESS) {
@@ -477,6 +478,7 @@ static void unwedge(apr_pool_t *p, server_rec *s, pid_t holder, apr_time_t held)
     pid_t *pids = apr_pcalloc(p, sizeof(pid_t) * (size_t)(n > 0 ? n : 1));
     apr_time_t t0 = apr_time_now(), deadline;
     const char *msg = NULL;
+    as_logger_t lg;
     apr_status_t rv;
 
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
@@ -516,7 +518,8 @@ static void unwedge(apr_pool_t *p, server_rec *s, pid_t holder, apr_time_t held)
                      (long)holder, st.datadir);
         return;
     }
-    rv = as_db_recover_offline(st.datadir, NULL);
+    mod_activesync_logger_server(&lg, s);
+    rv = as_db_recover_offline(st.datadir, &lg);
     if (as_db_prepare_home(p, st.datadir, st.uid, st.gid, &msg) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ASLOGNO(12034) "%s", msg ? msg : st.datadir);
     }
@@ -581,11 +584,13 @@ static void open_db(int quiet)
 {
     as_db_options_t o;
     as_db_t *db = NULL;
+    as_logger_t lg;
     apr_status_t rv;
 
     as_db_options_default(&o);
     o.thread_count = st.thread_count;
-    rv = as_db_open(&db, st.datadir, &o, NULL);
+    mod_activesync_logger_server(&lg, st.s); /* copied into the handle */
+    rv = as_db_open(&db, st.datadir, &o, &lg);
     if (rv == APR_SUCCESS) {
         __atomic_store_n(&st.db, db, __ATOMIC_RELEASE);
         if (quiet) {

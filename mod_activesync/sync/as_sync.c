@@ -437,20 +437,3 @@ void as_sync_park_light(as_request_t *r, as_request_t *scratch)
     }
     scratch->body = NULL;
 }
-
-/* ---- waiter ------------------------------------------------------------------- */
-
-static as_sync_wait_fn *waiter_fn;
-static void *waiter_baton;
-
-void as_sync_set_waiter(as_sync_wait_fn *fn, void *baton)
-{
-    waiter_fn = fn;
-    waiter_baton = baton;
-}
-
-as_sync_wait_fn *as_sync_waiter(void **baton)
-{
-    *baton = waiter_baton;
-    return waiter_fn;
-}

@@ -36,6 +36,10 @@ static inline xmlDocPtr cmdtest_tree(const char *xml)
     return dec;
 }
 
+/* The logger cmdtest_run() puts in the request (NULL: none); a test that
+ * checks log lines sets it and puts it back. */
+static __attribute__((unused)) const as_logger_t *cmdtest_log;
+
 typedef struct cmdtest_t {
     as_request_t req;
     as_request_line_t line;
@@ -54,7 +58,7 @@ static inline void cmdtest_run(cmdtest_t *t, as_command_fn *fn, as_db_t *db, con
     t->line.device_key = devid;
     t->line.device_type = devtype;
     t->req.pool = unit_pool;
-    t->req.log = NULL;
+    t->req.log = cmdtest_log;
     t->req.account = account;
     t->req.line = &t->line;
     t->req.protocol_version = version;

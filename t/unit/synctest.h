@@ -65,6 +65,7 @@ static __attribute__((unused)) void st_run_dev(cmdtest_t *t, as_command_fn *fn, 
     t->req.body = xml ? cmdtest_tree(xml) : NULL;
     t->req.db = db;
     t->req.conf = &st_conf;
+    t->req.log = cmdtest_log;
     st_access.eff.value[AS_OPT_EMAIL] = !st_email_off;
     t->req.access = &st_access;
     t->resp.http_status = 200;

@@ -38,26 +38,34 @@ static inline char *testdb_mkdtemp(void)
     return t;
 }
 
-static inline as_db_t *testdb_open(const char *dir)
+/* Open the environment in dir; hook (may be NULL) is the handle's test
+ * hook (as_db_options_t). */
+static inline as_db_t *testdb_open_hooked(const char *dir, void (*hook)(const char *stage))
 {
     as_db_t *db = NULL;
     as_db_options_t o;
     apr_status_t rv;
+    static as_logger_t lg;
+    static int level;
 
+    /* AS_TEST_LOG=LEVEL: the handle's log lines on stderr */
     if (getenv("AS_TEST_LOG")) {
-        static as_logger_t lg;
-        static int level;
         level = atoi(getenv("AS_TEST_LOG"));
         as_log_stderr_init(&lg, &level);
-        as_log_set_default(&lg);
     }
     as_db_options_default(&o);
     o.nosync = 1;
     o.thread_count = 256;
     o.lock_timeout = 500000;
-    rv = as_db_open(&db, dir, &o, NULL);
+    o.test_hook = hook;
+    rv = as_db_open(&db, dir, &o, getenv("AS_TEST_LOG") ? &lg : NULL);
     ck_assert_msg(rv == APR_SUCCESS, "as_db_open(%s) failed: %d", dir, rv);
     return db;
+}
+
+static inline as_db_t *testdb_open(const char *dir)
+{
+    return testdb_open_hooked(dir, NULL);
 }
 
 /* The usual checked fixture: unit_pool, a fresh directory, an open

@@ -1585,7 +1585,7 @@ static apr_status_t md_set_flags(as_store_t *st, const char *folder_id, const ch
 /* Unique Maildir base name (time.MusecPpidQn_Rrand.host,S=size). */
 static const char *unique_name(apr_pool_t *p, apr_size_t size)
 {
-    static unsigned counter;
+    static unsigned counter; /* process-wide on purpose: names unique across threads */
     struct timeval tv;
     char host[256];
     unsigned q = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);

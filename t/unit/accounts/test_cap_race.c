@@ -87,8 +87,8 @@ static void worker(int wfd, const as_cap_limit_t *cap)
 
     apr_pool_create(&p, NULL);
     hook_fd = wfd;
-    as_db_set_test_hook(hook);
     as_db_options_default(&o);
+    o.test_hook = hook;
     o.nosync = 1;
     o.thread_count = 512;
     o.lock_timeout = 500000;

@@ -248,14 +248,14 @@ START_TEST(concurrent_first_contacts_respect_the_limit)
     long i;
 
     at_hook = admitted = 0;
-    as_db_set_test_hook(hook);
+    as_db_close(db); /* reopened with the hook */
+    db = testdb_open_hooked(dir, hook);
     for (i = 0; i < NTHREADS; i++) {
         ck_assert_int_eq(pthread_create(&th[i], NULL, racer, (void *)i), 0);
     }
     for (i = 0; i < NTHREADS; i++) {
         pthread_join(th[i], NULL);
     }
-    as_db_set_test_hook(NULL);
     ck_assert_int_eq(ndevices(ACCT), LIMIT);
     ck_assert_int_eq(admitted, LIMIT);
 }

@@ -768,7 +768,6 @@ static int loop_has(const char *needle)
 START_TEST(loop_rebuilds_then_skips)
 {
     static const as_logger_t lg = {loop_enabled, loop_print, NULL};
-    const as_logger_t *saved = as_log_default();
     const char *inbox, *bad_sid = NULL, *bad_id, *b0 = NULL, *key, *k0 = NULL;
     unsigned now = 0;
     apr_size_t l0 = 0;
@@ -783,7 +782,7 @@ START_TEST(loop_rebuilds_then_skips)
     st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, "0", 0, NULL));
     st_model_apply(&m, t.resp.doc, inbox);
     cmdtest_free(&t);
-    as_log_set_default(&lg);
+    cmdtest_log = &lg;
     while (more) {
         apr_size_t l;
         const char *b;
@@ -873,7 +872,7 @@ START_TEST(loop_rebuilds_then_skips)
     st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, m.key, 100, NULL));
     ck_assert_ptr_null(t.resp.doc);
     cmdtest_free(&t);
-    as_log_set_default(saved);
+    cmdtest_log = NULL;
 }
 END_TEST
 
@@ -882,7 +881,6 @@ END_TEST
 START_TEST(loop_nothing_to_narrow)
 {
     static const as_logger_t lg = {loop_enabled, loop_print, NULL};
-    const as_logger_t *saved = as_log_default();
     const char *inbox, *k, *b0, *b;
     apr_size_t l0, l;
     apr_array_header_t *items;
@@ -903,7 +901,7 @@ START_TEST(loop_nothing_to_narrow)
                                         it->flags & AS_STORE_SEEN ? AS_STORE_SEEN : 0, &now),
                      APR_SUCCESS);
     k = m.key;
-    as_log_set_default(&lg);
+    cmdtest_log = &lg;
     st_run(&t, as_cmd_sync, "Sync", st_sync_xml(inbox, k, 10, NULL));
     ck_assert_int_eq(sx_count(t.resp.doc, "//a:Commands/a:Change"), 1);
     b0 = st_wbxml(t.resp.doc, &l0);
@@ -915,7 +913,7 @@ START_TEST(loop_nothing_to_narrow)
         cmdtest_free(&t);
     }
     ck_assert_int_eq(loop_has("nothing to narrow"), 1);
-    as_log_set_default(saved);
+    cmdtest_log = NULL;
 }
 END_TEST
 

@@ -1,9 +1,9 @@
 /* Push waits (as_watch.h): a delivery by another thread wakes a parked
  * wait (latency reported), timeouts, coalescing, supersede by a claim from
- * another thread and from another process, the stop signal and the stop
- * check, and 1,000 parked waits in one process with their cost measured.
- * Figures are printed as TAP diagnostics ("# ..."); timing is asserted only
- * loosely (< 5 s). */
+ * another thread and from another process, the stop signal and per-wait
+ * stop checks (two checks do not interfere), the start configuration, and 1,000 parked waits in one
+ * process with their cost measured. Figures are printed as TAP diagnostics ("# ..."); timing is
+ * asserted only loosely (< 5 s). */
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -56,7 +56,7 @@ static as_watch_t *watch_folder(apr_pool_t *p, const char *fdir, const as_watch_
                                 int *inew, int *icur)
 {
     as_watch_t *w = NULL;
-    ck_assert_int_eq(as_watch_create(p, t, NULL, &w), APR_SUCCESS);
+    ck_assert_int_eq(as_watch_create(p, t, NULL, NULL, &w), APR_SUCCESS);
     ck_assert_int_eq(as_watch_add(w, apr_pstrcat(p, fdir, "/new", NULL), inew), APR_SUCCESS);
     ck_assert_int_eq(as_watch_add(w, apr_pstrcat(p, fdir, "/cur", NULL), icur), APR_SUCCESS);
     return w;
@@ -255,6 +255,7 @@ typedef struct parked_t {
     double ret_ms;
     volatile int ready;
     apr_size_t stack_probe;
+    const as_watch_stop_check_t *stop; /* NULL: none */
 } parked_t;
 
 static void *park_thread(void *arg)
@@ -264,7 +265,7 @@ static void *park_thread(void *arg)
     as_watch_t *w;
 
     apr_pool_create(&p, NULL);
-    ck_assert_int_eq(as_watch_create(p, pk->ticket, NULL, &w), APR_SUCCESS);
+    ck_assert_int_eq(as_watch_create(p, pk->ticket, NULL, pk->stop, &w), APR_SUCCESS);
     if (pk->fdir) {
         ck_assert_int_eq(as_watch_add(w, apr_pstrcat(p, pk->fdir, "/new", NULL), NULL),
                          APR_SUCCESS);
@@ -290,7 +291,7 @@ static void wait_ready(parked_t *pk)
 START_TEST(test_supersede_thread)
 {
     as_watch_ticket_t *t1, *t2;
-    parked_t pk = {root, NULL, apr_time_from_sec(30), 0, 0, 0, 0};
+    parked_t pk = {root, NULL, apr_time_from_sec(30), 0, 0, 0, 0, NULL};
     pthread_t th;
     double t0;
 
@@ -311,7 +312,7 @@ START_TEST(test_supersede_thread)
     {
         as_watch_t *w;
         as_watch_result_t res;
-        ck_assert_int_eq(as_watch_create(unit_pool, t1, NULL, &w), APR_SUCCESS);
+        ck_assert_int_eq(as_watch_create(unit_pool, t1, NULL, NULL, &w), APR_SUCCESS);
         ck_assert_int_eq(as_watch_wait(w, apr_time_from_sec(30), &res), APR_SUCCESS);
         ck_assert_int_eq(res, AS_WATCH_SUPERSEDED);
     }
@@ -322,7 +323,7 @@ END_TEST
 START_TEST(test_supersede_fork)
 {
     as_watch_ticket_t *t1;
-    parked_t pk = {root, NULL, apr_time_from_sec(30), 0, 0, 0, 0};
+    parked_t pk = {root, NULL, apr_time_from_sec(30), 0, 0, 0, 0, NULL};
     pthread_t th;
     pid_t pid;
     int status;
@@ -412,29 +413,91 @@ START_TEST(test_stop)
 }
 END_TEST
 
-static volatile int stop_flag;
-static int stop_check(void)
+/* Two stop checks, as two virtual hosts (or two tests) would bring. */
+static volatile int stop_flags[2];
+static int stop_check(void *baton)
 {
-    return stop_flag;
+    return stop_flags[*(const int *)baton];
 }
 
 START_TEST(test_stop_check)
 {
-    parked_t pk = {root, NULL, apr_time_from_sec(60), 0, 0, 0, 0};
-    pthread_t th;
+    static const int ia = 0, ib = 1;
+    const as_watch_stop_check_t ca = {stop_check, (void *)&ia}, cb = {stop_check, (void *)&ib};
+    parked_t pa = {root, NULL, apr_time_from_sec(60), 0, 0, 0, 0, &ca};
+    parked_t pb = {root, NULL, apr_time_from_sec(60), 0, 0, 0, 0, &cb};
+    pthread_t ta, tb;
     double t0;
 
-    as_watch_set_stop_check(stop_check);
-    ck_assert_int_eq(pthread_create(&th, NULL, park_thread, &pk), 0);
-    wait_ready(&pk);
+    stop_flags[0] = stop_flags[1] = 0;
+    ck_assert_int_eq(pthread_create(&ta, NULL, park_thread, &pa), 0);
+    ck_assert_int_eq(pthread_create(&tb, NULL, park_thread, &pb), 0);
+    wait_ready(&pa);
+    wait_ready(&pb);
     usleep(50000);
     t0 = now_ms();
-    stop_flag = 1;
-    pthread_join(th, NULL);
-    ck_assert_int_eq(pk.res, AS_WATCH_STOPPING);
-    printf("# stop check (polled once a second by the dispatcher): %.0f ms\n", pk.ret_ms - t0);
-    ck_assert(pk.ret_ms - t0 < 5000);
-    as_watch_set_stop_check(NULL);
+    stop_flags[0] = 1;
+    pthread_join(ta, NULL);
+    ck_assert_int_eq(pa.res, AS_WATCH_STOPPING);
+    printf("# stop check (polled once a second by the dispatcher): %.0f ms\n", pa.ret_ms - t0);
+    ck_assert(pa.ret_ms - t0 < 5000);
+    /* only the waits carrying that check: not the process, not the other */
+    ck_assert(!as_watch_stopping());
+    ck_assert_int_eq(pb.res, 0);
+    {
+        as_watch_t *w = NULL;
+        as_watch_result_t res;
+        /* a new wait with the check that fired stops at once ... */
+        ck_assert_int_eq(as_watch_create(unit_pool, NULL, NULL, &ca, &w), APR_SUCCESS);
+        t0 = now_ms();
+        ck_assert_int_eq(as_watch_wait(w, apr_time_from_sec(30), &res), APR_SUCCESS);
+        ck_assert_int_eq(res, AS_WATCH_STOPPING);
+        ck_assert(now_ms() - t0 < 1000);
+        as_watch_close(w);
+        /* ... one without a check just waits */
+        w = watch_folder(unit_pool, root, NULL, NULL, NULL);
+        ck_assert_int_eq(as_watch_wait(w, apr_time_from_msec(50), &res), APR_SUCCESS);
+        ck_assert_int_eq(res, AS_WATCH_TIMEOUT);
+        as_watch_close(w);
+    }
+    stop_flags[1] = 1;
+    pthread_join(tb, NULL);
+    ck_assert_int_eq(pb.res, AS_WATCH_STOPPING);
+    stop_flags[0] = stop_flags[1] = 0;
+}
+END_TEST
+
+/* The process-wide part takes its configuration once, when it starts. */
+static volatile int ticks;
+static void count_tick(void *baton)
+{
+    __atomic_add_fetch((int *)baton, 1, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(test_start_config)
+{
+    static int other;
+    as_watch_config_t cfg = {NULL, count_tick, (void *)&ticks};
+    as_watch_config_t cfg2 = {NULL, count_tick, &other};
+    int i;
+
+    as_watch_shutdown();
+    ticks = 0;
+    other = 0;
+    ck_assert_int_eq(as_watch_start(&cfg), APR_SUCCESS);
+    /* already running: the first configuration stays */
+    ck_assert_int_eq(as_watch_start(&cfg2), APR_EEXIST);
+    for (i = 0; i < 500 && __atomic_load_n(&ticks, __ATOMIC_SEQ_CST) < 2; i++) {
+        usleep(10000);
+    }
+    ck_assert_int_ge(ticks, 2);
+    ck_assert_int_eq(__atomic_load_n(&other, __ATOMIC_SEQ_CST), 0);
+    /* after a shutdown the next start configures afresh */
+    as_watch_shutdown();
+    i = ticks;
+    ck_assert_int_eq(as_watch_start(NULL), APR_SUCCESS);
+    usleep(1200000);
+    ck_assert_int_eq(ticks, i);
 }
 END_TEST
 
@@ -495,7 +558,7 @@ START_TEST(test_many)
         apr_pool_t *p;
         as_watch_t *w;
         apr_pool_create(&p, NULL);
-        as_watch_create(p, NULL, NULL, &w);
+        as_watch_create(p, NULL, NULL, NULL, &w);
         apr_pool_destroy(p);
     }
     pthread_attr_init(&attr);
@@ -604,6 +667,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_supersede_fork);
     tcase_add_test(tc, test_stop);
     tcase_add_test(tc, test_stop_check);
+    tcase_add_test(tc, test_start_config);
     tcase_add_test(tc, test_many);
     suite_add_tcase(s, tc);
     return s;

@@ -1,4 +1,4 @@
-/* Unit tests of the WBXML codec (mod_activesync/as_wbxml.c). */
+/* Unit tests of the WBXML codec (mod_activesync/wbxml/as_wbxml_*.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

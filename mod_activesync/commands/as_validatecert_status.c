@@ -1,0 +1,174 @@
+/* ValidateCert statuses: which EAS status an OpenSSL verification error
+ * gives, and which status wins when several errors are reported. */
+#include <stddef.h>
+
+#include <openssl/x509_vfy.h>
+
+#include "as_validatecert.h"
+
+/* X509_verify_cert error -> status for the certificate being validated
+ * (leaf, depth 0) and for one of its issuers (chain, depth > 0). */
+typedef struct vc_error_status_t {
+    int err;
+    unsigned char leaf, chain;
+} vc_error_status_t;
+
+static const vc_error_status_t vc_error_statuses[] = {
+    {X509_V_OK, VC_OK, VC_OK},
+
+    /* Signatures and keys. */
+    {X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_CERT_SIGNATURE_FAILURE, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_NO_ISSUER_PUBLIC_KEY, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_EE_KEY_TOO_SMALL, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_CA_KEY_TOO_SMALL, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_CA_MD_TOO_WEAK, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_INVALID_VERSION, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_INVALID_ALGORITHM, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_INVALID_CURVE, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_INVALID_SIGNATURE_ALGORITHM, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_LOS_NOT_ALLOWED, VC_SIGNATURE, VC_SIGNATURE},
+    {X509_V_ERR_SUITE_B_CANNOT_SIGN_P_384_WITH_P_256, VC_SIGNATURE, VC_SIGNATURE},
+#ifdef X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM
+    {X509_V_ERR_UNSUPPORTED_SIGNATURE_ALGORITHM, VC_SIGNATURE, VC_SIGNATURE},
+#endif
+#ifdef X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH
+    {X509_V_ERR_SIGNATURE_ALGORITHM_MISMATCH, VC_SIGNATURE, VC_SIGNATURE},
+#endif
+#ifdef X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY
+    {X509_V_ERR_SIGNATURE_ALGORITHM_INCONSISTENCY, VC_SIGNATURE, VC_SIGNATURE},
+#endif
+
+    /* The path ends in a self-signed certificate the server does not trust,
+     * or in one it explicitly distrusts (CERT_E_UNTRUSTEDROOT). */
+    {X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, VC_UNTRUSTED, VC_UNTRUSTED},
+    {X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, VC_UNTRUSTED, VC_UNTRUSTED},
+    {X509_V_ERR_CERT_UNTRUSTED, VC_UNTRUSTED, VC_UNTRUSTED},
+    {X509_V_ERR_CERT_REJECTED, VC_UNTRUSTED, VC_UNTRUSTED},
+
+    /* No path could be built: an issuer is missing (the client left out an
+     * intermediate, or the CA is unknown here), loops, too long
+     * (CERT_E_CHAINING). */
+    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_CERT_CHAIN_TOO_LONG, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_SUBJECT_ISSUER_MISMATCH, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_AKID_SKID_MISMATCH, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_AKID_ISSUER_SERIAL_MISMATCH, VC_CHAIN, VC_CHAIN},
+    {X509_V_ERR_PATH_LOOP, VC_CHAIN, VC_CHAIN},
+
+    /* Validity periods: the certificate itself (7) or one of its issuers (8). */
+    {X509_V_ERR_CERT_NOT_YET_VALID, VC_TIME, VC_CHAIN_TIME},
+    {X509_V_ERR_CERT_HAS_EXPIRED, VC_TIME, VC_CHAIN_TIME},
+
+    /* Purpose (S/MIME signing: extended key usage emailProtection, key usage
+     * digitalSignature or nonRepudiation, Netscape cert type). */
+    {X509_V_ERR_INVALID_PURPOSE, VC_NOT_FOR_SIGNING, VC_MISUSED},
+    {X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, VC_NOT_FOR_SIGNING, VC_MISUSED},
+
+    /* A certificate acting as a CA that may not be one, or the reverse. */
+    {X509_V_ERR_INVALID_CA, VC_CA_MISUSED, VC_CA_MISUSED},
+    {X509_V_ERR_KEYUSAGE_NO_CERTSIGN, VC_CA_MISUSED, VC_CA_MISUSED},
+    {X509_V_ERR_PATH_LENGTH_EXCEEDED, VC_CA_MISUSED, VC_CA_MISUSED},
+    {X509_V_ERR_INVALID_NON_CA, VC_CA_MISUSED, VC_CA_MISUSED},
+    {X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED, VC_CA_MISUSED, VC_CA_MISUSED},
+
+    /* Used outside what its issuers allow: name constraints, policies, proxy
+     * certificates. */
+    {X509_V_ERR_PERMITTED_VIOLATION, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_EXCLUDED_VIOLATION, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_SUBTREE_MINMAX, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_UNSUPPORTED_NAME_SYNTAX, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_NO_EXPLICIT_POLICY, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_PROXY_CERTIFICATES_NOT_ALLOWED, VC_MISUSED, VC_MISUSED},
+    {X509_V_ERR_PROXY_SUBJECT_NAME_VIOLATION, VC_MISUSED, VC_MISUSED},
+
+    {X509_V_ERR_EMAIL_MISMATCH, VC_ADDRESS, VC_ADDRESS},
+    {X509_V_ERR_HOSTNAME_MISMATCH, VC_ADDRESS, VC_ADDRESS},
+    {X509_V_ERR_IP_ADDRESS_MISMATCH, VC_ADDRESS, VC_ADDRESS},
+
+    {X509_V_ERR_CERT_REVOKED, VC_REVOKED, VC_CHAIN_REVOKED},
+
+    /* No usable CRL: missing, expired, badly signed, out of scope. */
+    {X509_V_ERR_UNABLE_TO_GET_CRL, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_CRL_SIGNATURE_FAILURE, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_CRL_NOT_YET_VALID, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_CRL_HAS_EXPIRED, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_KEYUSAGE_NO_CRL_SIGN, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_DIFFERENT_CRL_SCOPE, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_CRL_PATH_VALIDATION_ERROR, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+#ifdef X509_V_ERR_OCSP_VERIFY_NEEDED
+    {X509_V_ERR_OCSP_VERIFY_NEEDED, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_OCSP_VERIFY_FAILED, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+    {X509_V_ERR_OCSP_CERT_UNKNOWN, VC_REVOCATION_UNKNOWN, VC_REVOCATION_UNKNOWN},
+#endif
+
+    /* The verifier itself failed. */
+    {X509_V_ERR_UNSPECIFIED, VC_SERVER_ERROR, VC_SERVER_ERROR},
+    {X509_V_ERR_OUT_OF_MEM, VC_SERVER_ERROR, VC_SERVER_ERROR},
+    {X509_V_ERR_INVALID_CALL, VC_SERVER_ERROR, VC_SERVER_ERROR},
+    {X509_V_ERR_STORE_LOOKUP, VC_SERVER_ERROR, VC_SERVER_ERROR},
+};
+
+int as_vc_map_error(int err, int depth)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(vc_error_statuses) / sizeof(vc_error_statuses[0]); i++) {
+        if (vc_error_statuses[i].err == err) {
+            return depth == 0 ? vc_error_statuses[i].leaf : vc_error_statuses[i].chain;
+        }
+    }
+    /* Malformed fields and extensions (ERROR_IN_CERT_NOT_*_FIELD,
+     * UNHANDLED_CRITICAL_EXTENSION, INVALID_EXTENSION, ...) and anything newer
+     * OpenSSL reports about the certificate's content. */
+    return VC_BAD_FORMAT;
+}
+
+/* How serious a status is, to pick one when OpenSSL reports several errors:
+ * a failing verifier, then forgery, then trust and path, then revocation,
+ * misuse, dates, purpose, format, and last an unknown revocation status. */
+int as_vc_rank(int status)
+{
+    switch (status) {
+    case VC_SERVER_ERROR:
+        return 100;
+    case VC_SIGNATURE:
+        return 90;
+    case VC_UNTRUSTED:
+        return 80;
+    case VC_CHAIN:
+        return 75;
+    case VC_REVOKED:
+        return 70;
+    case VC_CHAIN_REVOKED:
+        return 68;
+    case VC_CA_MISUSED:
+        return 60;
+    case VC_MISUSED:
+        return 55;
+    case VC_TIME:
+        return 50;
+    case VC_CHAIN_TIME:
+        return 48;
+    case VC_NOT_FOR_SIGNING:
+        return 45;
+    case VC_ADDRESS:
+        return 40;
+    case VC_BAD_FORMAT:
+        return 35;
+    case VC_REVOCATION_UNKNOWN:
+        return 20;
+    default:
+        return 0;
+    }
+}
