@@ -47,10 +47,11 @@ typedef struct hub_t {
     int efd; /* eventfd: stop / quit */
     int have_thread;
     pthread_t thread;
-    volatile int quit;
+    atomic_int quit; /* read by the dispatcher thread */
     entry_t *buckets[NBUCKETS];
     as_watch_t *waits; /* doubly linked list */
     unsigned nwaits, nwatches;
+    unsigned nparked; /* waits inside as_watch_wait() (as_watch_stats) */
     size_t bytes;
     int logged_poll;
 } hub_t;
@@ -73,9 +74,11 @@ struct as_watch_t {
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static hub_t *g_hub;
-static volatile sig_atomic_t g_stopping;
+/* Shared with the dispatcher thread (and a signal handler: lock-free atomics
+ * are async-signal-safe), so atomic: plain uses are sequentially consistent. */
+static atomic_int g_stopping;
 static atomic_int g_efd = -1;
-static int (*volatile g_stop_check)(void);
+static int (*_Atomic g_stop_check)(void);
 
 const char *as_watch_result_name(as_watch_result_t r)
 {
@@ -327,7 +330,6 @@ static void *dispatcher(void *arg)
             }
             /* as_watch_shutdown() sets quit, then writes: the write drained
              * here may be the one meant to end this loop. */
-            atomic_thread_fence(memory_order_seq_cst);
             if (h->quit) {
                 break;
             }
@@ -405,7 +407,6 @@ void as_watch_stop(void)
 {
     int efd = atomic_load(&g_efd);
     g_stopping = 1;
-    atomic_thread_fence(memory_order_seq_cst);
     if (efd >= 0) {
         uint64_t one = 1;
         if (write(efd, &one, sizeof one) < 0) {
@@ -500,6 +501,7 @@ void as_watch_stats(as_watch_stats_t *s)
     if (h && h->pid == getpid()) {
         pthread_mutex_lock(&h->mu);
         s->waits = h->nwaits;
+        s->parked = h->nparked;
         s->watches = h->nwatches;
         s->bytes = h->bytes;
         s->fds = (h->ifd >= 0) + (h->efd >= 0);
@@ -735,6 +737,7 @@ apr_status_t as_watch_wait(as_watch_t *w, apr_interval_time_t timeout, as_watch_
         return APR_SUCCESS;
     }
     pthread_mutex_lock(&h->mu);
+    h->nparked++;
     for (;;) {
         apr_time_t now = mono_now(), wake;
         if (g_stopping) {
@@ -790,6 +793,7 @@ apr_status_t as_watch_wait(as_watch_t *w, apr_interval_time_t timeout, as_watch_
         }
         timed_wait(w, wake);
     }
+    h->nparked--;
     pthread_mutex_unlock(&h->mu);
     return APR_SUCCESS;
 }
