@@ -206,6 +206,7 @@ void as_watch_shutdown(void);
 
 typedef struct as_watch_stats_t {
     unsigned waits;   /* registered as_watch_t */
+    unsigned parked;  /* waits inside as_watch_wait() now (blocked, or about to) */
     unsigned watches; /* distinct kernel watches */
     apr_size_t bytes; /* heap bytes held for waits and watches */
     int fds;          /* descriptors held by the process-wide part (0 or 2) */

@@ -182,6 +182,7 @@ apr_status_t as_watch_wait(as_watch_t *w, apr_interval_time_t timeout, as_watch_
         return APR_SUCCESS;
     }
     pthread_mutex_lock(&h->mu);
+    h->nparked++;
     for (;;) {
         apr_time_t now = as_watch_mono_now(), wake;
         if (as_watch_hub_stopping() || w->stop_seen) {
@@ -237,6 +238,7 @@ apr_status_t as_watch_wait(as_watch_t *w, apr_interval_time_t timeout, as_watch_
         }
         timed_wait(w, wake);
     }
+    h->nparked--;
     pthread_mutex_unlock(&h->mu);
     return APR_SUCCESS;
 }

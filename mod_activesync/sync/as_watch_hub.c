@@ -29,7 +29,10 @@
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER; /* guards g_hub */
 static hub_t *g_hub;                                     /* this process's hub */
-static volatile sig_atomic_t g_stopping;                 /* as_watch_stop() was called */
+/* as_watch_stop() was called.  Shared with the dispatcher thread and a
+ * signal handler (lock-free atomics are async-signal-safe), so atomic:
+ * plain uses are sequentially consistent. */
+static atomic_int g_stopping;
 static atomic_int g_efd = -1; /* the hub's eventfd, for as_watch_stop() */
 
 apr_time_t as_watch_mono_now(void)
@@ -214,7 +217,6 @@ static int drain_wakeup(hub_t *h)
     }
     /* as_watch_shutdown() sets quit, then writes: the write drained here
      * may be the one meant to end this loop. */
-    atomic_thread_fence(memory_order_seq_cst);
     return h->quit;
 }
 
@@ -343,7 +345,6 @@ void as_watch_stop(void)
 {
     int efd = atomic_load(&g_efd);
     g_stopping = 1;
-    atomic_thread_fence(memory_order_seq_cst);
     if (efd >= 0) {
         uint64_t one = 1;
         if (write(efd, &one, sizeof one) < 0) {
@@ -428,6 +429,7 @@ void as_watch_stats(as_watch_stats_t *s)
     if (h && h->pid == getpid()) {
         pthread_mutex_lock(&h->mu);
         s->waits = h->nwaits;
+        s->parked = h->nparked;
         s->watches = h->nwatches;
         s->bytes = h->bytes;
         s->fds = (h->ifd >= 0) + (h->efd >= 0);

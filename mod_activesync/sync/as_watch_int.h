@@ -5,6 +5,7 @@
 #define AS_WATCH_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "activesync/as_watch.h"
@@ -39,13 +40,14 @@ typedef struct hub_t {
     int efd; /* eventfd: stop / quit */
     int have_thread;
     pthread_t thread;
-    volatile int quit;
+    atomic_int quit; /* read by the dispatcher thread */
     /* from as_watch_start (as_watch_config_t); NULL when started by a wait */
     void (*tick)(void *baton);
     void *tick_baton;
     entry_t *buckets[NBUCKETS];
     as_watch_t *waits; /* doubly linked list */
     unsigned nwaits, nwatches;
+    unsigned nparked; /* waits inside as_watch_wait() (as_watch_stats) */
     size_t bytes;
     int logged_poll;
     stop_probe_t *probes; /* the dispatcher's scratch (its thread only) */

@@ -7,6 +7,12 @@ Environment (set by `make check-e2e`):
   AS_SANITIZE  1: the module is an ASan/UBSan build; httpd runs with libasan
                preloaded and no sanitizer report may appear
 
+The conformance kit (../shared/conformance, validate-eas) and the real
+clients (../shared/clients) are used when they are beside the repository;
+without them those checks are skipped (sharedkit.py) and each test that
+skipped one is reported as skipped, with the reason, after the rest of it
+has run.
+
 Every test module gets one server per MPM (event, prefork) with the
 configuration below, started before its first test and stopped after its
 last; tests never depend on each other's leftovers.  After stopping, the
@@ -22,6 +28,7 @@ import time
 import pytest
 
 import httpdconf
+import sharedkit
 from e2eharness import GEN, Pki, check_clean_shutdown, start_server
 
 
@@ -29,6 +36,17 @@ def pytest_report_header(config):
     return "mod_activesync e2e: AS_MODULE=%s AS_SANITIZE=%s AS_TOOLS=%s" % (
         os.environ.get("AS_MODULE"), os.environ.get("AS_SANITIZE", "0"),
         os.environ.get("AS_TOOLS"))
+
+
+@pytest.fixture(autouse=True)
+def shared_kit_checks():
+    """Report a test whose kit checks (../shared) were skipped as skipped,
+    after it ran: pytest counts it under "skipped" with the reason.  (Checks
+    skipped while a module fixture started are reported with the first test.)"""
+    yield
+    reason = sharedkit.take_skipped()
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

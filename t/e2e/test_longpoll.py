@@ -73,10 +73,26 @@ def test_heartbeat_bounds_directive(server):
     assert status == "5" and easclient.find_all(doc, "HeartbeatInterval")[0].text == "2"
 
 
+def _claims(server):
+    """{file: mtime} of the push claims (DATADIR/push, as_watch.h)."""
+    d = os.path.join(server.datadir, "push")
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return {}
+    return {n: os.stat(os.path.join(d, n)).st_mtime_ns for n in names}
+
+
 def _parked(server, client, folder, heartbeat=300):
+    """Start a Ping and return once it is in the handler: its claim is written
+    just before it watches and parks (observed, not slept for)."""
+    before = _claims(server)
     pool = concurrent.futures.ThreadPoolExecutor(1)
     fut = pool.submit(ping, client, heartbeat, folder)
-    time.sleep(1.0)  # let it park
+    deadline = time.monotonic() + 30
+    while _claims(server) == before and not fut.done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _claims(server) != before, "the Ping did not claim its device within 30 s"
     assert not fut.done(), fut.result()
     return pool, fut
 

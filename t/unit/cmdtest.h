@@ -1,7 +1,8 @@
 /* Helpers for unit tests of command handlers: request trees as the glue
  * hands them over (XML text -> WBXML -> decoded tree), a request/response
  * pair, XPath checks on replies, and schema validation of replies with
- * shared/conformance/validate-eas. */
+ * ../shared/conformance/validate-eas (skipped when the kit is not there:
+ * unit_conformance). */
 #ifndef AS_CMDTEST_H
 #define AS_CMDTEST_H
 
@@ -19,8 +20,6 @@
 #include "activesync/as_command.h"
 #include "activesync/as_wbxml.h"
 #include "unit.h"
-
-#define CMDTEST_VALIDATOR AS_SRCDIR "/../shared/conformance/validate-eas"
 
 /* XML text -> WBXML -> the decoded tree the glue would pass. */
 static inline xmlDocPtr cmdtest_tree(const char *xml)
@@ -136,12 +135,18 @@ static inline const char *cmdtest_xml(xmlDocPtr doc)
 }
 
 /* Encode the reply to WBXML and run validate-eas on it (or, with xml, on
- * the XML form: for tokens libwbxml cannot decode). */
+ * the XML form: for tokens libwbxml cannot decode).  Without the kit the
+ * check is skipped (and reported by the program's last TAP line). */
 static inline void cmdtest_validate_as(xmlDocPtr doc, int xml)
 {
+    const char *validator = unit_conformance("validate-eas");
     char path[] = "/tmp/as-unit-reply-XXXXXX";
-    int fd = mkstemp(path), rc;
+    int fd, rc;
     char *cmd;
+    if (!validator) {
+        return;
+    }
+    fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     if (xml) {
         xmlChar *s = NULL;
@@ -157,8 +162,8 @@ static inline void cmdtest_validate_as(xmlDocPtr doc, int xml)
         free(wb);
     }
     close(fd);
-    cmd = apr_psprintf(unit_pool, "%s %s%s >%s.out 2>&1", CMDTEST_VALIDATOR, xml ? "--xml " : "",
-                       path, path);
+    cmd =
+        apr_psprintf(unit_pool, "%s %s%s >%s.out 2>&1", validator, xml ? "--xml " : "", path, path);
     rc = system(cmd);
     if (rc != 0) {
         apr_size_t len;

@@ -18,4 +18,12 @@ void unit_pool_teardown(void);
  * memory; fails the test when missing. */
 const char *unit_read_file(const char *relpath, apr_size_t *len);
 
+/* Path of ../shared/conformance/FILE (the EAS conformance kit beside the
+ * repository; FILE a string literal), or NULL when it is not there: a fresh
+ * clone has no ../shared.  The caller then skips its check; each NULL is
+ * counted, and the program ends its TAP output with one diagnostic line
+ * "# skipped: ../shared/conformance not found (N checks)". */
+#define unit_conformance(file) unit_conformance_path(AS_SRCDIR "/../shared/conformance/" file)
+const char *unit_conformance_path(const char *path);
+
 #endif

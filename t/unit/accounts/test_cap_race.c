@@ -127,6 +127,8 @@ static void worker(int wfd, const as_cap_limit_t *cap)
             } else if (rv == AS_DB_EBUSY) {
                 __atomic_add_fetch(&sh->busy, 1, __ATOMIC_SEQ_CST);
             } else {
+                fprintf(stderr, "# worker %d: as_cap_admit: %s\n", (int)getpid(),
+                        as_db_strerror(rv));
                 _exit(4);
             }
             if (tries > 500) {

@@ -14,6 +14,7 @@
 #include "iotest.h"
 #include "testdb.h"
 #include "unit.h"
+#include "watchtest.h"
 
 TESTDB_FIXTURE()
 
@@ -160,7 +161,6 @@ START_TEST(test_no_change_and_remembered)
 END_TEST
 
 typedef struct later_t {
-    unsigned delay_ms;
     double done_ms;
 } later_t;
 
@@ -170,7 +170,11 @@ static void *deliver_later(void *arg)
     char tmp[1024], dst[1024];
     size_t len;
     char *m = mg_msg_plain(&len, 7);
-    usleep(l->delay_ms * 1000);
+    /* deliver into the parked Ping (measured: delivery-to-reply) */
+    if (!watchtest_parked(1)) {
+        free(m);
+        return NULL; /* the Ping answers "no change" and the test fails */
+    }
     snprintf(tmp, sizeof tmp, "%s/tmp/1709999999.M1P1.test", iot_mbox);
     snprintf(dst, sizeof dst, "%s/new/1709999999.M1P1.test", iot_mbox);
     mg_write(tmp, m, len, 0);
@@ -183,7 +187,7 @@ static void *deliver_later(void *arg)
 START_TEST(test_delivery_wakes_ping)
 {
     cmdtest_t t;
-    later_t l = {400, 0};
+    later_t l = {0};
     pthread_t th;
     double t1;
 
@@ -236,14 +240,12 @@ END_TEST
 typedef struct parked_ping_t {
     cmdtest_t t;
     double ret_ms;
-    volatile int started;
 } parked_ping_t;
 
 static void *park_ping(void *arg)
 {
     parked_ping_t *pp = arg;
     iot_opts_t o = {NULL, 0, 0, 0, db};
-    pp->started = 1;
     iot_run(&pp->t, as_cmd_ping, "Ping", &o, ping_xml(120, folder(inbox, "Email")));
     pp->ret_ms = now_ms();
     return NULL;
@@ -258,10 +260,9 @@ START_TEST(test_newer_ping_ends_parked)
 
     memset(&pp, 0, sizeof pp);
     ck_assert_int_eq(pthread_create(&th, NULL, park_ping, &pp), 0);
-    while (!pp.started) {
-        usleep(1000);
-    }
-    usleep(500000); /* parked */
+    /* the first Ping has parked (it counts in the watch module's parked
+     * waits); without parking it would not wait 120 s for the newer one */
+    watchtest_wait_parked(1);
     t0 = now_ms();
     ping(&t, NULL, ping_xml(1, folder(inbox, "Email")));
     pthread_join(th, NULL);

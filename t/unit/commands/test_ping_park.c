@@ -36,6 +36,7 @@
 #include "iotest.h"
 #include "testdb.h"
 #include "unit.h"
+#include "watchtest.h"
 
 TESTDB_FIXTURE()
 
@@ -50,12 +51,12 @@ typedef struct parker_t {
     char dev[32];
     apr_pool_t *pool;
     cmdtest_t warm, warm_sync, park;
-    int sync; /* park a Sync with Wait instead of a Ping */
-    volatile int warmed;
+    int sync;   /* park a Sync with Wait instead of a Ping */
+    int warmed; /* under mu */
 } parker_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t go = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t go = PTHREAD_COND_INITIALIZER, warm = PTHREAD_COND_INITIALIZER;
 static int may_park;
 
 /* A pool whose memory goes back to malloc when destroyed (its own
@@ -135,8 +136,9 @@ static void *parker(void *arg)
     if (pk->sync) {
         run_sync(pk, &pk->warm_sync, 0); /* nothing to send: the empty reply */
     }
-    pk->warmed = 1;
     pthread_mutex_lock(&mu);
+    pk->warmed = 1;
+    pthread_cond_broadcast(&warm);
     while (!may_park) {
         pthread_cond_wait(&go, &mu);
     }
@@ -155,7 +157,7 @@ static double park_all(parker_t *pk, pthread_t *th, int sync, as_watch_stats_t *
                        size_t *before_out)
 {
     size_t before, parked;
-    int i, k;
+    int i;
 
     for (i = 0; i < PARKED; i++) {
         pk[i].n = i;
@@ -170,9 +172,11 @@ static double park_all(parker_t *pk, pthread_t *th, int sync, as_watch_stats_t *
         ck_assert_int_eq(pthread_create(&th[i], NULL, parker, &pk[i]), 0);
     }
     for (i = 0; i < PARKED; i++) {
+        pthread_mutex_lock(&mu);
         while (!pk[i].warmed) {
-            usleep(10000);
+            pthread_cond_wait(&warm, &mu);
         }
+        pthread_mutex_unlock(&mu);
         ck_assert_int_eq(pk[i].warm.rv, APR_SUCCESS);
         ck_assert_str_eq(xp(pk[i].warm.resp.doc, "/*/*[local-name()='Status']"), "1");
         cmdtest_free(&pk[i].warm);
@@ -187,15 +191,9 @@ static double park_all(parker_t *pk, pthread_t *th, int sync, as_watch_stats_t *
     may_park = 1;
     pthread_cond_broadcast(&go);
     pthread_mutex_unlock(&mu);
-    for (k = 0; k < 500; k++) {
-        as_watch_stats(ws);
-        if (ws->waits == PARKED) {
-            break;
-        }
-        usleep(10000);
-    }
+    watchtest_wait_parked(PARKED); /* all past their last look */
+    as_watch_stats(ws);
     ck_assert_int_eq(ws->waits, PARKED);
-    usleep(200000); /* past the last look */
     parked = heap_in_use();
     *before_out = before;
     return ((double)parked - (double)before) / PARKED;
@@ -294,15 +292,9 @@ START_TEST(test_parked_sync_heap)
             ck_assert_msg(cs.token && !strcmp(cs.token, token), "%s did not look", pk[i].dev);
         }
         apr_pool_destroy(tp);
-        for (i = 0; i < 500; i++) {
-            as_watch_stats(&ws);
-            if (ws.waits == PARKED) {
-                break;
-            }
-            usleep(10000);
-        }
+        watchtest_wait_parked(PARKED); /* all parked again */
+        as_watch_stats(&ws);
         ck_assert_int_eq(ws.waits, PARKED);
-        usleep(200000);
         per = ((double)heap_in_use() - (double)before) / PARKED;
         fprintf(stderr, "# parked again after a wake-up without a change: %+.0f bytes each\n", per);
         ck_assert_msg(per <= SYNC_HEAP_MAX, "a Sync parked again holds %.0f bytes", per);

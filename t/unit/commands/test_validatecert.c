@@ -25,8 +25,9 @@
 #define NS  "ValidateCert:"
 #define DAY (24L * 3600L)
 
-/* The conformance kit sits beside the repository (../shared). */
-#define XSD AS_SRCDIR "/../shared/conformance/xsd/ValidateCertResponse.xsd"
+/* The schema from the conformance kit beside the repository (../shared). */
+#define XSD_FILE "xsd/ValidateCertResponse.xsd"
+#define XSD      AS_SRCDIR "/../shared/conformance/" XSD_FILE
 
 /* ---- test PKI ------------------------------------------------------------ */
 
@@ -418,7 +419,9 @@ static void schema_setup(void)
 {
     xmlSchemaParserCtxtPtr pctx;
 
-    ck_assert_msg(access(XSD, R_OK) == 0, "conformance schemas missing: %s", XSD);
+    if (access(XSD, R_OK) != 0) {
+        return; /* no kit: check_schema skips each check (unit_conformance) */
+    }
     /* The EAS namespace names are not URIs: libxml2 warns, harmlessly. */
     xmlSetGenericErrorFunc(NULL, quiet);
     pctx = xmlSchemaNewParserCtxt(XSD);
@@ -443,6 +446,7 @@ static void check_schema(xmlDocPtr reply)
     xmlNsPtr ns;
 
     if (!reply_schema) {
+        ck_assert_ptr_null(unit_conformance(XSD_FILE)); /* counted as skipped */
         return;
     }
     copy = xmlCopyDoc(reply, 1);

@@ -759,7 +759,7 @@ END_TEST
 
 START_TEST(sync_reply_validates)
 {
-    static const char *validator = AS_SRCDIR "/../shared/conformance/validate-eas";
+    const char *validator = unit_conformance("validate-eas");
     size_t len;
     char *m, path[1024], cmd[2048], out[4096];
     unsigned char *wb;
@@ -770,8 +770,7 @@ START_TEST(sync_reply_validates)
     int status;
     size_t got;
 
-    if (access(validator, X_OK) != 0) {
-        fprintf(stderr, "# %s missing: schema check skipped\n", validator);
+    if (!validator) {
         return;
     }
     reply_new();

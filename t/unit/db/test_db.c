@@ -252,7 +252,7 @@ START_TEST(panic_seen_by_other_process)
         (void)!write(c2p[1], "r", 1);
         (void)!read(p2c[0], &c, 1); /* parent panicked the env */
         ok = ok && put(own, "c2", "2", 0) == AS_DB_EUNAVAIL;
-        for (i = 0; i < 50 && as_db_maintain(own, AS_DB_MAINT_FAILCHK) != APR_SUCCESS; i++) {
+        for (i = 0; i < 1500 && as_db_maintain(own, AS_DB_MAINT_FAILCHK) != APR_SUCCESS; i++) {
             usleep(20000);
         }
         ok = ok && put(own, "c3", "3", 0) == APR_SUCCESS;

@@ -4,6 +4,7 @@
  * create/rename/delete, O(1) change tokens, races with another program, and
  * the listing time of a 10,000-message folder (reported, not asserted). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -503,7 +504,7 @@ END_TEST
 #define CHURN_N 3000 /* several getdents() buffers, so a rename can slip past readdir() */
 
 typedef struct churn_t {
-    volatile int stop;
+    atomic_int stop; /* set by the main thread, read by the churn thread */
     int n;
     unsigned renames;
     char names[CHURN_N][200];
