@@ -110,31 +110,21 @@ static void assign_special(md_store_t *md, apr_array_header_t *folders, md_folde
     }
 }
 
-/* Read the root: the folder set with names, parents, types and ids, into
- * md->fpool. */
-apr_status_t md_load_folders(md_store_t *md)
+/* The storage names of the root's folders (a directory ".NAME" with cur/),
+ * sorted, into *names; *set holds the same names. */
+static apr_status_t read_folder_names(md_store_t *md, apr_pool_t *p, apr_array_header_t **names,
+                                      apr_hash_t **set)
 {
-    apr_pool_t *p;
-    apr_array_header_t *names, *folders;
-    apr_hash_t *set, *map, *newmap;
-    DIR *d;
+    DIR *d = opendir(md->root);
     struct dirent *de;
-    md_folder_t *junk;
-    int i;
 
-    apr_pool_clear(md->fpool);
-    p = md->fpool;
-    md->folders = NULL;
-    md->by_id = NULL;
-
-    d = opendir(md->root);
     if (!d) {
         apr_status_t rv = md_errno_status();
         md_log_errno(md, rv, "cannot read", md->root);
         return rv;
     }
-    names = apr_array_make(p, 32, sizeof(const char *));
-    set = apr_hash_make(p);
+    *names = apr_array_make(p, 32, sizeof(const char *));
+    *set = apr_hash_make(p);
     while ((de = readdir(d)) != NULL) {
         const char *st = de->d_name + 1;
         if (de->d_name[0] != '.' || !md_storage_ok(st) || !strcasecmp(st, "INBOX")) {
@@ -147,23 +137,29 @@ apr_status_t md_load_folders(md_store_t *md)
             continue; /* not (yet) a Maildir folder */
         }
         st = apr_pstrdup(p, st);
-        APR_ARRAY_PUSH(names, const char *) = st;
-        apr_hash_set(set, st, APR_HASH_KEY_STRING, st);
+        APR_ARRAY_PUSH(*names, const char *) = st;
+        apr_hash_set(*set, st, APR_HASH_KEY_STRING, st);
     }
     closedir(d);
-    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_str);
+    qsort((*names)->elts, (size_t)(*names)->nelts, sizeof(const char *), cmp_str);
+    return APR_SUCCESS;
+}
 
-    folders = apr_array_make(p, names->nelts + 1, sizeof(md_folder_t *));
-    {
-        md_folder_t *inbox = apr_pcalloc(p, sizeof *inbox);
-        inbox->storage = "";
-        inbox->dir = md->root;
-        inbox->f.parent_id = "0";
-        inbox->f.name = "Inbox";
-        inbox->f.path = "";
-        inbox->f.type = AS_FOLDER_INBOX;
-        APR_ARRAY_PUSH(folders, md_folder_t *) = inbox;
-    }
+/* INBOX, then a record per storage name (no ids, parents or names yet). */
+static apr_array_header_t *folder_records(md_store_t *md, const apr_array_header_t *names,
+                                          apr_pool_t *p)
+{
+    apr_array_header_t *folders = apr_array_make(p, names->nelts + 1, sizeof(md_folder_t *));
+    md_folder_t *inbox = apr_pcalloc(p, sizeof *inbox);
+    int i;
+
+    inbox->storage = "";
+    inbox->dir = md->root;
+    inbox->f.parent_id = "0";
+    inbox->f.name = "Inbox";
+    inbox->f.path = "";
+    inbox->f.type = AS_FOLDER_INBOX;
+    APR_ARRAY_PUSH(folders, md_folder_t *) = inbox;
     for (i = 0; i < names->nelts; i++) {
         const char *st = APR_ARRAY_IDX(names, i, const char *);
         md_folder_t *f = apr_pcalloc(p, sizeof *f);
@@ -173,30 +169,15 @@ apr_status_t md_load_folders(md_store_t *md)
         f->f.type = AS_FOLDER_USER_MAIL;
         APR_ARRAY_PUSH(folders, md_folder_t *) = f;
     }
+    return folders;
+}
 
-    map = md_map_read(md, p);
-    if (md_assign_ids(folders, map, p, &newmap)) {
-        if (!md->locked) {
-            int lfd = md_lock(md);
-            if (lfd >= 0) {
-                apr_status_t rv;
-                md->locked = 1;
-                rv = md_load_folders(md);
-                md->locked = 0;
-                md_unlock(lfd);
-                return rv;
-            }
-            /* cannot lock (read-only Maildir?): use the ids as computed */
-        } else {
-            apr_status_t rv = md_map_write(md, newmap, p);
-            if (rv != APR_SUCCESS) {
-                as_log(md->pub.log, AS_LOG_MARK, AS_LOG_WARNING, rv,
-                       "maildir %s: cannot write %s/" MAP_FILE, md->pub.account, md->root);
-            }
-        }
-    }
+/* Parents (the nearest existing ancestor) and display names; md->by_id. */
+static void link_parents(md_store_t *md, apr_array_header_t *folders, apr_hash_t *set,
+                         apr_pool_t *p)
+{
+    int i;
 
-    /* parents and display names */
     md->by_id = apr_hash_make(p);
     for (i = 0; i < folders->nelts; i++) {
         md_folder_t *f = APR_ARRAY_IDX(folders, i, md_folder_t *);
@@ -233,6 +214,49 @@ apr_status_t md_load_folders(md_store_t *md)
         f->f.parent_id = parent ? parent->f.id : "0";
         f->f.name = display_of(p, rest);
     }
+}
+
+/* Read the root: the folder set with names, parents, types and ids, into
+ * md->fpool.  When the id map needs rewriting, that is done (once) under
+ * the lock, reading the root again there. */
+apr_status_t md_load_folders(md_store_t *md)
+{
+    apr_pool_t *p;
+    apr_array_header_t *names = NULL, *folders;
+    apr_hash_t *set = NULL, *newmap;
+    md_folder_t *junk;
+    apr_status_t rv;
+
+    apr_pool_clear(md->fpool);
+    p = md->fpool;
+    md->folders = NULL;
+    md->by_id = NULL;
+
+    rv = read_folder_names(md, p, &names, &set);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    folders = folder_records(md, names, p);
+    if (md_assign_ids(folders, md_map_read(md, p), p, &newmap)) {
+        if (!md->locked) {
+            int lfd = md_lock(md);
+            if (lfd >= 0) {
+                md->locked = 1;
+                rv = md_load_folders(md);
+                md->locked = 0;
+                md_unlock(lfd);
+                return rv;
+            }
+            /* cannot lock (read-only Maildir?): use the ids as computed */
+        } else {
+            rv = md_map_write(md, newmap, p);
+            if (rv != APR_SUCCESS) {
+                as_log(md->pub.log, AS_LOG_MARK, AS_LOG_WARNING, rv,
+                       "maildir %s: cannot write %s/" MAP_FILE, md->pub.account, md->root);
+            }
+        }
+    }
+    link_parents(md, folders, set, p);
     assign_special(md, folders, &junk);
     (void)junk;
     md->folders = folders;
