@@ -308,18 +308,17 @@ static apr_status_t remove_tree(const char *path)
     return rv;
 }
 
-apr_status_t md_delete_folder(as_store_t *st, const char *folder_id)
+/* Under the lock: rename the folder and its descendants (children first)
+ * out of sight -- no leading dot, so neither we nor Dovecot list them --
+ * recording the new paths in gone (also those hidden before an error). */
+static apr_status_t hide_subtree(md_store_t *md, const char *folder_id, apr_pool_t *p,
+                                 apr_array_header_t *gone)
 {
-    md_store_t *md = st->priv;
-    apr_pool_t *p;
     md_folder_t *f;
     apr_array_header_t *tree;
     apr_status_t rv;
-    int i, lfd;
+    int i;
 
-    apr_pool_create(&p, st->pool);
-    lfd = md_lock(md);
-    md->locked = lfd >= 0;
     rv = md_load_folders(md);
     if (rv == APR_SUCCESS) {
         rv = md_find_folder(md, folder_id, &f);
@@ -328,31 +327,54 @@ apr_status_t md_delete_folder(as_store_t *st, const char *folder_id)
         rv = AS_STORE_ESPECIAL;
     }
     if (rv != APR_SUCCESS) {
-        goto out;
+        return rv;
     }
     tree = subtree(md, f, p);
-    /* children first; each is first renamed out of sight (no leading dot:
-     * neither we nor Dovecot list it), then removed */
     for (i = tree->nelts - 1; i >= 0; i--) {
         md_folder_t *c = APR_ARRAY_IDX(tree, i, md_folder_t *);
-        const char *gone = apr_pstrcat(p, md->root, "/" TRASH_PREFIX, md_unique_name(p, 0), NULL);
-        if (rename(c->dir, gone) != 0) {
+        const char *to = apr_pstrcat(p, md->root, "/" TRASH_PREFIX, md_unique_name(p, 0), NULL);
+        if (rename(c->dir, to) != 0) {
             rv = md_errno_status();
             md_log_errno(md, rv, "cannot remove", c->dir);
-            goto out;
+            break;
         }
-        rv = remove_tree(gone);
-        if (rv != APR_SUCCESS) {
-            md_log_errno(md, rv, "cannot remove all of", gone);
-            rv = APR_SUCCESS; /* the folder is gone for every reader */
-        }
+        APR_ARRAY_PUSH(gone, const char *) = to;
     }
     md_fsync_dir(md->root);
-out:
+    return rv;
+}
+
+apr_status_t md_delete_folder(as_store_t *st, const char *folder_id)
+{
+    md_store_t *md = st->priv;
+    apr_pool_t *p;
+    apr_array_header_t *gone;
+    apr_status_t rv;
+    int i, lfd;
+
+    apr_pool_create(&p, st->pool);
+    gone = apr_array_make(p, 4, sizeof(const char *));
+    lfd = md_lock(md);
+    md->locked = lfd >= 0;
+    rv = hide_subtree(md, folder_id, p, gone);
     md->by_id = NULL;
     md->cache_valid = 0;
     md->locked = 0;
     md_unlock(lfd);
+    /* Out of sight already: the removal, which takes long for a large
+     * folder, needs no lock, and must not hold up the mailbox meanwhile. */
+    for (i = 0; i < gone->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(gone, i, const char *);
+        apr_status_t rrv;
+        if (md->remove_hook) {
+            md->remove_hook(md->remove_baton, path);
+        }
+        rrv = remove_tree(path);
+        if (rrv != APR_SUCCESS) {
+            /* the folder is gone for every reader: not an error for the caller */
+            md_log_errno(md, rrv, "cannot remove all of", path);
+        }
+    }
     apr_pool_destroy(p);
     return rv;
 }
