@@ -75,8 +75,14 @@ static void put_utf8(apr_array_header_t *a, unsigned long cp)
 
 char *as_mutf7_decode(apr_pool_t *p, const char *s)
 {
-    apr_array_header_t *out = apr_array_make(p, (int)strlen(s) + 8, 1);
+    size_t len = strlen(s);
+    apr_array_header_t *out;
     const unsigned char *c = (const unsigned char *)s;
+
+    if (len > AS_MUTF7_MAX) { /* keeps the int size below in range */
+        return NULL;
+    }
+    out = apr_array_make(p, (int)len + 8, 1);
 
     while (*c) {
         if (*c < 0x20 || *c > 0x7e) {
@@ -136,7 +142,7 @@ char *as_mutf7_encode(apr_pool_t *p, const char *s)
     apr_array_header_t *out, *u16;
     size_t n = strlen(s), i = 0, l;
 
-    if (!md_utf8_valid(s)) {
+    if (n > AS_MUTF7_MAX || !md_utf8_valid(s)) { /* the cap keeps the int sizes in range */
         return NULL;
     }
     out = apr_array_make(p, (int)n * 2 + 8, 1);

@@ -2,6 +2,7 @@
  * id -> file cache, and finding an item's current file. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,9 @@ static apr_off_t size_from_name(const char *name, size_t blen)
     return 0;
 }
 
+/* gen (the read's number) is kept in an unsigned char. */
+_Static_assert(SCAN_ATTEMPTS <= UCHAR_MAX, "SCAN_ATTEMPTS must fit md_entry_t.gen");
+
 /* Read one of new/ cur/ into arr.  *dirty is set when a file vanished
  * between readdir() and fstatat(). */
 static apr_status_t read_sub(const md_folder_t *f, const char *sub, int in_cur, int want_stat,
@@ -88,7 +92,7 @@ static apr_status_t read_sub(const md_folder_t *f, const char *sub, int in_cur, 
             continue;
         }
         bl = md_base_len(de->d_name);
-        if (bl == 0) {
+        if (bl == 0 || bl > NAME_MAX) { /* NAME_MAX: blen is an unsigned */
             continue;
         }
         e = apr_array_push(arr);

@@ -1,5 +1,6 @@
-/* Maildir store: FolderDelete of a large subtree does not hold the mailbox
- * lock while it removes the files.  The folder is renamed out of sight
+/* Maildir store: folder create, rename and delete (ids kept across renames,
+ * refusals, special folders), and FolderDelete of a large subtree not
+ * holding the mailbox lock while it removes the files.  The folder is renamed out of sight
  * under the lock; the removal runs after the lock is released.  The
  * store's remove hook stops the deletion before each directory is removed
  * (the files are still there): at that point the lock must be free (a
@@ -22,6 +23,7 @@
 #define SUB_MESSAGES 50
 
 static char root[512];
+static as_store_t *st;
 
 static void del_setup(void)
 {
@@ -36,13 +38,123 @@ static void del_teardown(void)
     unit_pool_teardown();
 }
 
-static as_store_t *open_store(void)
+static as_store_t *open_store(const as_maildir_names_t *names)
 {
     as_store_t *s = NULL;
-    ck_assert_int_eq(as_maildir_open(unit_pool, root, "jdoe@example.com", NULL, 0, NULL, &s),
+    ck_assert_int_eq(as_maildir_open(unit_pool, root, "jdoe@example.com", names, 0, NULL, &s),
                      APR_SUCCESS);
     return s;
 }
+
+static const as_store_folder_t *find_name(apr_array_header_t *fs, const char *name)
+{
+    int i;
+    for (i = 0; i < fs->nelts; i++) {
+        const as_store_folder_t *f = &APR_ARRAY_IDX(fs, i, as_store_folder_t);
+        if (!strcmp(f->name, name)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static const char *inbox_id(void)
+{
+    apr_array_header_t *fs;
+    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
+    ck_assert_int_eq(APR_ARRAY_IDX(fs, 0, as_store_folder_t).type, AS_FOLDER_INBOX);
+    return APR_ARRAY_IDX(fs, 0, as_store_folder_t).id;
+}
+
+START_TEST(folder_management)
+{
+    apr_array_header_t *fs;
+    const char *work, *proj, *id, *child, *x;
+    char p[4096], q[4096];
+    size_t len;
+    char *m = mg_msg_plain(&len, 1);
+    const as_store_folder_t *f;
+
+    st = open_store(NULL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "Work", unit_pool, &work), APR_SUCCESS);
+    ck_assert_int_eq(as_store_create_folder(st, work, "Pröjects", unit_pool, &proj), APR_SUCCESS);
+    ck_assert_int_eq(as_store_create_folder(st, proj, "Q1", unit_pool, &child), APR_SUCCESS);
+    snprintf(p, sizeof p, "%s/.Work.Pr&APY-jects/cur", root);
+    ck_assert_msg(access(p, F_OK) == 0, "no %s", p);
+    snprintf(p, sizeof p, "%s/.Work.Pr&APY-jects/maildirfolder", root);
+    ck_assert(access(p, F_OK) == 0);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "Work", unit_pool, &x), APR_EEXIST);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "a.b", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "a/b", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "..", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "inbox", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "bad\xff", unit_pool, &x), APR_EINVAL);
+    ck_assert_int_eq(as_store_create_folder(st, "nosuch", "x", unit_pool, &x), AS_STORE_ENOPARENT);
+    /* a child of INBOX */
+    ck_assert_int_eq(as_store_create_folder(st, inbox_id(), "Lists", unit_pool, &x), APR_SUCCESS);
+    snprintf(p, sizeof p, "%s/.INBOX.Lists/cur", root);
+    ck_assert(access(p, F_OK) == 0);
+
+    /* put a message in the child, then rename the parent: ids are kept */
+    ck_assert_int_eq(as_store_deliver(st, child, m, len, 0, 0, unit_pool, &id), APR_SUCCESS);
+    ck_assert_int_eq(as_store_rename_folder(st, proj, "0", "Projekte"), APR_SUCCESS);
+    st = open_store(NULL);
+    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
+    f = find_name(fs, "Projekte");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->id, proj);
+    ck_assert_str_eq(f->parent_id, "0");
+    ck_assert_str_eq(f->path, ".Projekte");
+    f = find_name(fs, "Q1");
+    ck_assert_str_eq(f->id, child);
+    ck_assert_str_eq(f->parent_id, proj);
+    ck_assert_int_eq(as_store_stat_item(st, child, id, unit_pool, &(as_store_item_t){0}),
+                     APR_SUCCESS);
+    /* a new folder with the old name gets a different id */
+    ck_assert_int_eq(as_store_create_folder(st, work, "Pröjects", unit_pool, &x), APR_SUCCESS);
+    ck_assert_str_ne(x, proj);
+    st = open_store(NULL);
+    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
+    ck_assert_str_eq(find_name(fs, "Projekte")->id, proj);
+    ck_assert_str_eq(find_name(fs, "Pröjects")->id, x);
+    /* refusals */
+    ck_assert_int_eq(as_store_rename_folder(st, proj, "0", "Work"), APR_EEXIST);
+    ck_assert_int_eq(as_store_rename_folder(st, proj, child, "X"), APR_EINVAL); /* into itself */
+    ck_assert_int_eq(as_store_rename_folder(st, proj, "nosuch", "X"), AS_STORE_ENOPARENT);
+    ck_assert_int_eq(as_store_rename_folder(st, inbox_id(), "0", "X"), AS_STORE_ESPECIAL);
+    ck_assert_int_eq(as_store_rename_folder(st, "nosuch", "0", "X"), APR_ENOENT);
+    {
+        const char *sent;
+        ck_assert_int_eq(as_store_special_folder(st, AS_FOLDER_SENT, 1, unit_pool, &sent),
+                         APR_SUCCESS);
+        ck_assert_int_eq(as_store_rename_folder(st, sent, "0", "X"), AS_STORE_ESPECIAL);
+        ck_assert_int_eq(as_store_delete_folder(st, sent), AS_STORE_ESPECIAL);
+    }
+    ck_assert_int_eq(as_store_delete_folder(st, inbox_id()), AS_STORE_ESPECIAL);
+
+    /* renamed on disk by another program: a new id */
+    snprintf(p, sizeof p, "%s/.Work", root);
+    snprintf(q, sizeof q, "%s/.Job", root);
+    ck_assert_int_eq(rename(p, q), 0);
+    st = open_store(NULL);
+    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
+    ck_assert_ptr_nonnull(find_name(fs, "Job"));
+    ck_assert_str_ne(find_name(fs, "Job")->id, work);
+    ck_assert_ptr_null(find_name(fs, "Work"));
+
+    /* delete with subfolders and messages */
+    ck_assert_int_eq(as_store_delete_folder(st, proj), APR_SUCCESS);
+    st = open_store(NULL);
+    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
+    ck_assert_ptr_null(find_name(fs, "Projekte"));
+    ck_assert_ptr_null(find_name(fs, "Q1"));
+    snprintf(p, sizeof p, "%s/.Projekte.Q1", root);
+    ck_assert(access(p, F_OK) != 0);
+    ck_assert_int_eq(as_store_delete_folder(st, proj), APR_ENOENT);
+    free(m);
+}
+END_TEST
 
 /* 1 when an exclusive flock() of the root can be had right now (released
  * again at once), 0 when someone holds it.  flock() locks belong to the
@@ -134,7 +246,6 @@ END_TEST
 
 START_TEST(delete_releases_lock_before_removal)
 {
-    as_store_t *st = open_store();
     hook_state_t h;
     apr_array_header_t *fs;
     const char *big, *sub, *keep;
@@ -143,6 +254,7 @@ START_TEST(delete_releases_lock_before_removal)
     struct dirent *de;
     int i, renamed = 0;
 
+    st = open_store(NULL);
     memset(&h, 0, sizeof h);
     ck_assert_int_eq(as_store_create_folder(st, "0", "Big", unit_pool, &big), APR_SUCCESS);
     ck_assert_int_eq(as_store_create_folder(st, big, "Sub", unit_pool, &sub), APR_SUCCESS);
@@ -150,7 +262,7 @@ START_TEST(delete_releases_lock_before_removal)
     fill("Big", 1, BIG_MESSAGES);
     fill("Big.Sub", 100000, SUB_MESSAGES);
 
-    h.other = open_store();
+    h.other = open_store(NULL);
     h.other_folder = keep;
     as_maildir_set_remove_hook(st, during_removal, &h);
     ck_assert_int_eq(as_store_delete_folder(st, big), APR_SUCCESS);
@@ -161,7 +273,7 @@ START_TEST(delete_releases_lock_before_removal)
     ck_assert_int_eq(h.files_seen[1], BIG_MESSAGES);
 
     /* the deletion is complete, the other handle's renames stuck */
-    st = open_store();
+    st = open_store(NULL);
     ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
     for (i = 0; i < fs->nelts; i++) {
         const as_store_folder_t *f = &APR_ARRAY_IDX(fs, i, as_store_folder_t);
@@ -188,9 +300,9 @@ END_TEST
 
 START_TEST(refused_delete_calls_no_hook)
 {
-    as_store_t *st = open_store();
     hook_state_t h;
 
+    st = open_store(NULL);
     memset(&h, 0, sizeof h);
     as_maildir_set_remove_hook(st, during_removal, &h);
     ck_assert_int_eq(as_store_delete_folder(st, "nosuch"), APR_ENOENT);
@@ -201,11 +313,12 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-    Suite *s = suite_create("maildir_delete");
-    TCase *tc = tcase_create("delete");
+    Suite *s = suite_create("maildir_folder_ops");
+    TCase *tc = tcase_create("folder_ops");
 
     tcase_add_checked_fixture(tc, del_setup, del_teardown);
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, folder_management);
     tcase_add_test(tc, probe_sees_a_held_lock);
     tcase_add_test(tc, delete_releases_lock_before_removal);
     tcase_add_test(tc, refused_delete_calls_no_hook);
