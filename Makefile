@@ -80,7 +80,7 @@ PRIV_INC := -Imod_activesync/commands
 
 all: $(LIB) $(MODULE) $(ADMIN)
 
-HDRS := $(wildcard include/activesync/*.h mod_activesync/*/*.h)
+HDRS := $(wildcard include/activesync/*.h mod_activesync/*/*.h mod_activesync/*/*/*.h)
 $(O)/%.o: %.c $(HDRS) build/config.mk
 	@mkdir -p $(dir $@)
 	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -216,7 +216,7 @@ install: all
 	install -m 755 $(ADMIN) $(DESTDIR)$(bindir)/activesync-admin
 
 # ---- housekeeping --------------------------------------------------------
-FORMAT_SRC = $(wildcard include/activesync/*.h mod_activesync/*/*.c mod_activesync/*/*.h mod_activesync/*/*/*.c \
+FORMAT_SRC = $(wildcard include/activesync/*.h mod_activesync/*/*.c mod_activesync/*/*.h mod_activesync/*/*/*.[ch] \
               t/unit/*.c t/unit/*.h t/unit/*/*.c t/fuzz/*.c t/bench/*.c t/tools/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)

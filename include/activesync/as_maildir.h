@@ -85,8 +85,18 @@ apr_status_t as_maildir_open(apr_pool_t *p, const char *root, const char *accoun
                              const as_maildir_names_t *names, int create, const as_logger_t *log,
                              as_store_t **store);
 
+/* Called by delete_folder for each directory it is about to remove, after
+ * the folder was renamed out of sight and the mailbox lock released (so
+ * other handles work on meanwhile).  For tests: the hook sees the removal
+ * in progress.  fn NULL removes the hook. */
+typedef void as_maildir_remove_hook_fn(void *baton, const char *path);
+void as_maildir_set_remove_hook(as_store_t *store, as_maildir_remove_hook_fn *fn, void *baton);
+
 /* Modified UTF-7 (RFC 3501 5.1.3) <-> UTF-8.  decode: NULL when s is not
- * valid modified UTF-7.  encode: NULL when s is not valid UTF-8. */
+ * valid modified UTF-7.  encode: NULL when s is not valid UTF-8.  Both:
+ * NULL when s is longer than AS_MUTF7_MAX bytes (folder names are far
+ * shorter). */
+#define AS_MUTF7_MAX 65536
 char *as_mutf7_decode(apr_pool_t *p, const char *s);
 char *as_mutf7_encode(apr_pool_t *p, const char *s);
 

@@ -13,12 +13,15 @@
  * --large adds a message with a 10 MB attachment.  File mtimes are the
  * delivery times (one minute apart, ending now).  Prints the number of
  * messages written per folder. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mailgen.h"
+
+#define MAX_COUNT 1000000
 
 static unsigned seq;
 
@@ -59,7 +62,14 @@ int main(int argc, char **argv)
         if (!strcmp(argv[a], "--large")) {
             large = 1;
         } else {
-            count = strtol(argv[a], NULL, 10);
+            char *end;
+            errno = 0;
+            count = strtol(argv[a], &end, 10);
+            /* the cap keeps the message numbers ((unsigned)i) in range */
+            if (errno || end == argv[a] || *end || count < 0 || count > MAX_COUNT) {
+                fprintf(stderr, "%s: COUNT must be 0..%d\n", argv[0], MAX_COUNT);
+                return 2;
+            }
         }
     }
     mg_folder(root, "");

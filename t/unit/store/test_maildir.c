@@ -1,8 +1,9 @@
-/* Maildir++ store: path templates, modified UTF-7, the folder tree with
- * special folders and stable ids, item ids stable across flag changes and
- * Dovecot-style renames, flags by rename, move/delete/deliver, folder
- * create/rename/delete, O(1) change tokens, races with another program, and
- * the listing time of a 10,000-message folder (reported, not asserted). */
+/* Maildir++ store: the folder tree with special folders and stable ids,
+ * item ids stable across flag changes and Dovecot-style renames, flags by
+ * rename, move/delete/deliver, O(1) change tokens, races with another
+ * program, and the listing time of a 10,000-message folder (reported, not
+ * asserted).  Path templates and modified UTF-7: test_maildir_names.c;
+ * folder create/rename/delete: test_maildir_folder_ops.c. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -82,85 +83,6 @@ static const as_store_item_t *find_item(apr_array_header_t *items, const char *i
     }
     return NULL;
 }
-
-/* ---- path templates ---------------------------------------------------- */
-
-static void tmpl_ok(const char *t, const char *acct, const char *want)
-{
-    const char *path, *err;
-    ck_assert_msg(as_maildir_path_from_template(unit_pool, t, acct, &path, &err) == APR_SUCCESS,
-                  "%s / %s refused: %s", t, acct, err ? err : "?");
-    ck_assert_str_eq(path, want);
-}
-
-static void tmpl_bad(const char *t, const char *acct)
-{
-    const char *path, *err;
-    ck_assert_msg(as_maildir_path_from_template(unit_pool, t, acct, &path, &err) == APR_EINVAL,
-                  "%s / %s accepted as %s", t, acct ? acct : "(null)", path ? path : "?");
-    ck_assert_ptr_null(path);
-    ck_assert_ptr_nonnull(err);
-}
-
-START_TEST(template_expansion)
-{
-    tmpl_ok("/var/vmail/%d/%n/Maildir", "jdoe@example.com", "/var/vmail/example.com/jdoe/Maildir");
-    tmpl_ok("/home/%u", "jdoe@example.com", "/home/jdoe@example.com");
-    tmpl_ok("/m/%d/%n/%%x", "first.last+tag@sub.example.co.uk",
-            "/m/sub.example.co.uk/first.last+tag/%x");
-    tmpl_ok("/plain", "a@b", "/plain");
-    /* refusals: values that could escape, bad templates */
-    tmpl_bad("/m/%n", "../x@example.com");
-    tmpl_bad("/m/%n", ".hidden@example.com");
-    tmpl_bad("/m/%n", "a..b@example.com");
-    tmpl_bad("/m/%n", "a/b@example.com");
-    tmpl_bad("/m/%n", "a\\b@example.com");
-    tmpl_bad("/m/%d/%n", "jdoe@..");
-    tmpl_bad("/m/%d/%n", "jdoe@.example.com");
-    tmpl_bad("/m/%n", "a\nb@example.com");
-    tmpl_bad("/m/%n", "");
-    tmpl_bad("/m/%n", NULL);
-    tmpl_bad("/m/%d", "jdoe"); /* no domain */
-    tmpl_bad("/m/%x", "jdoe@example.com");
-    tmpl_bad("/m/%", "jdoe@example.com");
-    tmpl_bad("relative/%n", "jdoe@example.com");
-    tmpl_bad(NULL, "jdoe@example.com");
-    tmpl_bad("/m/../%n", "jdoe@example.com");
-    tmpl_bad("/m/./%n", "jdoe@example.com");
-    tmpl_bad("/m/%n/..", "jdoe@example.com");
-}
-END_TEST
-
-/* ---- modified UTF-7 ------------------------------------------------------ */
-
-START_TEST(mutf7)
-{
-    static const struct {
-        const char *enc, *dec;
-    } v[] = {{"Entw&APw-rfe", "Entwürfe"},
-             {"&AOQA9gD8-", "äöü"},
-             {"&ZeVnLIqe-", "日本語"},
-             {"A&-B", "A&B"},
-             {"Sent Items", "Sent Items"},
-             {"&2D3eAA-", "\xf0\x9f\x98\x80"}, /* U+1F600 as a surrogate pair */
-             {"Gesendete Objekte", "Gesendete Objekte"},
-             {"~peter/mail/&U,BTFw-/&ZeVnLIqe-", "~peter/mail/台北/日本語"}};
-    size_t i;
-
-    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
-        const char *d = as_mutf7_decode(unit_pool, v[i].enc);
-        ck_assert_msg(d && !strcmp(d, v[i].dec), "decode %s: %s", v[i].enc, d ? d : "NULL");
-        ck_assert_str_eq(as_mutf7_encode(unit_pool, v[i].dec), v[i].enc);
-    }
-    /* invalid forms */
-    ck_assert_ptr_null(as_mutf7_decode(unit_pool, "&AOQ"));   /* unterminated */
-    ck_assert_ptr_null(as_mutf7_decode(unit_pool, "&AGE-"));  /* encodes printable "a" */
-    ck_assert_ptr_null(as_mutf7_decode(unit_pool, "&2D0-"));  /* lone high surrogate */
-    ck_assert_ptr_null(as_mutf7_decode(unit_pool, "&Jjo!-")); /* bad base64 character */
-    ck_assert_ptr_null(as_mutf7_decode(unit_pool, "a\xc3\xa4"));
-    ck_assert_ptr_null(as_mutf7_encode(unit_pool, "bad \xff utf8"));
-}
-END_TEST
 
 /* ---- folders ------------------------------------------------------------- */
 
@@ -682,96 +604,6 @@ START_TEST(move_delete_deliver)
 }
 END_TEST
 
-START_TEST(folder_management)
-{
-    apr_array_header_t *fs;
-    const char *work, *proj, *id, *child, *x;
-    char p[4096], q[4096];
-    size_t len;
-    char *m = mg_msg_plain(&len, 1);
-    const as_store_folder_t *f;
-
-    st = open_store(NULL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "Work", unit_pool, &work), APR_SUCCESS);
-    ck_assert_int_eq(as_store_create_folder(st, work, "Pröjects", unit_pool, &proj), APR_SUCCESS);
-    ck_assert_int_eq(as_store_create_folder(st, proj, "Q1", unit_pool, &child), APR_SUCCESS);
-    snprintf(p, sizeof p, "%s/.Work.Pr&APY-jects/cur", root);
-    ck_assert_msg(access(p, F_OK) == 0, "no %s", p);
-    snprintf(p, sizeof p, "%s/.Work.Pr&APY-jects/maildirfolder", root);
-    ck_assert(access(p, F_OK) == 0);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "Work", unit_pool, &x), APR_EEXIST);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "a.b", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "a/b", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "..", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "inbox", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "0", "bad\xff", unit_pool, &x), APR_EINVAL);
-    ck_assert_int_eq(as_store_create_folder(st, "nosuch", "x", unit_pool, &x), AS_STORE_ENOPARENT);
-    /* a child of INBOX */
-    ck_assert_int_eq(as_store_create_folder(st, inbox_id(), "Lists", unit_pool, &x), APR_SUCCESS);
-    snprintf(p, sizeof p, "%s/.INBOX.Lists/cur", root);
-    ck_assert(access(p, F_OK) == 0);
-
-    /* put a message in the child, then rename the parent: ids are kept */
-    ck_assert_int_eq(as_store_deliver(st, child, m, len, 0, 0, unit_pool, &id), APR_SUCCESS);
-    ck_assert_int_eq(as_store_rename_folder(st, proj, "0", "Projekte"), APR_SUCCESS);
-    st = open_store(NULL);
-    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
-    f = find_name(fs, "Projekte");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_str_eq(f->id, proj);
-    ck_assert_str_eq(f->parent_id, "0");
-    ck_assert_str_eq(f->path, ".Projekte");
-    f = find_name(fs, "Q1");
-    ck_assert_str_eq(f->id, child);
-    ck_assert_str_eq(f->parent_id, proj);
-    ck_assert_int_eq(as_store_stat_item(st, child, id, unit_pool, &(as_store_item_t){0}),
-                     APR_SUCCESS);
-    /* a new folder with the old name gets a different id */
-    ck_assert_int_eq(as_store_create_folder(st, work, "Pröjects", unit_pool, &x), APR_SUCCESS);
-    ck_assert_str_ne(x, proj);
-    st = open_store(NULL);
-    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
-    ck_assert_str_eq(find_name(fs, "Projekte")->id, proj);
-    ck_assert_str_eq(find_name(fs, "Pröjects")->id, x);
-    /* refusals */
-    ck_assert_int_eq(as_store_rename_folder(st, proj, "0", "Work"), APR_EEXIST);
-    ck_assert_int_eq(as_store_rename_folder(st, proj, child, "X"), APR_EINVAL); /* into itself */
-    ck_assert_int_eq(as_store_rename_folder(st, proj, "nosuch", "X"), AS_STORE_ENOPARENT);
-    ck_assert_int_eq(as_store_rename_folder(st, inbox_id(), "0", "X"), AS_STORE_ESPECIAL);
-    ck_assert_int_eq(as_store_rename_folder(st, "nosuch", "0", "X"), APR_ENOENT);
-    {
-        const char *sent;
-        ck_assert_int_eq(as_store_special_folder(st, AS_FOLDER_SENT, 1, unit_pool, &sent),
-                         APR_SUCCESS);
-        ck_assert_int_eq(as_store_rename_folder(st, sent, "0", "X"), AS_STORE_ESPECIAL);
-        ck_assert_int_eq(as_store_delete_folder(st, sent), AS_STORE_ESPECIAL);
-    }
-    ck_assert_int_eq(as_store_delete_folder(st, inbox_id()), AS_STORE_ESPECIAL);
-
-    /* renamed on disk by another program: a new id */
-    snprintf(p, sizeof p, "%s/.Work", root);
-    snprintf(q, sizeof q, "%s/.Job", root);
-    ck_assert_int_eq(rename(p, q), 0);
-    st = open_store(NULL);
-    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
-    ck_assert_ptr_nonnull(find_name(fs, "Job"));
-    ck_assert_str_ne(find_name(fs, "Job")->id, work);
-    ck_assert_ptr_null(find_name(fs, "Work"));
-
-    /* delete with subfolders and messages */
-    ck_assert_int_eq(as_store_delete_folder(st, proj), APR_SUCCESS);
-    st = open_store(NULL);
-    ck_assert_int_eq(as_store_list_folders(st, unit_pool, &fs, NULL), APR_SUCCESS);
-    ck_assert_ptr_null(find_name(fs, "Projekte"));
-    ck_assert_ptr_null(find_name(fs, "Q1"));
-    snprintf(p, sizeof p, "%s/.Projekte.Q1", root);
-    ck_assert(access(p, F_OK) != 0);
-    ck_assert_int_eq(as_store_delete_folder(st, proj), APR_ENOENT);
-    free(m);
-}
-END_TEST
-
 static void age_dir(const char *sub)
 {
     char p[4096];
@@ -900,8 +732,6 @@ Suite *unit_suite(void)
 
     tcase_add_checked_fixture(tc, md_setup, md_teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, template_expansion);
-    tcase_add_test(tc, mutf7);
     tcase_add_test(tc, folder_tree);
     tcase_add_test(tc, special_alternatives);
     tcase_add_test(tc, open_missing);
@@ -910,7 +740,6 @@ Suite *unit_suite(void)
     tcase_add_test(tc, open_races);
     tcase_add_test(tc, listing_during_renames);
     tcase_add_test(tc, move_delete_deliver);
-    tcase_add_test(tc, folder_management);
     tcase_add_test(tc, change_tokens);
     tcase_add_test(tc, listing_10000);
     suite_add_tcase(s, tc);
