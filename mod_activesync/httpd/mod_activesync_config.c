@@ -23,6 +23,10 @@
  * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
  * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds;
  *                                               process-wide in the core, hence global)
+ * ActiveSyncWedgeRemedy On|Off      On         the parent stops the children attached to a
+ *                                               wedged Berkeley DB environment and recovers it
+ * ActiveSyncCapMutexWait MS          2000       longest wait for the activesync-cap mutex
+ *                                               before a first admission gets 503
  * (and "Mutex MECH activesync-cap" for the cap's global mutex)
  *
  * Licence files are not checked here: an unreadable, invalid or expired
@@ -78,6 +82,8 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->provisioning_449 = UNSET;
     c->ping_min = UNSET;
     c->ping_max = UNSET;
+    c->wedge_remedy = UNSET;
+    c->cap_mutex_wait_ms = UNSET;
     return c;
 }
 
@@ -116,6 +122,8 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(provisioning_449);
     MERGE_VAL(ping_min);
     MERGE_VAL(ping_max);
+    MERGE_VAL(wedge_remedy);
+    MERGE_VAL(cap_mutex_wait_ms);
     return n;
 }
 
@@ -162,6 +170,10 @@ void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
     g->mailbox_count = c->mailbox_count;
     g->license_file = c->license_file;
     g->license_key = c->license_key;
+    g->wedge_remedy =
+        c->wedge_remedy != UNSET ? c->wedge_remedy : MOD_ACTIVESYNC_DEFAULT_WEDGE_REMEDY;
+    g->cap_mutex_wait = apr_time_from_msec(
+        c->cap_mutex_wait_ms != UNSET ? c->cap_mutex_wait_ms : MOD_ACTIVESYNC_DEFAULT_CAP_WAIT_MS);
 }
 
 /* ---- setters ------------------------------------------------------------ */
@@ -472,6 +484,33 @@ static const char *set_mailbox_count(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_wedge_remedy(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    srv_conf(cmd)->wedge_remedy = flag;
+    return NULL;
+}
+
+static const char *set_cap_mutex_wait(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!parse_uint(arg, 1, 60000, &n)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be milliseconds from 1 to 60000",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->cap_mutex_wait_ms = n;
+    return NULL;
+}
+
 static const char *set_global_file(cmd_parms *cmd, const char *arg, const char **out)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -557,5 +596,12 @@ const command_rec mod_activesync_cmds[] = {
                   "signed licence file carrying the mailbox cap; main server only"),
     AP_INIT_TAKE1("ActiveSyncLicenseKey", set_license_key, NULL, RSRC_CONF,
                   "PEM Ed25519 public key verifying ActiveSyncLicenseFile; main server only"),
+    AP_INIT_FLAG("ActiveSyncWedgeRemedy", set_wedge_remedy, NULL, RSRC_CONF,
+                 "On|Off: when the Berkeley DB environment is wedged, stop the children "
+                 "attached to it and recover it (On), or only log it; main server only "
+                 "(default On)"),
+    AP_INIT_TAKE1("ActiveSyncCapMutexWait", set_cap_mutex_wait, NULL, RSRC_CONF,
+                  "milliseconds a first admission waits for the activesync-cap mutex before "
+                  "it gets 503 with Retry-After; main server only (default 2000)"),
     {NULL},
 };

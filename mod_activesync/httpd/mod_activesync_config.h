@@ -2,7 +2,8 @@
  *
  * Every directive is server/virtual-host scoped, except the global ones
  * (ActiveSyncDataDir, ActiveSyncMailboxCount, ActiveSyncLicenseFile,
- * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat: main server only).  Fields start "unset"
+ * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat, ActiveSyncWedgeRemedy,
+ * ActiveSyncCapMutexWait: main server only).  Fields start "unset"
  * (-1 or NULL) and the merge takes the virtual host's value when it set one,
  * else the main server's; mod_activesync_config_get() fills in the built-in
  * defaults, so the handler never sees an unset value.
@@ -46,6 +47,8 @@ typedef struct mod_activesync_srv_conf_t {
     const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
     const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
     int ping_min, ping_max;   /* ActiveSyncPingHeartbeat; -1 unset */
+    int wedge_remedy;         /* ActiveSyncWedgeRemedy On|Off; -1 unset */
+    int cap_mutex_wait_ms;    /* ActiveSyncCapMutexWait; -1 unset */
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -65,16 +68,20 @@ typedef struct mod_activesync_conf_t {
  * DB environment and the mailbox cap are shared by every server, so these
  * directives are allowed in the main server configuration only. */
 typedef struct mod_activesync_global_t {
-    const char *data_dir;     /* absolute; default MOD_ACTIVESYNC_DEFAULT_DATADIR */
-    int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
-    const char *license_file; /* NULL: no licence */
-    const char *license_key;  /* NULL: no public key */
+    const char *data_dir;               /* absolute; default MOD_ACTIVESYNC_DEFAULT_DATADIR */
+    int mailbox_count;                  /* -1: no ActiveSyncMailboxCount */
+    const char *license_file;           /* NULL: no licence */
+    const char *license_key;            /* NULL: no public key */
+    int wedge_remedy;                   /* the parent may stop children and recover a wedge */
+    apr_interval_time_t cap_mutex_wait; /* bound on the activesync-cap mutex wait */
 } mod_activesync_global_t;
 
 #ifndef AS_DEFAULT_DATADIR
 #define AS_DEFAULT_DATADIR "/var/lib/activesync"
 #endif
-#define MOD_ACTIVESYNC_DEFAULT_DATADIR AS_DEFAULT_DATADIR
+#define MOD_ACTIVESYNC_DEFAULT_DATADIR      AS_DEFAULT_DATADIR
+#define MOD_ACTIVESYNC_DEFAULT_WEDGE_REMEDY 1
+#define MOD_ACTIVESYNC_DEFAULT_CAP_WAIT_MS  2000
 
 extern const command_rec mod_activesync_cmds[];
 
