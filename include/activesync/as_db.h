@@ -139,6 +139,16 @@ size_t as_db_attached(const char *home, pid_t *out, size_t max);
  * else the recovery's status. */
 apr_status_t as_db_recover_detached(const char *home, const as_logger_t *lg, pid_t *attached);
 
+/* The recovery gate, for a process about to stop the processes attached
+ * to the environment and recover it: while it is held, no other process
+ * takes the open lock (opens, failchk and DB_REGISTER recovery wait as for
+ * the open lock; one that got the open lock meanwhile lets it go).  So when
+ * the stopped processes release the open lock, the gate holder can take it
+ * before anyone else attaches.  Returns an fd for as_db_ungate_opens(), or
+ * -errno (another process holds the gate: -EAGAIN). */
+int as_db_gate_opens(const char *home);
+void as_db_ungate_opens(int fd);
+
 /* Open (creating if needed) the environment in `home` and its databases.
  * opts may be NULL (defaults); lg may be NULL (default logger).  The handle
  * lives until as_db_close() (it is malloc'd, not pool-bound: the glue

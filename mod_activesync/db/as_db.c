@@ -167,22 +167,55 @@ static int bdb_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flag
  * 10 ms rounds to wait for another holder (0: none), then -EAGAIN.  Only one fd per process may be
  * open on the file at a time (closing any fd drops a process's fcntl locks):
  * callers are serialised by db->maint or run before the handle is shared. */
+/* Does another process hold the recovery gate (as_db_gate_opens)? */
+static int gated(const char *home)
+{
+    char path[PATH_MAX];
+    struct flock fl;
+    int fd, held = 0;
+
+    apr_snprintf(path, sizeof(path), "%s/%s", home, GATE_FILE);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0; /* never created: no recovery ever gated opens */
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd); /* we held no lock on it: nothing is released */
+    return held;
+}
+
 int as_db_lock_open_file(as_db_t *db, int wait)
 {
     char path[PATH_MAX];
     struct flock fl;
-    int fd;
+    int fd = -1;
 
     apr_snprintf(path, sizeof(path), "%s/%s", db->home, OPEN_LOCK_FILE);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, FILE_MODE);
-    if (fd < 0) {
-        return -errno;
-    }
     memset(&fl, 0, sizeof(fl));
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    while (fcntl(fd, F_SETLK, &fl) != 0) {
-        int e = errno;
+    for (;;) {
+        int e = EAGAIN;
+        if (fd < 0 && (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, FILE_MODE)) < 0) {
+            return -errno;
+        }
+        /* The gate is looked at before and after taking the lock: a
+         * recovery that gated opens while we waited goes first, and takes
+         * the lock once its targets are gone (as_db_gate_opens). */
+        if (!gated(db->home)) {
+            if (fcntl(fd, F_SETLK, &fl) == 0) {
+                if (!gated(db->home)) {
+                    return fd;
+                }
+                close(fd); /* drops the lock */
+                fd = -1;
+            } else {
+                e = errno;
+            }
+        }
         if (e == EINTR) {
             continue;
         }
@@ -192,10 +225,11 @@ int as_db_lock_open_file(as_db_t *db, int wait)
             nanosleep(&ts, NULL);
             continue;
         }
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
         return -((e == EACCES) ? EAGAIN : e);
     }
-    return fd;
 }
 
 void as_db_unlock_open_file(int fd)

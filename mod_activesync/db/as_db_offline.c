@@ -210,3 +210,33 @@ apr_status_t as_db_recover_detached(const char *home, const as_logger_t *lg, pid
     }
     return APR_SUCCESS;
 }
+
+int as_db_gate_opens(const char *home)
+{
+    char path[PATH_MAX];
+    struct flock fl;
+    int fd;
+
+    apr_snprintf(path, sizeof(path), "%s/%s", home, GATE_FILE);
+    /* 0644: openers running as another user only read-lock-test it. */
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+void as_db_ungate_opens(int fd)
+{
+    if (fd >= 0) {
+        close(fd); /* releases the lock */
+    }
+}

@@ -11,6 +11,7 @@
 #include "activesync/as_db.h"
 
 #define OPEN_LOCK_FILE "as_open.lock"
+#define GATE_FILE      "as_recover.lock"
 #define FILE_MODE      0660
 
 struct as_db_t {
@@ -40,7 +41,8 @@ static inline void atomic_set(int *v, int x)
 }
 
 /* The cross-process lock on DATADIR/as_open.lock (see as_db.c): the fd, or
- * -errno; wait is in 10 ms rounds. */
+ * -errno; wait is in 10 ms rounds.  While another process holds the
+ * recovery gate (DATADIR/as_recover.lock) it is not taken. */
 int as_db_lock_open_file(as_db_t *db, int wait);
 void as_db_unlock_open_file(int fd);
 /* Recovery with the open lock held and nobody registered (as_db.c). */

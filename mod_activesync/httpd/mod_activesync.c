@@ -13,6 +13,7 @@
 #include <http_protocol.h>
 #include <mpm_common.h>
 #include <ap_mpm.h>
+#include <scoreboard.h>
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -87,22 +88,78 @@ static void bench_push_stats(void)
                  (size_t)(mi.arena + mi.hblkhd), (size_t)mi.fordblks);
 }
 
+/* Why parked Pings and Sync Waits may be cut short.
+ *
+ * Every MPM sets its state to STOPPING in a child that stops: on a restart
+ * or a stop of the server, but also when the child alone retires while the
+ * server runs on -- the event/worker MPM's housekeeping (more idle threads
+ * than MaxSpareThreads: the parent asks one child to stop gracefully) or
+ * MaxConnectionsPerChild.  Only a restart or a stop should cut a heartbeat
+ * short; a child retiring for housekeeping keeps its parked requests until
+ * they end naturally (the event MPM's graceful child stops accepting, and
+ * waits for its connections before it exits).  httpd 2.4 lets a module
+ * tell them apart:
+ *   - a restart, graceful or not: the parent moves to a new generation
+ *     before it signals the children (ap_scoreboard_image->global->
+ *     running_generation differs from this child's AP_MPMQ_GENERATION);
+ *   - a stop: the children are told to stop ungracefully (the child_stopping
+ *     hook says graceful=0; prefork's SIGTERM ends the process anyway);
+ *   - a graceful stop: same generation and graceful, but the parent removes
+ *     its PidFile before it waits for the children (every 2.4 MPM does);
+ *   - anything else is the child alone: housekeeping.
+ * Without a PidFile to watch (none when the child started), a graceful
+ * child exit cannot be told from a graceful stop, and any stop cuts short,
+ * as before. */
+static ap_generation_t my_generation;
+static const char *pid_file;    /* absolute; NULL: unknown */
+static int stopping_ungraceful; /* atomic: child_stopping(graceful = 0) */
+static int housekeeping_logged; /* atomic */
+static server_rec *child_server;
+
+static void child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild;
+    if (!graceful) {
+        __atomic_store_n(&stopping_ungraceful, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+static int server_stops_or_restarts(void)
+{
+    if (__atomic_load_n(&stopping_ungraceful, __ATOMIC_SEQ_CST)) {
+        return 1;
+    }
+    if (ap_scoreboard_image && ap_scoreboard_image->global &&
+        ap_scoreboard_image->global->running_generation != my_generation) {
+        return 1;
+    }
+    return !pid_file || access(pid_file, F_OK) != 0;
+}
+
 /* Asked once a second by the push dispatcher thread (as_watch.h): is this
- * child stopping?  Every MPM sets its state to STOPPING in the child on a
- * graceful restart, a graceful stop and a stop (prefork in the signal
- * handler, event/worker when the listener is told to go), so parked Pings
- * and Sync Waits answer "no change" within about a second and the child can
- * exit instead of keeping an old generation alive for up to 59 minutes. */
+ * child stopping in a way that ends parked requests? */
 static int mpm_stopping(void)
 {
     int state = AP_MPMQ_RUNNING;
     if (bench_server) {
         bench_push_stats(); /* the same once-a-second tick */
     }
-    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
+    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS || state != AP_MPMQ_STOPPING) {
         return 0;
     }
-    return state == AP_MPMQ_STOPPING;
+    if (server_stops_or_restarts()) {
+        return 1;
+    }
+    if (!__atomic_exchange_n(&housekeeping_logged, 1, __ATOMIC_SEQ_CST)) {
+        as_watch_stats_t ws;
+        as_watch_stats(&ws);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, child_server,
+                     ASLOGNO(10002) "child %ld retires while the server runs on (MPM "
+                                    "housekeeping or MaxConnectionsPerChild): its %u parked "
+                                    "requests keep their heartbeat",
+                     (long)getpid(), ws.waits);
+    }
+    return 0;
 }
 
 /* Child exit (pchild pre-cleanup; pre-cleanups run before the subpools --
@@ -148,6 +205,18 @@ static void child_init(apr_pool_t *p, server_rec *s)
     mod_activesync_logger_server(&server_logger, s);
     as_log_set_default(&server_logger);
     mod_activesync_db_child_init(p, s);
+    child_server = s;
+    if (ap_mpm_query(AP_MPMQ_GENERATION, &my_generation) != APR_SUCCESS) {
+        my_generation = ap_scoreboard_image ? ap_scoreboard_image->global->running_generation : 0;
+    }
+    /* As ap_log_pid and ap_remove_pid name it: relative to ServerRoot. */
+    pid_file = ap_pid_fname ? ap_server_root_relative(p, ap_pid_fname) : NULL;
+    if (pid_file && access(pid_file, F_OK) != 0) {
+        pid_file = NULL; /* nothing to watch (one-process mode) */
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 ASLOGNO(10003) "stop check: generation %d, PidFile %s", (int)my_generation,
+                 pid_file ? pid_file : "(none: any stop ends parked requests)");
     as_watch_set_stop_check(mpm_stopping);
     if (getenv("AS_BENCH_PUSH_STATS")) {
         bench_server = s; /* figures from the start: the dispatcher now */
@@ -166,6 +235,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(mod_activesync_db_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mod_activesync_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

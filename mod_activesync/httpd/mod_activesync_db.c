@@ -101,8 +101,9 @@ static int ends_with(const char *s, const char *suffix)
 static int our_entry(const char *name)
 {
     return !strncmp(name, "__db.", 5) || !strncmp(name, "log.", 4) || ends_with(name, ".db") ||
-           !strcmp(name, "as_open.lock") || !strcmp(name, "cap.conf") ||
-           !strncmp(name, ".cap.conf.", 10) || !strcmp(name, "DB_CONFIG");
+           !strcmp(name, "as_open.lock") || !strcmp(name, "as_recover.lock") ||
+           !strcmp(name, "cap.conf") || !strncmp(name, ".cap.conf.", 10) ||
+           !strcmp(name, "DB_CONFIG");
 }
 
 /* The first entry of dir that as_db_prepare_home() would give to uid:gid and

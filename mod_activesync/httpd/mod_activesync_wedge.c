@@ -12,13 +12,15 @@
  *      nothing is killed;
  *   4. On: ONE log line naming exactly the children it stops (the attached
  *      ones -- children that never opened the environment keep serving) and
- *      what follows, then SIGKILL to those children, then a forked helper
- *      process does the slow part: it waits for them to be gone, takes the
- *      open lock, checks that no process at all is registered in the
- *      environment (so no new child attached meanwhile), runs recovery,
- *      gives the files back to the User and logs the result.  The monitor
- *      returns at once; the MPM reaps the helper (registered as an extra
- *      process).  Until the helper is gone the watch waits.
+ *      what follows; then a forked helper process does the rest while the
+ *      monitor returns at once: it takes the recovery gate (as_db.h: from
+ *      then on no process can take the open lock, so the replacement
+ *      children the MPM starts cannot attach before recovery), sends
+ *      SIGKILL to those children, waits for them to be gone, takes the open
+ *      lock, checks that no process at all is registered in the
+ *      environment, runs recovery, gives the files back to the User, opens
+ *      the gate and logs the result.  The MPM reaps the helper (registered
+ *      as an extra process); until it is gone the watch waits.
  * Requests in flight in the stopped children fail (clients retry); the
  * registry is intact: every admission is one transaction.
  *
@@ -142,12 +144,24 @@ static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size
     apr_status_t rv;
     pid_t holder = 0;
     size_t i, left;
+    int gate;
 
     /* httpd's handlers are for the parent: a stop ends the helper. */
     apr_signal(SIGTERM, SIG_DFL);
     apr_signal(SIGHUP, SIG_DFL);
     apr_signal(SIGUSR1, SIG_DFL);
     apr_signal(SIGWINCH, SIG_DFL);
+    gate = as_db_gate_opens(st.datadir);
+    if (gate < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(-gate), s,
+                     ASLOGNO(12046) "cannot take the recovery gate %s/as_recover.lock: no child "
+                                    "is stopped",
+                     st.datadir);
+        _exit(1);
+    }
+    for (i = 0; i < n; i++) {
+        (void)ap_mpm_safe_kill(targets[i], SIGKILL);
+    }
     do {
         for (i = 0, left = 0; i < n; i++) {
             left += !gone(targets[i]);
@@ -165,6 +179,7 @@ static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size
         _exit(1);
     }
     rv = as_db_recover_detached(st.datadir, NULL, &holder);
+    /* _exit() below opens the gate (closing the fd drops the lock). */
     if (rv == APR_EBUSY) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      ASLOGNO(12033) "process %ld has attached to the environment in %s "
@@ -189,11 +204,10 @@ static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size
 }
 
 static void remedy(apr_pool_t *p, server_rec *s, const as_wedge_out_t *out, size_t nchildren,
-                   apr_interval_time_t held)
+                   pid_t holder, apr_interval_time_t held)
 {
     ap_generation_t gen = 0;
     pid_t pid;
-    size_t i;
 
     /* The line first: exactly what follows. */
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
@@ -201,14 +215,12 @@ static void remedy(apr_pool_t *p, server_rec *s, const as_wedge_out_t *out, size
                                 "%s for %" APR_TIME_T_FMT " s (a process was killed inside a "
                                 "Berkeley DB mutex); ActiveSyncWedgeRemedy On: sending SIGKILL "
                                 "to the %lu children attached to it (pids %s; %lu other "
-                                "children are left alone), then running recovery in a helper "
-                                "process once no process is attached",
-                 st.datadir, (long)st.wedge.holder, OPEN_LOCK, apr_time_sec(held),
+                                "children are left alone) from a helper process, which keeps "
+                                "new children from attaching and runs recovery once no process "
+                                "is attached",
+                 st.datadir, (long)holder, OPEN_LOCK, apr_time_sec(held),
                  (unsigned long)out->ntargets, pid_list(p, out->targets, out->ntargets),
                  (unsigned long)(nchildren - out->ntargets));
-    for (i = 0; i < out->ntargets; i++) {
-        (void)ap_mpm_safe_kill(out->targets[i], SIGKILL);
-    }
     pid = fork();
     if (pid == 0) {
         helper_main(s, p, out->targets, out->ntargets);
@@ -230,6 +242,7 @@ int mod_activesync_db_monitor(apr_pool_t *p, server_rec *s)
     as_wedge_out_t out;
     apr_time_t now = apr_time_now();
     apr_interval_time_t held;
+    pid_t holder;
     size_t max;
     pid_t *attached, *children;
 
@@ -246,6 +259,7 @@ int mod_activesync_db_monitor(apr_pool_t *p, server_rec *s)
         return DECLINED;
     }
     held = now - st.wedge.since;
+    holder = st.wedge.holder; /* as_wedge_decide restarts the watch on a remedy */
     max = (size_t)server_limit() + MAX_FOREIGN;
     attached = apr_pcalloc(p, sizeof(pid_t) * max);
     children = apr_pcalloc(p, sizeof(pid_t) * max);
@@ -269,7 +283,7 @@ int mod_activesync_db_monitor(apr_pool_t *p, server_rec *s)
                                     "Off: nothing is done (the remedy would stop the children "
                                     "attached to it, pids %s, and run recovery); run apachectl "
                                     "restart",
-                     st.datadir, (long)st.wedge.holder, OPEN_LOCK, apr_time_sec(held),
+                     st.datadir, (long)holder, OPEN_LOCK, apr_time_sec(held),
                      pid_list(p, out.targets, out.ntargets));
         break;
     case AS_WEDGE_FOREIGN:
@@ -278,11 +292,10 @@ int mod_activesync_db_monitor(apr_pool_t *p, server_rec *s)
                                     "by process %ld for %" APR_TIME_T_FMT " s), and process %ld, "
                                     "not an httpd child, is attached to it: nothing is done; "
                                     "stop that process and run apachectl restart",
-                     st.datadir, OPEN_LOCK, (long)st.wedge.holder, apr_time_sec(held),
-                     (long)out.foreign);
+                     st.datadir, OPEN_LOCK, (long)holder, apr_time_sec(held), (long)out.foreign);
         break;
     case AS_WEDGE_REMEDY:
-        remedy(p, s, &out, in.nchildren, held);
+        remedy(p, s, &out, in.nchildren, holder, held);
         break;
     case AS_WEDGE_OK:
         break;
