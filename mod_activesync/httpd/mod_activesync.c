@@ -16,6 +16,7 @@
 #include <scoreboard.h>
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -165,30 +166,75 @@ static int mpm_stopping(void)
 /* Child exit (pchild pre-cleanup; pre-cleanups run before the subpools --
  * the connections and requests -- are destroyed).
  *
- * Event/worker destroy pchild after joining their workers: no request is
- * inside the module any more, and the push machinery is shut down
- * properly (as_watch_shutdown: dispatcher joined, inotify closed).
+ * Event/worker destroy pchild after joining their workers, in the child's
+ * main thread: no request is inside the module any more, and the push
+ * machinery is shut down properly (as_watch_shutdown: dispatcher joined,
+ * inotify closed), the database handle closed (mod_activesync_db.c).
+ * Prefork does the same for a graceful exit (restart, MaxConnectionsPerChild,
+ * idle child), from its main loop.
  *
- * Prefork runs this from its SIGTERM handler (httpd -k stop, or a restart)
- * on top of the request it interrupted.  When that request is ours -- a
- * Ping or Sync parked in pthread_cond_timedwait, or any other point of the
- * handler -- destroying its pool would run its cleanups on top of it: the
- * wait's cleanup destroys the condition variable the interrupted frame
- * waits on, which blocks forever (the parent then SIGKILLs the child after
- * several seconds).  The request can never resume, so the child leaves
- * now, as a crash would (the database handle is left for the next opener's
- * failchk, as mod_activesync_db.c does for an interrupted request). */
+ * But prefork's SIGTERM/SIGHUP handler (just_die: httpd -k stop, -k
+ * restart, or the parent reclaiming a child) calls apr_pool_destroy(pchild)
+ * from inside the signal handler, on top of whatever the main thread was
+ * doing -- our handler, another module's, malloc.  So this must know which
+ * case it is in, and in the signal case do only async-signal-safe work:
+ * exit_signal() (below) wraps the handlers installed for those signals and
+ * sets a sig_atomic_t flag before it calls the MPM's.  How this was
+ * checked: prefork.c (2.4.x) installs just_die for SIGHUP and SIGTERM in
+ * make_child(), before child_init, and just_die -> clean_child_exit ->
+ * apr_pool_destroy(pchild); the cleanups the module registers on pchild are
+ * grep-able (apr_pool_*cleanup_register in httpd/): this function, the
+ * database's child_cleanup and the activesync-cap mutex's child cleanup
+ * (close() for flock, nothing for the others).  From the signal handler:
+ *   - as_watch_stop(): an atomic store and a write() to an eventfd;
+ *   - mod_activesync_db_abandon(): atomic stores; the database cleanup then
+ *     leaves the handle, as a crash would (the next failchk cleans up after
+ *     this process), instead of joining a thread and closing Berkeley DB;
+ *   - our own request interrupted (a Ping parked in pthread_cond_timedwait,
+ *     or any point of the handler): destroying its pool would run its
+ *     cleanups on top of it (the wait's cleanup destroys the condition
+ *     variable the interrupted frame waits on, which blocks for good), so
+ *     the child leaves at once with _exit();
+ *   - no dispatcher join, no free(), no lock, no log line. */
+static volatile sig_atomic_t exit_from_signal;
+static struct sigaction mpm_sigterm, mpm_sighup;
+
+static void exit_signal(int sig)
+{
+    exit_from_signal = 1;
+    if (sig == SIGTERM) {
+        mpm_sigterm.sa_handler(sig);
+    } else {
+        mpm_sighup.sa_handler(sig);
+    }
+}
+
+/* Wrap the handler the MPM installed for sig, if it is a plain function. */
+static void wrap_exit_signal(int sig, struct sigaction *mpm)
+{
+    struct sigaction sa;
+
+    if (sigaction(sig, NULL, mpm) != 0 || (mpm->sa_flags & SA_SIGINFO) ||
+        mpm->sa_handler == SIG_DFL || mpm->sa_handler == SIG_IGN) {
+        return;
+    }
+    sa = *mpm;
+    sa.sa_handler = exit_signal;
+    (void)sigaction(sig, &sa, NULL);
+}
+
 static apr_status_t child_exit(void *unused)
 {
-    int threaded = 0;
     (void)unused;
     as_watch_stop(); /* async-signal-safe */
-    if (mod_activesync_requests_active() == 0) {
-        as_watch_shutdown();
+    if (!exit_from_signal) {
+        if (mod_activesync_requests_active() == 0) {
+            as_watch_shutdown();
+        }
         return APR_SUCCESS;
     }
-    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS &&
-        threaded == AP_MPMQ_NOT_SUPPORTED) {
+    mod_activesync_db_abandon();
+    if (mod_activesync_requests_active() > 0) {
         _exit(0);
     }
     return APR_SUCCESS;
@@ -226,6 +272,8 @@ static void child_init(apr_pool_t *p, server_rec *s)
      * (pre-cleanups run last registered first): parked requests are woken
      * before the environment is considered for closing. */
     apr_pool_pre_cleanup_register(p, NULL, child_exit);
+    wrap_exit_signal(SIGTERM, &mpm_sigterm);
+    wrap_exit_signal(SIGHUP, &mpm_sighup);
 }
 
 static void register_hooks(apr_pool_t *p)

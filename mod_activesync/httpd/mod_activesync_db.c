@@ -458,14 +458,28 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
+void mod_activesync_db_abandon(void)
+{
+    __atomic_store_n(&st.abandon, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Runs when the child exits -- for prefork possibly from a signal handler
  * that interrupted a request (SIGTERM, SIGHUP): nothing here may wait for
- * the interrupted thread or for a lock it might hold. */
+ * the interrupted thread or for a lock it might hold; in that case
+ * (mod_activesync_db_abandon) it does only atomic stores. */
 static apr_status_t child_cleanup(void *unused)
 {
     int joined = 1;
     as_db_t *db;
     (void)unused;
+
+    if (__atomic_load_n(&st.abandon, __ATOMIC_SEQ_CST)) {
+        /* From a signal handler (mod_activesync.c child_exit): only atomic
+         * stores.  The thread and the handle go with the process; the next
+         * failchk releases what it held. */
+        __atomic_store_n(&st.stop, 1, __ATOMIC_SEQ_CST);
+        return APR_SUCCESS;
+    }
 
     if (st.maint_running) {
         struct timespec ts;

@@ -49,6 +49,11 @@ int mod_activesync_gate(request_rec *r, const char *account, const char *who,
 int mod_activesync_provision_gate(request_rec *r, const as_gate_in_t *in, const char *who,
                                   as_gate_t *g);
 
+/* Async-signal-safe: the child is exiting from a signal handler (prefork's
+ * SIGTERM/SIGHUP), so its pchild cleanup must leave the handle and the
+ * maintenance thread alone, as a crash would, rather than join and close. */
+void mod_activesync_db_abandon(void);
+
 /* For request code that uses the environment beyond the gate (stores, sync
  * state): the process's handle, or NULL when it is not available (answer
  * 503).  Every non-NULL enter must be paired with a leave on the same

@@ -46,6 +46,7 @@ typedef struct db_state_t {
     int kick;          /* under mu: a request found the handle unavailable */
     int stuck;         /* atomic: the handle could not be reopened; exiting */
     int expiry_logged; /* atomic */
+    int abandon;       /* atomic: exiting from a signal handler (async-signal-safe only) */
 } db_state_t;
 
 extern db_state_t mod_activesync_db_st;
