@@ -41,6 +41,7 @@ def test_stuck_cap_mutex_holder_gets_503_within_the_bound(run_dir, module_path, 
             t0 = time.monotonic()
             r = srv.eas(account(1)).post(body=srv.request_body)
             took = time.monotonic() - t0
+            print("503 after %.3f s (ActiveSyncCapMutexWait %d ms)" % (took, WAIT_MS))
             assert r.status == 503, r
             assert r.header("Retry-After") == "5", r
             assert took < WAIT_MS / 1000.0 + 2.0, took

@@ -1,7 +1,9 @@
 /* The parent's wedge watch: when the open lock counts as wedged, whom the
  * remedy may stop (only attached children), when it only reports (remedy
- * Off, a foreign process attached), and the enumeration of the processes
- * attached to a real environment. */
+ * Off, a foreign process attached), the enumeration of the processes
+ * attached to a real environment, and the recovery gate. */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -155,6 +157,58 @@ START_TEST(attached_lists_the_processes_with_the_environment_open)
 }
 END_TEST
 
+/* While another process holds the recovery gate, nobody takes the open
+ * lock: an open waits (it cannot complete while the gate is held) and
+ * completes once the gate is gone. */
+START_TEST(recovery_gate_holds_opens_back)
+{
+    char *dir = testdb_mkdtemp();
+    int to_gate[2], from_gate[2], from_open[2];
+    pid_t gate, opener;
+    as_db_t *mine = NULL;
+    struct pollfd pfd;
+    char c;
+
+    ck_assert_int_eq(as_db_open(&mine, dir, NULL, NULL), APR_SUCCESS);
+    as_db_close(mine);
+    ck_assert_int_eq(pipe(to_gate), 0);
+    ck_assert_int_eq(pipe(from_gate), 0);
+    ck_assert_int_eq(pipe(from_open), 0);
+    gate = fork();
+    ck_assert(gate >= 0);
+    if (gate == 0) {
+        int fd = as_db_gate_opens(dir);
+        (void)!write(from_gate[1], fd >= 0 ? "g" : "e", 1);
+        (void)!read(to_gate[0], &c, 1); /* until told to let go */
+        as_db_ungate_opens(fd);
+        _exit(0);
+    }
+    ck_assert_int_eq(read(from_gate[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'g');
+    /* A second gate is refused while the first is held. */
+    ck_assert_int_eq(as_db_gate_opens(dir), -EAGAIN);
+    opener = fork();
+    ck_assert(opener >= 0);
+    if (opener == 0) {
+        as_db_t *db = NULL;
+        apr_status_t rv = as_db_open(&db, dir, NULL, NULL);
+        (void)!write(from_open[1], rv == APR_SUCCESS ? "o" : "e", 1);
+        as_db_close(db);
+        _exit(0);
+    }
+    pfd.fd = from_open[0];
+    pfd.events = POLLIN;
+    ck_assert_int_eq(poll(&pfd, 1, 500), 0); /* held back by the gate */
+    (void)!write(to_gate[1], "x", 1);
+    ck_assert_int_eq(waitpid(gate, NULL, 0), gate);
+    ck_assert_int_eq(read(from_open[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'o');
+    ck_assert_int_eq(waitpid(opener, NULL, 0), opener);
+    testdb_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("wedge");
@@ -167,6 +221,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, remedy_off_reports_what_it_would_do_once_a_period);
     tcase_add_test(tc, foreign_process_attached_means_no_remedy);
     tcase_add_test(tc, attached_lists_the_processes_with_the_environment_open);
+    tcase_add_test(tc, recovery_gate_holds_opens_back);
     suite_add_tcase(s, tc);
     return s;
 }
