@@ -1,6 +1,16 @@
 """A parked Ping keeps its heartbeat when its child retires for the event
 MPM's housekeeping, and is still cut short by a restart or a stop.
 
+Two ways to make a child retire with parked Pings inside:
+  - MaxSpareThreads (the MPM's housekeeping proper): four children of four
+    threads and six parked Pings leave ten idle threads, more than
+    MaxSpareThreads 8, so the parent retires one child within a second or
+    two.  Which child reads the parent's request is up to the MPM, so a
+    round may retire a child without Pings; the test takes up to five
+    fresh servers to see one with Pings inside (a retired child holds none
+    of six Pings in about one round in three).
+  - MaxConnectionsPerChild 1, deterministic (below).
+
 A child that retires while the server runs on -- more idle threads than
 MaxSpareThreads, or MaxConnectionsPerChild reached -- stops gracefully: the
 MPM state turns STOPPING exactly as on a graceful restart, and before this
@@ -39,6 +49,45 @@ MPM = """
     MaxConnectionsPerChild 1
 </IfModule>
 """
+
+
+SPARE = """
+<IfModule mpm_event_module>
+    ServerLimit 16
+    StartServers 4
+    ThreadLimit 4
+    ThreadsPerChild 4
+    MaxRequestWorkers 64
+    MinSpareThreads 4
+    MaxSpareThreads 8
+</IfModule>
+"""
+
+
+def test_max_spare_threads_retirement_keeps_parked_pings(run_dir, module_path, sanitize, pki):
+    for attempt in range(5):
+        srv = start_server(run_dir, "test_ping_spare%d" % attempt, module_path, "event", sanitize,
+                           pki, body_fn=lambda r, p, k: standard_body(r, p, k) +
+                           "\nActiveSyncPingHeartbeat 2 600\n" + SPARE)
+        try:
+            clients = [srv.client().with_(device_id="SPARE%d" % i) for i in range(6)]
+            folders = [inbox_id(c) for c in clients]
+            mark = srv.log_mark()
+            with concurrent.futures.ThreadPoolExecutor(6) as ex:
+                futs = [ex.submit(ping, c, HEARTBEAT, f) for c, f in zip(clients, folders)]
+                results = [f.result(timeout=HEARTBEAT + 30) for f in futs]
+            for status, _, took in results:
+                assert status == "1", results
+                assert took >= HEARTBEAT - 0.5, results  # never cut short
+            lines = [ln for ln in srv.log_since(mark).splitlines()
+                     if "ASY10002" in ln and " 0 parked" not in ln]
+            assert not check_clean_shutdown(srv)
+        finally:
+            srv.stop()
+        print("round %d: %s" % (attempt + 1, lines or "no child with parked Pings retired"))
+        if lines:
+            return
+    pytest.fail("no retirement of a child with parked Pings in five rounds")
 
 
 def body(root, port, pki):
