@@ -3,8 +3,10 @@
  * This file holds the module record and the hooks only; directives are in
  * mod_activesync_config.c, the handler in mod_activesync_handler.c, the
  * logging bridge in mod_activesync_log.c, the data directory, Berkeley DB
- * environment, mailbox cap and its gate in mod_activesync_db.c.  Protocol work is done by the core
- * library (as_*.c), which never sees httpd types.
+ * environment and mailbox cap in mod_activesync_db.c, the per-request gates
+ * in mod_activesync_gate.c, the parent's wedge watch in
+ * mod_activesync_wedge.c.  Protocol work is done by the core library
+ * (as_*.c), which never sees httpd types.
  */
 #include <httpd.h>
 #include <http_config.h>
