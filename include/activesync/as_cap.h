@@ -111,6 +111,19 @@ const char *as_cap_result_name(as_cap_result_t r);
 apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out);
 
+/* as_cap_admit() for a caller that serialises the call with a lock of its
+ * own (the glue's activesync-cap mutex): the write transaction commits
+ * without waiting for the log to reach the disk, so that lock is not held
+ * across an fsync.  The caller releases its lock, then calls as_db_flush()
+ * and acts on the decision only if the flush succeeded.  Exactness does not
+ * depend on the flush: the counter's DB_RMW lock is released by the commit,
+ * and another transaction sees the new state from then on, flushed or not;
+ * the log is sequential, so any later commit that is flushed carries this
+ * one with it, and a crash before any flush loses this commit whole (record
+ * and counter together), never one without the other. */
+apr_status_t as_cap_admit_nosync(as_db_t *db, apr_pool_t *p, const char *address,
+                                 const as_cap_limit_t *cap, as_cap_decision_t *out);
+
 /* The read-only part of as_cap_admit(), which needs no write lock and so no
  * serialisation: it decides the common cases, SERVED (registered, option
  * on) and DENIED_OPTION (option off), with *decided = 1 and *out as

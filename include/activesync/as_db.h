@@ -130,6 +130,29 @@ apr_status_t as_db_prepare_home(apr_pool_t *p, const char *path, uid_t uid, gid_
  * restart). */
 apr_status_t as_db_recover_offline(const char *home, const as_logger_t *lg);
 
+/* The processes attached to the environment in `home`: those registered
+ * (DB_REGISTER keeps an fcntl lock per process on __db.register) and the
+ * holder of the open lock (an open, a failchk or recovery in progress).
+ * Fills up to `max` distinct pids into out; returns how many.  Takes no
+ * lock and opens nothing (fine for the root parent). */
+size_t as_db_attached(const char *home, pid_t *out, size_t max);
+
+/* as_db_recover_offline(), but only if no process is attached: with the
+ * open lock held (so nobody can register meanwhile) it checks
+ * __db.register; APR_EBUSY with *attached set when a process still is,
+ * else the recovery's status. */
+apr_status_t as_db_recover_detached(const char *home, const as_logger_t *lg, pid_t *attached);
+
+/* The recovery gate, for a process about to stop the processes attached
+ * to the environment and recover it: while it is held, no other process
+ * takes the open lock (opens, failchk and DB_REGISTER recovery wait as for
+ * the open lock; one that got the open lock meanwhile lets it go).  So when
+ * the stopped processes release the open lock, the gate holder can take it
+ * before anyone else attaches.  Returns an fd for as_db_ungate_opens(), or
+ * -errno (another process holds the gate: -EAGAIN). */
+int as_db_gate_opens(const char *home);
+void as_db_ungate_opens(int fd);
+
 /* Open (creating if needed) the environment in `home` and its databases.
  * opts may be NULL (defaults); lg may be NULL (default logger).  The handle
  * lives until as_db_close() (it is malloc'd, not pool-bound: the glue
@@ -178,8 +201,18 @@ const as_logger_t *as_db_logger(as_db_t *db);
 #define AS_DB_ROLLBACK (AS_ERR_BASE + 99)
 #define AS_DB_TXN_READ 0x1 /* read-only: DB_READ_COMMITTED */
 #define AS_DB_TXN_TRY  0x2 /* no retry: a conflict returns AS_DB_EBUSY at once */
+/* Commit without writing the log: the commit is visible to every process at
+ * once, durable only after as_db_flush() (or any later synchronous commit,
+ * the log being sequential).  For callers that must not hold a lock of
+ * their own across the fsync. */
+#define AS_DB_TXN_NOSYNC 0x4
 typedef int as_db_txn_fn(as_db_t *db, DB_TXN *txn, void *baton);
 apr_status_t as_db_txn(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *baton);
+
+/* Write and fsync the log up to its end: makes every AS_DB_TXN_NOSYNC
+ * commit of this process durable.  AS_DB_EUNAVAIL when the handle panicked
+ * (the commit may be lost with the rest of the unflushed log). */
+apr_status_t as_db_flush(as_db_t *db);
 
 /* The DB handle of one database, for code running inside as_db_txn(). */
 DB *as_db_handle(as_db_t *db, as_db_which_t which);

@@ -449,7 +449,7 @@ static void set_reason(apr_pool_t *p, const char *address, const as_cap_limit_t 
 
 static apr_status_t admit(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out, int fast_only,
-                          int *decided)
+                          unsigned txn_flags, int *decided)
 {
     admit_t a;
     apr_status_t rv;
@@ -475,7 +475,7 @@ static apr_status_t admit(as_db_t *db, apr_pool_t *p, const char *address,
             memset(out, 0, sizeof(*out));
             return APR_SUCCESS;
         }
-        rv = as_db_txn(db, 0, txn_admit, &a);
+        rv = as_db_txn(db, txn_flags, txn_admit, &a);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -489,13 +489,20 @@ apr_status_t as_cap_admit(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out)
 {
     int decided;
-    return admit(db, p, address, cap, out, 0, &decided);
+    return admit(db, p, address, cap, out, 0, 0, &decided);
+}
+
+apr_status_t as_cap_admit_nosync(as_db_t *db, apr_pool_t *p, const char *address,
+                                 const as_cap_limit_t *cap, as_cap_decision_t *out)
+{
+    int decided;
+    return admit(db, p, address, cap, out, 0, AS_DB_TXN_NOSYNC, &decided);
 }
 
 apr_status_t as_cap_check(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out, int *decided)
 {
-    return admit(db, p, address, cap, out, 1, decided);
+    return admit(db, p, address, cap, out, 1, 0, decided);
 }
 
 /* ---- registry views ------------------------------------------------------------ */

@@ -16,10 +16,7 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
-#include "activesync/as_db.h"
-
-#define OPEN_LOCK_FILE "as_open.lock"
-#define FILE_MODE      0660
+#include "as_db_private.h"
 
 static const char *const db_files[AS_DB_NDBS] = {
     "directory.db",
@@ -27,103 +24,6 @@ static const char *const db_files[AS_DB_NDBS] = {
     "devices.db",
     "syncstate.db",
 };
-
-struct as_db_t {
-    char *home;
-    as_db_options_t opt;
-    as_logger_t lg;
-    pid_t pid;
-    pthread_rwlock_t rw;   /* operations: read; reopen/close: write */
-    pthread_mutex_t maint; /* one maintenance run at a time */
-    int panicked;          /* atomic: handles unusable, reopen pending */
-    int closing;           /* atomic */
-    apr_time_t panic_since;
-    apr_time_t last_checkpoint;
-    unsigned generation;
-    DB_ENV *env;
-    DB *dbs[AS_DB_NDBS];
-};
-
-/* ---- error texts ------------------------------------------------------ */
-
-const char *as_db_strerror(apr_status_t rv)
-{
-    switch (rv) {
-    case AS_DB_EUNAVAIL:
-        return "the database environment is being recovered; try again shortly";
-    case AS_DB_EBUSY:
-        return "the database stayed busy (lock contention); try again";
-    case AS_DB_EFORK:
-        return "database handle used in a process other than the one that opened it";
-    case AS_DB_EVERSION:
-        return "the Berkeley DB library does not match the version compiled against";
-    case AS_DB_ECORRUPT:
-        return "a database record could not be decoded";
-    case AS_DB_EFAIL:
-        return "database error (see the log)";
-    case AS_DB_ESTUCK:
-        return "the database environment panicked and could not be reopened";
-    case AS_DIR_ENODOMAIN:
-        return "unknown domain";
-    case AS_DIR_ENOCLASS:
-        return "unknown class";
-    case AS_DIR_ENOACCOUNT:
-        return "no such account";
-    case AS_DIR_EEXIST:
-        return "already exists";
-    case AS_DIR_ENOTEMPTY:
-        return "still in use";
-    case AS_DIR_EINVAL:
-        return "invalid name, option or value";
-    case AS_CAP_EFULL:
-        return "the mailbox cap is reached";
-    case AS_CAP_ECLOSED:
-        return "no valid licence: new mailboxes cannot be admitted";
-    case APR_NOTFOUND:
-        return "not found";
-    default:
-        return "error";
-    }
-}
-
-apr_status_t as_db_status(int rc)
-{
-    switch (rc) {
-    case 0:
-        return APR_SUCCESS;
-    case DB_NOTFOUND:
-        return APR_NOTFOUND;
-    case DB_LOCK_DEADLOCK:
-    case DB_LOCK_NOTGRANTED:
-        return AS_DB_EBUSY;
-    case DB_RUNRECOVERY:
-        return AS_DB_EUNAVAIL;
-    default:
-        if (rc > 0) {
-            return (apr_status_t)rc; /* errno or already an apr_status_t */
-        }
-        return AS_DB_EFAIL;
-    }
-}
-
-/* ---- small helpers ----------------------------------------------------- */
-
-static int atomic_get(int *v)
-{
-    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
-}
-
-static void atomic_set(int *v, int x)
-{
-    __atomic_store_n(v, x, __ATOMIC_SEQ_CST);
-}
-
-void as_db_test_hook(as_db_t *db, const char *stage)
-{
-    if (db && db->opt.test_hook) {
-        db->opt.test_hook(stage);
-    }
-}
 
 void as_db_options_default(as_db_options_t *o)
 {
@@ -136,93 +36,11 @@ void as_db_options_default(as_db_options_t *o)
     o->busy_timeout = apr_time_from_sec(5);
 }
 
-apr_status_t as_db_check_version(const char **msg)
-{
-    int major, minor, patch;
-    static char buf[160]; /* the message outlives the call; same text for every caller */
-
-    (void)db_version(&major, &minor, &patch);
-    if (major != DB_VERSION_MAJOR || minor != DB_VERSION_MINOR) {
-        apr_snprintf(buf, sizeof(buf),
-                     "Berkeley DB runtime %d.%d.%d differs from the compiled header %d.%d.%d",
-                     major, minor, patch, DB_VERSION_MAJOR, DB_VERSION_MINOR, DB_VERSION_PATCH);
-        if (msg) {
-            *msg = buf;
-        }
-        return AS_DB_EVERSION;
-    }
-    if (msg) {
-        *msg = NULL;
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t as_db_prepare_home(apr_pool_t *p, const char *path, uid_t uid, gid_t gid,
-                                const char **msg)
-{
-    apr_status_t rv;
-    struct stat st;
-    DIR *dir;
-    struct dirent *de;
-
-    *msg = NULL;
-    rv = apr_dir_make_recursive(path,
-                                APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE |
-                                    APR_FPROT_GREAD | APR_FPROT_GEXECUTE,
-                                p);
-    if (rv != APR_SUCCESS) {
-        *msg = apr_psprintf(p, "cannot create data directory %s", path);
-        return rv;
-    }
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        *msg = apr_psprintf(p, "%s is not a directory", path);
-        return errno ? APR_FROM_OS_ERROR(errno) : APR_ENOTDIR;
-    }
-    if (uid == (uid_t)-1 && gid == (gid_t)-1) {
-        return APR_SUCCESS;
-    }
-    if ((uid != (uid_t)-1 && st.st_uid != uid) || (gid != (gid_t)-1 && st.st_gid != gid)) {
-        if (chown(path, uid, gid) != 0) {
-            rv = APR_FROM_OS_ERROR(errno);
-            *msg = apr_psprintf(p, "cannot give data directory %s to uid %ld gid %ld", path,
-                                (long)uid, (long)gid);
-            return rv;
-        }
-    }
-    dir = opendir(path);
-    if (!dir) {
-        rv = APR_FROM_OS_ERROR(errno);
-        *msg = apr_psprintf(p, "cannot read data directory %s", path);
-        return rv;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        const char *f;
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) {
-            continue;
-        }
-        f = apr_pstrcat(p, path, "/", de->d_name, NULL);
-        if (lstat(f, &st) != 0) {
-            continue;
-        }
-        if ((uid != (uid_t)-1 && st.st_uid != uid) || (gid != (gid_t)-1 && st.st_gid != gid)) {
-            if (lchown(f, uid, gid) != 0) {
-                rv = APR_FROM_OS_ERROR(errno);
-                *msg =
-                    apr_psprintf(p, "cannot give %s to uid %ld gid %ld", f, (long)uid, (long)gid);
-                closedir(dir);
-                return rv;
-            }
-        }
-    }
-    closedir(dir);
-    return APR_SUCCESS;
-}
-
 /* ---- one handle per process ------------------------------------------- */
 
-#define MAX_OPEN 8
 /* Process-wide on purpose: Berkeley DB allows one handle per environment
  * and process, whoever (virtual host, tool, test) opens it. */
+#define MAX_OPEN 8
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char path[PATH_MAX];
@@ -288,7 +106,7 @@ static void bdb_msgcall(const DB_ENV *env, const char *msg)
            db ? db->home : "?", msg);
 }
 
-static void mark_panicked(as_db_t *db, const char *why)
+void as_db_mark_panicked(as_db_t *db, const char *why)
 {
     if (!atomic_get(&db->panicked)) {
         db->panic_since = apr_time_now();
@@ -308,13 +126,13 @@ static void bdb_event(DB_ENV *env, u_int32_t event, void *info)
     }
     switch (event) {
     case DB_EVENT_PANIC:
-        mark_panicked(db, "panic");
+        as_db_mark_panicked(db, "panic");
         break;
     case DB_EVENT_REG_PANIC:
-        mark_panicked(db, "another process recovered the environment");
+        as_db_mark_panicked(db, "another process recovered the environment");
         break;
     case DB_EVENT_WRITE_FAILED:
-        mark_panicked(db, "write failed");
+        as_db_mark_panicked(db, "write failed");
         break;
     case DB_EVENT_REG_ALIVE:
         as_log(&db->lg, AS_LOG_MARK, AS_LOG_DEBUG, APR_SUCCESS,
@@ -351,22 +169,55 @@ static int bdb_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flag
  * 10 ms rounds to wait for another holder (0: none), then -EAGAIN.  Only one fd per process may be
  * open on the file at a time (closing any fd drops a process's fcntl locks):
  * callers are serialised by db->maint or run before the handle is shared. */
-static int lock_open_file(as_db_t *db, int wait)
+/* Does another process hold the recovery gate (as_db_gate_opens)? */
+static int gated(const char *home)
 {
     char path[PATH_MAX];
     struct flock fl;
-    int fd;
+    int fd, held = 0;
+
+    apr_snprintf(path, sizeof(path), "%s/%s", home, GATE_FILE);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0; /* never created: no recovery ever gated opens */
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd); /* we held no lock on it: nothing is released */
+    return held;
+}
+
+int as_db_lock_open_file(as_db_t *db, int wait)
+{
+    char path[PATH_MAX];
+    struct flock fl;
+    int fd = -1;
 
     apr_snprintf(path, sizeof(path), "%s/%s", db->home, OPEN_LOCK_FILE);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, FILE_MODE);
-    if (fd < 0) {
-        return -errno;
-    }
     memset(&fl, 0, sizeof(fl));
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    while (fcntl(fd, F_SETLK, &fl) != 0) {
-        int e = errno;
+    for (;;) {
+        int e = EAGAIN;
+        if (fd < 0 && (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, FILE_MODE)) < 0) {
+            return -errno;
+        }
+        /* The gate is looked at before and after taking the lock: a
+         * recovery that gated opens while we waited goes first, and takes
+         * the lock once its targets are gone (as_db_gate_opens). */
+        if (!gated(db->home)) {
+            if (fcntl(fd, F_SETLK, &fl) == 0) {
+                if (!gated(db->home)) {
+                    return fd;
+                }
+                close(fd); /* drops the lock */
+                fd = -1;
+            } else {
+                e = errno;
+            }
+        }
         if (e == EINTR) {
             continue;
         }
@@ -376,13 +227,14 @@ static int lock_open_file(as_db_t *db, int wait)
             nanosleep(&ts, NULL);
             continue;
         }
-        close(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
         return -((e == EACCES) ? EAGAIN : e);
     }
-    return fd;
 }
 
-static void unlock_open_file(int fd)
+void as_db_unlock_open_file(int fd)
 {
     if (fd >= 0) {
         close(fd); /* releases the fcntl lock */
@@ -428,7 +280,7 @@ static int env_configure(as_db_t *db, DB_ENV *env)
  * process to blame (so DB_REGISTER sees no reason to recover): run recovery
  * explicitly.  Every other process's handle is panicked as well, and opens
  * are serialised by the open lock, so nobody is using the regions. */
-static int force_recovery(as_db_t *db)
+int as_db_force_recovery(as_db_t *db)
 {
     DB_ENV *env;
     int rc;
@@ -483,31 +335,6 @@ static void pre_failchk(as_db_t *db)
     (void)env->close(env, 0);
 }
 
-apr_status_t as_db_recover_offline(const char *home, const as_logger_t *lg)
-{
-    as_db_t tmp;
-    int fd, rc;
-
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.home = (char *)home;
-    as_db_options_default(&tmp.opt);
-    if (lg) {
-        tmp.lg = *lg; /* else zeroed: silent */
-    }
-    fd = lock_open_file(&tmp, 6000);
-    if (fd < 0) {
-        return APR_FROM_OS_ERROR(-fd);
-    }
-    rc = force_recovery(&tmp);
-    unlock_open_file(fd);
-    if (rc != 0) {
-        as_log(&tmp.lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS, "recovery of %s failed: %s", home,
-               db_strerror(rc));
-        return rc > 0 ? APR_FROM_OS_ERROR(rc) : AS_DB_EFAIL;
-    }
-    return APR_SUCCESS;
-}
-
 static int open_env_once(as_db_t *db)
 {
     DB_ENV *env;
@@ -560,7 +387,7 @@ static apr_status_t open_env(as_db_t *db)
 {
     int fd, rc = 0, attempt;
 
-    fd = lock_open_file(db, 6000); /* up to 60 s */
+    fd = as_db_lock_open_file(db, 6000); /* up to 60 s */
     if (fd < 0) {
         as_log(&db->lg, AS_LOG_MARK, AS_LOG_ERR, APR_FROM_OS_ERROR(-fd),
                "cannot lock %s/%s (data directory not writable by this user?)", db->home,
@@ -571,7 +398,7 @@ static apr_status_t open_env(as_db_t *db)
         pre_failchk(db);
         rc = open_env_once(db);
         if (rc == DB_RUNRECOVERY) {
-            rc = force_recovery(db);
+            rc = as_db_force_recovery(db);
             if (rc == 0) {
                 rc = open_env_once(db);
             }
@@ -580,7 +407,7 @@ static apr_status_t open_env(as_db_t *db)
             break; /* EBUSY: failchk met a process that died meanwhile */
         }
     }
-    unlock_open_file(fd);
+    as_db_unlock_open_file(fd);
     if (rc != 0) {
         as_log(&db->lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS,
                "cannot open the Berkeley DB environment in %s: %s", db->home, db_strerror(rc));
@@ -796,7 +623,7 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
         goto out;
     }
     if (what & AS_DB_MAINT_FAILCHK) {
-        int fd = lock_open_file(db, 0);
+        int fd = as_db_lock_open_file(db, 0);
         if (fd >= 0) {
             int i;
             for (i = 0; i < 32; i++) { /* EBUSY: more dead mutexes to free */
@@ -805,9 +632,10 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
                     break;
                 }
             }
-            unlock_open_file(fd);
+            as_db_unlock_open_file(fd);
             if (rc == DB_RUNRECOVERY) {
-                mark_panicked(db, "failchk: a dead process left the environment inconsistent");
+                as_db_mark_panicked(db,
+                                    "failchk: a dead process left the environment inconsistent");
             } else if (rc != 0 && rc != EBUSY) {
                 as_log(&db->lg, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS, "failchk in %s: %s",
                        db->home, db_strerror(rc));
@@ -817,7 +645,7 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
         if (!atomic_get(&db->panicked)) {
             rc = db->env->lock_detect(db->env, 0, DB_LOCK_EXPIRE, &rejected);
             if (rc == DB_RUNRECOVERY) {
-                mark_panicked(db, "lock_detect");
+                as_db_mark_panicked(db, "lock_detect");
             } else if (rejected > 0) {
                 as_log(&db->lg, AS_LOG_MARK, AS_LOG_DEBUG, APR_SUCCESS,
                        "%d lock request(s) expired in %s", rejected, db->home);
@@ -831,7 +659,7 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
         db->last_checkpoint = apr_time_now();
         rc = db->env->txn_checkpoint(db->env, 0, 0, 0);
         if (rc == DB_RUNRECOVERY) {
-            mark_panicked(db, "checkpoint");
+            as_db_mark_panicked(db, "checkpoint");
         } else if (rc != 0) {
             as_log(&db->lg, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS, "checkpoint in %s: %s",
                    db->home, db_strerror(rc));
@@ -846,205 +674,4 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
 out:
     pthread_mutex_unlock(&db->maint);
     return rv;
-}
-
-/* ---- transactions ------------------------------------------------------ */
-
-static void backoff(int attempt, unsigned *seed)
-{
-    long max_us = 100L << (attempt < 7 ? attempt : 7); /* 0.1 .. 12.8 ms */
-    long us = 50 + (long)(rand_r(seed) % (unsigned)max_us);
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-}
-
-apr_status_t as_db_txn(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *baton)
-{
-    DB_TXN *txn;
-    int rc = 0, attempt;
-    u_int32_t tflags = DB_TXN_NOWAIT;
-    unsigned seed = (unsigned)apr_time_now() ^ (unsigned)(uintptr_t)pthread_self();
-    apr_time_t deadline = 0;
-
-    if (!db) {
-        return AS_DB_EUNAVAIL;
-    }
-    if (db->pid != getpid()) {
-        return AS_DB_EFORK;
-    }
-    if (atomic_get(&db->panicked) || atomic_get(&db->closing)) {
-        return AS_DB_EUNAVAIL;
-    }
-    if (pthread_rwlock_rdlock(&db->rw) != 0) {
-        return AS_DB_EUNAVAIL;
-    }
-    if (!db->env || atomic_get(&db->panicked) || atomic_get(&db->closing)) {
-        pthread_rwlock_unlock(&db->rw);
-        return AS_DB_EUNAVAIL;
-    }
-    if (flags & AS_DB_TXN_READ) {
-        tflags |= DB_READ_COMMITTED;
-    }
-    for (attempt = 0;; attempt++) {
-        if (attempt > 0) {
-            if (attempt == 1) {
-                deadline = apr_time_now() + db->opt.busy_timeout;
-            } else if (apr_time_now() > deadline) {
-                break;
-            }
-            backoff(attempt, &seed);
-            if (atomic_get(&db->panicked)) {
-                rc = DB_RUNRECOVERY;
-                break;
-            }
-        }
-        rc = db->env->txn_begin(db->env, NULL, &txn, tflags);
-        if (rc != 0) {
-            break;
-        }
-        rc = fn(db, txn, baton);
-        if (rc == 0) {
-            rc = txn->commit(txn, 0);
-        } else {
-            int t = txn->abort(txn);
-            if (rc == AS_DB_ROLLBACK) {
-                rc = 0;
-            }
-            if (t == DB_RUNRECOVERY) {
-                rc = DB_RUNRECOVERY;
-            }
-        }
-        if ((rc != DB_LOCK_DEADLOCK && rc != DB_LOCK_NOTGRANTED) || (flags & AS_DB_TXN_TRY)) {
-            break;
-        }
-    }
-    pthread_rwlock_unlock(&db->rw);
-    if (rc == DB_RUNRECOVERY) {
-        mark_panicked(db, "an operation returned DB_RUNRECOVERY");
-        return AS_DB_EUNAVAIL;
-    }
-    if (rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED) {
-        if (!(flags & AS_DB_TXN_TRY)) {
-            as_log(&db->lg, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
-                   "transaction in %s gave up after %d attempts (lock contention)", db->home,
-                   attempt + 1);
-        }
-        return AS_DB_EBUSY;
-    }
-    if (rc < 0 && rc != DB_NOTFOUND) {
-        as_log(&db->lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS, "transaction in %s: %s", db->home,
-               db_strerror(rc));
-    }
-    return as_db_status(rc);
-}
-
-apr_status_t as_db_test_panic(as_db_t *db)
-{
-    int rc;
-
-    if (pthread_rwlock_rdlock(&db->rw) != 0) {
-        return AS_DB_EUNAVAIL;
-    }
-    rc = db->env ? db->env->set_flags(db->env, DB_PANIC_ENVIRONMENT, 1) : 0;
-    pthread_rwlock_unlock(&db->rw);
-    return rc == 0 ? APR_SUCCESS : as_db_status(rc);
-}
-
-/* ---- record helpers ---------------------------------------------------- */
-
-int as_db_get(DB *dbp, DB_TXN *txn, const void *key, size_t klen, void *buf, size_t *len,
-              u_int32_t flags)
-{
-    DBT k, d;
-    int rc;
-
-    memset(&k, 0, sizeof(k));
-    memset(&d, 0, sizeof(d));
-    k.data = (void *)key;
-    k.size = (u_int32_t)klen;
-    d.data = buf;
-    d.ulen = (u_int32_t)*len;
-    d.flags = DB_DBT_USERMEM;
-    rc = dbp->get(dbp, txn, &k, &d, flags);
-    if (rc == 0 || rc == DB_BUFFER_SMALL) {
-        *len = d.size;
-    }
-    return rc;
-}
-
-int as_db_put(DB *dbp, DB_TXN *txn, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    DBT k, d;
-
-    memset(&k, 0, sizeof(k));
-    memset(&d, 0, sizeof(d));
-    k.data = (void *)key;
-    k.size = (u_int32_t)klen;
-    d.data = (void *)val;
-    d.size = (u_int32_t)vlen;
-    return dbp->put(dbp, txn, &k, &d, 0);
-}
-
-int as_db_del(DB *dbp, DB_TXN *txn, const void *key, size_t klen)
-{
-    DBT k;
-
-    memset(&k, 0, sizeof(k));
-    k.data = (void *)key;
-    k.size = (u_int32_t)klen;
-    return dbp->del(dbp, txn, &k, 0);
-}
-
-int as_db_iterate(DB *dbp, DB_TXN *txn, const void *prefix, size_t plen, as_db_iter_fn *cb,
-                  void *baton)
-{
-    DBC *cur;
-    DBT k, d;
-    int rc, t;
-    u_int32_t op = DB_SET_RANGE;
-
-    rc = dbp->cursor(dbp, txn, &cur, 0);
-    if (rc != 0) {
-        return rc;
-    }
-    memset(&k, 0, sizeof(k));
-    memset(&d, 0, sizeof(d));
-    k.flags = DB_DBT_REALLOC;
-    d.flags = DB_DBT_REALLOC;
-    if (plen > 0) {
-        k.data = malloc(plen);
-        if (!k.data) {
-            cur->close(cur);
-            return ENOMEM;
-        }
-        memcpy(k.data, prefix, plen);
-        k.size = (u_int32_t)plen;
-    } else {
-        op = DB_FIRST;
-    }
-    for (;;) {
-        rc = cur->get(cur, &k, &d, op);
-        op = DB_NEXT;
-        if (rc != 0) {
-            break;
-        }
-        if (k.size < plen || memcmp(k.data, prefix, plen) != 0) {
-            rc = DB_NOTFOUND;
-            break;
-        }
-        rc = cb(baton, k.data, k.size, d.data, d.size);
-        if (rc != 0) {
-            break;
-        }
-    }
-    free(k.data);
-    free(d.data);
-    t = cur->close(cur);
-    if (rc == DB_NOTFOUND) {
-        rc = 0;
-    }
-    if (rc == 0 && t != 0) {
-        rc = t;
-    }
-    return rc;
 }

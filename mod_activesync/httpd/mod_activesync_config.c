@@ -15,6 +15,7 @@
  * ActiveSyncProvisioning On|Off|Loose  On       devices must hold the current policy key
  * ActiveSyncProvisioning449 Auto|InBand|Both  Auto  how 14.x devices are told to provision
  * ActiveSyncMaxDevices N|Unlimited   100        device records per account; more are refused
+ * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds)
  *
  * Global directives (main server only: one data directory and one cap per
  * installation, shared by every virtual host):
@@ -22,10 +23,12 @@
  * ActiveSyncMailboxCount N           (no cap)   mailboxes allowed to use ActiveSync
  * ActiveSyncLicenseFile FILE         (none)     signed licence carrying the cap
  * ActiveSyncLicenseKey PUBKEY        (none)     public key verifying the licence
- * ActiveSyncPingHeartbeat MIN MAX    60 3540    Ping HeartbeatInterval bounds (seconds;
- *                                               process-wide in the core, hence global)
  * ActiveSyncDeviceExpiry UNPROV UNSEEN  1d 180d  remove devices never provisioned / not seen
  *                                               for that long (AGE: N[smhd] or Off)
+ * ActiveSyncWedgeRemedy On|Off      On         the parent stops the children attached to a
+ *                                               wedged Berkeley DB environment and recovers it
+ * ActiveSyncCapMutexWait MS          2000       longest wait for the activesync-cap mutex
+ *                                               before a first admission gets 503
  * (and "Mutex MECH activesync-cap" for the cap's global mutex)
  *
  * Licence files are not checked here: an unreadable, invalid or expired
@@ -84,6 +87,8 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->ping_max = UNSET;
     c->max_devices = UNSET;
     c->device_ages = NULL;
+    c->wedge_remedy = UNSET;
+    c->cap_mutex_wait_ms = UNSET;
     return c;
 }
 
@@ -124,24 +129,9 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(ping_max);
     MERGE_VAL(max_devices);
     MERGE_PTR(device_ages);
+    MERGE_VAL(wedge_remedy);
+    MERGE_VAL(cap_mutex_wait_ms);
     return n;
-}
-
-/* The stop check of parked Pings and Sync Waits (as_watch.h), asked once a
- * second by the push dispatcher: is this child stopping?  Every MPM sets
- * its state to STOPPING in the child on a graceful restart, a graceful stop
- * and a stop (prefork in the signal handler, event/worker when the listener
- * is told to go), so parked requests answer "no change" within about a
- * second and the child can exit instead of keeping an old generation alive
- * for up to 59 minutes. */
-static int mpm_stopping(void *baton)
-{
-    int state = AP_MPMQ_RUNNING;
-    (void)baton;
-    if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS) {
-        return 0;
-    }
-    return state == AP_MPMQ_STOPPING;
 }
 
 void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
@@ -173,7 +163,7 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     conf->core.sync_max_window = 0;
     conf->core.ping_heartbeat_min = c->ping_min != UNSET ? c->ping_min : 0;
     conf->core.ping_heartbeat_max = c->ping_max != UNSET ? c->ping_max : 0;
-    conf->core.push_stop.fn = mpm_stopping;
+    conf->core.push_stop.fn = mod_activesync_push_stopping;
     conf->core.push_stop.baton = NULL;
     conf->core.sync_waiter = NULL;
     conf->provisioning = c->provisioning != UNSET ? (as_prov_mode_t)c->provisioning
@@ -197,6 +187,10 @@ void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g)
         g->device_ages.unprovisioned = AS_DEVICE_EXPIRE_UNPROVISIONED_DEFAULT;
         g->device_ages.unseen = AS_DEVICE_EXPIRE_UNSEEN_DEFAULT;
     }
+    g->wedge_remedy =
+        c->wedge_remedy != UNSET ? c->wedge_remedy : MOD_ACTIVESYNC_DEFAULT_WEDGE_REMEDY;
+    g->cap_mutex_wait = apr_time_from_msec(
+        c->cap_mutex_wait_ms != UNSET ? c->cap_mutex_wait_ms : MOD_ACTIVESYNC_DEFAULT_CAP_WAIT_MS);
 }
 
 /* ---- setters ------------------------------------------------------------ */
@@ -545,6 +539,33 @@ static const char *set_mailbox_count(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_wedge_remedy(cmd_parms *cmd, void *dc, int flag)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    srv_conf(cmd)->wedge_remedy = flag;
+    return NULL;
+}
+
+static const char *set_cap_mutex_wait(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int n;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!parse_uint(arg, 1, 60000, &n)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be milliseconds from 1 to 60000",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->cap_mutex_wait_ms = n;
+    return NULL;
+}
+
 static const char *set_global_file(cmd_parms *cmd, const char *arg, const char **out)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -636,5 +657,12 @@ const command_rec mod_activesync_cmds[] = {
                   "signed licence file carrying the mailbox cap; main server only"),
     AP_INIT_TAKE1("ActiveSyncLicenseKey", set_license_key, NULL, RSRC_CONF,
                   "PEM Ed25519 public key verifying ActiveSyncLicenseFile; main server only"),
+    AP_INIT_FLAG("ActiveSyncWedgeRemedy", set_wedge_remedy, NULL, RSRC_CONF,
+                 "On|Off: when the Berkeley DB environment is wedged, stop the children "
+                 "attached to it and recover it (On), or only log it; main server only "
+                 "(default On)"),
+    AP_INIT_TAKE1("ActiveSyncCapMutexWait", set_cap_mutex_wait, NULL, RSRC_CONF,
+                  "milliseconds a first admission waits for the activesync-cap mutex before "
+                  "it gets 503 with Retry-After; main server only (default 2000)"),
     {NULL},
 };

@@ -2,8 +2,8 @@
  *
  * Every directive is server/virtual-host scoped, except the global ones
  * (ActiveSyncDataDir, ActiveSyncMailboxCount, ActiveSyncLicenseFile,
- * ActiveSyncLicenseKey, ActiveSyncPingHeartbeat, ActiveSyncDeviceExpiry: main
- * server only).  Fields start "unset"
+ * ActiveSyncLicenseKey, ActiveSyncDeviceExpiry, ActiveSyncWedgeRemedy,
+ * ActiveSyncCapMutexWait: main server only).  Fields start "unset"
  * (-1 or NULL) and the merge takes the virtual host's value when it set one,
  * else the main server's; mod_activesync_config_get() fills in the built-in
  * defaults, so the handler never sees an unset value.
@@ -48,10 +48,12 @@ typedef struct mod_activesync_srv_conf_t {
     int mailbox_count;        /* ActiveSyncMailboxCount; -1 unset (no cap) */
     const char *license_file; /* ActiveSyncLicenseFile; NULL unset */
     const char *license_key;  /* ActiveSyncLicenseKey; NULL unset */
-    int ping_min, ping_max;   /* ActiveSyncPingHeartbeat; -1 unset */
+    int ping_min, ping_max;   /* ActiveSyncPingHeartbeat (per server); -1 unset */
 
     /* ActiveSyncDeviceExpiry; NULL unset */
     as_device_ages_t *device_ages;
+    int wedge_remedy;      /* ActiveSyncWedgeRemedy On|Off; -1 unset */
+    int cap_mutex_wait_ms; /* ActiveSyncCapMutexWait; -1 unset */
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */
@@ -76,17 +78,25 @@ typedef struct mod_activesync_global_t {
     int mailbox_count;        /* -1: no ActiveSyncMailboxCount */
     const char *license_file; /* NULL: no licence */
     const char *license_key;  /* NULL: no public key */
-
     /* ActiveSyncDeviceExpiry (an age 0: that rule is off) */
     as_device_ages_t device_ages;
+    int wedge_remedy;                   /* the parent may stop children and recover a wedge */
+    apr_interval_time_t cap_mutex_wait; /* bound on the activesync-cap mutex wait */
 } mod_activesync_global_t;
 
 #ifndef AS_DEFAULT_DATADIR
 #define AS_DEFAULT_DATADIR "/var/lib/activesync"
 #endif
-#define MOD_ACTIVESYNC_DEFAULT_DATADIR AS_DEFAULT_DATADIR
+#define MOD_ACTIVESYNC_DEFAULT_DATADIR      AS_DEFAULT_DATADIR
+#define MOD_ACTIVESYNC_DEFAULT_WEDGE_REMEDY 1
+#define MOD_ACTIVESYNC_DEFAULT_CAP_WAIT_MS  2000
 
 extern const command_rec mod_activesync_cmds[];
+
+/* The stop check every server's configuration gives its parked requests
+ * (as_server_conf_t push_stop): 1 when this child stops in a way that ends
+ * them -- a restart or a stop, not the MPM's housekeeping (mod_activesync.c). */
+int mod_activesync_push_stopping(void *baton);
 
 void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);

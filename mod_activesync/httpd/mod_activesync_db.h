@@ -17,9 +17,15 @@ int mod_activesync_db_pre_config(apr_pool_t *pconf);
  * stops httpd. */
 int mod_activesync_db_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
-/* monitor (parent, every ~10 s): notice a wedged environment (a child killed
- * inside a Berkeley DB mutex) and remedy it: kill the children, recover. */
+/* monitor (parent, every ~10 s; mod_activesync_wedge.c): notice a wedged
+ * environment (a child killed inside a Berkeley DB mutex) and, with
+ * ActiveSyncWedgeRemedy On, stop the children attached to it and recover it
+ * in a helper process.  Never blocks. */
 int mod_activesync_db_monitor(apr_pool_t *p, server_rec *s);
+
+/* Test hook of the maintenance thread (AS_TEST_WEDGE_FILE): 1 when this
+ * child now holds the open lock for good, as a wedged child would. */
+int mod_activesync_wedge_simulate(void);
 
 /* child_init: attach the mutex, open the environment, start the per-child
  * maintenance thread; everything is released in a pchild pre-cleanup. */
@@ -42,6 +48,11 @@ int mod_activesync_gate(request_rec *r, const char *account, const char *who,
  * database is unavailable or busy. */
 int mod_activesync_provision_gate(request_rec *r, const as_gate_in_t *in, const char *who,
                                   as_gate_t *g);
+
+/* Async-signal-safe: the child is exiting from a signal handler (prefork's
+ * SIGTERM/SIGHUP), so its pchild cleanup must leave the handle and the
+ * maintenance thread alone, as a crash would, rather than join and close. */
+void mod_activesync_db_abandon(void);
 
 /* For request code that uses the environment beyond the gate (stores, sync
  * state): the process's handle, or NULL when it is not available (answer
