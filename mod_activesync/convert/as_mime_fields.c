@@ -16,26 +16,33 @@
 /* ---------------------------------------------------------------------------
  * Headers
  */
-static const char *name_quoted(apr_pool_t *p, const char *name)
+/* '"Name" <addr>' with the name's quotes and backslashes escaped. */
+static const char *name_addr(apr_pool_t *p, const char *name, const char *addr)
 {
-    apr_array_header_t *o = apr_array_make(p, (int)strlen(name) + 4, 1);
-    const char *c;
-    *(char *)apr_array_push(o) = '"';
-    for (c = name; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            *(char *)apr_array_push(o) = '\\';
+    size_t nl = strlen(name), al = strlen(addr);
+    char *o = apr_palloc(p, 2 * nl + al + 6), *c = o;
+
+    *c++ = '"';
+    for (; *name; name++) {
+        if (*name == '"' || *name == '\\') {
+            *c++ = '\\';
         }
-        *(char *)apr_array_push(o) = *c;
+        *c++ = *name;
     }
-    *(char *)apr_array_push(o) = '"';
-    *(char *)apr_array_push(o) = '\0';
-    return o->elts;
+    memcpy(c, "\" <", 3);
+    c += 3;
+    memcpy(c, addr, al);
+    c += al;
+    *c++ = '>';
+    *c = '\0';
+    return o;
 }
 
+/* The mailboxes of l, groups flattened, at most AS_MIME_MAX_ADDRESSES. */
 static void collect_mailboxes(InternetAddressList *l, apr_array_header_t *out, int depth)
 {
     int i, n = l ? internet_address_list_length(l) : 0;
-    for (i = 0; i < n && depth < 4; i++) {
+    for (i = 0; i < n && depth < 4 && out->nelts < AS_MIME_MAX_ADDRESSES; i++) {
         InternetAddress *a = internet_address_list_get_address(l, i);
         if (INTERNET_ADDRESS_IS_GROUP(a)) {
             collect_mailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), out,
@@ -46,44 +53,69 @@ static void collect_mailboxes(InternetAddressList *l, apr_array_header_t *out, i
     }
 }
 
-/* Addresses as '"Name" <addr>' joined by sep; display names only when
- * names is set.  NULL when there is no address. */
+/* One address as shown (NULL when it has neither name nor address). */
+static const char *addr_text(apr_pool_t *p, InternetAddress *a, int names)
+{
+    const char *name = internet_address_get_name(a);
+    const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+
+    name = name && *name ? mime_clean_header(p, name) : NULL;
+    addr = addr && *addr ? mime_clean_header(p, addr) : NULL;
+    if (names) {
+        return name ? name : addr;
+    }
+    if (name && addr) {
+        return name_addr(p, name, addr);
+    }
+    return addr ? addr : name;
+}
+
+/* Addresses joined by sep in one pass (sizes first, then one copy): a
+ * list of many addresses costs linear time and memory.  At most
+ * AS_MIME_MAX_ADDRESSES addresses and AS_MIME_MAX_ADDRESS_BYTES bytes
+ * (whole addresses; only a first address longer than that is cut). */
 const char *mime_addr_list(apr_pool_t *p, InternetAddressList *l, const char *sep, int names)
 {
-    apr_array_header_t *mb = apr_array_make(p, 4, sizeof(InternetAddress *));
-    apr_array_header_t *parts = apr_array_make(p, 4, sizeof(const char *));
+    apr_array_header_t *mb = apr_array_make(p, 16, sizeof(InternetAddress *));
+    apr_array_header_t *parts = apr_array_make(p, 16, sizeof(const char *));
+    apr_array_header_t *lens = apr_array_make(p, 16, sizeof(apr_size_t));
+    size_t seplen = strlen(sep), total = 0;
+    char *r, *c;
     int i;
 
     collect_mailboxes(l, mb, 0);
     for (i = 0; i < mb->nelts; i++) {
-        InternetAddress *a = APR_ARRAY_IDX(mb, i, InternetAddress *);
-        const char *name = internet_address_get_name(a);
-        const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
-        const char *s;
+        const char *s = addr_text(p, APR_ARRAY_IDX(mb, i, InternetAddress *), names);
+        size_t n = s ? strlen(s) : 0, add = n + (parts->nelts ? seplen : 0);
 
-        name = name && *name ? mime_clean_header(p, name) : NULL;
-        addr = addr && *addr ? mime_clean_header(p, addr) : NULL;
-        if (names) {
-            s = name ? name : addr;
-        } else if (name && addr) {
-            s = apr_pstrcat(p, name_quoted(p, name), " <", addr, ">", NULL);
-        } else {
-            s = addr ? addr : name;
+        if (n == 0) {
+            continue;
         }
-        if (s && *s) {
-            APR_ARRAY_PUSH(parts, const char *) = s;
+        if (total + add > AS_MIME_MAX_ADDRESS_BYTES) {
+            if (parts->nelts > 0) {
+                break;
+            }
+            n = add = as_mime_utf8_cut(s, n, AS_MIME_MAX_ADDRESS_BYTES);
         }
+        APR_ARRAY_PUSH(parts, const char *) = s;
+        APR_ARRAY_PUSH(lens, apr_size_t) = n;
+        total += add;
     }
-    if (parts->nelts == 0) {
+    if (parts->nelts == 0 || total == 0) {
         return NULL;
     }
-    {
-        const char *r = APR_ARRAY_IDX(parts, 0, const char *);
-        for (i = 1; i < parts->nelts; i++) {
-            r = apr_pstrcat(p, r, sep, APR_ARRAY_IDX(parts, i, const char *), NULL);
+    r = c = apr_palloc(p, total + 1);
+    for (i = 0; i < parts->nelts; i++) {
+        apr_size_t n = APR_ARRAY_IDX(lens, i, apr_size_t);
+        if (i > 0) {
+            memcpy(c, sep, seplen);
+            c += seplen;
         }
-        return r;
+        memcpy(c, APR_ARRAY_IDX(parts, i, const char *), n);
+        c += n;
     }
+    *c = '\0';
+    return r;
 }
 
 const char *mime_thread_topic(apr_pool_t *p, GMimeMessage *msg, const char *subject)
@@ -128,57 +160,44 @@ const char *mime_thread_topic(apr_pool_t *p, GMimeMessage *msg, const char *subj
     return apr_pstrdup(p, s);
 }
 
+/* The priority headers, the first present one decides: a value starting
+ * with one of high / low is importance 2 / 0, anything else 1. */
+static const struct {
+    const char *header;
+    const char *high[3], *low[3]; /* case-insensitive prefixes, NULL-ended */
+} priority_headers[] = {
+    {"Importance", {"high", NULL}, {"low", NULL}},
+    {"X-Priority", {"1", "2", NULL}, {"4", "5", NULL}},
+    {"X-MSMail-Priority", {"high", NULL}, {"low", NULL}},
+    {"Priority", {"urgent", NULL}, {"non-urgent", NULL}},
+};
+
+static int has_prefix(const char *v, const char *const *prefixes)
+{
+    for (; *prefixes; prefixes++) {
+        if (!strncasecmp(v, *prefixes, strlen(*prefixes))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int mime_importance_of(GMimeMessage *msg)
 {
-    GMimeObject *o = GMIME_OBJECT(msg);
-    const char *v;
+    size_t i;
 
-    if ((v = g_mime_object_get_header(o, "Importance")) != NULL) {
-        while (*v == ' ') {
+    for (i = 0; i < sizeof priority_headers / sizeof priority_headers[0]; i++) {
+        const char *v = g_mime_object_get_header(GMIME_OBJECT(msg), priority_headers[i].header);
+        if (!v) {
+            continue;
+        }
+        while (*v == ' ' || *v == '\t') {
             v++;
         }
-        if (!strncasecmp(v, "high", 4)) {
+        if (has_prefix(v, priority_headers[i].high)) {
             return 2;
         }
-        if (!strncasecmp(v, "low", 3)) {
-            return 0;
-        }
-        return 1;
-    }
-    if ((v = g_mime_object_get_header(o, "X-Priority")) != NULL) {
-        while (*v == ' ') {
-            v++;
-        }
-        if (*v == '1' || *v == '2') {
-            return 2;
-        }
-        if (*v == '4' || *v == '5') {
-            return 0;
-        }
-        return 1;
-    }
-    if ((v = g_mime_object_get_header(o, "X-MSMail-Priority")) != NULL) {
-        while (*v == ' ') {
-            v++;
-        }
-        if (!strncasecmp(v, "high", 4)) {
-            return 2;
-        }
-        if (!strncasecmp(v, "low", 3)) {
-            return 0;
-        }
-        return 1;
-    }
-    if ((v = g_mime_object_get_header(o, "Priority")) != NULL) {
-        while (*v == ' ') {
-            v++;
-        }
-        if (!strncasecmp(v, "urgent", 6)) {
-            return 2;
-        }
-        if (!strncasecmp(v, "non-urgent", 10)) {
-            return 0;
-        }
+        return has_prefix(v, priority_headers[i].low) ? 0 : 1;
     }
     return 1;
 }
@@ -313,7 +332,7 @@ void mime_add_categories(apr_pool_t *p, GMimeMessage *msg, GMimeParserOptions *p
                 if (k && cats->nelts < MAX_CATEGORIES) {
                     APR_ARRAY_PUSH(cats, const char *) = k;
                 }
-                if (!*v) {
+                if (!*v || cats->nelts >= MAX_CATEGORIES) {
                     break;
                 }
                 start = v + 1;

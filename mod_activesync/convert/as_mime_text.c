@@ -1,6 +1,7 @@
 /* MIME text: charsets to clean UTF-8, HTML to plain text and back, previews
  * (see as_mime.h). */
 #include <errno.h>
+#include <limits.h>
 #include <iconv.h>
 #include <string.h>
 #include <strings.h>
@@ -301,7 +302,9 @@ static void tx_walk(txt_t *t, xmlNodePtr n, int depth)
             if (href && (!xmlStrncasecmp(href, BAD_CAST "http://", 7) ||
                          !xmlStrncasecmp(href, BAD_CAST "https://", 8))) {
                 xmlChar *txt = xmlNodeGetContent(n);
-                if (!txt || !xmlStrstr(txt, href)) {
+                /* strstr, not xmlStrstr: glibc's is linear, libxml2's is
+                 * text length times href length */
+                if (!txt || !strstr((const char *)txt, (const char *)href)) {
                     tx_text(t, " <");
                     t->space = 0;
                     tx_put(t, (const char *)href, (size_t)xmlStrlen(href));
@@ -327,8 +330,9 @@ char *as_mime_html_to_text(apr_pool_t *p, const char *html, apr_size_t len)
     apr_size_t n;
 
     memset(&t, 0, sizeof t);
-    t.out = apr_array_make(p, (int)(len / 2 + 64), 1);
-    if (len > 0 && len < 0x7fffffff) {
+    /* libxml2 and the int-indexed output array take lengths below INT_MAX */
+    t.out = apr_array_make(p, len < INT_MAX / 4 ? (int)(len / 2 + 64) : INT_MAX / 8, 1);
+    if (len > 0 && len < INT_MAX / 2) {
         doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
                              HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                  HTML_PARSE_NONET | HTML_PARSE_COMPACT);
@@ -362,12 +366,18 @@ char *as_mime_html_to_text(apr_pool_t *p, const char *html, apr_size_t len)
 
 char *mime_text_to_html(apr_pool_t *p, const char *s, size_t n)
 {
-    apr_array_header_t *o = apr_array_make(p, (int)(n * 2 + 64), 1);
+    apr_array_header_t *o;
     size_t i;
     const char *head = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
                        "charset=utf-8\"></head><body><div style=\"white-space:pre-wrap\">";
     const char *tail = "</div></body></html>";
 
+    /* each byte becomes at most 6 ("&quot;"): the int-indexed array holds
+     * the result only below this (never reached with the store's caps) */
+    if (n > (size_t)(INT_MAX - 256) / 6) {
+        n = as_mime_utf8_cut(s, n, (size_t)(INT_MAX - 256) / 6);
+    }
+    o = apr_array_make(p, (int)(n * 2 + 64), 1);
 #define PUTS(str)                                                                                  \
     do {                                                                                           \
         const char *_s = (str);                                                                    \
@@ -411,6 +421,7 @@ char *mime_preview_of(apr_pool_t *p, const char *s, int max)
     apr_array_header_t *o = apr_array_make(p, max * 4 + 1, 1);
     int chars = 0, space = 0;
     const unsigned char *c = (const unsigned char *)s;
+    const unsigned char *end = c + strlen(s); /* once: not per character */
 
     while (*c && chars < max) {
         size_t l;
@@ -426,7 +437,7 @@ char *mime_preview_of(apr_pool_t *p, const char *s, int max)
                 break;
             }
         }
-        l = as_utf8_seq_xml(c, strlen((const char *)c));
+        l = as_utf8_seq_xml(c, (size_t)(end - c));
         if (!l) {
             l = 1;
         }

@@ -1,0 +1,214 @@
+/* MIME to EAS under hostile sizes: a message with 30,000 recipients is
+ * converted in a child process limited to 1 GB of address space and 20 s
+ * of CPU (the old quadratic join needed 16 GB and 43 s), and shows at most
+ * AS_MIME_MAX_ADDRESSES addresses and AS_MIME_MAX_ADDRESS_BYTES bytes per
+ * field; the priority headers map to Importance in their order. */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_portable.h>
+#include <apr_strings.h>
+
+#include "activesync/as_command.h"
+#include "activesync/as_mime.h"
+#include "unit.h"
+
+/* The documented bounds (mod_activesync/convert/as_mime_int.h). */
+#define MAX_ADDRESSES     1000
+#define MAX_ADDRESS_BYTES (64 * 1024)
+
+#define MANY 30000
+
+static void setup(void)
+{
+    unit_pool_setup();
+    as_mime_init();
+}
+
+/* The message in an anonymous in-memory file. */
+static apr_file_t *mem_file(const char *data, size_t len)
+{
+    int fd = memfd_create("msg", 0);
+    apr_os_file_t ofd;
+    apr_file_t *f = NULL;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    ofd = fd;
+    ck_assert_int_eq(apr_os_file_put(&f, &ofd, APR_FOPEN_READ, unit_pool), APR_SUCCESS);
+    return f;
+}
+
+static xmlNodePtr convert(const char *msg, xmlDocPtr *doc)
+{
+    xmlNodePtr root, app;
+    as_mime_opts_t o;
+    const char *err = NULL;
+    apr_file_t *f = mem_file(msg, strlen(msg));
+
+    memset(&o, 0, sizeof o);
+    o.protocol = 141;
+    *doc = as_reply_new("AirSync:", "Sync", &root);
+    app = as_xml_add(root, "AirSync:", "ApplicationData", NULL);
+    if (as_mime_to_eas(unit_pool, f, &o, app, &err) != APR_SUCCESS) {
+        return NULL;
+    }
+    return app;
+}
+
+static const char *field(xmlNodePtr app, const char *name)
+{
+    xmlNodePtr n;
+    for (n = app->children; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name)) {
+            return (const char *)xmlNodeGetContent(n); /* leaks into the test process */
+        }
+    }
+    return NULL;
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    while (s && (s = strstr(s, what)) != NULL) {
+        n++;
+        s += strlen(what);
+    }
+    return n;
+}
+
+/* A header line of n addresses "Name i <ui@example.com>", folded. */
+static char *address_header(const char *name, int n, const char *display)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, n + 2, sizeof(const char *));
+    int i;
+
+    APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(unit_pool, name, ": ", NULL);
+    for (i = 0; i < n; i++) {
+        APR_ARRAY_PUSH(a, const char *) = apr_psprintf(unit_pool, "%s%s %05d <u%05d@example.com>",
+                                                       i ? ",\n " : "", display, i, i);
+    }
+    APR_ARRAY_PUSH(a, const char *) = "\n";
+    return apr_array_pstrcat(unit_pool, a, 0);
+}
+
+/* Runs in the limited child: 0 when the fields have the expected bounds. */
+static int check_many(const char *msg)
+{
+    xmlDocPtr doc;
+    xmlNodePtr app = convert(msg, &doc);
+    const char *to, *cc, *dto;
+
+    if (!app) {
+        return 2;
+    }
+    to = field(app, "To");
+    cc = field(app, "Cc");
+    dto = field(app, "DisplayTo");
+    if (count(to, "@example.com") != MAX_ADDRESSES || count(cc, "@example.com") != MAX_ADDRESSES) {
+        return 3;
+    }
+    if (strncmp(to, "\"Person 00000\" <u00000@example.com>, \"Person 00001\"", 50) ||
+        !strstr(to, "<u00999@example.com>") || strstr(to, "u01000@")) {
+        return 4; /* the first addresses, in order */
+    }
+    if (count(dto, "Person ") != MAX_ADDRESSES || strstr(dto, "@")) {
+        return 5;
+    }
+    return 0;
+}
+
+START_TEST(thirty_thousand_recipients)
+{
+    const char *msg =
+        apr_pstrcat(unit_pool, "From: a@example.com\n", address_header("To", MANY, "Person"),
+                    address_header("Cc", MANY, "Person"), "Subject: many\n\nbody\n", NULL);
+    pid_t pid;
+    int status = 0;
+
+    ck_assert_int_gt(strlen(msg), 1800000); /* two 900 KB headers */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit cpu = {20, 20};
+#if !defined(__SANITIZE_ADDRESS__)
+        struct rlimit as = {1024UL << 20, 1024UL << 20};
+        setrlimit(RLIMIT_AS, &as);
+#endif
+        setrlimit(RLIMIT_CPU, &cpu);
+        _exit(check_many(msg));
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "conversion killed by signal %d (memory or CPU limit)",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
+START_TEST(address_bytes_bound)
+{
+    char name[1001];
+    const char *msg, *to;
+    xmlDocPtr doc;
+    xmlNodePtr app;
+
+    memset(name, 'n', 1000);
+    name[1000] = '\0';
+    msg = apr_pstrcat(unit_pool, "From: a@example.com\n", address_header("To", 300, name),
+                      "Subject: long names\n\nbody\n", NULL);
+    app = convert(msg, &doc);
+    ck_assert_ptr_nonnull(app);
+    to = field(app, "To");
+    ck_assert_ptr_nonnull(to);
+    ck_assert_uint_le(strlen(to), MAX_ADDRESS_BYTES);
+    ck_assert_uint_gt(strlen(to), MAX_ADDRESS_BYTES - 1100);
+    ck_assert_int_eq(to[strlen(to) - 1], '>'); /* whole addresses only */
+    ck_assert_int_eq(count(to, "@example.com>"), count(to, "\"nnnn"));
+    xmlFreeDoc(doc);
+}
+END_TEST
+
+static const char *importance(const char *headers)
+{
+    xmlDocPtr doc;
+    xmlNodePtr app = convert(
+        apr_pstrcat(unit_pool, "From: a@example.com\nSubject: s\n", headers, "\nbody\n", NULL),
+        &doc);
+    ck_assert_ptr_nonnull(app);
+    return field(app, "Importance");
+}
+
+START_TEST(priority_headers)
+{
+    ck_assert_str_eq(importance(""), "1");
+    ck_assert_str_eq(importance("Importance: High\n"), "2");
+    ck_assert_str_eq(importance("Importance: low\n"), "0");
+    ck_assert_str_eq(importance("Importance: whatever\nX-Priority: 1\n"), "1");
+    ck_assert_str_eq(importance("X-Priority: 2 (High)\n"), "2");
+    ck_assert_str_eq(importance("X-Priority: 5 (Lowest)\n"), "0");
+    ck_assert_str_eq(importance("X-Priority: 3\nX-MSMail-Priority: High\n"), "1");
+    ck_assert_str_eq(importance("X-MSMail-Priority: High\n"), "2");
+    ck_assert_str_eq(importance("X-MSMail-Priority: Low\n"), "0");
+    ck_assert_str_eq(importance("Priority: urgent\n"), "2");
+    ck_assert_str_eq(importance("Priority: non-urgent\n"), "0");
+    ck_assert_str_eq(importance("Priority: normal\n"), "1");
+    ck_assert_str_eq(importance("Priority: urgent\nImportance: low\n"), "0");
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+    Suite *s = suite_create("mime_limits");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, unit_pool_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, thirty_thousand_recipients);
+    tcase_add_test(tc, address_bytes_bound);
+    tcase_add_test(tc, priority_headers);
+    suite_add_tcase(s, tc);
+    return s;
+}
