@@ -2,7 +2,8 @@
  * converted in a child process limited to 1 GB of address space and 20 s
  * of CPU (the old quadratic join needed 16 GB and 43 s), and shows at most
  * AS_MIME_MAX_ADDRESSES addresses and AS_MIME_MAX_ADDRESS_BYTES bytes per
- * field; the priority headers map to Importance in their order. */
+ * field; the priority headers map to Importance in their order; the
+ * meeting parser refuses an over-long UID or calendar itself. */
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "activesync/as_command.h"
+#include "activesync/as_meeting.h"
 #include "activesync/as_mime.h"
 #include "unit.h"
 
@@ -200,6 +202,45 @@ START_TEST(priority_headers)
 }
 END_TEST
 
+static const char *calendar(const char *uid)
+{
+    return apr_pstrcat(unit_pool, "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:", uid,
+                       "\r\nDTSTART:20260301T100000Z\r\nDTEND:20260301T110000Z\r\n"
+                       "BEGIN:VALARM\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"
+                       "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                       NULL);
+}
+
+/* The meeting code checks its own lengths instead of relying on callers. */
+START_TEST(meeting_bounds)
+{
+    char *uid = apr_palloc(unit_pool, AS_MEETING_UID_MAX + 2);
+    as_meeting_t *m = NULL;
+    const char *err = NULL, *cal;
+    char *big;
+
+    memset(uid, 'u', AS_MEETING_UID_MAX + 1);
+    uid[AS_MEETING_UID_MAX + 1] = '\0';
+    ck_assert_ptr_null(as_meeting_globalobjid(unit_pool, uid, 0, 0, 0));
+    cal = calendar(uid);
+    ck_assert_int_eq(as_meeting_parse(unit_pool, cal, strlen(cal), 0, 0, &m, &err), APR_EINVAL);
+    ck_assert_str_eq(err, "UID too long");
+    ck_assert_ptr_null(m);
+
+    uid[AS_MEETING_UID_MAX] = '\0'; /* at the bound: accepted */
+    cal = calendar(uid);
+    ck_assert_int_eq(as_meeting_parse(unit_pool, cal, strlen(cal), 0, 0, &m, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(as_meeting_globalobjid(unit_pool, uid, 2026, 3, 1));
+
+    big = apr_palloc(unit_pool, AS_MEETING_CALENDAR_MAX + 1);
+    memset(big, ' ', AS_MEETING_CALENDAR_MAX + 1);
+    memcpy(big, cal, strlen(cal));
+    ck_assert_int_eq(as_meeting_parse(unit_pool, big, AS_MEETING_CALENDAR_MAX + 1, 0, 0, &m, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "calendar too large");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("mime_limits");
@@ -209,6 +250,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, thirty_thousand_recipients);
     tcase_add_test(tc, address_bytes_bound);
     tcase_add_test(tc, priority_headers);
+    tcase_add_test(tc, meeting_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,16 @@
+/* Private to as_meeting.c and as_meeting_tz.c. */
+#ifndef AS_MEETING_INT_H
+#define AS_MEETING_INT_H
+
+#include <stddef.h>
+#include <apr_pools.h>
+#include <libical/ical.h>
+
+/* 32-bit little-endian. */
+void meeting_put32(unsigned char *b, long v);
+/* base64 of d in pool memory; NULL when len does not fit apr_base64's int. */
+const char *meeting_b64(apr_pool_t *p, const unsigned char *d, size_t len);
+/* The base64 TimeZone blob of zone for year; all zeros (UTC) for NULL. */
+const char *meeting_tz_blob(apr_pool_t *p, icaltimezone *zone, int year);
+
+#endif
