@@ -117,6 +117,9 @@ static icaltimezone *zone_of(icalproperty *prop, struct icaltimetype *t)
 static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
 {
     time_t s;
+    if (t.year > MEETING_MAX_ZONE_YEAR) {
+        zone = NULL; /* see meeting_zones_check */
+    }
     if (t.is_date) {
         t.is_date = 0;
         t.hour = t.minute = t.second = 0;
@@ -499,9 +502,11 @@ apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, i
         return APR_EINVAL;
     }
     ev = first_event(root);
-    if (!ev) {
+    if (!ev || (*err = meeting_zones_check(root)) != NULL) {
         icalcomponent_free(root);
-        *err = "no VEVENT";
+        if (!*err) {
+            *err = "no VEVENT";
+        }
         return APR_EINVAL;
     }
     s = icalcomponent_get_uid(ev);

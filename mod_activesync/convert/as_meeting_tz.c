@@ -209,3 +209,85 @@ const char *meeting_tz_blob(apr_pool_t *p, icaltimezone *zone, int year)
     }
     return meeting_b64(p, b, TZI_SIZE);
 }
+
+/* ---------------------------------------------------------------------------
+ * Cost of the calendar's own zones
+ *
+ * libical converts a time in a VTIMEZONE by expanding every rule of it,
+ * occurrence by occurrence, from the rule's DTSTART to the year converted:
+ * a 250-byte FREQ=MINUTELY rule hung a conversion for minutes, and 400
+ * yearly rules took 9 s.  Real zones have a few yearly rules, one
+ * transition a year; anything else is refused before libical sees it.
+ */
+#define MAX_VTIMEZONES 16
+#define MAX_TZ_RULES   64   /* STANDARD and DAYLIGHT components in all */
+#define MAX_TZ_YEARS   4000 /* sum over RRULEs of the years they expand */
+
+static int list_len(const short *a, int max)
+{
+    int n = 0;
+    while (n < max && a[n] != ICAL_RECURRENCE_ARRAY_MAX) {
+        n++;
+    }
+    return n;
+}
+
+/* One yearly transition (BYMONTH and BYDAY at most one each, BYMONTHDAY
+ * a week at most, nothing finer)? */
+static int rule_is_yearly_transition(const struct icalrecurrencetype *r)
+{
+    return r->freq == ICAL_YEARLY_RECURRENCE && list_len(r->by_month, ICAL_BY_MONTH_SIZE) <= 1 &&
+           list_len(r->by_day, ICAL_BY_DAY_SIZE) <= 1 &&
+           list_len(r->by_month_day, ICAL_BY_MONTHDAY_SIZE) <= 7 &&
+           list_len(r->by_second, ICAL_BY_SECOND_SIZE) <= 1 &&
+           list_len(r->by_minute, ICAL_BY_MINUTE_SIZE) <= 1 &&
+           list_len(r->by_hour, ICAL_BY_HOUR_SIZE) <= 1 &&
+           list_len(r->by_year_day, ICAL_BY_YEARDAY_SIZE) == 0 &&
+           list_len(r->by_week_no, ICAL_BY_WEEKNO_SIZE) == 0 &&
+           list_len(r->by_set_pos, ICAL_BY_SETPOS_SIZE) <= 1;
+}
+
+/* The years one STANDARD/DAYLIGHT component makes libical expand; -1 for a
+ * rule that is not a yearly transition. */
+static long rule_years(icalcomponent *c)
+{
+    icalproperty *pr = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
+    struct icaltimetype st = pr ? icalproperty_get_dtstart(pr) : icaltime_null_time();
+    long years = 0;
+
+    for (pr = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY); pr;
+         pr = icalcomponent_get_next_property(c, ICAL_RRULE_PROPERTY)) {
+        struct icalrecurrencetype r = icalproperty_get_rrule(pr);
+        if (!rule_is_yearly_transition(&r)) {
+            return -1;
+        }
+        years += st.year < MEETING_MAX_ZONE_YEAR + 1 ? MEETING_MAX_ZONE_YEAR + 1 - st.year : 0;
+    }
+    return years;
+}
+
+const char *meeting_zones_check(icalcomponent *root)
+{
+    icalcomponent *vtz, *c;
+    int zones = 0, rules = 0;
+    long years = 0;
+
+    for (vtz = icalcomponent_get_first_component(root, ICAL_VTIMEZONE_COMPONENT); vtz;
+         vtz = icalcomponent_get_next_component(root, ICAL_VTIMEZONE_COMPONENT)) {
+        if (++zones > MAX_VTIMEZONES) {
+            return "too many VTIMEZONEs";
+        }
+        for (c = icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT); c;
+             c = icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT)) {
+            long y = rule_years(c);
+            if (y < 0) {
+                return "VTIMEZONE rule is not one yearly transition";
+            }
+            years += y;
+            if (++rules > MAX_TZ_RULES || years > MAX_TZ_YEARS) {
+                return "VTIMEZONE too complex";
+            }
+        }
+    }
+    return NULL;
+}

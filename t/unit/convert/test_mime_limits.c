@@ -3,7 +3,8 @@
  * of CPU (the old quadratic join needed 16 GB and 43 s), and shows at most
  * AS_MIME_MAX_ADDRESSES addresses and AS_MIME_MAX_ADDRESS_BYTES bytes per
  * field; the priority headers map to Importance in their order; the
- * meeting parser refuses an over-long UID or calendar itself. */
+ * meeting parser refuses an over-long UID or calendar itself, and time
+ * zones that would make libical expand rules for minutes. */
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -241,6 +242,60 @@ START_TEST(meeting_bounds)
 }
 END_TEST
 
+/* A zone rule libical would expand every minute since 2020: refused
+ * before libical converts a time with it (it used to spin for minutes),
+ * in a child limited to 10 s of CPU; 400 yearly rules (9 s) likewise.
+ * An ordinary two-rule zone still parses. */
+static int check_zone(int rules, const char *freq)
+{
+    apr_array_header_t *a = apr_array_make(unit_pool, rules + 4, sizeof(const char *));
+    as_meeting_t *m = NULL;
+    const char *err = NULL, *cal;
+    int i;
+
+    APR_ARRAY_PUSH(a, const char *) = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:E\r\n";
+    for (i = 0; i < rules; i++) {
+        APR_ARRAY_PUSH(a, const char *) = apr_psprintf(
+            unit_pool,
+            "BEGIN:%s\r\nDTSTART:16010101T0%d0000\r\nRRULE:FREQ=%s;BYMONTH=%d;BYDAY=1SU\r\n"
+            "TZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:%s\r\n",
+            i % 2 ? "DAYLIGHT" : "STANDARD", i % 10, freq, i % 12 + 1,
+            i % 2 ? "DAYLIGHT" : "STANDARD");
+    }
+    APR_ARRAY_PUSH(a, const char *) =
+        "END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART;TZID=E:20370305T100000\r\n"
+        "DTEND;TZID=E:20370305T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    cal = apr_array_pstrcat(unit_pool, a, 0);
+    if (as_meeting_parse(unit_pool, cal, strlen(cal), 0, 0, &m, &err) == APR_SUCCESS) {
+        return rules <= 2 && !strcmp(freq, "YEARLY") ? 0 : 2;
+    }
+    return rules > 2 || strcmp(freq, "YEARLY") ? 0 : 3;
+}
+
+static void run_limited(int rules, const char *freq)
+{
+    int status = 0;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit cpu = {10, 10};
+        setrlimit(RLIMIT_CPU, &cpu);
+        _exit(check_zone(rules, freq));
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "%d %s rules: killed by signal %d (CPU limit)", rules, freq,
+                  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+START_TEST(costly_time_zones)
+{
+    run_limited(2, "YEARLY");
+    run_limited(1, "MINUTELY");
+    run_limited(400, "YEARLY");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("mime_limits");
@@ -251,6 +306,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, address_bytes_bound);
     tcase_add_test(tc, priority_headers);
     tcase_add_test(tc, meeting_bounds);
+    tcase_add_test(tc, costly_time_zones);
     suite_add_tcase(s, tc);
     return s;
 }
