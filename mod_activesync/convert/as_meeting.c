@@ -113,6 +113,9 @@ static icaltimezone *zone_of(icalproperty *prop, struct icaltimetype *t)
     return z;
 }
 
+#define MAX_UTC_SECONDS ((time_t)253402300799) /* 9999-12-31T23:59:59Z */
+#define MIN_UTC_SECONDS ((time_t)-62135596800) /* 0001-01-01T00:00:00Z */
+
 /* A DATE or DATE-TIME as UTC; dates are midnight in zone (NULL: UTC). */
 static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
 {
@@ -125,6 +128,13 @@ static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
         t.hour = t.minute = t.second = 0;
     }
     s = icaltime_as_timet_with_zone(t, zone ? zone : utc_zone());
+    /* libical gives seconds for any year it parsed (found: 5.6 million
+     * years): keep within 0001..9999, whose microseconds fit apr_time_t */
+    if (s > MAX_UTC_SECONDS) {
+        s = MAX_UTC_SECONDS;
+    } else if (s < MIN_UTC_SECONDS) {
+        s = MIN_UTC_SECONDS;
+    }
     return apr_time_from_sec(s);
 }
 
