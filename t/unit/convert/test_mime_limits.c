@@ -58,6 +58,7 @@ static xmlNodePtr convert(const char *msg, xmlDocPtr *doc)
     *doc = as_reply_new("AirSync:", "Sync", &root);
     app = as_xml_add(root, "AirSync:", "ApplicationData", NULL);
     if (as_mime_to_eas(unit_pool, f, &o, app, &err) != APR_SUCCESS) {
+        xmlFreeDoc(*doc);
         return NULL;
     }
     return app;
@@ -68,7 +69,10 @@ static const char *field(xmlNodePtr app, const char *name)
     xmlNodePtr n;
     for (n = app->children; n; n = n->next) {
         if (n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name)) {
-            return (const char *)xmlNodeGetContent(n); /* leaks into the test process */
+            xmlChar *c = xmlNodeGetContent(n);
+            const char *s = apr_pstrdup(unit_pool, (const char *)c);
+            xmlFree(c);
+            return s;
         }
     }
     return NULL;
@@ -181,8 +185,11 @@ static const char *importance(const char *headers)
     xmlNodePtr app = convert(
         apr_pstrcat(unit_pool, "From: a@example.com\nSubject: s\n", headers, "\nbody\n", NULL),
         &doc);
+    const char *v;
     ck_assert_ptr_nonnull(app);
-    return field(app, "Importance");
+    v = field(app, "Importance");
+    xmlFreeDoc(doc);
+    return v;
 }
 
 START_TEST(priority_headers)
