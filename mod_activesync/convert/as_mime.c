@@ -207,7 +207,7 @@ static int ref_id_ok(const char *s, size_t n, size_t max)
 static int part_ok(const char *s)
 {
     int digits = 0;
-    if (!*s || strlen(s) > 64) {
+    if (!*s || strlen(s) > MAX_PART_PATH) {
         return 0;
     }
     for (; *s; s++) {

@@ -22,6 +22,7 @@
 
 #define MAX_DEPTH      32
 #define MAX_PARTS      1000
+#define MAX_PART_PATH  64 /* bytes of "1.2.3": FileReferences with longer ones are refused */
 #define MAX_PREVIEW    255
 #define MAX_MIME_RAW   (64 * 1024 * 1024)
 #define MAX_CATEGORIES 300 /* Email.xsd: Category maxOccurs */

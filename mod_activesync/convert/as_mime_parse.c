@@ -283,6 +283,9 @@ void mime_list_atts(GMimeObject *o, const char *path, const body_t *b, apr_pool_
             if (sig && i > 0) {
                 continue; /* the signature */
             }
+            if (strlen(cp) > MAX_PART_PATH) {
+                continue; /* a FileReference nobody could fetch (fuzz_mime) */
+            }
             if (alt && !GMIME_IS_MULTIPART(c) && mime_ct_is(c, "text", "*") &&
                 !mime_is_attachment_disp(c)) {
                 continue; /* another rendering of the body */
