@@ -184,10 +184,10 @@ clean: clean-tsan
 clean-tsan:
 	rm -rf obj-tsan
 
-# libFuzzer builds (clang-14 + libclang-rt-14-dev): make fuzz FUZZ_SECONDS=60
+# libFuzzer builds (clang-14 + libclang-rt-14-dev): make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="mime meeting"]
 FUZZ_SECONDS ?= 30
 fuzz:
-	t/fuzz/build.sh $(FUZZ_SECONDS)
+	t/fuzz/build.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Benchmarks: ratios measured side by side in one run (see README).
 $(O)/t/bench/codec_bench: t/bench/codec_bench.c $(LIB)

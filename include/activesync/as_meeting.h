@@ -24,6 +24,11 @@
 
 typedef struct as_meeting_t as_meeting_t;
 
+/* Local bounds: a larger calendar part, or a longer UID, is refused as
+ * broken (the message is then sent as a plain IPM.Note). */
+#define AS_MEETING_CALENDAR_MAX (16 * 1024 * 1024)
+#define AS_MEETING_UID_MAX      4096
+
 /* libical's process-wide settings (errors never abort); idempotent. */
 void as_meeting_init(void);
 
@@ -31,7 +36,7 @@ void as_meeting_init(void);
  * METHOD, decided by the caller).  stamp: DtStamp when the event has none.
  * APR_SUCCESS with *out in pool memory, or APR_EINVAL with a static reason
  * in *err when the calendar is broken (unparsable, no VEVENT, no UID or no
- * DTSTART). */
+ * DTSTART) or over the bounds above. */
 apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, int cancel,
                               apr_time_t stamp, as_meeting_t **out, const char **err);
 
@@ -48,7 +53,8 @@ void as_meeting_add(apr_pool_t *p, xmlNodePtr app, const as_meeting_t *m, int pr
 /* base64 of the Outlook GlobalObjectId (MS-OXOCAL 2.2.1.27) for uid: the
  * decoded bytes when uid is the hex form of one (an Outlook UID), else the
  * "vCal-Uid" wrapping (MS-ASEMAIL 3.1.4.7).  year/month/day: the original
- * date of an exception's occurrence, 0 otherwise. */
+ * date of an exception's occurrence, 0 otherwise.  NULL when uid is longer
+ * than AS_MEETING_UID_MAX. */
 const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int month, int day);
 
 #endif

@@ -1,9 +1,10 @@
 /* RFC 5322 / MIME messages to EAS Email items (MS-ASEMAIL, MS-ASAIRS), with
  * GMime 3.
  *
- * INITIALISATION: as_mime_init() once per process before any other call and
- * before threads start (the httpd glue calls it in child_init; tools and
- * tests at start).  After that every function is thread-safe: GMime objects
+ * INITIALISATION: as_mime_init() sets GMime and libical up once per process
+ * (pthread_once: concurrent first callers wait for it to finish; the httpd
+ * glue calls it in child_init, tools and tests at start, and the
+ * conversions call it too).  Every function is thread-safe: GMime objects
  * are created per call and never shared.
  *
  * TEXT: every string put into the tree is valid UTF-8 without NUL and
@@ -28,8 +29,9 @@
 #include "as_log.h"
 #include "as_store.h"
 
-/* GMime's global set-up (g_mime_init); idempotent. */
+/* GMime's global set-up (g_mime_init); idempotent and thread-safe. */
 void as_mime_init(void);
+/* Undoes an as_mime_init(), once; no conversion may follow it. */
 void as_mime_shutdown(void);
 
 /* One airsyncbase:BodyPreference of the request. */
@@ -71,6 +73,8 @@ typedef struct as_mime_opts_t {
  * ConversationIndex (OPAQUE, MS-ASCON 2.2.2.4) is the 5 time bytes and the
  * response levels of the Thread-Index header when there is a valid one,
  * else 5 bytes of the Date header's FILETIME (its 40 high bits).
+ * Address fields show at most 1,000 addresses and 64 KiB each (the first
+ * ones, whole; AS_MIME_MAX_ADDRESSES/BYTES in convert/as_mime_int.h).
  * Absent headers are left out (To, Cc, ReplyTo ...); Subject is always
  * present (maybe empty).  The Body element is left out when the body is
  * empty (WP8 crashed on empty bodies).  The Body type is chosen from the

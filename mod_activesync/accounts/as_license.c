@@ -245,7 +245,9 @@ static as_license_status_t parse(apr_pool_t *p, const char *text, apr_size_t len
             continue;
         }
         colon = memchr(line, ':', ll);
-        if (!colon || colon == line || (apr_size_t)(colon - line) + 2 > ll || colon[1] != ' ' ||
+        /* ">=": colon[2] must be inside the line (an empty value is refused
+         * too; the fuzzer found the read past "key: " at the end) */
+        if (!colon || colon == line || (apr_size_t)(colon - line) + 2 >= ll || colon[1] != ' ' ||
             colon[2] == ' ') {
             return malformed(p, msg, "line %d: expected 'key: value'", lineno);
         }

@@ -9,13 +9,12 @@
 #include "activesync/as_command.h"
 #include "activesync/as_meeting.h"
 #include "activesync/as_utf8.h"
+#include "as_meeting_int.h"
 
 #define NS_EMAIL  "Email:"
 #define NS_EMAIL2 "Email2:"
 #define NS_BASE   "AirSyncBase:"
 #define NS_CAL    "Calendar:"
-
-#define TZI_SIZE 172
 
 typedef struct recur_t {
     int type; /* 0 daily, 1 weekly, 2 monthly, 3 monthly nth, 5 yearly, 6 yearly nth */
@@ -114,208 +113,29 @@ static icaltimezone *zone_of(icalproperty *prop, struct icaltimetype *t)
     return z;
 }
 
+#define MAX_UTC_SECONDS ((time_t)253402300799) /* 9999-12-31T23:59:59Z */
+#define MIN_UTC_SECONDS ((time_t)-62135596800) /* 0001-01-01T00:00:00Z */
+
 /* A DATE or DATE-TIME as UTC; dates are midnight in zone (NULL: UTC). */
 static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
 {
     time_t s;
+    if (t.year > MEETING_MAX_ZONE_YEAR) {
+        zone = NULL; /* see meeting_zones_check */
+    }
     if (t.is_date) {
         t.is_date = 0;
         t.hour = t.minute = t.second = 0;
     }
     s = icaltime_as_timet_with_zone(t, zone ? zone : utc_zone());
+    /* libical gives seconds for any year it parsed (found: 5.6 million
+     * years): keep within 0001..9999, whose microseconds fit apr_time_t */
+    if (s > MAX_UTC_SECONDS) {
+        s = MAX_UTC_SECONDS;
+    } else if (s < MIN_UTC_SECONDS) {
+        s = MIN_UTC_SECONDS;
+    }
     return apr_time_from_sec(s);
-}
-
-/* ---------------------------------------------------------------------------
- * TimeZone: TIME_ZONE_INFORMATION (MS-ASDTYPE 2.7.6) from a VTIMEZONE
- */
-typedef struct tzpart_t {
-    int found, offset; /* TZOFFSETTO, seconds east of UTC */
-    int month, wday, week, hour, minute, second;
-    const char *name;
-} tzpart_t;
-
-static int days_in_month(int y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
-        return 29;
-    }
-    return m >= 1 && m <= 12 ? d[m - 1] : 31;
-}
-
-/* The STANDARD or DAYLIGHT rule in force in year: the one with the latest
- * DTSTART whose RRULE reaches year (or, without RRULE, that starts in
- * year); for STANDARD also the latest one begun before (a zone that gave
- * up daylight saving).  Returns the transition as a recurring rule. */
-static void tz_part(icalcomponent *vtz, icalcomponent_kind kind, int year, tzpart_t *out)
-{
-    icalcomponent *c, *best = NULL, *last = NULL;
-    struct icaltimetype best_start = icaltime_null_time(), last_start = icaltime_null_time();
-    struct icalrecurrencetype rr;
-    icalproperty *pr;
-    struct icaltimetype st;
-    int have_rr = 0;
-
-    memset(out, 0, sizeof *out);
-    for (c = icalcomponent_get_first_component(vtz, kind); c;
-         c = icalcomponent_get_next_component(vtz, kind)) {
-        int active;
-        pr = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
-        if (!pr || !icalcomponent_get_first_property(c, ICAL_TZOFFSETTO_PROPERTY)) {
-            continue;
-        }
-        st = icalproperty_get_dtstart(pr);
-        if (icaltime_is_null_time(st) || st.year > year) {
-            continue;
-        }
-        pr = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
-        if (pr) {
-            struct icalrecurrencetype r = icalproperty_get_rrule(pr);
-            active = r.freq == ICAL_YEARLY_RECURRENCE &&
-                     (icaltime_is_null_time(r.until) || r.until.year >= year);
-        } else {
-            active = st.year == year;
-        }
-        if (active && (!best || icaltime_compare(st, best_start) > 0)) {
-            best = c;
-            best_start = st;
-        }
-        if (!last || icaltime_compare(st, last_start) > 0) {
-            last = c;
-            last_start = st;
-        }
-    }
-    if (!best && kind == ICAL_XSTANDARD_COMPONENT) {
-        best = last;
-        best_start = last_start;
-    }
-    if (!best) {
-        return;
-    }
-    out->found = 1;
-    out->offset = icalproperty_get_tzoffsetto(
-        icalcomponent_get_first_property(best, ICAL_TZOFFSETTO_PROPERTY));
-    pr = icalcomponent_get_first_property(best, ICAL_TZNAME_PROPERTY);
-    out->name = pr ? icalproperty_get_tzname(pr) : NULL;
-    out->hour = best_start.hour;
-    out->minute = best_start.minute;
-    out->second = best_start.second;
-    pr = icalcomponent_get_first_property(best, ICAL_RRULE_PROPERTY);
-    if (pr) {
-        rr = icalproperty_get_rrule(pr);
-        have_rr = rr.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX &&
-                  rr.by_day[0] != ICAL_RECURRENCE_ARRAY_MAX;
-    }
-    if (have_rr) {
-        int pos = icalrecurrencetype_day_position(rr.by_day[0]);
-        out->month = rr.by_month[0];
-        out->wday = (int)icalrecurrencetype_day_day_of_week(rr.by_day[0]) - 1;
-        if (pos == 0 && rr.by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX) {
-            pos = rr.by_set_pos[0];
-        }
-        if (pos == 0 && rr.by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX) {
-            /* BYDAY=SU;BYMONTHDAY=8,...,14: the second Sunday */
-            int md = rr.by_month_day[0];
-            pos = md >= 25 || md < 0 ? -1 : (md - 1) / 7 + 1;
-        }
-        out->week = pos < 0 || pos > 4 ? 5 : (pos == 0 ? 1 : pos);
-    } else {
-        /* one dated transition (no rule): read it as "the nth weekday" */
-        struct icaltimetype d = best_start;
-        d.year = year;
-        out->month = d.month;
-        out->wday = icaltime_day_of_week(d) - 1;
-        out->week = d.day + 7 > days_in_month(d.year, d.month) ? 5 : (d.day - 1) / 7 + 1;
-    }
-    if (out->month < 1 || out->month > 12 || out->wday < 0 || out->wday > 6) {
-        out->found = 0;
-    }
-}
-
-static void put16(unsigned char *b, unsigned v)
-{
-    b[0] = (unsigned char)(v & 0xff);
-    b[1] = (unsigned char)((v >> 8) & 0xff);
-}
-
-static void put32(unsigned char *b, long v)
-{
-    unsigned long u = (unsigned long)v;
-    put16(b, (unsigned)(u & 0xffff));
-    put16(b + 2, (unsigned)((u >> 16) & 0xffff));
-}
-
-/* UTF-8 name into WCHAR[32] (at most 31 units, NUL-terminated). */
-static void put_name(unsigned char *b, const char *s)
-{
-    int n = 0;
-    const unsigned char *c = (const unsigned char *)s;
-    while (c && *c && n < 31) {
-        size_t l = as_utf8_seq_xml(c, strlen((const char *)c));
-        unsigned cp;
-        if (l == 0) {
-            cp = '?';
-            l = 1;
-        } else if (l == 1) {
-            cp = c[0];
-        } else if (l == 2) {
-            cp = ((c[0] & 0x1fu) << 6) | (c[1] & 0x3fu);
-        } else if (l == 3) {
-            cp = ((c[0] & 0x0fu) << 12) | ((c[1] & 0x3fu) << 6) | (c[2] & 0x3fu);
-        } else {
-            cp = '?'; /* outside the BMP: not worth a surrogate pair here */
-        }
-        put16(b + 2 * n++, cp);
-        c += l;
-    }
-}
-
-static void put_systemtime(unsigned char *b, const tzpart_t *t)
-{
-    put16(b, 0); /* year 0: a yearly rule */
-    put16(b + 2, (unsigned)t->month);
-    put16(b + 4, (unsigned)t->wday);
-    put16(b + 6, (unsigned)t->week);
-    put16(b + 8, (unsigned)t->hour);
-    put16(b + 10, (unsigned)t->minute);
-    put16(b + 12, (unsigned)t->second);
-    put16(b + 14, 0);
-}
-
-static const char *b64(apr_pool_t *p, const unsigned char *d, int len)
-{
-    char *o = apr_palloc(p, (apr_size_t)apr_base64_encode_len(len));
-    apr_base64_encode_binary(o, d, len);
-    return o;
-}
-
-/* The blob for zone in year; all zeros (UTC) without a zone. */
-static const char *tz_blob(apr_pool_t *p, icaltimezone *zone, int year)
-{
-    unsigned char b[TZI_SIZE];
-    icalcomponent *vtz = zone ? icaltimezone_get_component(zone) : NULL;
-    tzpart_t std, dst;
-    const char *tzid = zone ? icaltimezone_get_tzid(zone) : NULL;
-
-    memset(b, 0, sizeof b);
-    if (!vtz) {
-        return b64(p, b, TZI_SIZE);
-    }
-    tz_part(vtz, ICAL_XSTANDARD_COMPONENT, year, &std);
-    tz_part(vtz, ICAL_XDAYLIGHT_COMPONENT, year, &dst);
-    if (!std.found) {
-        return b64(p, b, TZI_SIZE);
-    }
-    put32(b, -(long)(std.offset / 60));                       /* Bias */
-    put_name(b + 4, std.name && *std.name ? std.name : tzid); /* StandardName */
-    if (dst.found && dst.offset != std.offset) {
-        put_systemtime(b + 68, &std); /* StandardDate */
-        put_name(b + 88, dst.name && *dst.name ? dst.name : tzid);
-        put_systemtime(b + 152, &dst);                           /* DaylightDate */
-        put32(b + 168, -(long)((dst.offset - std.offset) / 60)); /* DaylightBias */
-    }
-    return b64(p, b, TZI_SIZE);
 }
 
 /* ---------------------------------------------------------------------------
@@ -345,6 +165,10 @@ const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int
     size_t len;
     int outlook = n >= 82 && n % 2 == 0 && n < 8192;
 
+    if (n > AS_MEETING_UID_MAX) {
+        return NULL; /* as_meeting_parse refuses such UIDs: the sizes below fit */
+    }
+
     /* An Outlook UID is the hex of a GlobalObjectId (MS-OXCICAL UID). */
     for (i = 0; outlook && i < n; i++) {
         outlook = hexval(uid[i]) >= 0;
@@ -364,7 +188,7 @@ const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int
         len = 40 + dlen;
         b = apr_pcalloc(p, len);
         memcpy(b, goid_head, 16);
-        put32(b + 36, (long)dlen);
+        meeting_put32(b + 36, (long)dlen); /* at most AS_MEETING_UID_MAX + 13 */
         memcpy(b + 40, "vCal-Uid\x01\x00\x00\x00", 12);
         memcpy(b + 52, uid, n + 1);
     }
@@ -372,7 +196,7 @@ const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int
     b[17] = (unsigned char)(year & 0xff);
     b[18] = (unsigned char)month;
     b[19] = (unsigned char)day;
-    return b64(p, b, (int)len);
+    return meeting_b64(p, b, len);
 }
 
 /* ---------------------------------------------------------------------------
@@ -536,6 +360,7 @@ static int reminder_of(icalcomponent *ev)
     icalparameter *rel;
     struct icaltriggertype tr;
     int secs;
+    long long minutes;
 
     if (!pr) {
         return -1;
@@ -552,54 +377,33 @@ static int reminder_of(icalcomponent *ev)
     if (secs > 0) {
         return -1; /* after the start: not a reminder */
     }
-    secs = -secs / 60;
-    return secs > 65535 ? 65535 : secs;
+    minutes = -(long long)secs / 60; /* -INT_MIN does not fit an int */
+    return minutes > 65535 ? 65535 : (int)minutes;
 }
 
-apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, int cancel,
-                              apr_time_t stamp, as_meeting_t **out, const char **err)
+/* The calendar's first VEVENT (the root itself may be one); NULL if none. */
+static icalcomponent *first_event(icalcomponent *root)
 {
-    icalcomponent *root, *ev;
-    icalproperty *pr, *dtprop;
-    struct icaltimetype start, end, t;
-    icaltimezone *zone;
-    as_meeting_t *m;
-    const char *s;
-    char *buf;
-
-    *out = NULL;
-    *err = NULL;
-    buf = apr_pstrmemdup(p, text, len); /* NUL-terminated; NULs inside end it */
-    root = icalparser_parse_string(buf);
-    if (!root) {
-        *err = "not iCalendar";
-        return APR_EINVAL;
-    }
     if (icalcomponent_isa(root) == ICAL_VEVENT_COMPONENT) {
-        ev = root;
-    } else if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
-        ev = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT);
-    } else {
-        ev = NULL;
+        return root;
     }
-    if (!ev) {
-        icalcomponent_free(root);
-        *err = "no VEVENT";
-        return APR_EINVAL;
+    if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
+        return icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT);
     }
-    s = icalcomponent_get_uid(ev);
-    dtprop = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY);
-    start = icalcomponent_get_dtstart(ev);
-    if (!s || !*s || !dtprop || icaltime_is_null_time(start) || !icaltime_is_valid_time(start)) {
-        *err = !s || !*s ? "VEVENT without UID" : "VEVENT without a valid DTSTART";
-        icalcomponent_free(root); /* s points into it */
-        return APR_EINVAL;
-    }
+    return NULL;
+}
 
-    m = apr_pcalloc(p, sizeof *m);
-    m->cancel = cancel;
-    m->uid = clean(p, s);
-    zone = zone_of(dtprop, &start);
+/* StartTime, EndTime, AllDayEvent, DtStamp, RecurrenceId, InstanceType and
+ * the recurrence; returns the zone of DTSTART (NULL: UTC). */
+static icaltimezone *parse_times(apr_pool_t *p, icalcomponent *root, icalcomponent *ev,
+                                 icalproperty *dtprop, struct icaltimetype start, apr_time_t stamp,
+                                 as_meeting_t *m)
+{
+    icaltimezone *zone = zone_of(dtprop, &start);
+    icalproperty *pr;
+    struct icaltimetype t;
+    const char *s;
+
     if (start.is_date && !zone) {
         /* an all-day event: midnight in the calendar's only VTIMEZONE */
         icalcomponent *vtz = icalcomponent_get_first_component(root, ICAL_VTIMEZONE_COMPONENT);
@@ -614,9 +418,8 @@ apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, i
 
     pr = icalcomponent_get_first_property(ev, ICAL_DTEND_PROPERTY);
     if (pr) {
-        icaltimezone *ez;
-        end = icalcomponent_get_dtend(ev); /* with the zone resolved */
-        ez = zone_of(pr, &end);
+        struct icaltimetype end = icalcomponent_get_dtend(ev); /* with the zone resolved */
+        icaltimezone *ez = zone_of(pr, &end);
         m->end = to_utc(end, ez || !end.is_date ? ez : zone);
     } else if ((pr = icalcomponent_get_first_property(ev, ICAL_DURATION_PROPERTY)) != NULL) {
         m->end =
@@ -647,12 +450,20 @@ apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, i
     if (pr && !m->recurrence_id) {
         m->recur = recur_of(p, pr, start, zone);
     }
+    return zone;
+}
 
-    s = icalcomponent_get_location(ev);
+/* Location, Organizer, Reminder, ResponseRequested, Sensitivity,
+ * BusyStatus, DisallowNewTimeProposal and the SEQUENCE. */
+static void parse_attributes(apr_pool_t *p, icalcomponent *ev, as_meeting_t *m)
+{
+    icalproperty *pr;
+    const char *s = icalcomponent_get_location(ev);
+
     m->location = s && *s ? clean(p, s) : NULL;
     m->organizer = organizer_of(p, ev);
     m->reminder = reminder_of(ev);
-    m->response_requested = cancel ? 0 : response_requested(ev);
+    m->response_requested = m->cancel ? 0 : response_requested(ev);
 
     m->sensitivity = 0;
     pr = icalcomponent_get_first_property(ev, ICAL_CLASS_PROPERTY);
@@ -669,15 +480,64 @@ apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, i
         pr = icalcomponent_get_first_property(ev, ICAL_TRANSP_PROPERTY);
         m->busy = pr && icalproperty_get_transp(pr) == ICAL_TRANSP_TRANSPARENT ? 0 : 2;
     }
-    if (cancel) {
+    if (m->cancel) {
         m->busy = 0; /* the slot is free again */
     }
 
     s = x_prop(ev, "X-MICROSOFT-DISALLOW-COUNTER");
     m->disallow_counter = s && !strcasecmp(s, "TRUE");
     m->sequence = icalcomponent_get_sequence(ev);
+}
 
-    m->tz_b64 = tz_blob(p, zone, start.year);
+apr_status_t as_meeting_parse(apr_pool_t *p, const char *text, apr_size_t len, int cancel,
+                              apr_time_t stamp, as_meeting_t **out, const char **err)
+{
+    icalcomponent *root, *ev;
+    icalproperty *dtprop;
+    struct icaltimetype start;
+    icaltimezone *zone;
+    as_meeting_t *m;
+    const char *s;
+
+    *out = NULL;
+    *err = NULL;
+    if (len > AS_MEETING_CALENDAR_MAX) {
+        *err = "calendar too large";
+        return APR_EINVAL;
+    }
+    /* NUL-terminated; NULs inside end it */
+    root = icalparser_parse_string(apr_pstrmemdup(p, text, len));
+    if (!root) {
+        *err = "not iCalendar";
+        return APR_EINVAL;
+    }
+    ev = first_event(root);
+    if (!ev || (*err = meeting_zones_check(root)) != NULL) {
+        icalcomponent_free(root);
+        if (!*err) {
+            *err = "no VEVENT";
+        }
+        return APR_EINVAL;
+    }
+    s = icalcomponent_get_uid(ev);
+    dtprop = icalcomponent_get_first_property(ev, ICAL_DTSTART_PROPERTY);
+    start = icalcomponent_get_dtstart(ev);
+    if (!s || !*s || !dtprop || icaltime_is_null_time(start) || !icaltime_is_valid_time(start)) {
+        *err = !s || !*s ? "VEVENT without UID" : "VEVENT without a valid DTSTART";
+        icalcomponent_free(root); /* s points into it */
+        return APR_EINVAL;
+    }
+    m = apr_pcalloc(p, sizeof *m);
+    m->cancel = cancel;
+    m->uid = clean(p, s);
+    if (strlen(m->uid) > AS_MEETING_UID_MAX) {
+        icalcomponent_free(root);
+        *err = "UID too long";
+        return APR_EINVAL;
+    }
+    zone = parse_times(p, root, ev, dtprop, start, stamp, m);
+    parse_attributes(p, ev, m);
+    m->tz_b64 = meeting_tz_blob(p, zone, start.year);
     icalcomponent_free(root);
     *out = m;
     return APR_SUCCESS;
@@ -743,8 +603,10 @@ void as_meeting_add(apr_pool_t *p, xmlNodePtr app, const as_meeting_t *m, int pr
                apr_itoa(p, m->busy == 4 && protocol < 160 ? 2 : m->busy));
     as_xml_add(mr, NS_EMAIL, "TimeZone", m->tz_b64);
     if (protocol < 160) {
-        as_xml_add(mr, NS_EMAIL, "GlobalObjId",
-                   as_meeting_globalobjid(p, m->uid, m->rid_year, m->rid_month, m->rid_day));
+        const char *goid = as_meeting_globalobjid(p, m->uid, m->rid_year, m->rid_month, m->rid_day);
+        if (goid) { /* always: as_meeting_parse bounds the UID */
+            as_xml_add(mr, NS_EMAIL, "GlobalObjId", goid);
+        }
     }
     if (protocol >= 140) {
         as_xml_add(mr, NS_EMAIL, "DisallowNewTimeProposal", m->disallow_counter ? "1" : "0");

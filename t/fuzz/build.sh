@@ -1,7 +1,7 @@
 #!/bin/sh
 # libFuzzer builds of every t/fuzz/fuzz_*.c target, and a run of each.
 #
-#   t/fuzz/build.sh [SECONDS]      (make fuzz FUZZ_SECONDS=N runs this)
+#   t/fuzz/build.sh [SECONDS [NAME...]]  (make fuzz FUZZ_SECONDS=N runs this)
 #
 # Builds the core library (every layer of mod_activesync/ but httpd/ and admin/) and each target with
 # clang-14 -fsanitize=fuzzer,address,undefined into obj-fuzz/, then runs
@@ -11,11 +11,16 @@
 # leak-, timeout-, oom-); the script then exits 1.  Add such inputs to
 # t/fuzz/corpus/NAME once fixed: `make check-fuzz` replays them with gcc.
 #
+# A target's libFuzzer dictionary is t/fuzz/NAME.dict when there is one
+# (the WBXML one is written below).
+#
 # Environment: CLANG (default clang-14), FUZZ_MAX_LEN (65536),
 # FUZZ_FLAGS (extra libFuzzer flags, e.g. "-jobs=2 -workers=2").
 set -eu
 
 SECONDS_PER_TARGET=${1:-30}
+[ $# -gt 0 ] && shift
+ONLY="$*" # target names (mime meeting ...): only these; none given: all
 CLANG=${CLANG:-clang-14}
 MAX_LEN=${FUZZ_MAX_LEN:-65536}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
@@ -89,6 +94,9 @@ status=0
 for src in t/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     short=${name#fuzz_}
+    if [ -n "$ONLY" ] && ! echo " $ONLY " | grep -q " $short "; then
+        continue
+    fi
     bin="$O/$name"
     echo "  LD      $bin"
     # shellcheck disable=SC2086
@@ -103,6 +111,7 @@ for src in t/fuzz/fuzz_*.c; do
     fi
     dict=""
     [ -f "$O/$short.dict" ] && dict="-dict=$O/$short.dict"
+    [ -f "t/fuzz/$short.dict" ] && dict="-dict=t/fuzz/$short.dict"
     echo "  FUZZ    $name for ${SECONDS_PER_TARGET}s"
     before=$(ls "$O/artifacts" | grep -c "^$short-" || true)
     # shellcheck disable=SC2086

@@ -1,5 +1,5 @@
 /* as-mime2eas -- print the EAS Email ApplicationData mod_activesync makes of
- * a message file (debugging aid for as_mime.c).
+ * a message file (debugging aid for convert/as_mime*.c).
  *
  *   as-mime2eas FILE [TYPE [TRUNCATION [PREVIEW]]] [--flags=SF] [--wbxml OUT]
  *
