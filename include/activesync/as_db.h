@@ -209,6 +209,16 @@ const as_logger_t *as_db_logger(as_db_t *db);
 typedef int as_db_txn_fn(as_db_t *db, DB_TXN *txn, void *baton);
 apr_status_t as_db_txn(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *baton);
 
+/* The same for an operation that can explain its failure to a person (the
+ * admin tool's sentences): *msg is cleared first, fn may set it (as_db_fail);
+ * on failure *err (may be NULL) gets *msg, else the code's text. */
+apr_status_t as_db_txn_explained(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *baton,
+                                 const char **msg, const char **err);
+/* Inside such an operation: *msg = the formatted sentence (pool p), and code
+ * returned, to be returned by the transaction function. */
+int as_db_fail(apr_pool_t *p, const char **msg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Write and fsync the log up to its end: makes every AS_DB_TXN_NOSYNC
  * commit of this process durable.  AS_DB_EUNAVAIL when the handle panicked
  * (the commit may be lost with the rest of the unflushed log). */

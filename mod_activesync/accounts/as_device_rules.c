@@ -22,26 +22,9 @@ typedef struct op_t {
     const char *err;
 } op_t;
 
-static int fail(op_t *op, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(op_t *op, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    op->err = apr_pvsprintf(op->p, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static apr_status_t run(as_db_t *db, unsigned flags, as_db_txn_fn *fn, op_t *op, const char **err)
-{
-    apr_status_t rv;
-    op->err = NULL;
-    rv = as_db_txn(db, flags, fn, op);
-    if (rv != APR_SUCCESS && err) {
-        *err = op->err ? op->err : as_db_strerror(rv);
-    }
-    return rv;
-}
+/* One transaction with a sentence for a person on failure (as_db_fail). */
+#define fail(op, code, ...)         as_db_fail((op)->p, &(op)->err, (code), __VA_ARGS__)
+#define run(db, flags, fn, op, out) as_db_txn_explained(db, flags, fn, op, &(op)->err, out)
 
 static const char *const action_names[] = {"allow", "block"};
 static const char *const field_names[] = {"type", "agent"};

@@ -77,29 +77,43 @@ apr_status_t as_db_prepare_home(apr_pool_t *p, const char *path, uid_t uid, gid_
     return APR_SUCCESS;
 }
 
+/* A handle for work on an environment nobody has open: its home, the
+ * default options and the caller's logger (NULL: silent). */
+static void offline_handle(as_db_t *tmp, const char *home, const as_logger_t *lg)
+{
+    memset(tmp, 0, sizeof(*tmp));
+    tmp->home = (char *)home;
+    as_db_options_default(&tmp->opt);
+    if (lg) {
+        tmp->lg = *lg;
+    }
+}
+
+/* Recovery with the open lock (fd) held, which it then releases. */
+static apr_status_t recover_and_unlock(as_db_t *tmp, int fd)
+{
+    int rc = as_db_force_recovery(tmp);
+
+    as_db_unlock_open_file(fd);
+    if (rc != 0) {
+        as_log(&tmp->lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS, "recovery of %s failed: %s",
+               tmp->home, db_strerror(rc));
+        return rc > 0 ? APR_FROM_OS_ERROR(rc) : AS_DB_EFAIL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t as_db_recover_offline(const char *home, const as_logger_t *lg)
 {
     as_db_t tmp;
-    int fd, rc;
+    int fd;
 
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.home = (char *)home;
-    as_db_options_default(&tmp.opt);
-    if (lg) {
-        tmp.lg = *lg; /* else zeroed: silent */
-    }
+    offline_handle(&tmp, home, lg);
     fd = as_db_lock_open_file(&tmp, 6000);
     if (fd < 0) {
         return APR_FROM_OS_ERROR(-fd);
     }
-    rc = as_db_force_recovery(&tmp);
-    as_db_unlock_open_file(fd);
-    if (rc != 0) {
-        as_log(&tmp.lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS, "recovery of %s failed: %s", home,
-               db_strerror(rc));
-        return rc > 0 ? APR_FROM_OS_ERROR(rc) : AS_DB_EFAIL;
-    }
-    return APR_SUCCESS;
+    return recover_and_unlock(&tmp, fd);
 }
 
 /* ---- who is attached ------------------------------------------------------- */
@@ -183,15 +197,10 @@ apr_status_t as_db_recover_detached(const char *home, const as_logger_t *lg, pid
     char path[PATH_MAX];
     pid_t pids[1];
     size_t n = 0;
-    int fd, rc;
+    int fd;
 
     *attached = 0;
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.home = (char *)home;
-    as_db_options_default(&tmp.opt);
-    if (lg) {
-        tmp.lg = *lg; /* else zeroed: silent */
-    }
+    offline_handle(&tmp, home, lg);
     /* Holding the open lock, no process can register meanwhile: every
      * opener (children, activesync-admin) takes it first. */
     fd = as_db_lock_open_file(&tmp, 1000);
@@ -205,14 +214,7 @@ apr_status_t as_db_recover_detached(const char *home, const as_logger_t *lg, pid
         *attached = pids[0];
         return APR_EBUSY;
     }
-    rc = as_db_force_recovery(&tmp);
-    as_db_unlock_open_file(fd);
-    if (rc != 0) {
-        as_log(&tmp.lg, AS_LOG_MARK, AS_LOG_ERR, APR_SUCCESS, "recovery of %s failed: %s", home,
-               db_strerror(rc));
-        return rc > 0 ? APR_FROM_OS_ERROR(rc) : AS_DB_EFAIL;
-    }
-    return APR_SUCCESS;
+    return recover_and_unlock(&tmp, fd);
 }
 
 int as_db_gate_opens(const char *home)

@@ -1,5 +1,6 @@
 /* Transactions with bounded retry and the record helpers used inside them
  * (as_db.h). */
+#include <stdarg.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <apr_strings.h>
 
 #include "as_db_private.h"
 
@@ -242,4 +245,27 @@ int as_db_iterate(DB *dbp, DB_TXN *txn, const void *prefix, size_t plen, as_db_i
         rc = t;
     }
     return rc;
+}
+
+apr_status_t as_db_txn_explained(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *baton,
+                                 const char **msg, const char **err)
+{
+    apr_status_t rv;
+
+    *msg = NULL;
+    rv = as_db_txn(db, flags, fn, baton);
+    if (rv != APR_SUCCESS && err) {
+        *err = *msg ? *msg : as_db_strerror(rv);
+    }
+    return rv;
+}
+
+int as_db_fail(apr_pool_t *p, const char **msg, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    *msg = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -39,6 +39,7 @@
  * nothing until the administrator switches it on in the virtual host that
  * should serve it (normally the TLS one).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -522,23 +523,6 @@ static const char *set_ping_heartbeat(cmd_parms *cmd, void *dc, const char *min,
     return NULL;
 }
 
-static const char *set_mailbox_count(cmd_parms *cmd, void *dc, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    int n;
-    (void)dc;
-    if (err) {
-        return err;
-    }
-    /* The same bound as cap.conf, which the admin tool reads back. */
-    if (!parse_uint(arg, 0, 100000000, &n)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be a number of mailboxes from 0 to 100000000",
-                            cmd->cmd->name, arg);
-    }
-    srv_conf(cmd)->mailbox_count = n;
-    return NULL;
-}
-
 static const char *set_wedge_remedy(cmd_parms *cmd, void *dc, int flag)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -550,19 +534,34 @@ static const char *set_wedge_remedy(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
-static const char *set_cap_mutex_wait(cmd_parms *cmd, void *dc, const char *arg)
+/* A global directive taking one whole number within bounds: which field
+ * and bounds, in the directive's cmd->info. */
+typedef struct global_uint_t {
+    size_t field; /* offsetof(mod_activesync_srv_conf_t, ...) */
+    int min, max;
+    const char *what; /* "a number of mailboxes" */
+} global_uint_t;
+
+/* The same bound as cap.conf, which the admin tool reads back. */
+static const global_uint_t mailbox_count = {offsetof(mod_activesync_srv_conf_t, mailbox_count), 0,
+                                            100000000, "a number of mailboxes"};
+static const global_uint_t cap_mutex_wait = {offsetof(mod_activesync_srv_conf_t, cap_mutex_wait_ms),
+                                             1, 60000, "milliseconds"};
+
+static const char *set_global_uint(cmd_parms *cmd, void *dc, const char *arg)
 {
+    const global_uint_t *g = cmd->info;
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     int n;
     (void)dc;
     if (err) {
         return err;
     }
-    if (!parse_uint(arg, 1, 60000, &n)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' must be milliseconds from 1 to 60000",
-                            cmd->cmd->name, arg);
+    if (!parse_uint(arg, g->min, g->max, &n)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be %s from %d to %d", cmd->cmd->name, arg,
+                            g->what, g->min, g->max);
     }
-    srv_conf(cmd)->cap_mutex_wait_ms = n;
+    *(int *)((char *)srv_conf(cmd) + g->field) = n;
     return NULL;
 }
 
@@ -650,7 +649,7 @@ const command_rec mod_activesync_cmds[] = {
     AP_INIT_TAKE1("ActiveSyncDataDir", set_data_dir, NULL, RSRC_CONF,
                   "directory of the Berkeley DB environment (accounts, mailbox registry); "
                   "main server only (default " MOD_ACTIVESYNC_DEFAULT_DATADIR ")"),
-    AP_INIT_TAKE1("ActiveSyncMailboxCount", set_mailbox_count, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ActiveSyncMailboxCount", set_global_uint, (void *)&mailbox_count, RSRC_CONF,
                   "number of distinct mailboxes allowed to use ActiveSync; main server only "
                   "(default: no cap)"),
     AP_INIT_TAKE1("ActiveSyncLicenseFile", set_license_file, NULL, RSRC_CONF,
@@ -661,7 +660,7 @@ const command_rec mod_activesync_cmds[] = {
                  "On|Off: when the Berkeley DB environment is wedged, stop the children "
                  "attached to it and recover it (On), or only log it; main server only "
                  "(default On)"),
-    AP_INIT_TAKE1("ActiveSyncCapMutexWait", set_cap_mutex_wait, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ActiveSyncCapMutexWait", set_global_uint, (void *)&cap_mutex_wait, RSRC_CONF,
                   "milliseconds a first admission waits for the activesync-cap mutex before "
                   "it gets 503 with Retry-After; main server only (default 2000)"),
     {NULL},

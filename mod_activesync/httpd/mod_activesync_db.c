@@ -159,6 +159,17 @@ static void routine_print(void *baton, const char *file, int line, int level, ap
     }
 }
 
+/* Recovery at start-up is skipped while another process has the
+ * environment open. */
+static void still_attached(server_rec *s, long holder)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 ASLOGNO(12001) "not running recovery on %s at start-up: process %ld "
+                                "still has the environment open (an old httpd child or "
+                                "activesync-admin?)",
+                 st.datadir, holder);
+}
+
 static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t gid)
 {
     as_logger_t routine, server;
@@ -172,11 +183,7 @@ static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t 
         return; /* no environment yet */
     }
     if (as_db_attached(st.datadir, &holder, 1) > 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     ASLOGNO(12001) "not running recovery on %s at start-up: process %ld "
-                                    "still has the environment open (an old httpd child or "
-                                    "activesync-admin?)",
-                     st.datadir, (long)holder);
+        still_attached(s, holder);
         return;
     }
     routine.enabled = routine_enabled;
@@ -186,11 +193,7 @@ static void recover_at_start(apr_pool_t *ptemp, server_rec *s, uid_t uid, gid_t 
     t0 = apr_time_now();
     rv = as_db_recover_detached(st.datadir, &routine, &holder);
     if (rv == APR_EBUSY) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     ASLOGNO(12001) "not running recovery on %s at start-up: process %ld "
-                                    "still has the environment open (an old httpd child or "
-                                    "activesync-admin?)",
-                     st.datadir, (long)holder);
+        still_attached(s, holder);
         return;
     }
     if (rv != APR_SUCCESS) {

@@ -22,25 +22,9 @@ typedef struct op_t {
     apr_array_header_t *gone; /* accounts removed (const char *), for their sync state */
 } op_t;
 
-static apr_status_t run(as_db_t *db, unsigned flags, as_db_txn_fn *fn, op_t *op, const char **err)
-{
-    apr_status_t rv = as_db_txn(db, flags, fn, op);
-
-    if (rv != APR_SUCCESS && err) {
-        *err = op->err ? op->err : as_db_strerror(rv);
-    }
-    return rv;
-}
-
-static int fail(op_t *op, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(op_t *op, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    op->err = apr_pvsprintf(op->p, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* One transaction with a sentence for a person on failure (as_db_fail). */
+#define fail(op, code, ...)         as_db_fail((op)->p, &(op)->err, (code), __VA_ARGS__)
+#define run(db, flags, fn, op, out) as_db_txn_explained(db, flags, fn, op, &(op)->err, out)
 
 /* After a removal committed: the sync state of every device of the removed
  * accounts, each in its own transaction. */
@@ -159,17 +143,16 @@ apr_status_t as_svc_account_list(as_db_t *db, apr_pool_t *p, const char *domain,
                                  apr_array_header_t **out, const char **err)
 {
     op_t op = {0};
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
     op.p = p;
-    *out = NULL;
     if (domain && as_dir_domain_name(p, domain, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
-        return AS_DIR_EINVAL;
+        rv = AS_DIR_EINVAL; /* a list of one domain: its name checked first */
     }
-    rv = run(db, AS_DB_TXN_READ, txn_account_list, &op, err);
     if (rv == APR_SUCCESS) {
-        *out = op.arr;
+        rv = run(db, AS_DB_TXN_READ, txn_account_list, &op, err);
     }
+    *out = rv == APR_SUCCESS ? op.arr : NULL;
     return rv;
 }
 

@@ -134,15 +134,29 @@ typedef struct hier_baton_t {
     apr_uint32_t expect_gen, expect_n;
 } hier_baton_t;
 
-static int hier_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_hier_state_t *out)
+/* Start reading a hierarchy or collection record: its version byte, then
+ * the generation and count every such record begins with. */
+static int rec_open(rbuf_t *b, const unsigned char *v, size_t vl, apr_uint32_t *gen,
+                    apr_uint32_t *n)
 {
-    rbuf_t b = {v, vl, 0, 0};
+    b->d = v;
+    b->len = vl;
+    b->pos = 1;
+    b->bad = 0;
     if (vl < 1 || v[0] != REC_VERSION) {
         return AS_DB_ECORRUPT;
     }
-    b.pos = 1;
-    out->gen = as_rec_get_u32(&b);
-    out->n = as_rec_get_u32(&b);
+    *gen = as_rec_get_u32(b);
+    *n = as_rec_get_u32(b);
+    return 0;
+}
+
+static int hier_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_hier_state_t *out)
+{
+    rbuf_t b;
+    if (rec_open(&b, v, vl, &out->gen, &out->n) != 0) {
+        return AS_DB_ECORRUPT;
+    }
     out->token = as_rec_get_str(&b, p, NULL);
     out->folders = r_folders(&b, p);
     out->prev = r_folders(&b, p);
@@ -267,13 +281,10 @@ static void coll_keys(coll_baton_t *cb, const char *account, const char *device,
 
 static int coll_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll_state_t *out)
 {
-    rbuf_t b = {v, vl, 0, 0};
-    if (vl < 1 || v[0] != REC_VERSION) {
+    rbuf_t b;
+    if (rec_open(&b, v, vl, &out->gen, &out->n) != 0) {
         return AS_DB_ECORRUPT;
     }
-    b.pos = 1;
-    out->gen = as_rec_get_u32(&b);
-    out->n = as_rec_get_u32(&b);
     out->filter_type = (int)as_rec_get_u32(&b);
     out->token = as_rec_get_str(&b, p, NULL);
     out->expire = (apr_time_t)as_rec_get_u64(&b);

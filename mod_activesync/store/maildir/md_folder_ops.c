@@ -84,13 +84,50 @@ static apr_status_t parent_storage(md_store_t *md, const char *parent_id, const 
     return APR_SUCCESS;
 }
 
+/* The storage name of folder enc (encoded) under parent_id ("0"/NULL: the
+ * root; *pst, the parent's storage, NULL then), refused (APR_EINVAL) when
+ * unusable or when it would be the INBOX. */
+static apr_status_t child_storage(md_store_t *md, apr_pool_t *p, const char *parent_id,
+                                  const char *enc, const char **storage, const char **parent)
+{
+    const char *pst = NULL;
+    apr_status_t rv = parent_storage(md, parent_id, &pst);
+
+    *parent = pst;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *storage = pst ? apr_pstrcat(p, pst, ".", enc, NULL) : enc;
+    if (!md_storage_ok(*storage) || (!pst && !strcasecmp(*storage, "INBOX"))) {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* The folder stored as storage after a fresh listing; *f NULL: none. */
+static apr_status_t find_storage(md_store_t *md, const char *storage, md_folder_t **f)
+{
+    apr_status_t rv = md_load_folders(md);
+    int i;
+
+    *f = NULL;
+    for (i = 0; rv == APR_SUCCESS && i < md->folders->nelts; i++) {
+        md_folder_t *c = APR_ARRAY_IDX(md->folders, i, md_folder_t *);
+        if (!strcmp(c->storage, storage)) {
+            *f = c;
+            break;
+        }
+    }
+    return rv;
+}
+
 apr_status_t md_create_folder(as_store_t *st, const char *parent_id, const char *name,
                               apr_pool_t *p, const char **folder_id)
 {
     md_store_t *md = st->priv;
     const char *enc, *why, *pst, *storage, *dir;
     apr_status_t rv;
-    int i;
+    md_folder_t *found;
 
     if (folder_id) {
         *folder_id = NULL;
@@ -101,24 +138,17 @@ apr_status_t md_create_folder(as_store_t *st, const char *parent_id, const char 
                why);
         return APR_EINVAL;
     }
-    rv = parent_storage(md, parent_id, &pst);
+    rv = child_storage(md, p, parent_id, enc, &storage, &pst);
     if (rv != APR_SUCCESS) {
         return rv;
-    }
-    storage = pst ? apr_pstrcat(p, pst, ".", enc, NULL) : enc;
-    if (!md_storage_ok(storage) || (!pst && !strcasecmp(storage, "INBOX"))) {
-        return APR_EINVAL;
     }
     /* the same display name (any case for the special ones) already there? */
-    rv = md_load_folders(md);
+    rv = find_storage(md, storage, &found);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    for (i = 0; i < md->folders->nelts; i++) {
-        md_folder_t *f = APR_ARRAY_IDX(md->folders, i, md_folder_t *);
-        if (!strcmp(f->storage, storage)) {
-            return APR_EEXIST;
-        }
+    if (found) {
+        return APR_EEXIST;
     }
     dir = apr_pstrcat(p, md->root, "/.", storage, NULL);
     if (mkdir(dir, 0700) != 0) {
@@ -135,20 +165,17 @@ apr_status_t md_create_folder(as_store_t *st, const char *parent_id, const char 
         return rv;
     }
     md_fsync_dir(md->root);
-    rv = md_load_folders(md);
+    rv = find_storage(md, storage, &found);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    for (i = 0; i < md->folders->nelts; i++) {
-        md_folder_t *f = APR_ARRAY_IDX(md->folders, i, md_folder_t *);
-        if (!strcmp(f->storage, storage)) {
-            if (folder_id) {
-                *folder_id = apr_pstrdup(p, f->f.id);
-            }
-            return APR_SUCCESS;
-        }
+    if (!found) {
+        return APR_EGENERAL;
     }
-    return APR_EGENERAL;
+    if (folder_id) {
+        *folder_id = apr_pstrdup(p, found->f.id);
+    }
+    return APR_SUCCESS;
 }
 
 /* The folder and its descendants (storage names), in pool p. */
@@ -206,13 +233,8 @@ apr_status_t md_rename_folder(as_store_t *st, const char *folder_id, const char 
         rv = AS_STORE_ESPECIAL;
         goto out;
     }
-    rv = parent_storage(md, new_parent_id, &pst);
+    rv = child_storage(md, p, new_parent_id, enc, &nst, &pst);
     if (rv != APR_SUCCESS) {
-        goto out;
-    }
-    nst = pst ? apr_pstrcat(p, pst, ".", enc, NULL) : enc;
-    if (!md_storage_ok(nst) || (!pst && !strcasecmp(nst, "INBOX"))) {
-        rv = APR_EINVAL;
         goto out;
     }
     if (!strcmp(nst, f->storage)) {
