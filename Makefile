@@ -156,7 +156,7 @@ check-e2e: all $(TOOL_BIN)
 check-sizes:
 	build/check-sizes
 
-check: check-unit check-fuzz check-e2e
+check: check-sizes check-unit check-fuzz check-e2e
 
 check-asan:
 	$(MAKE) O=obj-asan SANITIZE=1 check

@@ -83,6 +83,31 @@ static const char *S(cmdtest_t *t, const char *name)
     return xp(t->resp.doc, apr_psprintf(unit_pool, "/*/*[local-name()='%s']", name));
 }
 
+/* The bounds come from the request's server configuration, so two virtual
+ * hosts with different ActiveSyncPingHeartbeat answer differently in one
+ * process, one request after the other. */
+static void bounds_of(int min, int max, int asked, const char *expect)
+{
+    cmdtest_t t;
+
+    iot_conf.ping_heartbeat_min = min;
+    iot_conf.ping_heartbeat_max = max;
+    ping(&t, NULL, ping_xml(asked, folder(inbox, "Email")));
+    ck_assert_str_eq(S(&t, "Status"), "5");
+    ck_assert_str_eq(S(&t, "HeartbeatInterval"), expect);
+    cmdtest_free(&t);
+}
+
+START_TEST(test_bounds_per_server)
+{
+    bounds_of(120, 600, 59, "120"); /* one host: 120..600 */
+    bounds_of(0, 0, 59, "60");      /* another: the defaults */
+    bounds_of(120, 600, 4000, "600");
+    bounds_of(0, 0, 4000, "3540");
+    bounds_of(300, 200, 59, "300"); /* MIN > MAX: the maximum falls back to 3540 */
+}
+END_TEST
+
 START_TEST(test_bounds_and_errors)
 {
     cmdtest_t t;
@@ -342,6 +367,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_bounds_and_errors);
+    tcase_add_test(tc, test_bounds_per_server);
     tcase_add_test(tc, test_no_change_and_remembered);
     tcase_add_test(tc, test_delivery_wakes_ping);
     tcase_add_test(tc, test_ignored_and_gone);
