@@ -644,7 +644,7 @@ const command_rec mod_activesync_cmds[] = {
                   "UNPROVISIONED UNSEEN: remove devices that never provisioned, and devices "
                   "not seen, for that long (N[smhd] or Off); main server only (default 1d 180d)"),
     AP_INIT_TAKE2("ActiveSyncPingHeartbeat", set_ping_heartbeat, NULL, RSRC_CONF,
-                  "MIN MAX: Ping HeartbeatInterval bounds in seconds; main server only "
+                  "MIN MAX: Ping HeartbeatInterval bounds in seconds, per server "
                   "(default 60 3540)"),
     AP_INIT_TAKE1("ActiveSyncDataDir", set_data_dir, NULL, RSRC_CONF,
                   "directory of the Berkeley DB environment (accounts, mailbox registry); "
