@@ -137,6 +137,39 @@ static const char *pid_list(apr_pool_t *p, const pid_t *pids, size_t n)
 
 /* ---- the helper (a child of the parent, root) ------------------------------- */
 
+static int is_target(pid_t pid, const pid_t *targets, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (targets[i] == pid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Recovery once nobody is attached.  A stopped child counts as gone when
+ * its main thread is a zombie, but its other threads may still be exiting
+ * and holding its locks for a moment: such a holder is waited for (within
+ * KILL_WAIT); any other process attached refuses recovery (APR_EBUSY). */
+static apr_status_t recover_when_released(const as_logger_t *lg, const pid_t *targets, size_t n,
+                                          pid_t *holder)
+{
+    apr_time_t deadline = apr_time_now() + KILL_WAIT;
+    apr_status_t rv;
+
+    for (;;) {
+        rv = as_db_recover_detached(st.datadir, lg, holder);
+        if (rv != APR_EBUSY || !is_target(*holder, targets, n) || apr_time_now() >= deadline) {
+            return rv;
+        }
+        {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size_t n)
 {
     as_logger_t lg;
@@ -180,7 +213,7 @@ static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size
         _exit(1);
     }
     mod_activesync_logger_server(&lg, s);
-    rv = as_db_recover_detached(st.datadir, &lg, &holder);
+    rv = recover_when_released(&lg, targets, n, &holder);
     /* _exit() below opens the gate (closing the fd drops the lock). */
     if (rv == APR_EBUSY) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
