@@ -157,17 +157,25 @@ def test_no_change_requests_write_nothing(run_dir, module_path, sanitize, pki):
         get_item_estimate(dev)
         hier = dev.hier_key
 
-        tag = uuid.uuid4().hex
-        marker(srv, "begin-%s.txt" % tag)
-        r, _, c = dev.sync(INBOX)
-        assert c is None and dev.keys[INBOX] == key, r
-        assert dev.ping(HEARTBEAT, [INBOX]) == ("1", [])
-        delta = dev.foldersync()
-        assert delta["status"] == "1" and dev.hier_key == hier, delta
-        assert not (delta["add"] or delta["update"] or delta["delete"]), delta
-        get_item_estimate(dev)
-        settings(dev)
-        marker(srv, "end-%s.txt" % tag)
+        def sync():
+            r, _, c = dev.sync(INBOX)
+            assert c is None and dev.keys[INBOX] == key, r
+
+        def foldersync():
+            delta = dev.foldersync()
+            assert delta["status"] == "1" and dev.hier_key == hier, delta
+            assert not (delta["add"] or delta["update"] or delta["delete"]), delta
+
+        steps = (("Sync", sync), ("Ping", lambda: dev.ping(HEARTBEAT, [INBOX]) == ("1", [])),
+                 ("FolderSync", foldersync), ("GetItemEstimate", lambda: get_item_estimate(dev)),
+                 ("Settings", lambda: settings(dev)))
+        tags = []
+        for name, step in steps:
+            tags.append((name, uuid.uuid4().hex))
+            marker(srv, "begin-%s.txt" % tags[-1][1])
+            step()
+        tags.append(("end", uuid.uuid4().hex))
+        marker(srv, "begin-%s.txt" % tags[-1][1])
 
         # A durable change: a delivered message gives a new sync key.
         tag2 = uuid.uuid4().hex
@@ -178,9 +186,11 @@ def test_no_change_requests_write_nothing(run_dir, module_path, sanitize, pki):
         marker(srv, "end-%s.txt" % tag2)
     finally:
         srv.stop()
-    quiet = between(srv.trace, "begin-%s.txt" % tag, "end-%s.txt" % tag)
-    assert quiet, "nothing traced between the markers"
-    bad = offending(quiet, srv.datadir)
+    bad = []
+    for (name, tag), (_, nxt) in zip(tags, tags[1:]):
+        quiet = between(srv.trace, "begin-%s.txt" % tag, "begin-%s.txt" % nxt)
+        assert quiet, "nothing traced for %s" % name
+        bad += ["%s: %s" % (name, ln) for ln in offending(quiet, srv.datadir)]
     assert not bad, "requests that change nothing wrote:\n" + "\n".join(bad[:40])
     changed = between(srv.trace, "begin-%s.txt" % tag2, "end-%s.txt" % tag2)
     syncs = [ln for ln in changed if SYSCALL.match(ln) and
