@@ -136,7 +136,7 @@ const char *as_watch_result_name(as_watch_result_t r);
 /* ---- supersede ------------------------------------------------------------ */
 
 typedef struct as_watch_ticket_t {
-    const char *path;   /* DATADIR/push/<hash> */
+    const char *path;   /* the claim file (SUPERSEDE) */
     apr_uint64_t claim; /* the value written by this claim */
 } as_watch_ticket_t;
 
