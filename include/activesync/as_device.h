@@ -12,10 +12,14 @@
  * Contact (as_device_touch): created on the first request; afterwards
  * written only when something it records changed (type, User-Agent,
  * protocol version) or when the last recorded contact is AS_DEVICE_TOUCH_SEC
- * or more old.  So a device costs at most one small write per minute plus
- * one per change; in between a request costs one read.  The last contact and
+ * (an hour) or more old.  So a device costs at most one small write an hour
+ * plus one per change; in between a request costs one read and no write
+ * (issue 10: a phone's idle polls must not write to the disk).  The last contact and
  * the last command therefore have a resolution of AS_DEVICE_TOUCH_SEC (the
- * command recorded is the one of the request that wrote).
+ * command recorded is the one of the request that wrote): nothing is kept
+ * in memory, so a crash loses nothing, and expiry (as_device_expiry.c,
+ * ages of a day or more) may see a device as idle up to an hour longer
+ * than it was.
  *
  * Access (decided for issue 5), highest precedence first:
  *   1. the device's explicit access: `device block` (blocked) or
@@ -73,7 +77,7 @@
 #define AS_DEV_ENODEVICE (AS_ERR_BASE + 60) /* no such device */
 #define AS_DEV_EREFUSED  (AS_ERR_BASE + 61) /* refused by the device's state (message in err) */
 
-#define AS_DEVICE_TOUCH_SEC   60
+#define AS_DEVICE_TOUCH_SEC   3600
 #define AS_DEVICE_FIELD_MAX   1024 /* DeviceInformation strings (Settings schema) */
 #define AS_DEVICE_RULE_MAX    128  /* pattern length */
 #define AS_DEVICE_RULES_MAX   64   /* rules per domain */
@@ -220,9 +224,10 @@ int as_device_txn_put(as_db_t *db, DB_TXN *txn, const as_device_t *d);
 void as_device_init(apr_pool_t *p, as_device_t *d, const as_device_contact_t *c);
 /* Apply the contact rule: returns 1 when d changed and must be written. */
 int as_device_contact_update(apr_pool_t *p, as_device_t *d, const as_device_contact_t *c);
-/* Merge DeviceInformation into d. */
-void as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t *info,
-                          apr_time_t now);
+/* Merge DeviceInformation into d: 1 when a field changed (d must then be
+ * written; info_time says when), 0 when d already said all of it. */
+int as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t *info,
+                         apr_time_t now);
 /* The rules of a domain (empty array when none). */
 int as_device_txn_rules(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *domain,
                         apr_array_header_t **out);

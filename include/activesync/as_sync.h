@@ -25,7 +25,7 @@
  * PUSH (Sync with Wait/HeartbeatInterval, Ping)
  * as_sync_probe() is the O(1) "maybe changed?" test of one collection for
  * one device: one Berkeley DB read and one folder token (two stat()s).
- * Every Sync claims the device (as_watch_claim in the data directory of
+ * Every Sync claims the device (as_watch_claim, on /dev/shm for the data directory of
  * req->db), which ends the device's parked Ping or Sync.  When nothing
  * changed and the request asked to wait, the handler watches new/ and cur/
  * of its collections (as_watch.h), looks once more, then parks until a

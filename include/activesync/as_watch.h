@@ -67,8 +67,14 @@
  *
  * SUPERSEDE (per-device serialisation, across processes)
  * as_watch_claim() writes a fresh random 64-bit claim into
- * DATADIR/push/<h> (h = first 32 hex digits of SHA-256(account "\n"
- * device)), under an flock() of the file.  The ticket remembers that
+ * /dev/shm/mod_activesync-<d>/push/<h> (d = first 16 hex digits of
+ * SHA-256(the real path of the data directory), h = first 32 hex digits of
+ * SHA-256(account "\n" device)), under an flock() of the file.  The claims
+ * are on the memory file system so that no request writes to the disk for
+ * them (issue 10); they need not survive a reboot, which ends every parked
+ * request anyway.  When /dev/shm is missing or its directory is not ours
+ * (another user made it first, a symlink, writable by others) the claims go
+ * to DATADIR/push as before.  The ticket remembers that
  * value.  A wait watches the file (IN_MODIFY) through the same inotify
  * instance and, when it changes, rereads it under a shared flock(): a value
  * different from its ticket means a newer claim, so the wait returns
@@ -78,7 +84,8 @@
  * at most one parked wait per (account, device) survives: the newest.  A
  * missing or unreadable file counts as superseded.  Files are 8 bytes, one
  * per device ever seen, never removed by the module (an administrator may
- * remove DATADIR/push at any time: parked waits then end as superseded).
+ * remove the push directory at any time: parked waits then end as
+ * superseded).
  *
  * GRACEFUL STOP
  * as_watch_stop() (async-signal-safe: an atomic flag and a write() to an
@@ -114,6 +121,7 @@
 #define AS_WATCH_QUIET        apr_time_from_msec(100)
 #define AS_WATCH_COALESCE_MAX apr_time_from_msec(500)
 #define AS_WATCH_POLL_SEC     10
+#define AS_WATCH_CLAIM_SHM    "/dev/shm" /* where claims live (SUPERSEDE) */
 
 typedef enum {
     AS_WATCH_CHANGED = 1, /* a watched path changed (see as_watch_fired) */
@@ -128,7 +136,7 @@ const char *as_watch_result_name(as_watch_result_t r);
 /* ---- supersede ------------------------------------------------------------ */
 
 typedef struct as_watch_ticket_t {
-    const char *path;   /* DATADIR/push/<hash> */
+    const char *path;   /* the claim file (SUPERSEDE) */
     apr_uint64_t claim; /* the value written by this claim */
 } as_watch_ticket_t;
 

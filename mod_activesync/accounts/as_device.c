@@ -82,12 +82,14 @@ int as_device_contact_update(apr_pool_t *p, as_device_t *d, const as_device_cont
     return 1;
 }
 
-void as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t *info,
-                          apr_time_t now)
+int as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t *info,
+                         apr_time_t now)
 {
+    int changed = 0;
 #define MERGE(f)                                                                                   \
-    if (info->f) {                                                                                 \
+    if (info->f && differs(d->info.f, info->f)) {                                                  \
         d->info.f = bounded(p, info->f);                                                           \
+        changed = 1;                                                                               \
     }
     MERGE(model);
     MERGE(imei);
@@ -98,10 +100,16 @@ void as_device_info_merge(apr_pool_t *p, as_device_t *d, const as_device_info_t 
     MERGE(user_agent);
     MERGE(mobile_operator);
 #undef MERGE
-    if (info->enable_outbound_sms >= 0) {
+    if (info->enable_outbound_sms >= 0 &&
+        d->info.enable_outbound_sms != info->enable_outbound_sms) {
         d->info.enable_outbound_sms = info->enable_outbound_sms;
+        changed = 1;
     }
-    d->info_time = now ? now : apr_time_now();
+    if (changed || !d->info_time) {
+        d->info_time = now ? now : apr_time_now();
+        changed = 1;
+    }
+    return changed;
 }
 
 /* ---- operation context ------------------------------------------------------------------- */
@@ -194,16 +202,25 @@ static int txn_set_info(as_db_t *db, DB_TXN *txn, void *baton)
     op_t *op = baton;
     const as_device_contact_t *c = op->contact;
     as_device_t d;
-    int rc = as_device_txn_get(db, txn, op->p, c->account, c->device_key, 1, &d);
+    int rc = as_device_txn_get(db, txn, op->p, c->account, c->device_key, op->write, &d);
+    int dirty = 1;
 
+    op->need_write = 0;
     if (rc == DB_NOTFOUND) {
         as_device_init(op->p, &d, c);
     } else if (rc != 0) {
         return rc;
     } else {
-        as_device_contact_update(op->p, &d, c);
+        dirty = as_device_contact_update(op->p, &d, c);
     }
-    as_device_info_merge(op->p, &d, op->info, c->now);
+    dirty |= as_device_info_merge(op->p, &d, op->info, c->now);
+    if (!dirty) {
+        return 0;
+    }
+    if (!op->write) {
+        op->need_write = 1;
+        return AS_DB_ROLLBACK;
+    }
     return as_device_txn_put(db, txn, &d);
 }
 
@@ -211,10 +228,18 @@ apr_status_t as_device_set_info(as_db_t *db, apr_pool_t *p, const as_device_cont
                                 const as_device_info_t *info)
 {
     op_t op = {0};
+    apr_status_t rv;
+
     op.p = p;
     op.contact = c;
     op.info = info;
-    return run(db, 0, txn_set_info, &op, NULL);
+    /* A read first: the same information again writes nothing (issue 10). */
+    rv = run(db, AS_DB_TXN_READ, txn_set_info, &op, NULL);
+    if (rv == APR_SUCCESS && op.need_write) {
+        op.write = 1;
+        rv = run(db, 0, txn_set_info, &op, NULL);
+    }
+    return rv;
 }
 
 /* ---- administration ------------------------------------------------------------------------ */

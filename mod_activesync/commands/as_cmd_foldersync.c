@@ -67,6 +67,13 @@ static xmlDocPtr status_reply(const char *root, int status)
     return doc;
 }
 
+/* Two tokens that are the same text (a stored token equal to the current
+ * one need not be written again, settled or not). */
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* The folders the request may see: all the store's when mail is on, none
  * otherwise.  *st stays NULL when mail is off. */
 static apr_status_t current_folders(as_request_t *r, as_store_t **st, apr_array_header_t **set,
@@ -257,8 +264,11 @@ apr_status_t as_cmd_foldersync(as_request_t *r, as_response_t *resp)
         changes = as_xml_add(root, FH_NS, "Changes", NULL);
         count = diff_folders(r->pool, base, cur, changes);
         if (count == 0 && m == AS_KEY_CURRENT) {
-            /* nothing new: remember the token, keep the key */
+            /* nothing new: remember the token (when it is new), keep the key */
             xmlFreeDoc(doc);
+            if (same_text(hs.token, token)) {
+                goto nochange;
+            }
             hs.token = token;
             rv = as_hier_put(r->db, r->account, dev, hs.gen, hs.n, &hs);
             if (rv == AS_SYNC_ESTALE) {

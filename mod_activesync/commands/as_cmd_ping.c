@@ -163,6 +163,24 @@ static apr_status_t ping_state_get(as_request_t *r, const char *dev, ping_state_
     return APR_SUCCESS;
 }
 
+/* Whether two states are the same record (a repeated Ping writes nothing). */
+static int ping_state_same(const ping_state_t *a, const ping_state_t *b)
+{
+    int n = a->folders ? a->folders->nelts : 0, i;
+
+    if (a->heartbeat != b->heartbeat || n != (b->folders ? b->folders->nelts : 0)) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        const ping_folder_t *x = &APR_ARRAY_IDX(a->folders, i, ping_folder_t);
+        const ping_folder_t *y = &APR_ARRAY_IDX(b->folders, i, ping_folder_t);
+        if (strcmp(x->id, y->id) != 0 || strcmp(x->cls, y->cls) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static apr_status_t ping_state_put(as_request_t *r, const char *dev, const ping_state_t *st)
 {
     ping_baton_t b;
@@ -456,7 +474,7 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
     if (eff.heartbeat > hb_max) {
         eff.heartbeat = hb_max; /* remembered under other bounds */
     }
-    if (in.heartbeat >= 0 || in.folders) {
+    if ((in.heartbeat >= 0 || in.folders) && !ping_state_same(&eff, &saved)) {
         if ((rv = ping_state_put(&c.wr, c.dev, &eff)) != APR_SUCCESS) {
             return as_cmd_db_failure(r, resp, rv);
         }

@@ -157,6 +157,15 @@ static void place_in_order(as_sync_coll_res_t *res, attempt_t *a)
     a->scratch = NULL;
 }
 
+/* Whether the header to keep is the stored one (then nothing is written:
+ * a Sync that changes nothing writes nothing, issue 10). */
+static int header_same(const as_coll_state_t *a, const as_coll_state_t *b)
+{
+    return a->filter_type == b->filter_type && a->pending == b->pending && a->expire == b->expire &&
+           a->careful == b->careful &&
+           (a->token == b->token || (a->token && b->token && strcmp(a->token, b->token) == 0));
+}
+
 /* Write the state the reply leaves: key N kept when nothing moved either
  * way, else N+1 with the reply (for a resend) and its undo list. */
 static apr_status_t store_outcome(as_sync_run_t *c, const as_sync_coll_req_t *q, attempt_t *a,
@@ -181,7 +190,9 @@ static apr_status_t store_outcome(as_sync_run_t *c, const as_sync_coll_req_t *q,
         /* nothing either way: the key stays; remember what was seen (and
          * skipped items the device never had, gone now) */
         ns.items_loaded = a->forgot > 0;
-        rv = as_coll_put(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &ns, NULL, 0);
+        rv = !ns.items_loaded && header_same(&ns, cs)
+                 ? APR_SUCCESS
+                 : as_coll_put(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &ns, NULL, 0);
         if (rv == APR_SUCCESS) {
             res->nothing = a->responses == NULL;
         }

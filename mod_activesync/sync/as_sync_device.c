@@ -1,5 +1,6 @@
 /* Sync state records of a device as a whole (as_syncstate.h): the cached
  * last full Sync request (Q) and the removal of all a device's records. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -15,6 +16,7 @@ typedef struct cache_baton_t {
     apr_size_t *len;
     const char *in;
     apr_size_t in_len;
+    int same;
 } cache_baton_t;
 
 static int cache_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
@@ -53,6 +55,24 @@ static int cache_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
     return as_db_put(as_db_handle(db, AS_DB_SYNC), txn, c->key, c->kl, c->in, c->in_len);
 }
 
+/* Whether the cached request is already this one (c->same), so a device
+ * repeating its request causes no write (issue 10). */
+static int cache_same_fn(as_db_t *db, DB_TXN *txn, void *baton)
+{
+    cache_baton_t *c = baton;
+    size_t len = c->in_len + 1;
+    char *buf = malloc(len);
+    int rc;
+
+    if (!buf) {
+        return 0; /* not known to be the same: written */
+    }
+    rc = as_db_get(as_db_handle(db, AS_DB_SYNC), txn, c->key, c->kl, buf, &len, 0);
+    c->same = rc == 0 && len == c->in_len && memcmp(buf, c->in, len) == 0;
+    free(buf);
+    return rc == DB_NOTFOUND || rc == DB_BUFFER_SMALL ? 0 : rc;
+}
+
 apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *device,
                                const char *xml, apr_size_t len)
 {
@@ -61,6 +81,9 @@ apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *dev
     c.in = xml;
     c.in_len = len;
     c.kl = as_rec_key(c.key, 'Q', account, device, NULL);
+    if (as_db_txn(db, AS_DB_TXN_READ, cache_same_fn, &c) == APR_SUCCESS && c.same) {
+        return APR_SUCCESS;
+    }
     return as_db_txn(db, 0, cache_put_fn, &c);
 }
 

@@ -561,9 +561,9 @@ class Device:
         return text(r.doc, "Status"), [f.text for f in kids(fl)] if fl is not None else []
 
     def claim_file(self):
-        """DATADIR/push/<h> of this (account, device) (as_watch.h)."""
+        """The claim file of this (account, device) (as_watch.h)."""
         h = hashlib.sha256(("%s\n%s" % (self.addr, self.device_id)).encode()).hexdigest()[:32]
-        return os.path.join(self.srv.datadir, "push", h)
+        return os.path.join(claim_dir(self.srv.datadir), h)
 
     def claim_value(self):
         try:
@@ -571,6 +571,15 @@ class Device:
                 return f.read()
         except OSError:
             return None
+
+
+def claim_dir(datadir):
+    """Where the server keeps the push claims of datadir (as_watch.h,
+    SUPERSEDE): /dev/shm/mod_activesync-<d>/push, else DATADIR/push."""
+    real = os.path.realpath(datadir)
+    d = hashlib.sha256(real.encode()).hexdigest()[:16]
+    shm = os.path.join("/dev/shm", "mod_activesync-" + d, "push")
+    return shm if os.path.isdir(shm) or os.path.isdir("/dev/shm") else os.path.join(real, "push")
 
 
 def appdata_flags(app, old=(False, False)):

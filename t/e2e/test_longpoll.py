@@ -14,6 +14,7 @@ import pytest
 import easclient
 import httpdconf
 from e2eharness import check_clean_shutdown, standard_body, start_server
+from mailutil import claim_dir
 
 
 def body(root, port, pki):
@@ -74,8 +75,8 @@ def test_heartbeat_bounds_directive(server):
 
 
 def _claims(server):
-    """{file: mtime} of the push claims (DATADIR/push, as_watch.h)."""
-    d = os.path.join(server.datadir, "push")
+    """{file: mtime} of the push claims (as_watch.h)."""
+    d = claim_dir(server.datadir)
     try:
         names = os.listdir(d)
     except FileNotFoundError:

@@ -3,7 +3,7 @@ new/ (tmp/ -> new/ by the test, as an MTA does), a newer Ping of the same
 device ending the older one, and kill -9 of the children while a Ping or a
 Sync with Wait is parked, after which the device continues with its keys.
 
-A Ping parks after it claimed the device (DATADIR/push/<h>, as_watch.h);
+A Ping parks after it claimed the device (a file on /dev/shm, as_watch.h);
 the tests wait for that file to change instead of sleeping, so a delivery
 made "too early" is still a delivery after the claim, which the Ping must
 see (its watches are set before its first look at the folders)."""

@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 
@@ -246,6 +248,19 @@ START_TEST(test_claim_basic)
     ck_assert_str_ne(t1->path, t3->path);
     ck_assert_ptr_nonnull(strstr(t1->path, "/push/"));
     ck_assert_uint_eq(strlen(strrchr(t1->path, '/') + 1), 32);
+    if (access(AS_WATCH_CLAIM_SHM, W_OK) == 0) {
+        /* claims on the memory file system, never under the data directory
+         * (issue 10), one directory per data directory */
+        as_watch_ticket_t *o;
+        const char *other = apr_pstrcat(unit_pool, root, "/other", NULL);
+        ck_assert_int_eq(mkdir(other, 0700), 0);
+        ck_assert_int_eq(strncmp(t1->path, AS_WATCH_CLAIM_SHM "/", strlen(AS_WATCH_CLAIM_SHM) + 1),
+                         0);
+        ck_assert_int_eq(as_watch_claim(unit_pool, other, "ann@example.org", "DEV1", &o),
+                         APR_SUCCESS);
+        ck_assert_str_ne(o->path, t1->path);
+        ck_assert(as_watch_ticket_current(o) && as_watch_ticket_current(t2));
+    }
     /* the file gone: not current */
     unlink(t2->path);
     ck_assert(!as_watch_ticket_current(t2));
