@@ -28,7 +28,14 @@ typedef struct as_deltas_t {
                                    without telling the device, which never had them */
     const char *token;          /* folder token taken before the listing */
     apr_time_t cutoff;          /* window start (0: no window) */
+    struct as_sync_index_entry_t *entry; /* the listing's index entry (NULL: not kept) */
+    int start; /* -1, or: the device's set is exactly items[0..start) and list holds
+                  only Adds, of items[start..] in order (an initial sync in progress;
+                  then list may stop after AS_SYNC_PAGE_MAX Adds, more remaining) */
 } as_deltas_t;
+
+/* More Adds than any page takes (WindowSize is at most 512). */
+#define AS_SYNC_PAGE_MAX 1024
 
 /* FilterType (email 0-5) -> window length; 0 for "all"; -1 for a value
  * email does not use. */
@@ -36,6 +43,49 @@ apr_interval_time_t as_sync_filter_span(int filter_type);
 
 apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id,
                             const as_coll_state_t *cs, int filter_type, as_deltas_t *out);
+/* as_sync_deltas for device who (NULL: none): while the folder's token is
+ * unchanged, the next page of an initial sync recorded by
+ * as_sync_deltas_paged comes from the index in time proportional to the
+ * page, without comparing the set with the listing. */
+apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folder_id,
+                                const char *who, const as_coll_state_t *cs, int filter_type,
+                                as_deltas_t *out);
+/* After the state at key cs->n + 1 (set cs, committed) was stored with
+ * sent of d's Adds sent to device who: remember how far it got. */
+void as_sync_deltas_paged(const as_deltas_t *d, const char *who, const as_coll_state_t *cs,
+                          int sent);
+
+/* ---- the index of folder listings (as_sync_index.c) ---- */
+
+/* Bytes of listings kept per process (about 130 bytes a message: a folder
+ * of 100,000 messages fits; a larger one is listed for every page). */
+#define AS_SYNC_INDEX_BYTES ((apr_size_t)24 << 20)
+
+typedef struct as_sync_index_entry_t as_sync_index_entry_t;
+
+typedef struct as_sync_index_stats_t {
+    apr_uint64_t listings;  /* folders listed through the index (misses) */
+    apr_uint64_t hits;      /* listings answered from the index */
+    apr_uint64_t evictions; /* entries replaced or dropped for the bound */
+    apr_size_t bytes;       /* bytes of the entries kept */
+    apr_size_t entries;
+} as_sync_index_stats_t;
+
+/* The folder's listing (newest first) and the token taken before it, from
+ * the index while the folder's token is unchanged, else listed and kept
+ * when its token is settled.  *entry (NULL: not kept) and the items stay
+ * valid while pool p lives. */
+apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_t *p,
+                                apr_array_header_t **items, const char **token,
+                                as_sync_index_entry_t **entry);
+/* The position recorded for device who at the key and set size of cs. */
+int as_sync_index_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *cs,
+                         apr_uint32_t *pos);
+void as_sync_index_set_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *ns,
+                              apr_uint32_t pos);
+void as_sync_index_stats(as_sync_index_stats_t *out);
+/* Empty the index, zero its counters and set its bound (tests). */
+void as_sync_index_configure(apr_size_t limit);
 
 /* When the first item of set leaves the window [cutoff, ...): min(date) +
  * span over the items of the set in the listing; 0 without a window. */
