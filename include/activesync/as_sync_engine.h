@@ -67,6 +67,7 @@ typedef struct as_sync_index_stats_t {
     apr_uint64_t listings;  /* folders listed through the index (misses) */
     apr_uint64_t hits;      /* listings answered from the index */
     apr_uint64_t evictions; /* entries replaced or dropped for the bound */
+    apr_uint64_t cursors;   /* pages that found their device's cursor */
     apr_size_t bytes;       /* bytes of the entries kept */
     apr_size_t entries;
 } as_sync_index_stats_t;

@@ -236,6 +236,7 @@ int as_sync_index_cursor(as_sync_index_entry_t *e, const char *who, const as_col
             c->nitems == cs->nitems) {
             *pos = c->pos;
             found = 1;
+            index_stats.cursors++;
         }
     }
     pthread_mutex_unlock(&index_lock);
