@@ -31,7 +31,7 @@ typedef struct as_deltas_t {
     struct as_sync_index_entry_t *entry; /* the listing's index entry (NULL: not kept) */
     int start; /* -1, or: the device's set is exactly items[0..start) and list holds
                   only Adds, of items[start..] in order (an initial sync in progress;
-                  then list may stop after AS_SYNC_PAGE_MAX Adds, more remaining) */
+                  then list may stop after page_max Adds, more remaining) */
 } as_deltas_t;
 
 /* More Adds than any page takes (WindowSize is at most 512). */
@@ -43,17 +43,14 @@ apr_interval_time_t as_sync_filter_span(int filter_type);
 
 apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id,
                             const as_coll_state_t *cs, int filter_type, as_deltas_t *out);
-/* as_sync_deltas for device who (NULL: none): while the folder's token is
- * unchanged, the next page of an initial sync recorded by
- * as_sync_deltas_paged comes from the index in time proportional to the
- * page, without comparing the set with the listing. */
+/* as_sync_deltas for paging: while the folder's token is unchanged and the
+ * device's set is the first n items of the listing (an initial sync in
+ * progress), the Adds are taken from the index in time proportional to
+ * the page, at most page_max of them (0: all; then start is -1 unless all
+ * remaining Adds are listed). */
 apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folder_id,
-                                const char *who, const as_coll_state_t *cs, int filter_type,
+                                const as_coll_state_t *cs, int filter_type, int page_max,
                                 as_deltas_t *out);
-/* After the state at key cs->n + 1 (set cs, committed) was stored with
- * sent of d's Adds sent to device who: remember how far it got. */
-void as_sync_deltas_paged(const as_deltas_t *d, const char *who, const as_coll_state_t *cs,
-                          int sent);
 
 /* ---- the index of folder listings (as_sync_index.c) ---- */
 
@@ -67,7 +64,7 @@ typedef struct as_sync_index_stats_t {
     apr_uint64_t listings;  /* folders listed through the index (misses) */
     apr_uint64_t hits;      /* listings answered from the index */
     apr_uint64_t evictions; /* entries replaced or dropped for the bound */
-    apr_uint64_t cursors;   /* pages that found their device's cursor */
+    apr_uint64_t prefixes;  /* sets found to be a prefix of the listing */
     apr_size_t bytes;       /* bytes of the entries kept */
     apr_size_t entries;
 } as_sync_index_stats_t;
@@ -79,11 +76,9 @@ typedef struct as_sync_index_stats_t {
 apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_t *p,
                                 apr_array_header_t **items, const char **token,
                                 as_sync_index_entry_t **entry);
-/* The position recorded for device who at the key and set size of cs. */
-int as_sync_index_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *cs,
-                         apr_uint32_t *pos);
-void as_sync_index_set_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *ns,
-                              apr_uint32_t pos);
+/* Is the set of cs exactly the first cs->nitems items of e's listing, with
+ * their flags (an initial sync in progress)?  O(set), no id comparison. */
+int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *cs);
 void as_sync_index_stats(as_sync_index_stats_t *out);
 /* Empty the index, zero its counters and set its bound (tests). */
 void as_sync_index_configure(apr_size_t limit);

@@ -119,7 +119,7 @@ static int server_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, attempt
     if (a->cs.careful && limit > 1) {
         limit = 1; /* after a loop: one change per reply (as_sync_loop.c) */
     }
-    if ((rv = as_sync_deltas_for(c->st, p, q->id, c->dev, &a->cs, q->filter, &a->d)) !=
+    if ((rv = as_sync_deltas_for(c->st, p, q->id, &a->cs, q->filter, AS_SYNC_PAGE_MAX, &a->d)) !=
         APR_SUCCESS) {
         as_sync_coll_res_reset(res);
         as_sync_coll_head(res, q->key, q->id,
@@ -241,11 +241,7 @@ static apr_status_t sync_current(as_sync_run_t *c, const as_sync_coll_req_t *q, 
         return APR_SUCCESS;
     }
     place_in_order(res, &a);
-    rv = store_outcome(c, q, &a, res);
-    if (rv == APR_SUCCESS && a.scanned && a.more && !a.client_changed) {
-        as_sync_deltas_paged(&a.d, c->dev, &a.cs, a.sent); /* the next page starts there */
-    }
-    return rv;
+    return store_outcome(c, q, &a, res);
 }
 
 apr_status_t as_sync_collection(as_sync_run_t *c, const as_sync_coll_req_t *q, int first,

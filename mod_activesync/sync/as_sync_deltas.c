@@ -31,10 +31,10 @@ static void push_add(apr_array_header_t *adds, const as_store_item_t *it)
 }
 
 /* The next page of an initial sync: the folder's token is the one of the
- * listing (the index said so), and the set is items[0..pos) as recorded at
- * this key.  Valid while everything the device has is still in the window;
- * else 0 (the full comparison sends the SoftDeletes). */
-static int next_page(as_deltas_t *out, apr_uint32_t pos, apr_pool_t *p)
+ * listing (the index said so), and the set is items[0..pos).  Valid while
+ * everything the device has is still in the window; else 0 (the full
+ * comparison sends the SoftDeletes).  At most page_max Adds (0: all). */
+static int next_page(as_deltas_t *out, apr_uint32_t pos, int page_max, apr_pool_t *p)
 {
     const apr_array_header_t *items = out->items;
     const as_store_item_t *it = (const as_store_item_t *)items->elts;
@@ -44,7 +44,7 @@ static int next_page(as_deltas_t *out, apr_uint32_t pos, apr_pool_t *p)
         return 0;
     }
     out->list = apr_array_make(p, 64, sizeof(as_delta_t));
-    for (i = (int)pos; i < items->nelts && i - (int)pos < AS_SYNC_PAGE_MAX; i++) {
+    for (i = (int)pos; i < items->nelts && (page_max <= 0 || i - (int)pos < page_max); i++) {
         if (!in_window(out, &it[i])) {
             break; /* newest first: the rest is older still */
         }
@@ -54,14 +54,12 @@ static int next_page(as_deltas_t *out, apr_uint32_t pos, apr_pool_t *p)
     return 1;
 }
 
-/* Compare the set with the listing.  *prefix: the set is exactly the
- * listing's first *prefix items, unchanged, and the Adds follow them
- * (-1 when not). */
-static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p, int *prefix)
+/* Compare the set with the listing, O(listing x log set). */
+static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p)
 {
     apr_array_header_t *dels, *softs, *changes, *adds;
     unsigned char *seen = apr_pcalloc(p, cs->nitems + 1);
-    int i, first_add = -1, in_order = 1;
+    int i;
     apr_uint32_t j;
 
     dels = apr_array_make(p, 16, sizeof(as_delta_t));
@@ -78,9 +76,7 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p, 
                 continue; /* listed twice (a race in readdir): once is enough */
             }
             seen[k] = 1;
-            in_order = in_order && first_add < 0;
             if (cs->items[k].flags & AS_SYNC_SKIPPED) {
-                in_order = 0;
                 if (!inside) {
                     APR_ARRAY_PUSH(out->forget, const char *) = cs->items[k].id;
                 }
@@ -93,7 +89,6 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p, 
                 d->kind = AS_DELTA_CHANGE;
             }
         } else if (inside) {
-            first_add = first_add < 0 ? i : first_add;
             push_add(adds, it);
             continue;
         }
@@ -112,11 +107,6 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p, 
             d->item = NULL;
         }
     }
-    *prefix = in_order && first_add >= 0 && dels->nelts == 0 && softs->nelts == 0 &&
-                      changes->nelts == 0 && out->forget->nelts == 0 &&
-                      cs->nitems == (apr_uint32_t)first_add
-                  ? first_add
-                  : -1;
     out->list = dels;
     apr_array_cat(out->list, softs);
     apr_array_cat(out->list, changes);
@@ -124,11 +114,10 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p, 
 }
 
 apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folder_id,
-                                const char *who, const as_coll_state_t *cs, int filter_type,
+                                const as_coll_state_t *cs, int filter_type, int page_max,
                                 as_deltas_t *out)
 {
     apr_interval_time_t span = as_sync_filter_span(filter_type);
-    apr_uint32_t pos;
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
@@ -139,32 +128,18 @@ apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folde
     }
     out->cutoff = span > 0 ? apr_time_now() - span : 0;
     out->forget = apr_array_make(p, 1, sizeof(const char *));
-    if (who && out->entry && !cs->careful && !cs->resends &&
-        as_sync_index_cursor(out->entry, who, cs, &pos) && next_page(out, pos, p)) {
+    if (out->entry && as_sync_index_prefix(out->entry, cs) &&
+        next_page(out, cs->nitems, page_max, p)) {
         return APR_SUCCESS;
     }
-    compare(out, cs, p, &out->start);
+    compare(out, cs, p);
     return APR_SUCCESS;
 }
 
 apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id,
                             const as_coll_state_t *cs, int filter_type, as_deltas_t *out)
 {
-    return as_sync_deltas_for(st, p, folder_id, NULL, cs, filter_type, out);
-}
-
-void as_sync_deltas_paged(const as_deltas_t *d, const char *who, const as_coll_state_t *cs,
-                          int sent)
-{
-    as_coll_state_t ns;
-
-    if (!who || !d->entry || d->start < 0 || sent <= 0 ||
-        cs->nitems != (apr_uint32_t)d->start + (apr_uint32_t)sent) {
-        return;
-    }
-    ns = *cs;
-    ns.n = cs->n + 1;
-    as_sync_index_set_cursor(d->entry, who, &ns, cs->nitems);
+    return as_sync_deltas_for(st, p, folder_id, cs, filter_type, 0, out);
 }
 
 apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *items,

@@ -1,27 +1,25 @@
 /* The per-process index of folder listings (as_sync_engine.h): a folder's
  * sorted listing kept while its change token stays the same, so that the
- * pages of an initial sync list, stat and sort the folder once, and the
- * cursors that say how far each device's initial sync got in that order.
+ * pages of an initial sync list, stat and sort the folder once.
  *
  * One mutex guards the list; entries are reference counted, so that an
  * entry replaced or evicted while a request still reads it lives until that
  * request's pool is cleared.  The bound (AS_SYNC_INDEX_BYTES) counts the
- * entries in the index; one larger than the bound is never kept. */
+ * entries in the index; one larger than the bound is never kept.
+ *
+ * How far an initial sync got needs no record: while the folder is
+ * unchanged, a device's set that is exactly the first n items of the
+ * listing (with their flags) is the sign of a sync in progress, and it is
+ * recognised in O(set) hashing, without comparing ids: each entry keeps
+ * the sums of a keyed hash of (id, flags) over every prefix. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_general.h>
 #include <apr_strings.h>
 
 #include "activesync/as_sync_engine.h"
-
-#define INDEX_CURSORS 8 /* devices paging one folder at once */
-
-typedef struct cursor_t {
-    apr_uint64_t who; /* hash of the device id */
-    apr_uint32_t gen, n, nitems, pos;
-    int used;
-} cursor_t;
 
 struct as_sync_index_entry_t {
     struct as_sync_index_entry_t *prev, *next; /* most recently used first */
@@ -30,12 +28,13 @@ struct as_sync_index_entry_t {
     as_store_item_t *items;
     int nitems;
     apr_size_t bytes;
+    apr_uint64_t *prefix; /* prefix[i]: set_sum() of items[0..i) */
     unsigned refs;
     int linked;
-    cursor_t cursors[INDEX_CURSORS];
-    unsigned next_cursor;
 };
 
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+static apr_uint64_t seed; /* random per process: sums that collide cannot be made on purpose */
 static pthread_mutex_t index_lock = PTHREAD_MUTEX_INITIALIZER;
 static as_sync_index_entry_t *index_head, *index_tail;
 static apr_size_t index_limit = AS_SYNC_INDEX_BYTES;
@@ -106,7 +105,34 @@ static as_sync_index_entry_t *find_entry(const char *key)
     return NULL;
 }
 
-/* One malloc block: the entry, the items, then their strings. */
+static void seed_init(void)
+{
+    unsigned char b[8];
+    int i;
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        seed = (apr_uint64_t)apr_time_now() * 0x9e3779b97f4a7c15ULL;
+        return;
+    }
+    for (i = 0; i < 8; i++) {
+        seed = seed << 8 | b[i];
+    }
+}
+
+static apr_uint64_t item_hash(const char *id, unsigned flags)
+{
+    apr_uint64_t h = 14695981039346656037ULL ^ seed;
+    for (; *id; id++) {
+        h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+    }
+    h ^= (apr_uint64_t)flags * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+/* One malloc block: the entry, the prefix sums, the items, then their strings. */
 static as_sync_index_entry_t *entry_build(const char *key, const char *token,
                                           const apr_array_header_t *items)
 {
@@ -119,12 +145,15 @@ static as_sync_index_entry_t *entry_build(const char *key, const char *token,
         const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
         strs += strlen(it->id) + 1 + (it->name ? strlen(it->name) + 1 : 0);
     }
-    bytes += sizeof(as_store_item_t) * (apr_size_t)items->nelts + strs;
+    bytes += (sizeof(as_store_item_t) + sizeof(apr_uint64_t)) * (apr_size_t)items->nelts +
+             sizeof(apr_uint64_t) + strs;
     if (bytes > index_limit || strlen(token) > AS_STORE_TOKEN_MAX || !(e = calloc(1, bytes))) {
         return NULL;
     }
+    pthread_once(&seed_once, seed_init);
     e->bytes = bytes;
-    e->items = (as_store_item_t *)(e + 1);
+    e->prefix = (apr_uint64_t *)(e + 1);
+    e->items = (as_store_item_t *)(e->prefix + items->nelts + 1);
     e->nitems = items->nelts;
     s = (char *)(e->items + items->nelts);
     for (i = 0; i < items->nelts; i++) {
@@ -138,6 +167,7 @@ static as_sync_index_entry_t *entry_build(const char *key, const char *token,
             e->items[i].name = memcpy(s, it->name, l);
             s += l;
         }
+        e->prefix[i + 1] = e->prefix[i] + item_hash(it->id, it->flags & AS_SYNC_FLAGS_MASK);
     }
     e->key = strcpy(s, key);
     strcpy(e->token, token);
@@ -214,58 +244,25 @@ apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_
     return APR_SUCCESS;
 }
 
-static apr_uint64_t who_hash(const char *who)
+int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *cs)
 {
-    apr_uint64_t h = 14695981039346656037ULL;
-    for (; *who; who++) {
-        h = (h ^ (unsigned char)*who) * 1099511628211ULL;
+    apr_uint64_t sum = 0;
+    apr_uint32_t i;
+
+    if (cs->nitems > (apr_uint32_t)e->nitems || !cs->items_loaded) {
+        return 0;
     }
-    return h;
-}
-
-int as_sync_index_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *cs,
-                         apr_uint32_t *pos)
-{
-    apr_uint64_t h = who_hash(who);
-    int i, found = 0;
-
+    for (i = 0; i < cs->nitems; i++) {
+        /* a skipped item (AS_SYNC_SKIPPED) never sums like a listed one */
+        sum += item_hash(cs->items[i].id, cs->items[i].flags);
+    }
+    if (sum != e->prefix[cs->nitems]) {
+        return 0;
+    }
     pthread_mutex_lock(&index_lock);
-    for (i = 0; i < INDEX_CURSORS && !found; i++) {
-        const cursor_t *c = &e->cursors[i];
-        if (c->used && c->who == h && c->gen == cs->gen && c->n == cs->n &&
-            c->nitems == cs->nitems) {
-            *pos = c->pos;
-            found = 1;
-            index_stats.cursors++;
-        }
-    }
+    index_stats.prefixes++;
     pthread_mutex_unlock(&index_lock);
-    return found;
-}
-
-void as_sync_index_set_cursor(as_sync_index_entry_t *e, const char *who, const as_coll_state_t *ns,
-                              apr_uint32_t pos)
-{
-    apr_uint64_t h = who_hash(who);
-    cursor_t *c = NULL;
-    int i;
-
-    pthread_mutex_lock(&index_lock);
-    for (i = 0; i < INDEX_CURSORS && !c; i++) {
-        if (e->cursors[i].used && e->cursors[i].who == h) {
-            c = &e->cursors[i]; /* one cursor per device */
-        }
-    }
-    if (!c) {
-        c = &e->cursors[e->next_cursor++ % INDEX_CURSORS];
-    }
-    c->who = h;
-    c->gen = ns->gen;
-    c->n = ns->n;
-    c->nitems = ns->nitems;
-    c->pos = pos;
-    c->used = 1;
-    pthread_mutex_unlock(&index_lock);
+    return 1;
 }
 
 void as_sync_index_stats(as_sync_index_stats_t *out)
