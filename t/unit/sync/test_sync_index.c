@@ -1,9 +1,10 @@
 /* The index of folder listings (as_sync_index.c) under the Sync engine:
  * an initial sync lists its folder once for all its pages while the folder
  * is unchanged, every page finds the device's set to be a prefix of the
- * listing (no comparison), and deliveries, flag changes and deletions between pages still give exactly
- * the right Adds, Changes and Deletes (DESIGN section 3); a bound smaller
- * than a listing keeps nothing; threads share the index. */
+ * listing (no comparison), and deliveries, flag changes and deletions
+ * between pages still give exactly the right Adds, Changes and Deletes
+ * (DESIGN section 3); a bound smaller than a listing keeps nothing;
+ * threads share the index. */
 #include <pthread.h>
 #include <sys/stat.h>
 
