@@ -79,6 +79,8 @@ apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_
 /* Is the set of cs exactly the first cs->nitems items of e's listing, with
  * their flags (an initial sync in progress)?  O(set), no id comparison. */
 int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *cs);
+/* Count a page answered from a prefix (the prefixes statistic). */
+void as_sync_index_note_prefix(void);
 void as_sync_index_stats(as_sync_index_stats_t *out);
 /* Empty the index, zero its counters and set its bound (tests). */
 void as_sync_index_configure(apr_size_t limit);
@@ -87,6 +89,11 @@ void as_sync_index_configure(apr_size_t limit);
  * span over the items of the set in the listing; 0 without a window. */
 apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *items,
                           apr_interval_time_t span, apr_pool_t *p);
+
+/* as_sync_expiry after a page of d was committed to cs: O(set) while the
+ * set is still a prefix of d's listing (its last item is its oldest). */
+apr_time_t as_sync_deltas_expiry(const as_deltas_t *d, const as_coll_state_t *cs,
+                                 apr_interval_time_t span, apr_pool_t *p);
 
 /* The probe test on an already read header. */
 int as_sync_header_unchanged(const as_coll_state_t *cs, const char *token, int filter_type);

@@ -175,7 +175,7 @@ static apr_status_t store_outcome(as_sync_run_t *c, const as_sync_coll_req_t *q,
     ns.pending = a->more;
     ns.token = a->scanned && !a->more ? a->d.token : NULL;
     ns.expire =
-        a->scanned ? as_sync_expiry(cs, a->d.items, as_sync_filter_span(q->filter), r->pool) : 0;
+        a->scanned ? as_sync_deltas_expiry(&a->d, cs, as_sync_filter_span(q->filter), r->pool) : 0;
     ns.careful =
         a->more && cs->careful > (apr_uint32_t)a->sent ? cs->careful - (apr_uint32_t)a->sent : 0;
     if (!a->client_changed && a->sent == 0) {

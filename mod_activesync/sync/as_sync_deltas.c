@@ -130,6 +130,7 @@ apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folde
     out->forget = apr_array_make(p, 1, sizeof(const char *));
     if (out->entry && as_sync_index_prefix(out->entry, cs) &&
         next_page(out, cs->nitems, page_max, p)) {
+        as_sync_index_note_prefix();
         return APR_SUCCESS;
     }
     compare(out, cs, p);
@@ -158,4 +159,13 @@ apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *i
         }
     }
     return oldest ? oldest + span : 0;
+}
+
+apr_time_t as_sync_deltas_expiry(const as_deltas_t *d, const as_coll_state_t *cs,
+                                 apr_interval_time_t span, apr_pool_t *p)
+{
+    if (span > 0 && d->entry && cs->nitems > 0 && as_sync_index_prefix(d->entry, cs)) {
+        return APR_ARRAY_IDX(d->items, cs->nitems - 1, as_store_item_t).date + span;
+    }
+    return as_sync_expiry(cs, d->items, span, p);
 }

@@ -256,13 +256,14 @@ int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *
         /* a skipped item (AS_SYNC_SKIPPED) never sums like a listed one */
         sum += item_hash(cs->items[i].id, cs->items[i].flags);
     }
-    if (sum != e->prefix[cs->nitems]) {
-        return 0;
-    }
+    return sum == e->prefix[cs->nitems];
+}
+
+void as_sync_index_note_prefix(void)
+{
     pthread_mutex_lock(&index_lock);
     index_stats.prefixes++;
     pthread_mutex_unlock(&index_lock);
-    return 1;
 }
 
 void as_sync_index_stats(as_sync_index_stats_t *out)

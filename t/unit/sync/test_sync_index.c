@@ -59,6 +59,8 @@ static void settle(const char *fdir)
     }
 }
 
+static int page_filter; /* FilterType of the pages (0: all) */
+
 /* One page: the model applies it; returns MoreAvailable. */
 static int page(engine_t *e, st_model_t *m, int window)
 {
@@ -71,6 +73,7 @@ static int page(engine_t *e, st_model_t *m, int window)
     q.key = m->key;
     q.get_changes = -1;
     q.window = window;
+    q.filter = page_filter;
     q.deletes_as_moves = 1;
     q.conflict = 1;
     ck_assert_int_eq(as_sync_collection(&e->run, &q, 1, &res), APR_SUCCESS);
@@ -238,6 +241,40 @@ START_TEST(test_index_bound)
 }
 END_TEST
 
+/* With a FilterType, each page's expiry (when the oldest item sent leaves
+ * the window) taken from the prefix is the one of the full computation. */
+START_TEST(test_index_filter_expiry)
+{
+    engine_t e;
+    st_model_t m;
+    as_sync_index_stats_t s;
+    apr_array_header_t *items;
+    int more, pages = 0;
+
+    st_fill(st_root, 0, 25);
+    settle(st_root);
+    as_sync_index_configure(AS_SYNC_INDEX_BYTES);
+    engine_open(&e);
+    page_filter = 1; /* one day: every message (an hour old) inside */
+    model_start(&e, &m);
+    ck_assert_int_eq(as_store_list_items(e.run.st, e.inbox, unit_pool, &items, NULL), APR_SUCCESS);
+    do {
+        as_coll_state_t cs;
+        more = page(&e, &m, 10);
+        pages++;
+        ck_assert_int_eq(as_coll_get(db, unit_pool, ST_ACCT, ST_DEV, e.inbox, 1, &cs), APR_SUCCESS);
+        ck_assert_int_gt(cs.expire, 0);
+        ck_assert(cs.expire == as_sync_expiry(&cs, items, as_sync_filter_span(1), unit_pool));
+    } while (more);
+    page_filter = 0;
+    ck_assert_int_eq(m.adds, 25);
+    st_model_check(&m, st_truth(e.inbox));
+    as_sync_index_stats(&s);
+    ck_assert_int_eq((int)s.prefixes, pages);
+    ck_assert_int_eq((int)s.listings, 1);
+}
+END_TEST
+
 /* Threads listing two folders at once, each with its own store handle and
  * pool, with a bound that holds one listing only (constant eviction). */
 typedef struct lister_t {
@@ -319,6 +356,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_index_changes_between_pages);
     tcase_add_test(tc, test_index_flag_change_mid_cursor);
     tcase_add_test(tc, test_index_bound);
+    tcase_add_test(tc, test_index_filter_expiry);
     tcase_add_test(tc, test_index_threads);
     suite_add_tcase(s, tc);
     return s;
