@@ -179,6 +179,12 @@ typedef struct as_store_ops_t {
      * create is set and it does not exist. */
     apr_status_t (*special_folder)(as_store_t *st, int type, int create, apr_pool_t *p,
                                    const char **folder_id);
+    /* Optional (NULL: open_item): open_item with the item's name from a
+     * listing (as_store_item_t.name) tried first, so that a page of a
+     * remembered listing costs no read of the folder; when that file is
+     * gone (renamed or removed meanwhile) it resolves the id as open_item. */
+    apr_status_t (*open_item_at)(as_store_t *st, const char *folder_id, const char *item_id,
+                                 const char *name, apr_pool_t *p, as_store_msg_t **msg);
 } as_store_ops_t;
 
 struct as_store_t {
@@ -196,14 +202,17 @@ int as_store_token_same(const char *a, const char *b);
 const char *as_store_strerror(apr_status_t rv, char *buf, apr_size_t bufsize);
 
 /* Convenience wrappers. */
-#define as_store_list_folders(st, p, f, t)    ((st)->ops->list_folders((st), (p), (f), (t)))
-#define as_store_hierarchy_token(st, p, t)    ((st)->ops->hierarchy_token((st), (p), (t)))
-#define as_store_get_folder(st, id, p, f)     ((st)->ops->get_folder((st), (id), (p), (f)))
-#define as_store_folder_token(st, id, p, t)   ((st)->ops->folder_token((st), (id), (p), (t)))
-#define as_store_watch_paths(st, id, p, a)    ((st)->ops->watch_paths((st), (id), (p), (a)))
-#define as_store_list_items(st, id, p, a, t)  ((st)->ops->list_items((st), (id), (p), (a), (t)))
-#define as_store_stat_item(st, f, i, p, it)   ((st)->ops->stat_item((st), (f), (i), (p), (it)))
-#define as_store_open_item(st, f, i, p, m)    ((st)->ops->open_item((st), (f), (i), (p), (m)))
+#define as_store_list_folders(st, p, f, t)   ((st)->ops->list_folders((st), (p), (f), (t)))
+#define as_store_hierarchy_token(st, p, t)   ((st)->ops->hierarchy_token((st), (p), (t)))
+#define as_store_get_folder(st, id, p, f)    ((st)->ops->get_folder((st), (id), (p), (f)))
+#define as_store_folder_token(st, id, p, t)  ((st)->ops->folder_token((st), (id), (p), (t)))
+#define as_store_watch_paths(st, id, p, a)   ((st)->ops->watch_paths((st), (id), (p), (a)))
+#define as_store_list_items(st, id, p, a, t) ((st)->ops->list_items((st), (id), (p), (a), (t)))
+#define as_store_stat_item(st, f, i, p, it)  ((st)->ops->stat_item((st), (f), (i), (p), (it)))
+#define as_store_open_item(st, f, i, p, m)   ((st)->ops->open_item((st), (f), (i), (p), (m)))
+#define as_store_open_item_at(st, f, i, n, p, m)                                                   \
+    ((st)->ops->open_item_at ? (st)->ops->open_item_at((st), (f), (i), (n), (p), (m))              \
+                             : (st)->ops->open_item((st), (f), (i), (p), (m)))
 #define as_store_set_flags(st, f, i, s, c, o) ((st)->ops->set_flags((st), (f), (i), (s), (c), (o)))
 #define as_store_move_item(st, f, i, d, p, n) ((st)->ops->move_item((st), (f), (i), (d), (p), (n)))
 #define as_store_delete_item(st, f, i, t)     ((st)->ops->delete_item((st), (f), (i), (t)))

@@ -28,7 +28,14 @@ typedef struct as_deltas_t {
                                    without telling the device, which never had them */
     const char *token;          /* folder token taken before the listing */
     apr_time_t cutoff;          /* window start (0: no window) */
+    struct as_sync_index_entry_t *entry; /* the listing's index entry (NULL: not kept) */
+    int start; /* -1, or: the device's set is exactly items[0..start) and list holds
+                  only Adds, of items[start..] in order (an initial sync in progress;
+                  then list may stop after page_max Adds, more remaining) */
 } as_deltas_t;
+
+/* More Adds than any page takes (WindowSize is at most 512). */
+#define AS_SYNC_PAGE_MAX 1024
 
 /* FilterType (email 0-5) -> window length; 0 for "all"; -1 for a value
  * email does not use. */
@@ -36,11 +43,57 @@ apr_interval_time_t as_sync_filter_span(int filter_type);
 
 apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id,
                             const as_coll_state_t *cs, int filter_type, as_deltas_t *out);
+/* as_sync_deltas for paging: while the folder's token is unchanged and the
+ * device's set is the first n items of the listing (an initial sync in
+ * progress), the Adds are taken from the index in time proportional to
+ * the page, at most page_max of them (0: all; then start is -1 unless all
+ * remaining Adds are listed). */
+apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folder_id,
+                                const as_coll_state_t *cs, int filter_type, int page_max,
+                                as_deltas_t *out);
+
+/* ---- the index of folder listings (as_sync_index.c) ---- */
+
+/* Bytes of listings kept per process (about 130 bytes a message: a folder
+ * of 100,000 messages fits; a larger one is listed for every page). */
+#define AS_SYNC_INDEX_BYTES ((apr_size_t)24 << 20)
+
+typedef struct as_sync_index_entry_t as_sync_index_entry_t;
+
+typedef struct as_sync_index_stats_t {
+    apr_uint64_t listings;  /* folders listed through the index (misses) */
+    apr_uint64_t hits;      /* listings answered from the index */
+    apr_uint64_t evictions; /* entries replaced or dropped for the bound */
+    apr_uint64_t prefixes;  /* sets found to be a prefix of the listing */
+    apr_size_t bytes;       /* bytes of the entries kept */
+    apr_size_t entries;
+} as_sync_index_stats_t;
+
+/* The folder's listing (newest first) and the token taken before it, from
+ * the index while the folder's token is unchanged, else listed and kept
+ * when its token is settled.  *entry (NULL: not kept) and the items stay
+ * valid while pool p lives. */
+apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_t *p,
+                                apr_array_header_t **items, const char **token,
+                                as_sync_index_entry_t **entry);
+/* Is the set of cs exactly the first cs->nitems items of e's listing, with
+ * their flags (an initial sync in progress)?  O(set), no id comparison. */
+int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *cs);
+/* Count a page answered from a prefix (the prefixes statistic). */
+void as_sync_index_note_prefix(void);
+void as_sync_index_stats(as_sync_index_stats_t *out);
+/* Empty the index, zero its counters and set its bound (tests). */
+void as_sync_index_configure(apr_size_t limit);
 
 /* When the first item of set leaves the window [cutoff, ...): min(date) +
  * span over the items of the set in the listing; 0 without a window. */
 apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *items,
                           apr_interval_time_t span, apr_pool_t *p);
+
+/* as_sync_expiry after a page of d was committed to cs: O(set) while the
+ * set is still a prefix of d's listing (its last item is its oldest). */
+apr_time_t as_sync_deltas_expiry(const as_deltas_t *d, const as_coll_state_t *cs,
+                                 apr_interval_time_t span, apr_pool_t *p);
 
 /* The probe test on an already read header. */
 int as_sync_header_unchanged(const as_coll_state_t *cs, const char *token, int filter_type);

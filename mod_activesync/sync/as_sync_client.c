@@ -66,7 +66,7 @@ static void client_fetch(client_t *k, const char *sid, const char *folder, const
     as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
     st_node = as_xml_add(e, AS_SYNC_AS_NS, "Status", "1");
     app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
-    rv = folder ? as_sync_item_appdata(k->c, k->q, folder, item, app, &fl, NULL) : APR_ENOENT;
+    rv = folder ? as_sync_item_appdata(k->c, k->q, folder, item, NULL, app, &fl, NULL) : APR_ENOENT;
     if (rv != APR_SUCCESS) {
         xmlNodeSetContent(st_node, BAD_CAST apr_itoa(k->c->r->pool, AS_SYNC_STATUS_NOTFOUND));
         xmlUnlinkNode(app);

@@ -38,10 +38,11 @@ void as_sync_more_available(xmlNodePtr coll, xmlNodePtr before);
 /* ---- as_sync_emit.c ---- */
 
 /* Email ApplicationData of an item into appdata, its flags and size (size
- * may be NULL); APR_ENOENT when it is gone. */
+ * may be NULL); APR_ENOENT when it is gone.  name: its name in a listing,
+ * tried first (NULL: none). */
 apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
-                                  const char *item, xmlNodePtr appdata, unsigned *flags,
-                                  apr_off_t *size);
+                                  const char *item, const char *name, xmlNodePtr appdata,
+                                  unsigned *flags, apr_off_t *size);
 /* Emit server changes into *commands (created on demand under coll), at
  * most limit; updates set and records in undo how (loop detection).
  * Returns the number sent; *more when some remain. */

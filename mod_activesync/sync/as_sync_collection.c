@@ -119,7 +119,8 @@ static int server_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, attempt
     if (a->cs.careful && limit > 1) {
         limit = 1; /* after a loop: one change per reply (as_sync_loop.c) */
     }
-    if ((rv = as_sync_deltas(c->st, p, q->id, &a->cs, q->filter, &a->d)) != APR_SUCCESS) {
+    if ((rv = as_sync_deltas_for(c->st, p, q->id, &a->cs, q->filter, AS_SYNC_PAGE_MAX, &a->d)) !=
+        APR_SUCCESS) {
         as_sync_coll_res_reset(res);
         as_sync_coll_head(res, q->key, q->id,
                           rv == APR_ENOENT ? AS_SYNC_STATUS_HIERARCHY : AS_SYNC_STATUS_SERVER);
@@ -183,7 +184,7 @@ static apr_status_t store_outcome(as_sync_run_t *c, const as_sync_coll_req_t *q,
     ns.pending = a->more;
     ns.token = a->scanned && !a->more ? a->d.token : NULL;
     ns.expire =
-        a->scanned ? as_sync_expiry(cs, a->d.items, as_sync_filter_span(q->filter), r->pool) : 0;
+        a->scanned ? as_sync_deltas_expiry(&a->d, cs, as_sync_filter_span(q->filter), r->pool) : 0;
     ns.careful =
         a->more && cs->careful > (apr_uint32_t)a->sent ? cs->careful - (apr_uint32_t)a->sent : 0;
     if (!a->client_changed && a->sent == 0) {

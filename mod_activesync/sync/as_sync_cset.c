@@ -46,22 +46,26 @@ static int item_cmp(const void *a, const void *b)
     return strcmp(((const as_sync_item_t *)a)->id, ((const as_sync_item_t *)b)->id);
 }
 
-/* Apply the marks: the new sorted set in cs. */
+/* Apply the marks: the new sorted set in cs.  The set is sorted already:
+ * only the added items are sorted, then merged in (a page of an initial
+ * sync adds a window to a set of any size). */
 void as_cset_commit(as_cset_t *s, apr_pool_t *p)
 {
     as_coll_state_t *cs = s->cs;
-    apr_uint32_t n = 0, i;
-    as_sync_item_t *out =
-        apr_palloc(p, sizeof(as_sync_item_t) * (cs->nitems + (apr_uint32_t)s->added->nelts + 1));
-    for (i = 0; i < cs->nitems; i++) {
-        if (!s->removed[i]) {
-            out[n++] = cs->items[i];
+    as_sync_item_t *add = (as_sync_item_t *)s->added->elts;
+    apr_uint32_t nadd = (apr_uint32_t)s->added->nelts, n = 0, i = 0, j = 0;
+    as_sync_item_t *out = apr_palloc(p, sizeof(as_sync_item_t) * (cs->nitems + nadd + 1));
+
+    qsort(add, nadd, sizeof(as_sync_item_t), item_cmp);
+    while (i < cs->nitems || j < nadd) {
+        if (i < cs->nitems && s->removed[i]) {
+            i++;
+        } else if (j >= nadd || (i < cs->nitems && item_cmp(&cs->items[i], &add[j]) <= 0)) {
+            out[n++] = cs->items[i++];
+        } else {
+            out[n++] = add[j++];
         }
     }
-    for (i = 0; i < (apr_uint32_t)s->added->nelts; i++) {
-        out[n++] = APR_ARRAY_IDX(s->added, i, as_sync_item_t);
-    }
-    qsort(out, n, sizeof(as_sync_item_t), item_cmp);
     cs->items = out;
     cs->nitems = n;
     cs->items_loaded = 1;

@@ -6,8 +6,8 @@
 #include "as_sync_coll_int.h"
 
 apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
-                                  const char *item, xmlNodePtr appdata, unsigned *flags,
-                                  apr_off_t *size)
+                                  const char *item, const char *name, xmlNodePtr appdata,
+                                  unsigned *flags, apr_off_t *size)
 {
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
@@ -16,7 +16,7 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     apr_status_t rv;
 
     apr_pool_create(&sp, c->r->pool);
-    rv = as_store_open_item(c->st, folder, item, sp, &msg);
+    rv = as_store_open_item_at(c->st, folder, item, name, sp, &msg);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(sp);
         return rv;
@@ -75,7 +75,7 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
             /* built in place: namespaces must resolve in the tree */
             e = as_xml_add(*commands, AS_SYNC_AS_NS, "Add", NULL);
             as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
-            rv = as_sync_item_appdata(c, q, q->id, dl->id,
+            rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name,
                                       as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL), &flags,
                                       &size);
             if (rv != APR_SUCCESS) {

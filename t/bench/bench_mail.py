@@ -34,7 +34,9 @@ Run by `make bench` after bench_http.py (which keeps its own measurements) (AS_M
 Env: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ROUNDS as bench_http.py;
 BENCH_PINGS (default 1000), BENCH_KEEP=1,
 BENCH_PARTS (default "sync,ping,syncwait": which parts run), BENCH_SETTLE (seconds to wait
-for the Pings to park, default 180).
+for the Pings to park, default 180), BENCH_SIZES (e.g. "1000,10000,50000": with the sync
+part, the per-page time of the initial sync of an INBOX of each size, and how much a
+child's RSS grew; default none).
 """
 
 import base64
@@ -65,6 +67,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PINGS = int(os.environ.get("BENCH_PINGS", "1000"))
 NFOLDERS = 100
 PARTS = os.environ.get("BENCH_PARTS", "sync,ping,syncwait").split(",")
+SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "").split(",") if x.strip()]
 PW = mailutil.PASSWORD
 
 WRK_SCRIPT = """
@@ -143,15 +146,19 @@ def sync_body(fid, key, window=100, options=mailutil.BODY_PLAIN_5K):
                                                      options=options if key != "0" else None))
 
 
-def full_sync(dev, fid, window=100):
-    """(key, adds, pages, server seconds)."""
+def full_sync(dev, fid, window=100, page_times=None):
+    """(key, adds, pages, server seconds); page_times (a list) gets the time
+    of each page after key 0."""
     key, adds, pages, server = "0", 0, 0, 0.0
     more = True
     while more:
         body = sync_body(fid, key, window)
         t0 = time.monotonic()
         data = dev.post("Sync", body)
-        server += time.monotonic() - t0
+        took = time.monotonic() - t0
+        server += took
+        if page_times is not None and key != "0":
+            page_times.append(took)
         x = xml_of(data)
         key = re.search(r"<SyncKey>([^<]+)</SyncKey>", x).group(1)
         st = re.search(r"<Status>(\d+)</Status>", x).group(1)
@@ -198,6 +205,8 @@ def run(srv, root):
     print("mail: one httpd (event MPM, 2 x 600 threads)")
     if "sync" in PARTS:
         sync_and_static(srv, root)
+        if SIZES:
+            paging_by_size(srv)
     if "ping" in PARTS:
         parked_pings(srv)
     if "syncwait" in PARTS:
@@ -252,6 +261,46 @@ def sync_and_static(srv, root):
     m, s = sorted(m_runs)[ROUNDS // 2], sorted(s_runs)[ROUNDS // 2]
     print("  no-change Sync (10,000 items) %9.0f req/s   static %9.0f req/s   ratio %.2f"
           % (m, s, m / s))
+
+
+def child_rss_kb(srv):
+    """{pid: RSS kB} of httpd's children."""
+    out = {}
+    for pid in srv.children():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        out[pid] = int(line.split()[1])
+        except (OSError, TypeError):
+            pass
+    return out
+
+
+def paging_by_size(srv):
+    """Per-page time of the initial sync (WindowSize 100) of an INBOX of each
+    size in BENCH_SIZES: each page should cost the same whatever the folder's
+    size (the listing is kept by the sync index while the folder is unchanged)."""
+    inbox = mailutil.folder_id("")
+    print("  initial sync per page, WindowSize 100 (BENCH_SIZES):")
+    for size in SIZES:
+        addr = srv.add_account("pages%d" % size, count=max(0, size - 15))
+        nfiles = len(mailutil.files(srv.maildir(addr)))
+        time.sleep(2.1)  # a folder written in the last 2 s has an unsettled token: never kept
+        before = child_rss_kb(srv)
+        times = []
+        t0 = time.monotonic()
+        key, adds, pages, server = full_sync(Raw(srv.port, addr, "PAGES%d" % size), inbox,
+                                             page_times=times)
+        wall = time.monotonic() - t0
+        assert adds == nfiles, (adds, nfiles)
+        after = child_rss_kb(srv)
+        grow = max([after.get(pid, 0) - kb for pid, kb in before.items()] or [0]) / 1024.0
+        times.sort()
+        print("    %6d messages %4d pages %7.2f s   per page: median %6.1f ms  p90 %6.1f ms  "
+              "max %6.1f ms   child RSS growth <= %.1f MB"
+              % (nfiles, pages, wall, 1000 * times[len(times) // 2],
+                 1000 * times[int(len(times) * 0.9)], 1000 * times[-1], grow))
 
 
 # ---- parked Pings ----------------------------------------------------------------------------

@@ -137,6 +137,8 @@ apr_status_t md_stat_item(as_store_t *st, const char *folder_id, const char *ite
                           as_store_item_t *item);
 apr_status_t md_open_item(as_store_t *st, const char *folder_id, const char *item_id, apr_pool_t *p,
                           as_store_msg_t **msg);
+apr_status_t md_open_item_at(as_store_t *st, const char *folder_id, const char *item_id,
+                             const char *name, apr_pool_t *p, as_store_msg_t **msg);
 apr_status_t md_set_flags(as_store_t *st, const char *folder_id, const char *item_id, unsigned set,
                           unsigned clear, unsigned *flags_out);
 apr_status_t md_move_item(as_store_t *st, const char *folder_id, const char *item_id,

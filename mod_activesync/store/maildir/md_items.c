@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -72,6 +73,43 @@ apr_status_t md_open_item(as_store_t *st, const char *folder_id, const char *ite
     apr_status_t rv = md_with_item(st->priv, folder_id, item_id, op_open, &b, p);
     *msg = rv == APR_SUCCESS ? b.msg : NULL;
     return rv;
+}
+
+/* The listed name, when it is the item's file: "new/" or "cur/" and a file
+ * name whose unsalted id is item_id (a salted id, see md_dedupe, goes the
+ * long way). */
+static int listed_entry(const char *item_id, const char *name, md_entry_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (!name || (strncmp(name, "new/", 4) && strncmp(name, "cur/", 4)) || name[4] == '.' ||
+        strchr(name + 4, '/')) {
+        return 0;
+    }
+    e->name = name + 4;
+    e->blen = (unsigned)md_base_len(e->name);
+    if (e->blen == 0 || e->blen > NAME_MAX) {
+        return 0;
+    }
+    e->in_cur = name[0] == 'c';
+    e->flags = md_flags_of(e->name);
+    md_item_id_salted(e->name, e->blen, 0, e->id);
+    return !strcmp(e->id, item_id);
+}
+
+apr_status_t md_open_item_at(as_store_t *st, const char *folder_id, const char *item_id,
+                             const char *name, apr_pool_t *p, as_store_msg_t **msg)
+{
+    md_store_t *md = st->priv;
+    stat_baton_t b = {p, NULL, NULL};
+    md_folder_t *f;
+    md_entry_t e;
+
+    if (listed_entry(item_id, name, &e) && md_find_folder(md, folder_id, &f) == APR_SUCCESS &&
+        op_open(md, f, &e, apr_pstrcat(p, f->dir, "/", name, NULL), &b) == APR_SUCCESS) {
+        *msg = b.msg;
+        return APR_SUCCESS;
+    }
+    return md_open_item(st, folder_id, item_id, p, msg);
 }
 
 /* The file name with new flags: "base:2," + sorted info letters. */
