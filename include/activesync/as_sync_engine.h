@@ -116,10 +116,11 @@ void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
 /* A request parked for up to an hour should hold only what it needs to
  * resume.  Its per-request work (parsing, stored state, the store and its
  * listings, probes) runs in a scratch view: *scratch is a copy of r whose
- * pool is a child of r->pool with an allocator of its own, so that closing
- * it gives the memory back to the system instead of leaving it cached by
- * the worker thread's allocator while the request parks.  What must outlive
- * the scratch view goes in r->pool.  Open again after each wake-up. */
+ * pool is a child of r->pool with an allocator apart from the worker
+ * thread's (one of a few the process keeps, each caching a bounded amount:
+ * as_sync_scratch.c), so that closing it leaves nothing cached for the
+ * request while it parks.  What must outlive the scratch view goes in
+ * r->pool.  Open again after each wake-up. */
 apr_status_t as_sync_scratch_open(const as_request_t *r, as_request_t *scratch);
 /* Destroy the scratch pool (idempotent); scratch->pool is r->pool after. */
 void as_sync_scratch_close(const as_request_t *r, as_request_t *scratch);

@@ -1,6 +1,6 @@
 /* The sync engine's shared parts: store access, ServerIds, the change probe,
- * delta computation, estimates, moves noted by MoveItems, the scratch view
- * of a request that parks (as_sync_engine.h), the waiter hook (as_sync.h). */
+ * delta computation, estimates, moves noted by MoveItems, the waiter hook
+ * (as_sync.h); the scratch view is in as_sync_scratch.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,43 +298,4 @@ apr_status_t as_sync_note_moved(as_db_t *db, const char *account, const char *de
     }
     apr_pool_destroy(p);
     return rv;
-}
-
-/* ---- parking light ------------------------------------------------------------ */
-
-apr_status_t as_sync_scratch_open(const as_request_t *r, as_request_t *scratch)
-{
-    apr_allocator_t *a = NULL;
-    apr_pool_t *p = NULL;
-    apr_status_t rv = apr_allocator_create(&a);
-
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = apr_pool_create_ex(&p, r->pool, NULL, a)) != APR_SUCCESS) {
-        apr_allocator_destroy(a);
-        return rv;
-    }
-    apr_allocator_owner_set(a, p); /* the allocator dies with the pool */
-    *scratch = *r;
-    scratch->pool = p;
-    return APR_SUCCESS;
-}
-
-void as_sync_scratch_close(const as_request_t *r, as_request_t *scratch)
-{
-    if (scratch->pool && scratch->pool != r->pool) {
-        apr_pool_destroy(scratch->pool);
-    }
-    scratch->pool = r->pool;
-}
-
-void as_sync_park_light(as_request_t *r, as_request_t *scratch)
-{
-    as_sync_scratch_close(r, scratch);
-    if (r->body) {
-        xmlFreeDoc(r->body);
-        r->body = NULL;
-    }
-    scratch->body = NULL;
 }
