@@ -3,10 +3,11 @@
 32 clients post for 1000 accounts of a domain with ActiveSync on (each
 account twice or more, in shuffled passes until there were at least ten
 kills), ActiveSyncMailboxCount 400, while the test SIGKILLs a random
-child of the parent (by pid, from the pid file) every 150 ms during the first 6 seconds of the storm (killing for ever
-would only measure how fast the MPM respawns: a child killed in child_init
-makes the next opener recover the environment, and prefork respawns at
-once).  Afterwards, without any manual action:
+child of the parent (by pid, from the pid file) every 150 ms during the
+first 6 seconds of the storm (killing for ever would only measure how
+fast the MPM respawns: a child killed in child_init makes the next
+opener recover the environment, and prefork respawns at once).
+Afterwards, without any manual action:
   - service recovers: a full pass over the accounts answers every request
     200 or 403 within a minute (that includes the parent's wedge watch: a
     child killed inside a Berkeley DB mutex blocks failchk for good, and the
