@@ -54,12 +54,16 @@ def test_kill_storm(run_dir, module_path, sanitize, pki, mpm):
         seen = collections.defaultdict(set)
         children_seen = set(srv.children())
 
+        done = threading.Event()  # no more passes: finish the queue and stop
+
         def client():
             while True:
                 try:
-                    a = work.get_nowait()
+                    a = work.get(timeout=0.05)
                 except queue.Empty:
-                    return
+                    if done.is_set():
+                        return
+                    continue
                 try:
                     s = srv.post(a)
                 except (OSError, ConnectionError) as e:  # the child died under it
@@ -68,7 +72,7 @@ def test_kill_storm(run_dir, module_path, sanitize, pki, mpm):
                     statuses[s] += 1
                     seen[a].add(s)
 
-        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
         rnd = random.Random(7)
         kills = 0
         t0 = time.monotonic()
@@ -77,16 +81,18 @@ def test_kill_storm(run_dir, module_path, sanitize, pki, mpm):
         passes = 2
         while any(t.is_alive() for t in threads):
             time.sleep(KILL_EVERY)
+            elapsed = time.monotonic() - t0
             kids = srv.children()
             children_seen.update(kids)
-            if kids and not work.empty() and time.monotonic() - t0 < KILL_FOR:
+            if kids and not work.empty() and elapsed < KILL_FOR:
                 os.kill(rnd.choice(kids), signal.SIGKILL)
                 kills += 1
             # A fast server could finish the two passes before MIN_KILLS
-            # kills: another pass over the same accounts, before the queue
-            # runs dry, until there were enough (within KILL_FOR).
-            if (kills < MIN_KILLS and work.qsize() < REFILL_BELOW
-                    and time.monotonic() - t0 < KILL_FOR):
+            # kills: more passes over the same accounts (the clients wait
+            # for them) until there were enough, within KILL_FOR.
+            if kills >= MIN_KILLS or elapsed >= KILL_FOR:
+                done.set()
+            elif work.qsize() < REFILL_BELOW:
                 for a in shuffled(srv.users, 42 + passes):
                     work.put(a)
                 passes += 1
