@@ -12,6 +12,7 @@
 #include "activesync/as_cap.h"
 #include "activesync/as_sync.h"
 #include "cmdtest.h"
+#include "activesync/as_sync_coll.h"
 #include "mailgen.h"
 #include "testdb.h"
 #include "unit.h"
@@ -292,6 +293,36 @@ static __attribute__((unused)) const char *st_sync_xml(const char *fid, const ch
         "</Collections></Sync>",
         key, fid, window ? apr_psprintf(unit_pool, "<WindowSize>%d</WindowSize>", window) : "",
         extra ? extra : "");
+}
+
+/* The Sync engine driven without the command (as_sync_coll.h): a request
+ * of ST_ACCT/ST_DEV in 14.1 on the test store, its Inbox id. */
+typedef struct engine_t {
+    as_request_t req;
+    as_request_line_t line;
+    as_sync_run_t run;
+    const char *inbox;
+} engine_t;
+
+static inline void engine_open(engine_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->line.cmd = "Sync";
+    e->line.device_id = ST_DEV;
+    e->line.device_key = ST_DEV;
+    e->req.pool = unit_pool;
+    e->req.account = ST_ACCT;
+    e->req.line = &e->line;
+    e->req.protocol_version = "14.1";
+    e->req.db = db;
+    e->req.conf = &st_conf;
+    e->req.access = &st_access;
+    e->run.r = &e->req;
+    e->run.dev = ST_DEV;
+    e->run.proto = 141;
+    e->run.global_left = -1;
+    ck_assert_int_eq(as_sync_open_store(&e->req, &e->run.st), APR_SUCCESS);
+    e->inbox = st_folder_id("");
 }
 
 #endif

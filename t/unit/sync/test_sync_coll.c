@@ -8,34 +8,6 @@
 #include "activesync/as_sync_coll.h"
 #include "synctest.h"
 
-typedef struct engine_t {
-    as_request_t req;
-    as_request_line_t line;
-    as_sync_run_t run;
-    const char *inbox;
-} engine_t;
-
-static void engine_open(engine_t *e)
-{
-    memset(e, 0, sizeof(*e));
-    e->line.cmd = "Sync";
-    e->line.device_id = ST_DEV;
-    e->line.device_key = ST_DEV;
-    e->req.pool = unit_pool;
-    e->req.account = ST_ACCT;
-    e->req.line = &e->line;
-    e->req.protocol_version = "14.1";
-    e->req.db = db;
-    e->req.conf = &st_conf;
-    e->req.access = &st_access;
-    e->run.r = &e->req;
-    e->run.dev = ST_DEV;
-    e->run.proto = 141;
-    e->run.global_left = -1;
-    ck_assert_int_eq(as_sync_open_store(&e->req, &e->run.st), APR_SUCCESS);
-    e->inbox = st_folder_id("");
-}
-
 static void coll_req(as_sync_coll_req_t *q, const char *id, const char *key, int window)
 {
     memset(q, 0, sizeof(*q));
