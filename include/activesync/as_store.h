@@ -67,12 +67,19 @@
 #define AS_STORE_ERR_BASE  (APR_OS_START_USERERR + 3100)
 #define AS_STORE_ESPECIAL  (AS_STORE_ERR_BASE + 1)
 #define AS_STORE_ENOPARENT (AS_STORE_ERR_BASE + 2)
+/* replace_item: the item's ETag is no longer the one given (someone else
+ * changed it meanwhile) -> Sync Status 7 (conflict) */
+#define AS_STORE_ECONFLICT (AS_STORE_ERR_BASE + 3)
+/* an operation the folder's class does not have (set_flags on a contact,
+ * replace_item on a mail message ...) */
+#define AS_STORE_ENOTSUP (AS_STORE_ERR_BASE + 4)
 
 #define AS_STORE_FOLDER_ID_MAX 12
 #define AS_STORE_ITEM_ID_MAX   16
 #define AS_STORE_TOKEN_MAX     96
+#define AS_STORE_ETAG_MAX      64
 
-/* EAS FolderSync Type values (MS-ASCMD 2.2.3.186.3) used for mail. */
+/* EAS FolderSync Type values (MS-ASCMD 2.2.3.186.3). */
 typedef enum {
     AS_FOLDER_USER_GENERIC = 1,
     AS_FOLDER_INBOX = 2,
@@ -80,8 +87,41 @@ typedef enum {
     AS_FOLDER_DELETED = 4,
     AS_FOLDER_SENT = 5,
     AS_FOLDER_OUTBOX = 6,
-    AS_FOLDER_USER_MAIL = 12
+    AS_FOLDER_TASKS = 7,    /* default task list */
+    AS_FOLDER_CALENDAR = 8, /* default calendar */
+    AS_FOLDER_CONTACTS = 9, /* default address book */
+    AS_FOLDER_NOTES = 10,   /* default notes */
+    AS_FOLDER_JOURNAL = 11,
+    AS_FOLDER_USER_MAIL = 12,
+    AS_FOLDER_USER_CALENDAR = 13,
+    AS_FOLDER_USER_CONTACTS = 14,
+    AS_FOLDER_USER_TASKS = 15,
+    AS_FOLDER_USER_JOURNAL = 16,
+    AS_FOLDER_USER_NOTES = 17,
+    AS_FOLDER_UNKNOWN = 18,
+    AS_FOLDER_RECIPIENT_CACHE = 19
 } as_folder_type_t;
+
+/* The data class of a folder's items (the Sync Class element). */
+typedef enum {
+    AS_CLASS_EMAIL = 0,
+    AS_CLASS_CONTACTS,
+    AS_CLASS_CALENDAR,
+    AS_CLASS_TASKS,
+    AS_CLASS_NOTES,
+    AS_CLASS_COUNT
+} as_item_class_t;
+
+/* The class of a folder type (types without items of their own: Email). */
+int as_folder_class(int folder_type);
+/* "Email", "Contacts", "Calendar", "Tasks", "Notes"; NULL for another value. */
+const char *as_class_name(int cls);
+/* The class named (as in Sync's Class element), or -1. */
+int as_class_by_name(const char *name);
+/* The default folder type of a class (AS_FOLDER_CONTACTS ...), and the type
+ * of the user-created folders of that class (AS_FOLDER_USER_CONTACTS ...). */
+int as_class_default_type(int cls);
+int as_class_user_type(int cls);
 
 /* Message flags (Maildir info letters in brackets). */
 #define AS_STORE_SEEN     0x01u /* S: EAS Read */
@@ -97,6 +137,7 @@ typedef struct as_store_folder_t {
     const char *name;      /* display name, UTF-8 (last hierarchy level) */
     const char *path;      /* backend's name, e.g. ".Work.Projects" ("" = INBOX); for logs */
     int type;              /* as_folder_type_t */
+    int cls;               /* as_item_class_t of its items (as_folder_class(type)) */
 } as_store_folder_t;
 
 typedef struct as_store_item_t {
@@ -105,6 +146,11 @@ typedef struct as_store_item_t {
     apr_off_t size;   /* bytes of the message file */
     apr_time_t date;  /* internal (received) date: the file's mtime, as Dovecot */
     const char *name; /* backend's name of the file ("cur/1700...:2,S"); for logs */
+    /* Change stamp of the item's content for the classes other than Email
+     * (a digest of the file's bytes, as a CardDAV/CalDAV ETag: an edit that
+     * keeps the size and the mtime's second still changes it); NULL for
+     * mail, whose only changes are its flags.  Opaque, <= AS_STORE_ETAG_MAX. */
+    const char *etag;
 } as_store_item_t;
 
 /* An item opened for reading: the file stays valid even if another program
@@ -185,6 +231,26 @@ typedef struct as_store_ops_t {
      * gone (renamed or removed meanwhile) it resolves the id as open_item. */
     apr_status_t (*open_item_at)(as_store_t *st, const char *folder_id, const char *item_id,
                                  const char *name, apr_pool_t *p, as_store_msg_t **msg);
+
+    /* ---- items of the other classes (contacts, calendar, tasks, notes) ----
+     * Optional (NULL: AS_STORE_ENOTSUP), for folders whose class is not Email.
+     * The data is the item's file as stored (a vCard, an iCalendar object),
+     * written atomically (temporary file, then rename); never a partial file. */
+    /* A new item; *item_id and *etag (either may be NULL) receive its id
+     * and ETag.  name_hint (may be NULL): a UID for the file's name. */
+    apr_status_t (*add_item)(as_store_t *st, const char *folder_id, const char *name_hint,
+                             const void *data, apr_size_t len, apr_pool_t *p, const char **item_id,
+                             const char **etag);
+    /* Replace an item's content, only if its ETag is still if_etag (NULL:
+     * unconditionally); AS_STORE_ECONFLICT when not, APR_ENOENT when gone.
+     * *etag (may be NULL) receives the new ETag. */
+    apr_status_t (*replace_item)(as_store_t *st, const char *folder_id, const char *item_id,
+                                 const char *if_etag, const void *data, apr_size_t len,
+                                 apr_pool_t *p, const char **etag);
+    /* create_folder with the folder's EAS type (FolderCreate's Type): a
+     * collection of that type's class.  NULL: create_folder (mail only). */
+    apr_status_t (*create_folder_typed)(as_store_t *st, const char *parent_id, const char *name,
+                                        int type, apr_pool_t *p, const char **folder_id);
 } as_store_ops_t;
 
 struct as_store_t {
@@ -224,5 +290,16 @@ const char *as_store_strerror(apr_status_t rv, char *buf, apr_size_t bufsize);
 #define as_store_delete_folder(st, id)         ((st)->ops->delete_folder((st), (id)))
 #define as_store_special_folder(st, ty, c, p, id)                                                  \
     ((st)->ops->special_folder((st), (ty), (c), (p), (id)))
+
+/* The collection operations, AS_STORE_ENOTSUP where the backend has none. */
+apr_status_t as_store_add_item(as_store_t *st, const char *folder_id, const char *name_hint,
+                               const void *data, apr_size_t len, apr_pool_t *p,
+                               const char **item_id, const char **etag);
+apr_status_t as_store_replace_item(as_store_t *st, const char *folder_id, const char *item_id,
+                                   const char *if_etag, const void *data, apr_size_t len,
+                                   apr_pool_t *p, const char **etag);
+/* create_folder_typed, or create_folder for a mail type (1, 12). */
+apr_status_t as_store_create_folder_typed(as_store_t *st, const char *parent_id, const char *name,
+                                          int type, apr_pool_t *p, const char **folder_id);
 
 #endif

@@ -115,11 +115,27 @@ apr_status_t as_maildir_path_from_template(apr_pool_t *p, const char *tmpl, cons
 /* ---------------------------------------------------------------------------
  * Opening
  */
-static const as_store_ops_t maildir_ops = {
-    "maildir",        md_list_folders,   md_hierarchy_token, md_get_folder,    md_folder_token,
-    md_watch_paths,   md_list_items,     md_stat_item,       md_open_item,     md_set_flags,
-    md_move_item,     md_delete_item,    md_deliver,         md_create_folder, md_rename_folder,
-    md_delete_folder, md_special_folder, md_open_item_at};
+static const as_store_ops_t maildir_ops = {"maildir",
+                                           md_list_folders,
+                                           md_hierarchy_token,
+                                           md_get_folder,
+                                           md_folder_token,
+                                           md_watch_paths,
+                                           md_list_items,
+                                           md_stat_item,
+                                           md_open_item,
+                                           md_set_flags,
+                                           md_move_item,
+                                           md_delete_item,
+                                           md_deliver,
+                                           md_create_folder,
+                                           md_rename_folder,
+                                           md_delete_folder,
+                                           md_special_folder,
+                                           md_open_item_at,
+                                           NULL,
+                                           NULL,
+                                           NULL};
 
 void as_maildir_names_default(as_maildir_names_t *names)
 {

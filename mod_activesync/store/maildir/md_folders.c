@@ -290,6 +290,7 @@ static as_store_folder_t folder_copy(apr_pool_t *p, const md_folder_t *f)
     c.name = apr_pstrdup(p, f->f.name);
     c.path = apr_pstrdup(p, f->f.path);
     c.type = f->f.type;
+    c.cls = AS_CLASS_EMAIL;
     return c;
 }
 
