@@ -46,9 +46,20 @@
 /* 1 when the request may see mail (email on and a store configured). */
 int as_sync_email_enabled(const as_request_t *req);
 
-/* Open the account's Maildir (creating it when missing).  APR_ENOENT when
- * mail is not enabled for the request (see ACCESS); the handle lives in
- * req->pool. */
+/* The classes other than Email the request may see, as a mask of
+ * (1 << AS_CLASS_CONTACTS) ...: Contacts with the `contacts` option, Calendar,
+ * Tasks and Notes with `pim`, each only once its conversion exists
+ * (as_item_codec.h) and with a collection store configured. */
+unsigned as_sync_collection_classes(const as_request_t *req);
+/* 1 when the request may see a folder at all (mail or another class). */
+int as_sync_store_enabled(const as_request_t *req);
+
+/* Open the account's store: its Maildir (creating it when missing) when
+ * mail is enabled, its collections (contacts, notes ...) when a class of
+ * them is, behind one folder hierarchy (as_store_router.h).  With email off
+ * the mail folders are absent and mail operations find no folder.
+ * APR_ENOENT when the request may see no folder (see ACCESS); the handle
+ * lives in req->pool. */
 apr_status_t as_sync_open_store(const as_request_t *req, as_store_t **st);
 
 /* Split a ServerId "folder:item" (pool copies).  APR_EINVAL unless both

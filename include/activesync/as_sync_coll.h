@@ -44,7 +44,9 @@ typedef struct as_sync_coll_req_t {
     as_mime_bodypref_t prefs[AS_SYNC_MAX_PREFS];
     int nprefs;
     int mime_support;
-    xmlNodePtr commands; /* the client's Commands, NULL: none (or already run) */
+    xmlNodePtr commands;   /* the client's Commands, NULL: none (or already run) */
+    int cls;               /* as_item_class_t of the folder (set by as_sync_collection) */
+    const char *req_class; /* the request's Class element (12.1), NULL when absent */
 } as_sync_coll_req_t;
 
 /* Its reply. */

@@ -25,7 +25,14 @@
  *      no-change Sync/Ping/GetItemEstimate reads only this record.
  *   I  collection item set at N: the items the client has, sorted by id,
  *      AS_SYNC_ITEM_BYTES each (id padded to 16 bytes, flags as 4 bytes):
- *      200 KB for a 10,000-message folder.
+ *      200 KB for a 10,000-message folder.  A collection of another class
+ *      (contacts, notes ...) writes version 2 of the record instead:
+ *      AS_SYNC_ITEM_BYTES_ETAG per item (the same, then the 64-bit digest
+ *      of the item's ETag as the client has it), then the ClientId ->
+ *      item id pairs of its latest client Adds (at most
+ *      AS_SYNC_CLIENTIDS_MAX), so that a resent Add creates nothing twice.
+ *      Mail collections keep version 1: states written before stay
+ *      readable and mean the same.
  *   R  collection reply N: the key it answered (N-1), the reply's
  *      Collection element serialised as XML (bounded by the Sync handler's
  *      reply budget; see as_sync.h) and its undo list (24 bytes per server
@@ -51,8 +58,12 @@
 /* Returned by the put functions: the state changed since it was read. */
 #define AS_SYNC_ESTALE (AS_ERR_BASE + 60)
 
-#define AS_SYNC_KEY_MAX    32 /* "{gggggggg}" + 10 digits + NUL fits */
-#define AS_SYNC_ITEM_BYTES 20
+#define AS_SYNC_KEY_MAX         32 /* "{gggggggg}" + 10 digits + NUL fits */
+#define AS_SYNC_ITEM_BYTES      20
+#define AS_SYNC_ITEM_BYTES_ETAG 28
+/* Client Adds remembered per collection (ClientId -> item id). */
+#define AS_SYNC_CLIENTIDS_MAX 64
+#define AS_SYNC_CLIENTID_MAX  64
 
 /* ---- sync keys ------------------------------------------------------------- */
 
@@ -100,8 +111,18 @@ const as_store_folder_t *as_hier_find(const apr_array_header_t *set, const char 
 
 typedef struct as_sync_item_t {
     char id[AS_STORE_ITEM_ID_MAX + 1];
-    unsigned flags; /* AS_STORE_SEEN | AS_STORE_FLAGGED as the client has them */
+    unsigned flags;    /* AS_STORE_SEEN | AS_STORE_FLAGGED as the client has them */
+    apr_uint64_t etag; /* as_sync_etag_digest() of the ETag the client has (0: mail) */
 } as_sync_item_t;
+
+/* One client Add carried out: its ClientId and the item it made. */
+typedef struct as_sync_clientid_t {
+    const char *client_id;
+    char id[AS_STORE_ITEM_ID_MAX + 1];
+} as_sync_clientid_t;
+
+/* A 64-bit digest of an item's ETag, never 0; 0 for NULL (mail). */
+apr_uint64_t as_sync_etag_digest(const char *etag);
 
 #define AS_SYNC_FLAGS_MASK (AS_STORE_SEEN | AS_STORE_FLAGGED)
 /* In an item's flags: the item broke the device and was never sent (loop
@@ -124,6 +145,12 @@ typedef struct as_coll_state_t {
     /* The item set (sorted by id), loaded by as_coll_get(.., with_items) only. */
     as_sync_item_t *items;
     int items_loaded;
+    /* The items carry ETag digests (a class other than Email; item record
+     * version 2); set by the key-0 Sync of such a collection. */
+    int etags;
+    /* With the items (etags only): as_sync_clientid_t of the latest client
+     * Adds, oldest first; NULL when none. */
+    apr_array_header_t *clientids;
 } as_coll_state_t;
 
 /* Read a collection's state (n == 0 when none); with_items also its item
@@ -145,8 +172,9 @@ apr_status_t as_coll_put(as_db_t *db, const char *account, const char *device, c
 enum { AS_UNDO_ADDED = 1, AS_UNDO_REMOVED, AS_UNDO_FLAGS };
 typedef struct as_sync_undo_t {
     char id[AS_STORE_ITEM_ID_MAX + 1];
-    int kind;       /* AS_UNDO_*: ADDED by the reply, REMOVED by it, FLAGS changed */
-    unsigned flags; /* REMOVED, FLAGS: the item's flags at N-1 */
+    int kind;          /* AS_UNDO_*: ADDED by the reply, REMOVED by it, FLAGS changed */
+    unsigned flags;    /* REMOVED, FLAGS: the item's flags at N-1 */
+    apr_uint64_t etag; /* REMOVED, FLAGS: its ETag digest at N-1 (0: mail) */
 } as_sync_undo_t;
 /* as_coll_put, storing with the reply its undo list (as_sync_undo_t, NULL:
  * none); expect_resends >= 0 also refuses (AS_SYNC_ESTALE) unless the

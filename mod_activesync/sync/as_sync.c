@@ -1,4 +1,4 @@
-/* The sync engine's shared parts: store access, ServerIds, the change probe,
+/* The sync engine's shared parts (store access: as_sync_store.c): ServerIds, the change probe,
  * delta computation, estimates, moves noted by MoveItems, the waiter hook
  * (as_sync.h); the scratch view is in as_sync_scratch.c. */
 #include <stdlib.h>
@@ -10,54 +10,6 @@
 #include "activesync/as_cap.h"
 #include "activesync/as_xml.h"
 #include "activesync/as_sync_engine.h"
-
-/* ---- access and store ---------------------------------------------------------- */
-
-int as_sync_email_enabled(const as_request_t *req)
-{
-    if (!req->conf || !req->conf->maildir_template) {
-        return 0;
-    }
-    return !req->access || req->access->eff.value[AS_OPT_EMAIL];
-}
-
-apr_status_t as_sync_open_store(const as_request_t *req, as_store_t **st)
-{
-    as_maildir_names_t names;
-    const char *root, *err = NULL;
-    apr_status_t rv;
-
-    *st = NULL;
-    if (!as_sync_email_enabled(req)) {
-        return APR_ENOENT;
-    }
-    as_maildir_names_default(&names);
-    if (req->conf->maildir_names.sent) {
-        names.sent = req->conf->maildir_names.sent;
-    }
-    if (req->conf->maildir_names.drafts) {
-        names.drafts = req->conf->maildir_names.drafts;
-    }
-    if (req->conf->maildir_names.trash) {
-        names.trash = req->conf->maildir_names.trash;
-    }
-    if (req->conf->maildir_names.junk) {
-        names.junk = req->conf->maildir_names.junk;
-    }
-    rv = as_maildir_path_from_template(req->pool, req->conf->maildir_template, req->account, &root,
-                                       &err);
-    if (rv != APR_SUCCESS) {
-        as_log(req->log, AS_LOG_MARK, AS_LOG_ERR, rv, "ActiveSyncMaildir for %s: %s", req->account,
-               err ? err : "refused");
-        return rv;
-    }
-    rv = as_maildir_open(req->pool, root, req->account, &names, 1, req->log, st);
-    if (rv != APR_SUCCESS) {
-        as_log(req->log, AS_LOG_MARK, AS_LOG_ERR, rv, "cannot open the Maildir of %s",
-               req->account);
-    }
-    return rv;
-}
 
 /* ---- ids ---------------------------------------------------------------------- */
 
@@ -272,6 +224,7 @@ static apr_status_t note_item(as_db_t *db, apr_pool_t *p, const char *account, c
             memcpy(n, cs.items, sizeof(as_sync_item_t) * cs.nitems);
             apr_cpystrn(n[cs.nitems].id, item, sizeof(n[cs.nitems].id));
             n[cs.nitems].flags = (unsigned)flags & AS_SYNC_FLAGS_MASK;
+            n[cs.nitems].etag = 0;
             cs.items = n;
             cs.nitems++;
             qsort(cs.items, cs.nitems, sizeof(as_sync_item_t), item_cmp);

@@ -2,7 +2,9 @@
  * the device's item set (as_sync_coll_int.h): Change (Read / Flag, with
  * the server-wins conflict check), Delete (to Trash, or removed with
  * DeletesAsMoves 0 or in Trash), Fetch (answered in Responses) and Add
- * (Status 6: Sync does not create mail before 16.0). */
+ * (Status 6: Sync does not create mail before 16.0).  In a collection of
+ * another class (contacts, notes ...) Add and Change carry whole items
+ * (as_sync_client_item.c) and Delete removes the item. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -45,14 +47,32 @@ static void response_failed(client_t *k, const char *what, const char *sid, apr_
                     rv == APR_ENOENT ? AS_SYNC_STATUS_NOTFOUND : AS_SYNC_STATUS_SERVER);
 }
 
-static void client_add(client_t *k, xmlNodePtr cmd)
+/* Add: mail is not created by Sync (Status 6); an item of another class
+ * is (as_sync_client_item.c).  Returns 1 when the set changed. */
+static int client_add(client_t *k, xmlNodePtr cmd)
 {
-    const char *cid = as_sync_text(k->c->r->pool, as_xml_child(cmd, AS_SYNC_AS_NS, "ClientId"));
-    if (cid) {
-        xmlNodePtr e = as_xml_add(responses_of(k), AS_SYNC_AS_NS, "Add", NULL);
-        as_xml_add(e, AS_SYNC_AS_NS, "ClientId", cid);
-        as_sync_add_num(e, AS_SYNC_AS_NS, "Status", AS_SYNC_STATUS_CONVERSION);
+    apr_pool_t *p = k->c->r->pool;
+    const char *cid = as_sync_text(p, as_xml_child(cmd, AS_SYNC_AS_NS, "ClientId"));
+    const char *item = NULL;
+    int status = AS_SYNC_STATUS_CONVERSION;
+    xmlNodePtr e;
+
+    if (cid && strlen(cid) > AS_SYNC_CLIENTID_MAX) {
+        cid = NULL; /* not a ClientId the protocol allows (at most 64 characters) */
+    } else if (cid && k->q->cls != AS_CLASS_EMAIL) {
+        status = as_sync_client_item_add(
+            k->c, k->q, k->set, cid, as_xml_child(cmd, AS_SYNC_AS_NS, "ApplicationData"), &item);
     }
+    if (!cid) {
+        return 0;
+    }
+    e = as_xml_add(responses_of(k), AS_SYNC_AS_NS, "Add", NULL);
+    as_xml_add(e, AS_SYNC_AS_NS, "ClientId", cid);
+    if (item) {
+        as_xml_add(e, AS_SYNC_AS_NS, "ServerId", as_sync_serverid(p, k->q->id, item));
+    }
+    as_sync_add_num(e, AS_SYNC_AS_NS, "Status", status);
+    return 1;
 }
 
 /* folder NULL: the ServerId names no item of this collection. */
@@ -61,14 +81,18 @@ static void client_fetch(client_t *k, const char *sid, const char *folder, const
     xmlNodePtr e = as_xml_add(responses_of(k), AS_SYNC_AS_NS, "Fetch", NULL);
     xmlNodePtr app, st_node;
     unsigned fl;
+    apr_uint64_t etag;
     apr_status_t rv;
 
     as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
     st_node = as_xml_add(e, AS_SYNC_AS_NS, "Status", "1");
     app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
-    rv = folder ? as_sync_item_appdata(k->c, k->q, folder, item, NULL, app, &fl, NULL) : APR_ENOENT;
+    rv = folder ? as_sync_item_appdata(k->c, k->q, folder, item, NULL, app, &fl, &etag, NULL)
+                : APR_ENOENT;
     if (rv != APR_SUCCESS) {
-        xmlNodeSetContent(st_node, BAD_CAST apr_itoa(k->c->r->pool, AS_SYNC_STATUS_NOTFOUND));
+        xmlNodeSetContent(st_node, BAD_CAST apr_itoa(k->c->r->pool,
+                                                     rv == APR_ENOENT ? AS_SYNC_STATUS_NOTFOUND
+                                                                      : AS_SYNC_STATUS_CONVERSION));
         xmlUnlinkNode(app);
         xmlFreeNode(app);
     }
@@ -79,7 +103,9 @@ static void client_delete(client_t *k, const char *sid, const char *folder, cons
                           apr_status_t rv)
 {
     if (rv == APR_SUCCESS) {
-        rv = as_store_delete_item(k->c->st, folder, item, k->q->deletes_as_moves);
+        /* no Deleted Items for the other classes: the item goes */
+        rv = as_store_delete_item(k->c->st, folder, item,
+                                  k->q->cls == AS_CLASS_EMAIL && k->q->deletes_as_moves);
     }
     if (folder) {
         as_cset_remove(k->set, item);
@@ -118,6 +144,14 @@ static void client_change(client_t *k, xmlNodePtr cmd, const char *sid, const ch
     change_values(k->c->r->pool, as_xml_child(cmd, AS_SYNC_AS_NS, "ApplicationData"), &read, &flag);
     if (rv != APR_SUCCESS) {
         response_failed(k, "Change", sid, rv);
+        return;
+    }
+    if (k->q->cls != AS_CLASS_EMAIL) {
+        int status = as_sync_client_item_change(
+            k->c, k->q, set, item, as_xml_child(cmd, AS_SYNC_AS_NS, "ApplicationData"));
+        if (status != AS_SYNC_STATUS_OK) {
+            response_status(k, "Change", sid, status);
+        }
         return;
     }
     if (idx >= 0 && k->q->conflict == 1) {
@@ -165,8 +199,7 @@ int as_sync_client_commands(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cs
             continue;
         }
         if (as_xml_is(cmd, AS_SYNC_AS_NS, "Add")) {
-            changed = 1;
-            client_add(&k, cmd);
+            changed |= client_add(&k, cmd);
             continue;
         }
         sid = as_sync_text(p, as_xml_child(cmd, AS_SYNC_AS_NS, "ServerId"));

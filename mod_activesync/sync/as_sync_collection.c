@@ -51,6 +51,7 @@ static apr_status_t sync_initial(as_sync_run_t *c, const as_sync_coll_req_t *q,
     ns.filter_type = q->filter;
     ns.items = NULL;
     ns.items_loaded = 1;
+    ns.etags = q->cls != AS_CLASS_EMAIL; /* items compared by ETag */
     rv = as_coll_put(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &ns, NULL, 0);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -190,7 +191,7 @@ static apr_status_t store_outcome(as_sync_run_t *c, const as_sync_coll_req_t *q,
     if (!a->client_changed && a->sent == 0) {
         /* nothing either way: the key stays; remember what was seen (and
          * skipped items the device never had, gone now) */
-        ns.items_loaded = a->forgot > 0;
+        ns.items_loaded = a->forgot > 0 || a->set.changed;
         rv = !ns.items_loaded && header_same(&ns, cs)
                  ? APR_SUCCESS
                  : as_coll_put(r->db, r->account, c->dev, q->id, cs->gen, cs->n, &ns, NULL, 0);
@@ -240,6 +241,7 @@ static apr_status_t sync_current(as_sync_run_t *c, const as_sync_coll_req_t *q, 
     }
     as_cset_init(&a.set, &a.cs, r->pool);
     as_sync_coll_head(res, q->key, q->id, AS_SYNC_STATUS_OK);
+    as_sync_coll_declare_ns(res->coll, q->cls);
     /* Responses and Commands are built apart, then placed in order */
     a.scratch = as_xml_add(res->coll, AS_SYNC_AS_NS, "Scratch", NULL);
     if (run_commands) {
@@ -255,20 +257,39 @@ static apr_status_t sync_current(as_sync_run_t *c, const as_sync_coll_req_t *q, 
     return store_outcome(c, q, &a, res);
 }
 
-apr_status_t as_sync_collection(as_sync_run_t *c, const as_sync_coll_req_t *q, int first,
+/* The request of a collection with the folder's class: FilterType is a
+ * mail (and calendar) window, none for contacts and notes. */
+static void class_of_folder(as_sync_run_t *c, const as_sync_coll_req_t *in,
+                            const as_store_folder_t *folder, as_sync_coll_req_t *q)
+{
+    *q = *in;
+    q->cls = folder->cls;
+    if (q->cls != AS_CLASS_EMAIL) {
+        q->filter = 0;
+    }
+    if (q->req_class && as_class_by_name(q->req_class) != q->cls) {
+        as_log(c->r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
+               "Sync: collection %s of %s is %s, the request says %s: the folder's class is used",
+               q->id, c->r->account, as_class_name(q->cls), q->req_class);
+    }
+}
+
+apr_status_t as_sync_collection(as_sync_run_t *c, const as_sync_coll_req_t *in, int first,
                                 as_sync_coll_res_t *res)
 {
     as_request_t *r = c->r;
     const as_store_folder_t *folder = NULL;
+    as_sync_coll_req_t qc, *q = &qc;
     int tries;
 
     memset(res, 0, sizeof(*res));
-    if (!c->st || as_store_get_folder(c->st, q->id, r->pool, &folder) != APR_SUCCESS) {
-        as_sync_coll_head(res, q->key, q->id,
-                          c->st && hierarchy_knows(c, q->id) ? AS_SYNC_STATUS_HIERARCHY
-                                                             : AS_SYNC_STATUS_NOTFOUND);
+    if (!c->st || as_store_get_folder(c->st, in->id, r->pool, &folder) != APR_SUCCESS) {
+        as_sync_coll_head(res, in->key, in->id,
+                          c->st && hierarchy_knows(c, in->id) ? AS_SYNC_STATUS_HIERARCHY
+                                                              : AS_SYNC_STATUS_NOTFOUND);
         return APR_SUCCESS;
     }
+    class_of_folder(c, in, folder, &qc);
     for (tries = 0; tries < SYNC_TRIES; tries++) {
         as_coll_state_t cs;
         apr_status_t rv;

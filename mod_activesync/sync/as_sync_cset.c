@@ -33,12 +33,63 @@ void as_cset_set_flags(as_cset_t *s, const char *id, unsigned flags)
     }
 }
 
-void as_cset_add(as_cset_t *s, const char *id, unsigned flags)
+void as_cset_add(as_cset_t *s, const char *id, unsigned flags, apr_uint64_t etag)
 {
     as_sync_item_t *it = apr_array_push(s->added);
     apr_cpystrn(it->id, id, sizeof(it->id));
     it->flags = flags & (AS_SYNC_FLAGS_MASK | AS_SYNC_SKIPPED);
+    it->etag = etag;
     s->changed = 1;
+}
+
+void as_cset_set_etag(as_cset_t *s, const char *id, apr_uint64_t etag)
+{
+    int k = as_coll_find(s->cs, id);
+    if (k >= 0) {
+        s->cs->items[k].etag = etag;
+        s->changed = 1;
+    }
+}
+
+void as_cset_note_clientid(as_cset_t *s, const char *client_id, const char *id, apr_pool_t *p)
+{
+    as_coll_state_t *cs = s->cs;
+    as_sync_clientid_t *c;
+    if (!cs->clientids) {
+        cs->clientids = apr_array_make(p, 4, sizeof(as_sync_clientid_t));
+    }
+    if (cs->clientids->nelts >= AS_SYNC_CLIENTIDS_MAX) {
+        /* the oldest goes (the record keeps the latest ones only) */
+        memmove(cs->clientids->elts, cs->clientids->elts + sizeof(as_sync_clientid_t),
+                sizeof(as_sync_clientid_t) * (size_t)(cs->clientids->nelts - 1));
+        cs->clientids->nelts--;
+    }
+    c = apr_array_push(cs->clientids);
+    c->client_id = apr_pstrdup(p, client_id);
+    apr_cpystrn(c->id, id, sizeof(c->id));
+    s->changed = 1;
+}
+
+const char *as_cset_clientid_item(const as_cset_t *s, const char *client_id)
+{
+    const apr_array_header_t *a = s->cs->clientids;
+    int i, j;
+    for (i = a ? a->nelts - 1 : -1; i >= 0; i--) {
+        const as_sync_clientid_t *c = &APR_ARRAY_IDX(a, i, as_sync_clientid_t);
+        if (strcmp(c->client_id, client_id)) {
+            continue;
+        }
+        if (as_coll_find(s->cs, c->id) >= 0) {
+            return c->id;
+        }
+        for (j = 0; j < s->added->nelts; j++) {
+            if (!strcmp(APR_ARRAY_IDX(s->added, j, as_sync_item_t).id, c->id)) {
+                return c->id;
+            }
+        }
+        return NULL;
+    }
+    return NULL;
 }
 
 static int item_cmp(const void *a, const void *b)

@@ -54,7 +54,8 @@ static int next_page(as_deltas_t *out, apr_uint32_t pos, int page_max, apr_pool_
     return 1;
 }
 
-/* Compare the set with the listing, O(listing x log set). */
+/* Compare the set with the listing, O(listing x log set): a Change is a
+ * Read/Flag difference for mail, an ETag difference for the other classes. */
 static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p)
 {
     apr_array_header_t *dels, *softs, *changes, *adds;
@@ -79,12 +80,17 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p)
             if (cs->items[k].flags & AS_SYNC_SKIPPED) {
                 if (!inside) {
                     APR_ARRAY_PUSH(out->forget, const char *) = cs->items[k].id;
+                } else if (cs->etags && cs->items[k].etag != as_sync_etag_digest(it->etag)) {
+                    /* an item that could not be sent was edited: try it again */
+                    APR_ARRAY_PUSH(out->forget, const char *) = cs->items[k].id;
+                    push_add(adds, it);
                 }
             } else if (!inside) {
                 d = apr_array_push(softs);
                 d->kind = AS_DELTA_SOFTDELETE;
-            } else if ((cs->items[k].flags & AS_SYNC_FLAGS_MASK) !=
-                       (it->flags & AS_SYNC_FLAGS_MASK)) {
+            } else if (cs->etags ? cs->items[k].etag != as_sync_etag_digest(it->etag)
+                                 : (cs->items[k].flags & AS_SYNC_FLAGS_MASK) !=
+                                       (it->flags & AS_SYNC_FLAGS_MASK)) {
                 d = apr_array_push(changes);
                 d->kind = AS_DELTA_CHANGE;
             }

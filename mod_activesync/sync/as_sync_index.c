@@ -9,9 +9,9 @@
  *
  * How far an initial sync got needs no record: while the folder is
  * unchanged, a device's set that is exactly the first n items of the
- * listing (with their flags) is the sign of a sync in progress, and it is
+ * listing (with their flags and ETags) is the sign of a sync in progress, and it is
  * recognised in O(set) hashing, without comparing ids: each entry keeps
- * the sums of a keyed hash of (id, flags) over every prefix. */
+ * the sums of a keyed hash of (id, flags, ETag digest) over every prefix. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,13 +118,14 @@ static void seed_init(void)
     }
 }
 
-static apr_uint64_t item_hash(const char *id, unsigned flags)
+static apr_uint64_t item_hash(const char *id, unsigned flags, apr_uint64_t etag)
 {
     apr_uint64_t h = 14695981039346656037ULL ^ seed;
     for (; *id; id++) {
         h = (h ^ (unsigned char)*id) * 1099511628211ULL;
     }
     h ^= (apr_uint64_t)flags * 0x9e3779b97f4a7c15ULL;
+    h ^= etag * 0xd6e8feb86659fd93ULL; /* 0 for mail: the sum is as before */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -143,7 +144,8 @@ static as_sync_index_entry_t *entry_build(const char *key, const char *token,
 
     for (i = 0; i < items->nelts; i++) {
         const as_store_item_t *it = &APR_ARRAY_IDX(items, i, as_store_item_t);
-        strs += strlen(it->id) + 1 + (it->name ? strlen(it->name) + 1 : 0);
+        strs += strlen(it->id) + 1 + (it->name ? strlen(it->name) + 1 : 0) +
+                (it->etag ? strlen(it->etag) + 1 : 0);
     }
     bytes += (sizeof(as_store_item_t) + sizeof(apr_uint64_t)) * (apr_size_t)items->nelts +
              sizeof(apr_uint64_t) + strs;
@@ -167,7 +169,13 @@ static as_sync_index_entry_t *entry_build(const char *key, const char *token,
             e->items[i].name = memcpy(s, it->name, l);
             s += l;
         }
-        e->prefix[i + 1] = e->prefix[i] + item_hash(it->id, it->flags & AS_SYNC_FLAGS_MASK);
+        if (it->etag) {
+            l = strlen(it->etag) + 1;
+            e->items[i].etag = memcpy(s, it->etag, l);
+            s += l;
+        }
+        e->prefix[i + 1] = e->prefix[i] + item_hash(it->id, it->flags & AS_SYNC_FLAGS_MASK,
+                                                    as_sync_etag_digest(it->etag));
     }
     e->key = strcpy(s, key);
     strcpy(e->token, token);
@@ -254,7 +262,7 @@ int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *
     }
     for (i = 0; i < cs->nitems; i++) {
         /* a skipped item (AS_SYNC_SKIPPED) never sums like a listed one */
-        sum += item_hash(cs->items[i].id, cs->items[i].flags);
+        sum += item_hash(cs->items[i].id, cs->items[i].flags, cs->items[i].etag);
     }
     return sum == e->prefix[cs->nitems];
 }

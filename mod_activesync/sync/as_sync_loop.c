@@ -59,13 +59,18 @@ static void set_at_previous(as_cset_t *set, as_coll_state_t *cs, const apr_array
         if (u->kind == AS_UNDO_ADDED) {
             as_cset_remove(set, u->id);
         } else if (u->kind == AS_UNDO_REMOVED && as_coll_find(cs, u->id) < 0) {
-            as_cset_add(set, u->id, u->flags);
+            as_cset_add(set, u->id, u->flags, u->etag);
         } else if (u->kind == AS_UNDO_FLAGS) {
             as_cset_set_flags(set, u->id, u->flags);
+            if (u->etag) {
+                as_cset_set_etag(set, u->id, u->etag);
+            }
         }
     }
     if (skip) {
-        as_cset_add(set, skip, AS_SYNC_SKIPPED);
+        /* with the ETag it had: a later edit of it is tried afresh */
+        int k = as_coll_find(cs, skip);
+        as_cset_add(set, skip, AS_SYNC_SKIPPED, k >= 0 ? cs->items[k].etag : 0);
     }
     as_cset_rebase(set, p);
 }

@@ -45,4 +45,11 @@ int as_rec_read(DB *dbp, DB_TXN *txn, const char *key, size_t kl, apr_pool_t *p,
 int as_rec_check_expected(DB *dbp, DB_TXN *txn, const char *key, size_t kl, apr_uint32_t gen,
                           apr_uint32_t n);
 
+/* The item set record (I), version 1 (mail) or 2 (st->etags), and the
+ * undo list of a reply record (as_syncrec_items.c). */
+void as_rec_items_encode(wbuf_t *b, const as_coll_state_t *st);
+int as_rec_items_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll_state_t *out);
+void as_rec_undo_encode(wbuf_t *b, const apr_array_header_t *undo);
+int as_rec_undo_decode(rbuf_t *b, apr_pool_t *p, apr_array_header_t **undo);
+
 #endif

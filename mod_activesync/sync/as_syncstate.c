@@ -11,8 +11,6 @@
 
 #include "as_syncrec.h"
 
-#define UNDO_BYTES (AS_STORE_ITEM_ID_MAX + 8)
-
 /* ---- sync keys ---------------------------------------------------------------- */
 
 const char *as_synckey_format(apr_pool_t *p, apr_uint32_t gen, apr_uint32_t n)
@@ -298,35 +296,6 @@ static int coll_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
 
-static int items_decode(const unsigned char *v, size_t vl, apr_pool_t *p, as_coll_state_t *out)
-{
-    rbuf_t b = {v, vl, 0, 0};
-    apr_uint32_t n, i;
-    if (vl < 1 || v[0] != REC_VERSION) {
-        return AS_DB_ECORRUPT;
-    }
-    b.pos = 1;
-    if (as_rec_get_u32(&b) != out->n) {
-        return AS_DB_ECORRUPT;
-    }
-    n = as_rec_get_u32(&b);
-    /* as_coll_find answers an int index */
-    if (b.bad || n != out->nitems || n > (apr_uint32_t)INT_MAX ||
-        (vl - b.pos) != (size_t)n * AS_SYNC_ITEM_BYTES) {
-        return AS_DB_ECORRUPT;
-    }
-    out->items = apr_pcalloc(p, sizeof(as_sync_item_t) * (n ? n : 1));
-    for (i = 0; i < n; i++) {
-        const unsigned char *r = v + b.pos + (size_t)i * AS_SYNC_ITEM_BYTES;
-        memcpy(out->items[i].id, r, AS_STORE_ITEM_ID_MAX);
-        out->items[i].id[AS_STORE_ITEM_ID_MAX] = '\0';
-        out->items[i].flags =
-            (unsigned)r[16] << 24 | (unsigned)r[17] << 16 | (unsigned)r[18] << 8 | r[19];
-    }
-    out->items_loaded = 1;
-    return 0;
-}
-
 static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
 {
     coll_baton_t *cb = baton;
@@ -349,7 +318,7 @@ static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc == DB_NOTFOUND) {
         return AS_DB_ECORRUPT;
     }
-    return rc ? rc : items_decode(v, vl, cb->p, cb->out);
+    return rc ? rc : as_rec_items_decode(v, vl, cb->p, cb->out);
 }
 
 apr_status_t as_coll_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
@@ -393,20 +362,9 @@ static int reply_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     if (cb->reply_undo) {
         *cb->reply_undo = NULL;
     }
-    if (!b.bad && cb->reply_undo && b.len - b.pos >= 4) {
-        apr_uint32_t i, n = as_rec_get_u32(&b);
-        if (n > (apr_uint32_t)(INT_MAX - 1) || b.len - b.pos != (size_t)n * UNDO_BYTES) {
-            return AS_DB_ECORRUPT;
-        }
-        *cb->reply_undo = apr_array_make(cb->p, (int)n + 1, sizeof(as_sync_undo_t));
-        for (i = 0; i < n; i++) {
-            as_sync_undo_t *u = apr_array_push(*cb->reply_undo);
-            memcpy(u->id, b.d + b.pos, AS_STORE_ITEM_ID_MAX);
-            u->id[AS_STORE_ITEM_ID_MAX] = '\0';
-            b.pos += AS_STORE_ITEM_ID_MAX;
-            u->kind = (int)as_rec_get_u32(&b);
-            u->flags = as_rec_get_u32(&b);
-        }
+    if (!b.bad && cb->reply_undo && b.len - b.pos >= 4 &&
+        as_rec_undo_decode(&b, cb->p, cb->reply_undo) != 0) {
+        return AS_DB_ECORRUPT;
     }
     return b.bad ? AS_DB_ECORRUPT : 0;
 }
@@ -477,18 +435,8 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
         return b.oom ? ENOMEM : rc;
     }
     if (st->items_loaded) {
-        apr_uint32_t i;
         b.len = 0;
-        as_rec_put(&b, "\001", 1);
-        as_rec_put_u32(&b, st->n);
-        as_rec_put_u32(&b, st->nitems);
-        for (i = 0; i < st->nitems; i++) {
-            char id[AS_STORE_ITEM_ID_MAX];
-            memset(id, 0, sizeof(id));
-            memcpy(id, st->items[i].id, strnlen(st->items[i].id, AS_STORE_ITEM_ID_MAX));
-            as_rec_put(&b, id, sizeof(id));
-            as_rec_put_u32(&b, st->items[i].flags);
-        }
+        as_rec_items_encode(&b, st);
         if (b.oom || (rc = as_db_put(dbp, txn, cb->ikey, cb->ikl, b.d, b.len)) != 0) {
             free(b.d);
             return b.oom ? ENOMEM : rc;
@@ -500,17 +448,7 @@ static int coll_put_fn(as_db_t *db, DB_TXN *txn, void *baton)
         as_rec_put_u32(&b, st->n);
         as_rec_put_str(&b, cb->xml, cb->xml_len);
         if (cb->undo) {
-            int i;
-            as_rec_put_u32(&b, (apr_uint32_t)cb->undo->nelts);
-            for (i = 0; i < cb->undo->nelts; i++) {
-                const as_sync_undo_t *u = &APR_ARRAY_IDX(cb->undo, i, as_sync_undo_t);
-                char id[AS_STORE_ITEM_ID_MAX];
-                memset(id, 0, sizeof(id));
-                memcpy(id, u->id, strnlen(u->id, AS_STORE_ITEM_ID_MAX));
-                as_rec_put(&b, id, sizeof(id));
-                as_rec_put_u32(&b, (apr_uint32_t)u->kind);
-                as_rec_put_u32(&b, u->flags);
-            }
+            as_rec_undo_encode(&b, cb->undo);
         }
         if (b.oom || (rc = as_db_put(dbp, txn, cb->rkey, cb->rkl, b.d, b.len)) != 0) {
             free(b.d);

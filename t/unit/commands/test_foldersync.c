@@ -204,7 +204,7 @@ START_TEST(state_records)
 {
     apr_uint32_t g, n;
     as_coll_state_t cs, rd;
-    as_sync_item_t items[3] = {{"a1", 1}, {"b2", 2}, {"c3", 3}};
+    as_sync_item_t items[3] = {{"a1", 1, 0}, {"b2", 2, 0}, {"c3", 3, 0}};
     const char *xml;
     apr_size_t len;
 

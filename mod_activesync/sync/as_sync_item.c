@@ -1,0 +1,87 @@
+/* Items of the classes other than Email in a Sync reply (as_sync_coll_int.h):
+ * the stored file read whole (bounded) and converted by its class's codec
+ * (as_item_codec.h), and the namespaces such a reply declares. */
+#include <apr_strings.h>
+
+#include "activesync/as_item_codec.h"
+
+#include "as_sync_coll_int.h"
+
+apr_status_t as_sync_read_item(as_store_msg_t *msg, apr_pool_t *p, char **data, apr_size_t *len)
+{
+    apr_size_t got = 0;
+    apr_status_t rv;
+
+    if (msg->item.size < 0 || msg->item.size > AS_SYNC_ITEM_MAX) {
+        return APR_EINVAL; /* too big to be an item of these classes */
+    }
+    *len = (apr_size_t)msg->item.size;
+    *data = apr_palloc(p, *len + 1);
+    rv = *len ? apr_file_read_full(msg->file, *data, *len, &got) : APR_SUCCESS;
+    if (rv == APR_EOF) {
+        rv = APR_SUCCESS; /* shorter than listed: rewritten meanwhile, take what is there */
+    }
+    *len = got;
+    (*data)[got] = '\0';
+    return rv;
+}
+
+apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t *q,
+                                      const char *folder, const char *item, const char *name,
+                                      xmlNodePtr appdata, apr_uint64_t *etag, apr_off_t *size)
+{
+    const as_item_codec_t *codec = as_item_codec(q->cls);
+    apr_pool_t *sp;
+    as_store_msg_t *msg = NULL;
+    as_item_opts_t o;
+    char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (!codec) {
+        return AS_STORE_ENOTSUP;
+    }
+    apr_pool_create(&sp, c->r->pool);
+    rv = as_store_open_item_at(c->st, folder, item, name, sp, &msg);
+    if (rv == APR_SUCCESS) {
+        rv = as_sync_read_item(msg, sp, &data, &len);
+    }
+    if (rv == APR_SUCCESS) {
+        o.protocol = c->proto;
+        o.prefs = q->nprefs ? q->prefs : NULL;
+        o.nprefs = q->nprefs;
+        o.log = c->r->log;
+        rv = codec->to_eas(data, len, &o, appdata, sp);
+        if (rv != APR_SUCCESS) {
+            as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, rv,
+                   "Sync: item %s:%s (%s) of %s is not a readable %s item: not sent", folder, item,
+                   msg->item.name ? msg->item.name : "?", c->r->account, as_class_name(q->cls));
+            rv = APR_EINVAL;
+        }
+        *etag = as_sync_etag_digest(msg->item.etag);
+        if (size) {
+            *size = (apr_off_t)len;
+        }
+    } else if (rv != APR_ENOENT) {
+        as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, rv, "Sync: item %s:%s of %s not read",
+               folder, item, c->r->account);
+        rv = APR_EINVAL;
+    }
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+void as_sync_coll_declare_ns(xmlNodePtr coll, int cls)
+{
+    static const char *const ns[][2] = {
+        {NULL, NULL},        {"Contacts:", "contacts"}, {"Calendar:", "calendar"},
+        {"Tasks:", "tasks"}, {"Notes:", "notes"},
+    };
+    if (cls <= AS_CLASS_EMAIL || cls >= AS_CLASS_COUNT) {
+        return;
+    }
+    xmlNewNs(coll, BAD_CAST ns[cls][0], BAD_CAST ns[cls][1]);
+    if (cls == AS_CLASS_CONTACTS) {
+        xmlNewNs(coll, BAD_CAST "Contacts2:", BAD_CAST "contacts2");
+    }
+}
