@@ -7,6 +7,7 @@
 #ifndef AS_SYNC_COLL_H
 #define AS_SYNC_COLL_H
 
+#include "as_item_codec.h"
 #include "as_mime.h"
 #include "as_sync.h"
 
@@ -44,9 +45,11 @@ typedef struct as_sync_coll_req_t {
     as_mime_bodypref_t prefs[AS_SYNC_MAX_PREFS];
     int nprefs;
     int mime_support;
-    xmlNodePtr commands;   /* the client's Commands, NULL: none (or already run) */
-    int cls;               /* as_item_class_t of the folder (set by as_sync_collection) */
-    const char *req_class; /* the request's Class element (12.1), NULL when absent */
+    xmlNodePtr commands; /* the client's Commands, NULL: none (or already run) */
+    /* set by as_sync_collection from the folder: */
+    int cls;                      /* as_item_class_t of its items */
+    const as_item_codec_t *codec; /* their conversion (NULL for Email) */
+    const char *req_class;        /* the request's Class element (12.1), NULL when absent */
 } as_sync_coll_req_t;
 
 /* Its reply. */
@@ -65,6 +68,8 @@ typedef struct as_sync_run_t {
     int global_left;    /* items the request's WindowSize still allows; -1: no limit */
     as_hier_state_t hs; /* the device's hierarchy, loaded on demand */
     int hs_loaded;
+    /* The conversion of a class; NULL: as_item_codec() (tests give their own). */
+    const as_item_codec_t *(*codec_of)(int cls);
 } as_sync_run_t;
 
 /* Sync one collection into res (the caller frees it with

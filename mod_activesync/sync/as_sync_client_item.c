@@ -40,7 +40,7 @@ static int status_of(apr_status_t rv)
 int as_sync_client_item_add(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
                             const char *client_id, xmlNodePtr appdata, const char **item)
 {
-    const as_item_codec_t *codec = as_item_codec(q->cls);
+    const as_item_codec_t *codec = q->codec;
     apr_pool_t *p = c->r->pool;
     const char *id = NULL, *etag = NULL, *uid;
     char *data = NULL;
@@ -96,7 +96,7 @@ static apr_status_t read_current(as_sync_run_t *c, const char *folder, const cha
 int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
                                const char *item, xmlNodePtr appdata)
 {
-    const as_item_codec_t *codec = as_item_codec(q->cls);
+    const as_item_codec_t *codec = q->codec;
     apr_pool_t *p = c->r->pool;
     int idx = as_coll_find(set->cs, item);
     const char *etag = NULL, *new_etag = NULL;

@@ -264,6 +264,7 @@ static void class_of_folder(as_sync_run_t *c, const as_sync_coll_req_t *in,
 {
     *q = *in;
     q->cls = folder->cls;
+    q->codec = c->codec_of ? c->codec_of(q->cls) : as_item_codec(q->cls);
     if (q->cls != AS_CLASS_EMAIL) {
         q->filter = 0;
     }

@@ -30,7 +30,7 @@ apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t
                                       const char *folder, const char *item, const char *name,
                                       xmlNodePtr appdata, apr_uint64_t *etag, apr_off_t *size)
 {
-    const as_item_codec_t *codec = as_item_codec(q->cls);
+    const as_item_codec_t *codec = q->codec;
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
     as_item_opts_t o;
