@@ -49,4 +49,12 @@ apr_status_t as_collections_open(apr_pool_t *p, const char *root, const char *ac
                                  unsigned classes, int create, const as_logger_t *log,
                                  as_store_t **store);
 
+/* The longest wait for Radicale's storage lock before a write gives up
+ * with APR_TIMEUP (default 30 s).  The lock is `.Radicale.lock` in the
+ * storage folder: for ROOT = STORAGE/collection-root/USER (Radicale's own
+ * layout) that is STORAGE, otherwise the parent of ROOT. */
+void as_collections_set_lock_wait(as_store_t *store, apr_interval_time_t wait);
+/* Path of that lock file (tests, logs). */
+const char *as_collections_lock_path(const as_store_t *store);
+
 #endif

@@ -237,7 +237,9 @@ typedef struct as_store_ops_t {
      * The data is the item's file as stored (a vCard, an iCalendar object),
      * written atomically (temporary file, then rename); never a partial file. */
     /* A new item; *item_id and *etag (either may be NULL) receive its id
-     * and ETag.  name_hint (may be NULL): a UID for the file's name. */
+     * and ETag.  name_hint (may be NULL): a UID for the file's name;
+     * APR_EEXIST when the folder already has the item of that UID.
+     * APR_EINVAL: data not an item of the folder's class, or too large. */
     apr_status_t (*add_item)(as_store_t *st, const char *folder_id, const char *name_hint,
                              const void *data, apr_size_t len, apr_pool_t *p, const char **item_id,
                              const char **etag);
