@@ -2,9 +2,16 @@
 #include <stddef.h>
 
 #include "activesync/as_item_codec.h"
+#include "as_item_int.h"
 
 const as_item_codec_t *as_item_codec(int cls)
 {
-    (void)cls; /* no class other than Email is served yet */
-    return NULL;
+    switch (cls) {
+    case AS_CLASS_CONTACTS:
+        return &as_contact_codec;
+    case AS_CLASS_NOTES:
+        return &as_note_codec;
+    default:
+        return NULL; /* Email has the MIME conversion; calendar and tasks come later */
+    }
 }

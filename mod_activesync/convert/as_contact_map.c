@@ -1,0 +1,336 @@
+/* Contacts: which vCard property holds which EAS field (as_contact_int.h).
+ * New properties are written the way evolution-data-server writes them
+ * (X-EVOLUTION-* for what vCard 3.0 has no property for), and the forms
+ * other programs write (vCard 4.0 RELATED and ANNIVERSARY, Outlook's
+ * X-MS-*, Apple's X-PHONETIC-*) are read as well. */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include "as_contact_int.h"
+
+const contact_phone_t contact_phones[] = {
+    {NS_CONTACTS, "BusinessPhoneNumber", TEL_BUSINESS, 0, "WORK,VOICE"},
+    {NS_CONTACTS, "Business2PhoneNumber", TEL_BUSINESS, 1, "WORK,VOICE"},
+    {NS_CONTACTS, "HomePhoneNumber", TEL_HOME, 0, "HOME,VOICE"},
+    {NS_CONTACTS, "Home2PhoneNumber", TEL_HOME, 1, "HOME,VOICE"},
+    {NS_CONTACTS, "MobilePhoneNumber", TEL_MOBILE, 0, "CELL"},
+    {NS_CONTACTS, "CarPhoneNumber", TEL_CAR, 0, "CAR"},
+    {NS_CONTACTS, "PagerNumber", TEL_PAGER, 0, "PAGER"},
+    {NS_CONTACTS, "RadioPhoneNumber", TEL_RADIO, 0, "X-EVOLUTION-RADIO"},
+    {NS_CONTACTS, "BusinessFaxNumber", TEL_BFAX, 0, "WORK,FAX"},
+    {NS_CONTACTS, "HomeFaxNumber", TEL_HFAX, 0, "HOME,FAX"},
+    {NS_CONTACTS, "AssistantPhoneNumber", TEL_ASSISTANT, 0, "X-EVOLUTION-ASSISTANT"},
+    {NS_CONTACTS2, "CompanyMainPhone", TEL_COMPANY, 0, "X-EVOLUTION-COMPANY"},
+    {NS_CONTACTS2, "MMS", TEL_MMS, 0, "X-MMS"},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+const contact_adr_t contact_adrs[ADR_CLASSES] = {
+    {"Business", "WORK"},
+    {"Home", "HOME"},
+    {"Other", "OTHER"},
+};
+const char *const contact_adr_parts[5] = {"Street", "City", "State", "PostalCode", "Country"};
+
+const contact_single_t contact_singles[CONTACT_SINGLES] = {
+    {NS_CONTACTS, "YomiFirstName", {"X-PHONETIC-FIRST-NAME"}, 0},
+    {NS_CONTACTS, "YomiLastName", {"X-PHONETIC-LAST-NAME"}, 0},
+    {NS_CONTACTS, "YomiCompanyName", {"X-PHONETIC-ORG"}, 0},
+    {NS_CONTACTS2, "NickName", {"NICKNAME"}, 0},
+    {NS_CONTACTS, "JobTitle", {"TITLE"}, 0},
+    {NS_CONTACTS, "OfficeLocation", {"X-EVOLUTION-OFFICE", "X-MS-OFFICELOCATION"}, 0},
+    {NS_CONTACTS2, "ManagerName", {"X-EVOLUTION-MANAGER", "X-MANAGER", "X-MS-MANAGER"}, 0},
+    {NS_CONTACTS, "AssistantName", {"X-EVOLUTION-ASSISTANT", "X-ASSISTANT", "X-MS-ASSISTANT"}, 0},
+    {NS_CONTACTS, "Spouse", {"X-EVOLUTION-SPOUSE", "X-SPOUSE", "X-MS-SPOUSE", "RELATED;spouse"}, 0},
+    {NS_CONTACTS, "WebPage", {"URL"}, 0},
+    {NS_CONTACTS, "Birthday", {"BDAY"}, 1},
+    {NS_CONTACTS,
+     "Anniversary",
+     {"X-EVOLUTION-ANNIVERSARY", "ANNIVERSARY", "X-ANNIVERSARY", "X-MS-ANNIVERSARY"},
+     1},
+    {NS_CONTACTS2, "CustomerId", {"X-EAS-CUSTOMER-ID"}, 0},
+    {NS_CONTACTS2, "GovernmentId", {"X-EAS-GOVERNMENT-ID"}, 0},
+    {NS_CONTACTS2, "AccountName", {"X-EAS-ACCOUNT-NAME"}, 0},
+};
+
+const char *const contact_child_names[] = {"X-CHILD", "X-MS-CHILD", "RELATED;child", NULL};
+
+/* N: family; given; additional; prefix; suffix.  ORG: name; unit. */
+const contact_part_t contact_n_parts[5] = {
+    {NS_CONTACTS, "LastName", 0}, {NS_CONTACTS, "FirstName", 1}, {NS_CONTACTS, "MiddleName", 2},
+    {NS_CONTACTS, "Title", 3},    {NS_CONTACTS, "Suffix", 4},
+};
+const contact_part_t contact_org_parts[2] = {
+    {NS_CONTACTS, "CompanyName", 0},
+    {NS_CONTACTS, "Department", 1},
+};
+
+/* IM properties: RFC 4770 IMPP and the older per-service ones. */
+static const char *const im_names[] = {
+    "IMPP",    "X-JABBER",      "X-AIM",    "X-ICQ",      "X-MSN",       "X-YAHOO",
+    "X-SKYPE", "X-GOOGLE-TALK", "X-MATRIX", "X-GADUGADU", "X-GROUPWISE", NULL,
+};
+
+static int has_token(const char *list, const char *tok)
+{
+    size_t n = strlen(tok);
+    while (list && *list) {
+        const char *e = strchr(list, ',');
+        size_t l = e ? (size_t)(e - list) : strlen(list);
+        if (l == n && !strncasecmp(list, tok, n)) {
+            return 1;
+        }
+        list = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+int contact_has_type(EVCardAttribute *a, const char *type)
+{
+    GList *p, *v;
+    for (p = e_vcard_attribute_get_params(a); p; p = p->next) {
+        const char *name = e_vcard_attribute_param_get_name(p->data);
+        int is_type = name && !strcasecmp(name, "TYPE");
+        if (name && !is_type && !strcasecmp(name, type)) {
+            return 1; /* vCard 2.1 "TEL;WORK" kept as a bare parameter */
+        }
+        for (v = is_type ? e_vcard_attribute_param_get_values(p->data) : NULL; v; v = v->next) {
+            if (has_token(v->data, type)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int contact_attr_is(EVCardAttribute *a, const char *spec)
+{
+    const char *name = e_vcard_attribute_get_name(a), *semi = strchr(spec, ';');
+    size_t n = semi ? (size_t)(semi - spec) : strlen(spec);
+    if (!name || strlen(name) != n || strncasecmp(name, spec, n)) {
+        return 0;
+    }
+    return !semi || contact_has_type(a, semi + 1);
+}
+
+int contact_is_im(EVCardAttribute *a)
+{
+    int i;
+    for (i = 0; im_names[i]; i++) {
+        if (contact_attr_is(a, im_names[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *contact_value(apr_pool_t *p, EVCardAttribute *a)
+{
+    GList *v;
+    const char *s = NULL;
+    for (v = a ? e_vcard_attribute_get_values(a) : NULL; v; v = v->next) {
+        s = s ? apr_pstrcat(p, s, ";", (const char *)v->data, NULL)
+              : apr_pstrdup(p, v->data ? (const char *)v->data : "");
+    }
+    return s;
+}
+
+const char *contact_component(apr_pool_t *p, EVCardAttribute *a, int i)
+{
+    GList *v = a ? g_list_nth(e_vcard_attribute_get_values(a), (guint)i) : NULL;
+    return v && v->data ? apr_pstrdup(p, v->data) : "";
+}
+
+static int tel_class(EVCardAttribute *a)
+{
+    int work = contact_has_type(a, "WORK"), home = contact_has_type(a, "HOME");
+    static const char *const other[] = {"ISDN",
+                                        "VIDEO",
+                                        "BBS",
+                                        "MODEM",
+                                        "TEXTPHONE",
+                                        "TEXT",
+                                        "X-EVOLUTION-CALLBACK",
+                                        "X-EVOLUTION-TELEX",
+                                        "X-EVOLUTION-TTYTDD",
+                                        NULL};
+    int i;
+
+    if (contact_has_type(a, "FAX")) {
+        return work && !home ? TEL_BFAX : TEL_HFAX;
+    }
+    if (contact_has_type(a, "PAGER")) {
+        return TEL_PAGER;
+    }
+    if (contact_has_type(a, "CAR")) {
+        return TEL_CAR;
+    }
+    if (contact_has_type(a, "X-EVOLUTION-RADIO") || contact_has_type(a, "RADIO")) {
+        return TEL_RADIO;
+    }
+    if (contact_has_type(a, "X-EVOLUTION-ASSISTANT") || contact_has_type(a, "ASSISTANT")) {
+        return TEL_ASSISTANT;
+    }
+    if (contact_has_type(a, "X-EVOLUTION-COMPANY") || contact_has_type(a, "MAIN")) {
+        return TEL_COMPANY;
+    }
+    if (contact_has_type(a, "X-MMS") || contact_has_type(a, "MMS")) {
+        return TEL_MMS;
+    }
+    if (contact_has_type(a, "CELL") || contact_has_type(a, "MOBILE") ||
+        contact_has_type(a, "IPHONE")) {
+        return TEL_MOBILE;
+    }
+    if (work) {
+        return TEL_BUSINESS;
+    }
+    for (i = 0; other[i]; i++) {
+        if (contact_has_type(a, other[i])) {
+            return -1; /* kinds EAS has no field for: left alone */
+        }
+    }
+    return TEL_HOME; /* HOME, VOICE, OTHER or no type */
+}
+
+static int adr_class(EVCardAttribute *a)
+{
+    if (contact_has_type(a, "WORK")) {
+        return ADR_BUSINESS;
+    }
+    return contact_has_type(a, "HOME") ? ADR_HOME : ADR_OTHER;
+}
+
+static void view_single(EVCardAttribute *a, contact_view_t *v)
+{
+    int i, k;
+    for (i = 0; i < CONTACT_SINGLES; i++) {
+        for (k = 0; !v->single[i] && contact_singles[i].names[k]; k++) {
+            if (contact_attr_is(a, contact_singles[i].names[k])) {
+                v->single[i] = a;
+                return;
+            }
+        }
+    }
+}
+
+static void view_slot(EVCardAttribute **slots, int n, EVCardAttribute *a)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!slots[i]) {
+            slots[i] = a;
+            return;
+        }
+    }
+}
+
+void contact_view(EVCard *vc, contact_view_t *v)
+{
+    GList *l;
+    memset(v, 0, sizeof *v);
+    for (l = e_vcard_get_attributes(vc); l; l = l->next) {
+        EVCardAttribute *a = l->data;
+        const char *name = e_vcard_attribute_get_name(a);
+        int c;
+        if (!name) {
+            continue;
+        }
+#define FIRST(field, prop)                                                                         \
+    if (!strcasecmp(name, prop)) {                                                                 \
+        v->field = v->field ? v->field : a;                                                        \
+        continue;                                                                                  \
+    }
+        FIRST(n, "N")
+        FIRST(org, "ORG")
+        FIRST(fn, "FN")
+        FIRST(fileas, "X-EVOLUTION-FILE-AS")
+        FIRST(note, "NOTE")
+        FIRST(photo, "PHOTO")
+#undef FIRST
+        if (!strcasecmp(name, "EMAIL")) {
+            view_slot(v->email, CONTACT_EMAILS, a);
+        } else if (!strcasecmp(name, "TEL")) {
+            if ((c = tel_class(a)) >= 0) {
+                view_slot(v->tel[c], c == TEL_BUSINESS || c == TEL_HOME ? TEL_SLOTS : 1, a);
+            }
+        } else if (!strcasecmp(name, "ADR")) {
+            view_slot(&v->adr[adr_class(a)], 1, a);
+        } else if (contact_is_im(a)) {
+            view_slot(v->im, CONTACT_IMS, a);
+        } else {
+            view_single(a, v);
+        }
+    }
+}
+
+const char *contact_photo_b64(apr_pool_t *p, EVCardAttribute *a)
+{
+    const char *v = contact_value(p, a), *enc;
+    GList *dec, *pl;
+    gchar *b64;
+    const char *out;
+
+    if (!v || !*v) {
+        return NULL;
+    }
+    if (!strncasecmp(v, "data:", 5)) {
+        /* vCard 4.0: data:image/jpeg;base64,... */
+        gsize n = 0;
+        guchar *bin;
+        enc = strstr(v, ";base64,");
+        if (!enc || !enc[8]) {
+            return NULL;
+        }
+        bin = g_base64_decode(enc + 8, &n);
+        b64 = n ? g_base64_encode(bin, n) : NULL;
+        g_free(bin);
+        out = b64 ? apr_pstrdup(p, b64) : NULL;
+        g_free(b64);
+        return out;
+    }
+    pl = e_vcard_attribute_get_param(a, "ENCODING");
+    if (!contact_has_type(a, "BASE64") &&
+        !(pl && pl->data && (!strcasecmp(pl->data, "b") || !strcasecmp(pl->data, "BASE64")))) {
+        return NULL; /* a URI: not fetched */
+    }
+    /* re-encoded: no line breaks or blanks from the file */
+    dec = e_vcard_attribute_get_values_decoded(a);
+    if (!dec || !dec->data || ((GString *)dec->data)->len == 0) {
+        return NULL;
+    }
+    b64 = g_base64_encode((const guchar *)((GString *)dec->data)->str, ((GString *)dec->data)->len);
+    out = apr_pstrdup(p, b64);
+    g_free(b64);
+    return out;
+}
+
+EVCard *contact_parse(const char *data, apr_size_t len)
+{
+    const char *s = data, *end = data + len;
+    EVCard *vc;
+    char *copy;
+
+    if (!data || len == 0 || len > AS_ITEM_MAX_BYTES) {
+        return NULL;
+    }
+    if (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
+        s += 3; /* a byte order mark */
+    }
+    while (s < end && isspace((unsigned char)*s)) {
+        s++;
+    }
+    if ((apr_size_t)(end - s) < 11 || strncasecmp(s, "BEGIN:VCARD", 11) != 0) {
+        return NULL;
+    }
+    copy = g_strndup(s, (gsize)(end - s)); /* ends at a NUL byte inside, if any */
+    vc = e_vcard_new_from_string(copy);
+    g_free(copy);
+    if (vc && !e_vcard_get_attributes(vc)) {
+        g_object_unref(vc);
+        vc = NULL;
+    }
+    return vc;
+}
