@@ -4,6 +4,7 @@
 #ifndef AS_SYNC_ENGINE_H
 #define AS_SYNC_ENGINE_H
 
+#include "as_item_codec.h"
 #include "as_mime.h"
 #include "as_sync.h"
 
@@ -110,6 +111,17 @@ long as_sync_number(apr_pool_t *p, xmlNodePtr n, long def, long max);
 void as_sync_mime_opts(as_mime_opts_t *o, const char *folder, const char *item,
                        const as_store_item_t *it, int proto, const as_mime_bodypref_t *prefs,
                        int nprefs, int mime_support, const as_logger_t *log);
+
+/* An item of a class other than Email converted by codec into appdata
+ * (Sync's ApplicationData, ItemOperations' Properties): the stored file
+ * read whole (at most 16 MB), the digest of its ETag (may be NULL) and its
+ * size (may be NULL).  APR_ENOENT: gone; APR_EINVAL: not readable as an item
+ * of the class (logged); AS_STORE_ENOTSUP: codec NULL.  name: its name in
+ * a listing, tried first (NULL: none). */
+apr_status_t as_sync_item_to_eas(as_store_t *st, const as_item_codec_t *codec, const char *folder,
+                                 const char *item, const char *name, const as_item_opts_t *o,
+                                 xmlNodePtr appdata, apr_pool_t *p, apr_uint64_t *etag,
+                                 apr_off_t *size);
 
 /* ---- parking light (Ping, Sync with Wait) ---- */
 

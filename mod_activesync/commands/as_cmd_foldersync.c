@@ -1,5 +1,6 @@
 /* FolderSync, FolderCreate, FolderUpdate, FolderDelete (MS-ASCMD 2.2.1.3-6)
- * for the mail folders of the account's Maildir.
+ * for the account's folders: the mail folders of its Maildir and its
+ * collections (contacts, notes ...), one hierarchy (as_sync_open_store).
  *
  * State (as_syncstate.h, record H per (account, device)): the hierarchy key
  * "{gen}N", the folder set the device has at N and at N-1, the hierarchy
@@ -22,16 +23,20 @@
  *   other              Status 9 (the device restarts at 0).
  *   Reply: FolderSync{Status, SyncKey, Changes{Count, Update*, Delete*, Add*}}.
  * FolderCreate{SyncKey, ParentId, DisplayName, Type}: mail folders (Type 1
- *   or 12); Status 1 + SyncKey + ServerId; 2 exists, 3 a special name, 5
- *   parent not found, 9 key, 10 malformed (also: another Type), 6 server
- *   error.
+ *   or 12) in the Maildir, calendar/contacts/tasks/notes folders (13, 14,
+ *   15, 17) as collections (as_store_create_folder_typed); Status 1 +
+ *   SyncKey + ServerId; 2 exists, 3 a special name, 5 parent not found, 9
+ *   key, 10 malformed (also: another Type, or a type whose class is not
+ *   served to the account), 6 server error.
  * FolderUpdate{SyncKey, ServerId, ParentId, DisplayName}: rename and/or
  *   move; 2 exists, 3 special folder, 4 not found, 5 parent not found.
  * FolderDelete{SyncKey, ServerId}: 3 special folder, 4 not found.
  * The folder commands accept the keys N (-> N+1) and N-1 (applied to the
- * set at N-1, the state at N replaced).  With email off every folder is
- * unknown: Create answers 5 (no parent, "0" included), Update/Delete 4.
+ * set at N-1, the state at N replaced).  With email off the mail folders
+ * are unknown, with contacts (pim) off the contact (note) folders; with
+ * nothing served Create answers 5 (no parent, "0" included), Update/Delete 4.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -74,8 +79,9 @@ static int same_text(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* The folders the request may see: all the store's when mail is on, none
- * otherwise.  *st stays NULL when mail is off. */
+/* The folders the request may see: the store's (mail when email is on,
+ * contacts and notes when their options are), none otherwise.  *st stays
+ * NULL when the request may see no folder. */
 static apr_status_t current_folders(as_request_t *r, as_store_t **st, apr_array_header_t **set,
                                     const char **token)
 {
@@ -83,7 +89,7 @@ static apr_status_t current_folders(as_request_t *r, as_store_t **st, apr_array_
     *set = apr_array_make(r->pool, 1, sizeof(as_store_folder_t));
     *token = "none";
     *st = NULL;
-    if (!as_sync_email_enabled(r)) {
+    if (!as_sync_store_enabled(r)) {
         return APR_SUCCESS;
     }
     if ((rv = as_sync_open_store(r, st)) != APR_SUCCESS) {
@@ -233,9 +239,9 @@ apr_status_t as_cmd_foldersync(as_request_t *r, as_response_t *resp)
         }
         if (m == AS_KEY_CURRENT) {
             const char *t = NULL;
-            if (!as_sync_email_enabled(r) && hs.folders->nelts == 0) {
+            if (!as_sync_store_enabled(r) && hs.folders->nelts == 0) {
                 t = "none";
-            } else if (as_sync_email_enabled(r)) {
+            } else if (as_sync_store_enabled(r)) {
                 if ((rv = as_sync_open_store(r, &st)) != APR_SUCCESS) {
                     resp->doc = status_reply("FolderSync", FS_SERVER);
                     return APR_SUCCESS;
@@ -326,6 +332,7 @@ static int store_status(apr_status_t rv, folder_op_t op)
     case APR_ENOENT:
         return op == OP_CREATE ? FS_NOPARENT : FS_NOTFOUND;
     case APR_EINVAL:
+    case AS_STORE_ENOTSUP:
         return FS_MALFORMED;
     default:
         return FS_SERVER;
@@ -338,9 +345,26 @@ static const char *const op_roots[] = {"FolderCreate", "FolderUpdate", "FolderDe
 typedef struct folder_req_t {
     folder_op_t op;
     const char *key, *server_id, *parent, *name, *type;
+    int type_num;       /* FolderCreate: the Type */
     const char *new_id; /* FolderCreate: the folder made */
     as_store_t *st;
 } folder_req_t;
+
+/* The types of the folders a device may create (MS-ASCMD FolderCreate Type):
+ * mail (1, 12) and the user-created calendar, contacts, tasks and notes
+ * folders (13, 14, 15, 17). */
+static int creatable_type(const char *s, int *type)
+{
+    static const char *const ok[] = {"1", "12", "13", "14", "15", "17"};
+    size_t i;
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (!strcmp(s, ok[i])) {
+            *type = atoi(s);
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* The request's fields into fr; 0, or the Status to answer. */
 static int folder_parse(as_request_t *r, folder_op_t op, folder_req_t *fr)
@@ -370,21 +394,29 @@ static int folder_parse(as_request_t *r, folder_op_t op, folder_req_t *fr)
         (op == OP_CREATE && !fr->type)) {
         return FS_MALFORMED;
     }
-    if (op == OP_CREATE && strcmp(fr->type, "12") && strcmp(fr->type, "1")) {
+    if (op == OP_CREATE && !creatable_type(fr->type, &fr->type_num)) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
-               "FolderCreate: folder type %s is not a mail folder", fr->type);
+               "FolderCreate: folder type %s cannot be created", fr->type);
         return FS_MALFORMED;
     }
     return 0;
 }
 
-/* Carry the operation out in the mailbox; 0, or the Status to answer. */
+/* Is the class of a folder type served to the request? */
+static int type_served(const as_request_t *r, int type)
+{
+    int cls = as_folder_class(type);
+    return cls == AS_CLASS_EMAIL ? as_sync_email_enabled(r)
+                                 : (as_sync_collection_classes(r) & (1u << cls)) != 0;
+}
+
+/* Carry the operation out in the store; 0, or the Status to answer. */
 static int folder_apply(as_request_t *r, folder_req_t *fr)
 {
     apr_status_t rv;
     int s;
 
-    if (!as_sync_email_enabled(r)) {
+    if (!as_sync_store_enabled(r)) {
         return fr->op == OP_CREATE ? FS_NOPARENT : FS_NOTFOUND;
     }
     if (as_sync_open_store(r, &fr->st) != APR_SUCCESS) {
@@ -392,7 +424,15 @@ static int folder_apply(as_request_t *r, folder_req_t *fr)
     }
     switch (fr->op) {
     case OP_CREATE:
-        rv = as_store_create_folder(fr->st, fr->parent, fr->name, r->pool, &fr->new_id);
+        if (!type_served(r, fr->type_num)) {
+            /* mail, contacts or notes not served to the account: nowhere to put it */
+            as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
+                   "FolderCreate: folders of type %d are not served to %s", fr->type_num,
+                   r->account);
+            return FS_MALFORMED;
+        }
+        rv = as_store_create_folder_typed(fr->st, fr->parent, fr->name, fr->type_num, r->pool,
+                                          &fr->new_id);
         break;
     case OP_UPDATE:
         rv = as_store_rename_folder(fr->st, fr->server_id, fr->parent, fr->name);
@@ -436,7 +476,8 @@ static void folder_now(as_request_t *r, const folder_req_t *fr, const char *id,
     f->parent_id = fr->parent;
     f->name = fr->name;
     if (fr->op == OP_CREATE) {
-        f->type = AS_FOLDER_USER_MAIL;
+        f->type = fr->type_num == AS_FOLDER_USER_GENERIC ? AS_FOLDER_USER_MAIL : fr->type_num;
+        f->cls = as_folder_class(f->type);
         f->path = "";
     }
 }

@@ -1,4 +1,5 @@
-/* GetItemEstimate (MS-ASCMD 2.2.1.9) for mail collections.
+/* GetItemEstimate (MS-ASCMD 2.2.1.9) for mail collections and those of the
+ * other classes (contacts, notes: changes counted by ETag).
  *
  * Request: GetItemEstimate{Collections{Collection{[Class], airsync:SyncKey,
  * CollectionId, [ConversationMode], [airsync:Options{FilterType, Class}] |
@@ -7,7 +8,7 @@
  *   Response{Status, Collection{CollectionId, [Estimate]}}
  *   Status 1 with Estimate = the number of changes a Sync would send now
  *     (exact: the same delta computation; O(1) when the folder's token says
- *     nothing changed), 2 unknown collection or mail off, 3 the collection
+ *     nothing changed), 2 unknown collection or its class off, 3 the collection
  *     has no sync state yet or the key is 0 (Sync first), 4 an unknown key
  *     (N and N-1 are accepted).  Keys never change.
  * A request that is not GetItemEstimate{Collections{Collection+}}, or a
@@ -81,7 +82,7 @@ apr_status_t as_cmd_getitemestimate(as_request_t *r, as_response_t *resp)
     if (n == 0 || n > AS_SYNC_MAX_COLLECTIONS) {
         return malformed(resp);
     }
-    if (as_sync_email_enabled(r) && as_sync_open_store(r, &st) != APR_SUCCESS) {
+    if (as_sync_store_enabled(r) && as_sync_open_store(r, &st) != APR_SUCCESS) {
         st = NULL;
     }
     doc = as_reply_new(GIE_NS, "GetItemEstimate", &root);
@@ -110,8 +111,10 @@ apr_status_t as_cmd_getitemestimate(as_request_t *r, as_response_t *resp)
                    as_synckey_match(key, cs.gen, cs.n) != AS_KEY_PREVIOUS) {
             status = GIE_BADKEY;
         } else {
+            /* FilterType is a window over mail; contacts and notes have none */
             rv = as_sync_count_changes(r->db, st, r->pool, r->account, dev, id,
-                                       filter_of(r->pool, coll), &count);
+                                       f->cls == AS_CLASS_EMAIL ? filter_of(r->pool, coll) : 0,
+                                       &count);
             if (rv == APR_NOTFOUND) {
                 status = GIE_NOTPRIMED;
             } else if (rv == APR_ENOENT) {

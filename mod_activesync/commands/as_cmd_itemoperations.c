@@ -297,13 +297,39 @@ static void set_status(apr_pool_t *p, xmlNodePtr f, int status)
     xmlNodeSetContent(s, BAD_CAST num(p, status));
 }
 
-/* Whole message by CollectionId + ServerId. */
+/* A whole contact, note ... (a folder of another class than Email). */
+static void fetch_class_item(io_ctx_t *c, xmlNodePtr f, as_store_t *st, int cls, const char *folder,
+                             const char *item, const fetch_opts_t *fo)
+{
+    xmlNodePtr props;
+    as_item_opts_t o;
+    apr_status_t rv;
+
+    o.protocol = c->proto;
+    o.prefs = fo->nprefs ? fo->prefs : NULL;
+    o.nprefs = fo->nprefs;
+    o.log = c->r->log;
+    as_xml_add(f, AS_NS, "Class", as_class_name(cls));
+    props = as_xml_add(f, IO_NS, "Properties", NULL);
+    rv = as_sync_item_to_eas(st, as_item_codec(cls), folder, item, NULL, &o, props, c->r->pool,
+                             NULL, NULL);
+    if (rv != APR_SUCCESS) {
+        xmlUnlinkNode(props);
+        xmlFreeNode(props);
+        set_status(c->r->pool, f, rv == APR_ENOENT ? IO_NOT_FOUND : IO_CONVERSION);
+        return;
+    }
+    set_status(c->r->pool, f, IO_OK);
+}
+
+/* Whole message (or item of another class) by CollectionId + ServerId. */
 static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *sid,
                        const fetch_opts_t *fo)
 {
     apr_pool_t *p = c->r->pool;
     const char *folder = NULL, *item = NULL, *err = NULL;
     as_store_msg_t *msg = NULL;
+    const as_store_folder_t *fl = NULL;
     as_mime_opts_t mo;
     xmlNodePtr props;
     as_store_t *st;
@@ -320,6 +346,14 @@ static void fetch_item(io_ctx_t *c, xmlNodePtr f, const char *coll, const char *
     }
     if (!(st = store(c))) {
         set_status(p, f, no_store_status(c, IO_NOT_FOUND));
+        return;
+    }
+    if (as_store_get_folder(st, folder, p, &fl) != APR_SUCCESS) {
+        set_status(p, f, IO_NOT_FOUND);
+        return;
+    }
+    if (fl->cls != AS_CLASS_EMAIL) {
+        fetch_class_item(c, f, st, fl->cls, folder, item, fo);
         return;
     }
     rv = as_store_open_item(st, folder, item, p, &msg);

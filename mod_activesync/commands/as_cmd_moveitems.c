@@ -67,10 +67,11 @@ static int move_one(move_ctx_t *c, const char *sid, const char *src, const char 
             c->st = NULL;
         }
     }
-    if (!c->st || as_store_get_folder(c->st, src, p, &fd) != APR_SUCCESS) {
-        return MV_BAD_SOURCE;
+    if (!c->st || as_store_get_folder(c->st, src, p, &fd) != APR_SUCCESS ||
+        fd->cls != AS_CLASS_EMAIL) {
+        return MV_BAD_SOURCE; /* messages only: contacts and notes are not moved */
     }
-    if (as_store_get_folder(c->st, dst, p, &fd) != APR_SUCCESS) {
+    if (as_store_get_folder(c->st, dst, p, &fd) != APR_SUCCESS || fd->cls != AS_CLASS_EMAIL) {
         return MV_BAD_DEST;
     }
     rv = as_store_move_item(c->st, src, item, dst, p, &new_item);

@@ -15,12 +15,14 @@
  *     minimum stays low, Outlook asks 180 s, eas-protocol §6.3 #7): the
  *     reply carries the nearest allowed bound, nothing is remembered;
  *   6 more than AS_PING_MAX_FOLDERS folders: MaxFolders says the limit;
- *   7 a listed mail folder no longer exists, or mail is no longer served
- *     to the account (email off): FolderSync needed;
+ *   7 a listed folder no longer exists, or its class is no longer served
+ *     to the account (email, contacts or pim off): FolderSync needed;
  *   8 server error (store or database failure).
- * Folders of other classes than Email (this server serves only mail so
- * far) and mail folders the device never synced (no sync state) are ignored
- * silently (Horde, Z-Push ZP-907: answering them loops the device).
+ * Folders of the classes this server does not serve (no conversion yet:
+ * calendar, tasks) and folders the device never synced (no sync state) are
+ * ignored silently (Horde, Z-Push ZP-907: answering them loops the device).
+ * Mail folders are watched in new/ and cur/, collections (contacts, notes)
+ * in their folder, so a file written by any program wakes the Ping.
  *
  * Push: every Ping claims the device (as_watch_claim), which ends an older
  * parked Ping or Sync of the same (account, device) in any process; then it
@@ -45,6 +47,7 @@
 
 #include "as_cmds.h"
 #include "activesync/as_device.h"
+#include "activesync/as_item_codec.h"
 #include "activesync/as_sync_engine.h"
 #include "activesync/as_watch.h"
 
@@ -279,6 +282,21 @@ static xmlDocPtr reply(int status, const char *name, long value)
     return doc;
 }
 
+/* 1 when folders of the class (a Ping Class) are served to the request,
+ * -1 when they are served but not to this account (its options), 0 for a
+ * class this server does not serve (ignored, as an unknown type). */
+static int class_served(const as_request_t *r, const char *name)
+{
+    int cls = as_class_by_name(name);
+    if (cls == AS_CLASS_EMAIL) {
+        return as_sync_email_enabled(r) ? 1 : -1;
+    }
+    if (cls < 0 || !as_item_codec(cls) || !r->conf || !r->conf->collections_template) {
+        return 0;
+    }
+    return as_sync_collection_classes(r) & (1u << cls) ? 1 : -1;
+}
+
 /* ---- watching ------------------------------------------------------------------- */
 
 typedef struct watched_t {
@@ -432,7 +450,7 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
     as_watch_ticket_t *ticket = NULL;
     ping_ctx_t c;
     apr_status_t rv;
-    int status, i, mail_listed = 0, hb_min, hb_max;
+    int status, i, listed = 0, hb_min, hb_max;
 
     if (!r->db) {
         return as_cmd_db_failure(r, resp, AS_DB_EUNAVAIL);
@@ -487,18 +505,24 @@ apr_status_t as_cmd_ping(as_request_t *r, as_response_t *resp)
     c.changed = apr_array_make(r->pool, 4, sizeof(const char *));
     c.watched = apr_array_make(r->pool, eff.folders->nelts, sizeof(watched_t));
     for (i = 0; i < eff.folders->nelts; i++) {
-        mail_listed |= !strcmp(APR_ARRAY_IDX(eff.folders, i, ping_folder_t).cls, "Email");
+        int served = class_served(r, APR_ARRAY_IDX(eff.folders, i, ping_folder_t).cls);
+        if (served < 0) {
+            /* a class switched off for the account (email, contacts ...): gone */
+            resp->doc = reply(PING_HIERARCHY, NULL, 0);
+            return APR_SUCCESS;
+        }
+        listed |= served;
     }
-    if (mail_listed && (rv = as_sync_open_store(&c.wr, &c.st)) != APR_SUCCESS) {
-        /* mail not served (email off, no Maildir): the folders are gone */
+    if (listed && (rv = as_sync_open_store(&c.wr, &c.st)) != APR_SUCCESS) {
+        /* nothing served (no Maildir, no collections): the folders are gone */
         resp->doc = reply(rv == APR_ENOENT ? PING_HIERARCHY : PING_SERVER, NULL, 0);
         return APR_SUCCESS;
     }
     for (i = 0; i < eff.folders->nelts; i++) {
         const ping_folder_t *pf = &APR_ARRAY_IDX(eff.folders, i, ping_folder_t);
         int has_state = 0;
-        if (strcmp(pf->cls, "Email")) {
-            continue; /* other classes are not served yet: ignored */
+        if (class_served(r, pf->cls) <= 0) {
+            continue; /* a class this server does not serve: ignored */
         }
         if ((status = probe(&c, pf->id, &has_state)) != 0) {
             resp->doc = reply(status, NULL, 0);

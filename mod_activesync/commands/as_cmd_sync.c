@@ -1,4 +1,6 @@
-/* Sync (MS-ASCMD 2.2.1.21) for mail collections.
+/* Sync (MS-ASCMD 2.2.1.21) for mail collections and the collections of the
+ * other classes (contacts, notes: whole items both ways, compared by ETag;
+ * as_sync_coll.h).
  *
  * Request: Sync{[Collections{Collection{SyncKey, CollectionId, [Class],
  * [DeletesAsMoves], [GetChanges], [WindowSize], [ConversationMode],
@@ -30,7 +32,8 @@
  *               the third consecutive resend on, loop detection
  *               (as_sync_loop.c) narrows reply N, then skips the item.
  *   other       Status 3 (SyncKey 0 in the reply).
- *   Unknown or disabled (email off) collection: Status 8; a folder the
+ *   Unknown or disabled (email, contacts or pim off) collection: Status 8;
+ *   a folder the
  *   device's hierarchy still lists but which is gone: Status 12.
  * Conflicts (Options/Conflict, default 1 = server wins): a Change of a
  *   Read/Flag the server changed since the device got it is answered
@@ -114,7 +117,8 @@ static apr_size_t mime_truncation(long v)
     return v >= 0 && v <= 8 ? sizes[v] : 0;
 }
 
-/* Options (the first one for Email or without Class). */
+/* Options (the first one without Class or for a class of folders: the
+ * SMS Options beside a mail folder's are not served). */
 static int parse_options(sync_ctx_t *c, xmlNodePtr coll, as_sync_coll_req_t *q)
 {
     apr_pool_t *p = c->e.r->pool;
@@ -127,8 +131,8 @@ static int parse_options(sync_ctx_t *c, xmlNodePtr coll, as_sync_coll_req_t *q)
             continue;
         }
         cls = as_sync_text(p, as_xml_child(o, AS_SYNC_AS_NS, "Class"));
-        if (!cls || !strcmp(cls, "Email")) {
-            break;
+        if (!cls || as_class_by_name(cls) >= 0) {
+            break; /* not the SMS options of a mail folder */
         }
     }
     if (!o) {
@@ -201,6 +205,8 @@ static int parse_collection(sync_ctx_t *c, xmlNodePtr coll, int max_window, as_s
     q->window = w == 0 || w > max_window ? max_window : (int)w;
     q->conflict = 1;
     q->commands = as_xml_child(coll, AS_SYNC_AS_NS, "Commands");
+    /* 12.1 names the class; the folder's own class decides (as_sync_collection) */
+    q->req_class = as_sync_text(c->own->pool, as_xml_child(coll, AS_SYNC_AS_NS, "Class"));
     return parse_options(c, coll, q);
 }
 
@@ -690,7 +696,7 @@ apr_status_t as_cmd_sync(as_request_t *r, as_response_t *resp)
         as_watch_claim(r->pool, as_db_home(r->db), r->account, c.e.dev, &ticket) != APR_SUCCESS) {
         ticket = NULL;
     }
-    if (as_sync_email_enabled(r) && as_sync_open_store(c.e.r, &c.e.st) != APR_SUCCESS) {
+    if (as_sync_store_enabled(r) && as_sync_open_store(c.e.r, &c.e.st) != APR_SUCCESS) {
         c.e.st = NULL;
         xmlFreeDoc(req);
         resp->doc = top_status(AS_SYNC_STATUS_SERVER, -1);

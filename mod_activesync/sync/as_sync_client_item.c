@@ -30,6 +30,7 @@ static int status_of(apr_status_t rv)
     case AS_STORE_ECONFLICT:
         return AS_SYNC_STATUS_CONFLICT;
     case APR_EINVAL:
+    case APR_EEXIST: /* the folder has an item of that UID already */
     case AS_STORE_ENOTSUP:
         return AS_SYNC_STATUS_CONVERSION;
     default:

@@ -26,14 +26,13 @@ apr_status_t as_sync_read_item(as_store_msg_t *msg, apr_pool_t *p, char **data, 
     return rv;
 }
 
-apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t *q,
-                                      const char *folder, const char *item, const char *name,
-                                      xmlNodePtr appdata, apr_uint64_t *etag, apr_off_t *size)
+apr_status_t as_sync_item_to_eas(as_store_t *st, const as_item_codec_t *codec, const char *folder,
+                                 const char *item, const char *name, const as_item_opts_t *o,
+                                 xmlNodePtr appdata, apr_pool_t *p, apr_uint64_t *etag,
+                                 apr_off_t *size)
 {
-    const as_item_codec_t *codec = q->codec;
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
-    as_item_opts_t o;
     char *data = NULL;
     apr_size_t len = 0;
     apr_status_t rv;
@@ -41,34 +40,46 @@ apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t
     if (!codec) {
         return AS_STORE_ENOTSUP;
     }
-    apr_pool_create(&sp, c->r->pool);
-    rv = as_store_open_item_at(c->st, folder, item, name, sp, &msg);
+    apr_pool_create(&sp, p); /* the file is closed with it */
+    rv = as_store_open_item_at(st, folder, item, name, sp, &msg);
     if (rv == APR_SUCCESS) {
         rv = as_sync_read_item(msg, sp, &data, &len);
     }
     if (rv == APR_SUCCESS) {
-        o.protocol = c->proto;
-        o.prefs = q->nprefs ? q->prefs : NULL;
-        o.nprefs = q->nprefs;
-        o.log = c->r->log;
-        rv = codec->to_eas(data, len, &o, appdata, sp);
+        rv = codec->to_eas(data, len, o, appdata, p);
         if (rv != APR_SUCCESS) {
-            as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, rv,
-                   "Sync: item %s:%s (%s) of %s is not a readable %s item: not sent", folder, item,
-                   msg->item.name ? msg->item.name : "?", c->r->account, as_class_name(q->cls));
+            as_log(o->log, AS_LOG_MARK, AS_LOG_WARNING, rv,
+                   "item %s:%s (%s) of %s is not a readable %s item", folder, item,
+                   msg->item.name ? msg->item.name : "?", st->account ? st->account : "?",
+                   as_class_name(codec->cls));
             rv = APR_EINVAL;
         }
-        *etag = as_sync_etag_digest(msg->item.etag);
+        if (etag) {
+            *etag = as_sync_etag_digest(msg->item.etag);
+        }
         if (size) {
             *size = (apr_off_t)len;
         }
     } else if (rv != APR_ENOENT) {
-        as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, rv, "Sync: item %s:%s of %s not read",
-               folder, item, c->r->account);
+        as_log(o->log, AS_LOG_MARK, AS_LOG_WARNING, rv, "item %s:%s of %s not read", folder, item,
+               st->account ? st->account : "?");
         rv = APR_EINVAL;
     }
     apr_pool_destroy(sp);
     return rv;
+}
+
+apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t *q,
+                                      const char *folder, const char *item, const char *name,
+                                      xmlNodePtr appdata, apr_uint64_t *etag, apr_off_t *size)
+{
+    as_item_opts_t o;
+    o.protocol = c->proto;
+    o.prefs = q->nprefs ? q->prefs : NULL;
+    o.nprefs = q->nprefs;
+    o.log = c->r->log;
+    return as_sync_item_to_eas(c->st, q->codec, folder, item, name, &o, appdata, c->r->pool, etag,
+                               size);
 }
 
 void as_sync_coll_declare_ns(xmlNodePtr coll, int cls)
