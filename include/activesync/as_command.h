@@ -90,8 +90,10 @@ typedef struct as_server_conf_t {
      * served (0 = 512, the protocol maximum); a larger request is clamped. */
     const char *maildir_template;
     as_maildir_names_t maildir_names;
-    /* `ActiveSyncCollections TEMPLATE` (as_collections.h): the folder of an
-     * account's contacts, notes ... collections; NULL = none. */
+    /* Contacts, calendars, tasks, notes: `ActiveSyncCollections TEMPLATE`
+     * (%u %n %d), the folder of an account's collections in Radicale's
+     * layout (as_collections.h); the glue fills in its default,
+     * DATADIR/collections/%u, so it is never NULL there. */
     const char *collections_template;
     int sync_max_window;
     /* `ActiveSyncPingHeartbeat MIN MAX`: Ping's HeartbeatInterval bounds in

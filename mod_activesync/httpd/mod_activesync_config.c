@@ -12,6 +12,8 @@
  * ActiveSyncCRLFile FILE             (none)     CRLs for ValidateCert CheckCRL
  * ActiveSyncMaildir TEMPLATE         (none)     Maildir of an account (%u %n %d); none: no mail
  * ActiveSyncMaildirFolders S D T J   Sent Drafts Trash Junk  special folder names
+ * ActiveSyncCollections TEMPLATE     DATADIR/collections/%u  an account's contacts, calendars,
+ *                                               tasks and notes in Radicale's layout (%u %n %d)
  * ActiveSyncProvisioning On|Off|Loose  On       devices must hold the current policy key
  * ActiveSyncProvisioning449 Auto|InBand|Both  Auto  how 14.x devices are told to provision
  * ActiveSyncMaxDevices N|Unlimited   100        device records per account; more are refused
@@ -50,6 +52,7 @@
 #include <http_config.h>
 #include <ap_mpm.h>
 
+#include "activesync/as_collections.h"
 #include "activesync/as_maildir.h"
 #include "mod_activesync_private.h"
 #include "mod_activesync_config.h"
@@ -82,6 +85,8 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->license_key = NULL;
     c->maildir_template = NULL;
     c->maildir_names = NULL;
+    c->collections_template = NULL;
+    c->collections_default = NULL;
     c->provisioning = UNSET;
     c->provisioning_449 = UNSET;
     c->ping_min = UNSET;
@@ -124,6 +129,8 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(license_key);
     MERGE_PTR(maildir_template);
     MERGE_PTR(maildir_names);
+    MERGE_PTR(collections_template);
+    MERGE_PTR(collections_default);
     MERGE_VAL(provisioning);
     MERGE_VAL(provisioning_449);
     MERGE_VAL(ping_min);
@@ -161,6 +168,12 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     } else {
         memset(&conf->core.maildir_names, 0, sizeof(conf->core.maildir_names));
     }
+    /* unset: under the data directory (ActiveSyncDataDir is global, so a
+     * virtual host inherits the main server's default) */
+    conf->core.collections_template =
+        c->collections_template  ? c->collections_template
+        : c->collections_default ? c->collections_default
+                                 : MOD_ACTIVESYNC_DEFAULT_DATADIR MOD_ACTIVESYNC_COLLECTIONS_SUFFIX;
     conf->core.sync_max_window = 0;
     conf->core.ping_heartbeat_min = c->ping_min != UNSET ? c->ping_min : 0;
     conf->core.ping_heartbeat_max = c->ping_max != UNSET ? c->ping_max : 0;
@@ -384,6 +397,25 @@ static const char *set_maildir(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_collections(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = NULL, *err = NULL;
+    (void)dc;
+    if (as_collections_path_from_template(cmd->temp_pool, arg, "user@example.com", &path, &err) !=
+        APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable template: %s", cmd->cmd->name, arg,
+                            err ? err : "(no reason given)");
+    }
+    if (!ap_strchr_c(arg, '%')) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' names no account part (%%u, %%n or %%d): every account "
+                            "would share one address book",
+                            cmd->cmd->name, arg);
+    }
+    srv_conf(cmd)->collections_template = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 /* A Maildir++ folder name ("Sent", or ".Sent" as it appears on disk). */
 static const char *folder_name(cmd_parms *cmd, const char *what, const char *arg, const char **out)
 {
@@ -589,6 +621,20 @@ static const char *set_data_dir(cmd_parms *cmd, void *dc, const char *arg)
         err =
             apr_psprintf(cmd->pool, "%s: '%s' is not a usable directory path", cmd->cmd->name, arg);
     }
+    if (!err) {
+        /* the default collections template lives under it ('%' escaped) */
+        const char *c;
+        apr_array_header_t *t = apr_array_make(cmd->pool, 64, 1);
+        for (c = *path; *c; c++) {
+            *(char *)apr_array_push(t) = *c;
+            if (*c == '%') {
+                *(char *)apr_array_push(t) = '%';
+            }
+        }
+        *(char *)apr_array_push(t) = '\0';
+        srv_conf(cmd)->collections_default =
+            apr_pstrcat(cmd->pool, t->elts, MOD_ACTIVESYNC_COLLECTIONS_SUFFIX, NULL);
+    }
     return err;
 }
 
@@ -630,6 +676,10 @@ const command_rec mod_activesync_cmds[] = {
     AP_INIT_TAKE_ARGV("ActiveSyncMaildirFolders", set_maildir_folders, NULL, RSRC_CONF,
                       "SENT DRAFTS TRASH JUNK: Maildir++ names of the special folders "
                       "(default Sent Drafts Trash Junk, as Dovecot)"),
+    AP_INIT_TAKE1("ActiveSyncCollections", set_collections, NULL, RSRC_CONF,
+                  "folder of an account's contacts, calendars, tasks and notes in Radicale's "
+                  "layout: absolute path template with %u, %n, %d (default "
+                  "DATADIR/collections/%u)"),
     AP_INIT_TAKE1("ActiveSyncProvisioning", set_provisioning, NULL, RSRC_CONF,
                   "On|Off|Loose: devices must accept the policy before they are served "
                   "(default On)"),

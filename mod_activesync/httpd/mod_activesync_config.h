@@ -40,6 +40,8 @@ typedef struct mod_activesync_srv_conf_t {
     const char *crl_file;                    /* ActiveSyncCRLFile; NULL unset */
     const char *maildir_template;            /* ActiveSyncMaildir; NULL unset (no mail) */
     const as_maildir_names_t *maildir_names; /* ActiveSyncMaildirFolders; NULL unset */
+    const char *collections_template;        /* ActiveSyncCollections; NULL unset */
+    const char *collections_default;         /* DATADIR/collections/%u of ActiveSyncDataDir */
     int provisioning;                        /* ActiveSyncProvisioning (as_prov_mode_t); -1 unset */
     int provisioning_449; /* ActiveSyncProvisioning449 (as_inband_449_t); -1 unset */
     int max_devices;      /* ActiveSyncMaxDevices (0 Unlimited); -1 unset */
@@ -88,6 +90,7 @@ typedef struct mod_activesync_global_t {
 #define AS_DEFAULT_DATADIR "/var/lib/activesync"
 #endif
 #define MOD_ACTIVESYNC_DEFAULT_DATADIR      AS_DEFAULT_DATADIR
+#define MOD_ACTIVESYNC_COLLECTIONS_SUFFIX   "/collections/%u"
 #define MOD_ACTIVESYNC_DEFAULT_WEDGE_REMEDY 1
 #define MOD_ACTIVESYNC_DEFAULT_CAP_WAIT_MS  2000
 
