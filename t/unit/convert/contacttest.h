@@ -17,7 +17,6 @@
 #include "mailgen.h"
 #include "unit.h"
 
-
 #define CT_FN static __attribute__((unused))
 
 #define NS_C  "Contacts:"
@@ -140,7 +139,7 @@ CT_FN xmlNodePtr phone_app(const char *const *f)
 }
 
 CT_FN void add_list(xmlNodePtr app, const char *name, const char *child, const char *a,
-                     const char *b)
+                    const char *b)
 {
     xmlNodePtr l = as_xml_add(app, NS_C, name, NULL);
     as_xml_add(l, NS_C, child, a);
@@ -214,6 +213,5 @@ CT_FN void assert_clean(xmlNodePtr n)
         assert_clean(n->children);
     }
 }
-
 
 #endif
