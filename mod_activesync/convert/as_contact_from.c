@@ -262,7 +262,8 @@ static void apply_lists(apr_pool_t *p, EVCard *vc, xmlNodePtr app)
 static apr_status_t apply_picture(apr_pool_t *p, EVCard *vc, const contact_view_t *v,
                                   xmlNodePtr app)
 {
-    const char *pic = item_child_text(p, app, NS_CONTACTS, "Picture"), *b64 = NULL;
+    xmlNodePtr pn = as_xml_child(app, NS_CONTACTS, "Picture");
+    const char *pic = pn ? as_xml_text(p, pn, NULL) : NULL, *b64 = NULL;
     EVCardAttribute *a = v->photo;
 
     if (pic && *pic) {

@@ -307,6 +307,73 @@ const char *contact_photo_b64(apr_pool_t *p, EVCardAttribute *a)
     return out;
 }
 
+/* EVCard's complaints about a broken file go to stderr unformatted (the
+ * server's error log); the caller logs its own line for an item that
+ * cannot be read, so they are dropped. */
+static void quiet(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+    (void)domain;
+    (void)level;
+    (void)msg;
+    (void)data;
+}
+
+static void quiet_evcard(void)
+{
+    static gsize done = 0;
+    if (g_once_init_enter(&done)) {
+        g_log_set_handler("libebook-contacts", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, quiet,
+                          NULL);
+        g_once_init_leave(&done, 1);
+    }
+}
+
+/* Does s[0..n) hold word, in any case? */
+static int has_word(const char *s, apr_size_t n, const char *word)
+{
+    apr_size_t w = strlen(word), i;
+    for (i = 0; i + w <= n; i++) {
+        if (!strncasecmp(s + i, word, w)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A copy of s (up to a NUL byte) with vCard 2.1 quoted-printable soft line
+ * breaks ("=" at the end of a line) joined: evolution-data-server 3.46
+ * leaves "=" and the line break in the value. */
+static char *qp_join(const char *s, apr_size_t n)
+{
+    const char *line = s, *end = s + strnlen(s, n);
+    char *out = g_malloc((gsize)(end - s) + 1), *w = out;
+    int qp = 0, joined = 0;
+
+    while (line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *ce = nl ? nl : end;
+        if (ce > line && ce[-1] == '\r') {
+            ce--;
+        }
+        if (!joined && *line != ' ' && *line != '\t') {
+            const char *colon = memchr(line, ':', (size_t)(ce - line));
+            qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
+        }
+        joined = qp && ce > line && ce[-1] == '=';
+        if (joined) {
+            memcpy(w, line, (size_t)(ce - 1 - line));
+            w += ce - 1 - line;
+        } else {
+            const char *le = nl ? nl + 1 : end;
+            memcpy(w, line, (size_t)(le - line));
+            w += le - line;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    *w = '\0';
+    return out;
+}
+
 EVCard *contact_parse(const char *data, apr_size_t len)
 {
     const char *s = data, *end = data + len;
@@ -325,7 +392,8 @@ EVCard *contact_parse(const char *data, apr_size_t len)
     if ((apr_size_t)(end - s) < 11 || strncasecmp(s, "BEGIN:VCARD", 11) != 0) {
         return NULL;
     }
-    copy = g_strndup(s, (gsize)(end - s)); /* ends at a NUL byte inside, if any */
+    quiet_evcard();
+    copy = qp_join(s, (apr_size_t)(end - s));
     vc = e_vcard_new_from_string(copy);
     g_free(copy);
     if (vc && !e_vcard_get_attributes(vc)) {

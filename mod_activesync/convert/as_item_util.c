@@ -50,7 +50,7 @@ static const char *preview_of(apr_pool_t *p, const char *s, int max)
 {
     char *out = apr_palloc(p, strlen(s) + 1), *w = out;
     int chars = 0, blank = 0;
-    for (; *s && chars < max; s++) {
+    for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
             blank = w != out;
