@@ -1,0 +1,401 @@
+"""Contacts and notes through httpd (issue 11): real WBXML (easclient) on
+an account whose collections are in Radicale's layout
+(`ActiveSyncCollections STORAGE/collection-root/%u`).
+
+- FolderSync shows the default address book (type 9) and notes (type 10);
+- the initial Sync sends the contacts on disk, in pages;
+- the phone's Add (resent: nothing twice), Change and Delete land in the
+  .vcf files, with what EAS cannot carry kept;
+- a file edited on disk by another program arrives as a Change;
+  GetItemEstimate counts it; ItemOperations fetches a contact;
+- a Radicale on the same storage (started here, htpasswd authentication)
+  serves the phone's contact, and its PUT reaches the phone and wakes a
+  parked Ping; `radicale --verify-storage` is clean afterwards;
+- notes both ways;
+- with `contacts` off the address book leaves the hierarchy and a Sync of
+  it is refused.
+"""
+
+import base64
+import glob
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+import httpdconf
+from mailutil import (NS, PASSWORD, WWW, Background, admin, kid, kids, ln,  # noqa: F401
+                      start_mail_server, stop_and_check, text, wait_until)
+
+PY = "/usr/bin/python3"
+CONTACTS_NS = 'xmlns:c="Contacts:"'
+
+
+@pytest.fixture(scope="module", params=httpdconf.MPMS)
+def csrv(request, run_dir, module_path, sanitize, pki):
+    name = "contacts"
+    root = os.path.join(run_dir, "%s-%s" % (name, request.param))
+    storage = os.path.join(root, "storage")
+    for d in (root, storage, os.path.join(storage, "collection-root")):
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, WWW.pw_uid, WWW.pw_gid)
+    srv = start_mail_server(run_dir, name, module_path, request.param, sanitize, pki,
+                            extra='ActiveSyncCollections "%s/collection-root/%%u"' % storage)
+    srv.storage = storage
+    yield srv
+    problems = stop_and_check(srv)
+    assert not problems, "server not clean:\n%s" % "\n".join(problems)
+
+
+def book_dir(srv, addr, name="contacts"):
+    return os.path.join(srv.storage, "collection-root", addr, name)
+
+
+def write_file(path, data):
+    """Another program writes a file (atomically, as Radicale does)."""
+    tmp = os.path.join(os.path.dirname(path), ".tmp-%d" % os.getpid())
+    with open(tmp, "w", newline="") as f:
+        f.write(data)
+    os.chown(tmp, WWW.pw_uid, WWW.pw_gid)
+    os.rename(tmp, path)
+
+
+def vcard(uid, first, last, extra=""):
+    return ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:%s %s\r\nN:%s;%s;;;\r\n%sEND:VCARD\r\n"
+            % (uid, first, last, last, first, extra))
+
+
+def files_with(folder, needle, pattern="*.vcf"):
+    out = []
+    for p in glob.glob(os.path.join(folder, pattern)):
+        with open(p, encoding="utf-8", errors="replace") as f:
+            if needle in f.read():
+                out.append(p)
+    return out
+
+
+class Phone:
+    """A device syncing one collection: {item id: {field: value}}."""
+
+    def __init__(self, dev, fid):
+        self.dev, self.fid = dev, fid
+        self.key = "0"
+        self.items = {}
+        self.last = None
+
+    def sync(self, commands=None, window=None, key=None, ns=CONTACTS_NS):
+        parts = ["<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>"
+                 % (self.key if key is None else key, self.fid)]
+        if window:
+            parts.append("<WindowSize>%d</WindowSize>" % window)
+        if commands:
+            parts.append("<Commands>%s</Commands>" % commands)
+        xml = ("<Sync %s %s><Collections><Collection>%s</Collection></Collections></Sync>"
+               % (NS % "AirSync:", ns, "".join(parts)))
+        r = self.dev.post("Sync", xml)
+        assert r.status == 200, r
+        self.last = r
+        if r.doc is None:
+            return None
+        c = [e for e in r.doc.iter() if isinstance(e.tag, str) and ln(e) == "Collection"][0]
+        assert text(c, "Status") == "1", r
+        self.key = text(c, "SyncKey")
+        cmds = kid(c, "Commands")
+        for cmd in kids(cmds) if cmds is not None else []:
+            iid = text(cmd, "ServerId").split(":")[1]
+            if ln(cmd) == "Add":
+                assert iid not in self.items, "duplicate Add %s" % iid
+            elif ln(cmd) == "Change":
+                assert iid in self.items, "Change of unknown %s" % iid
+            if ln(cmd) in ("Add", "Change"):
+                app = kid(cmd, "ApplicationData")
+                assert app is not None and len(kids(app)) > 0, r
+                self.items[iid] = {ln(e): e.text for e in kids(app)}
+            else:
+                assert iid in self.items, "%s of unknown %s" % (ln(cmd), iid)
+                del self.items[iid]
+        return c
+
+    def until_done(self, window=100):
+        n = 0
+        while True:
+            c = self.sync(window=window)
+            n += 1
+            if c is None or kid(c, "MoreAvailable") is None:
+                return n
+            assert n < 100
+
+
+def response(c, kind):
+    resp = kid(c, "Responses")
+    return kids(resp, kind) if resp is not None else []
+
+
+def setup_phone(srv, name, typ=9):
+    addr = srv.add_account(name)
+    dev = srv.device(addr)
+    assert dev.foldersync("0")["status"] == "1"
+    fids = dev.folder_by_type(typ)
+    assert len(fids) == 1, dev.folders
+    return addr, dev, Phone(dev, fids[0])
+
+
+def test_contacts_both_ways(csrv):
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "ann")
+    assert dev.folders[ph.fid][1] and len(dev.folder_by_type(10)) == 1  # notes too
+    book = book_dir(srv, addr)
+    assert os.path.isdir(book)
+    for i in range(5):
+        write_file(os.path.join(book, "p%d.vcf" % i), vcard("p%d" % i, "First%d" % i, "Last%d" % i))
+    write_file(os.path.join(book, "keep.vcf"),
+               vcard("keep", "Kim", "Keeper", "EMAIL:k1@example.net\r\nEMAIL:k2@example.net\r\n"
+                     "EMAIL:k3@example.net\r\nEMAIL:k4@example.net\r\nX-CUSTOM:keep me\r\n"))
+    # initial sync in pages of 2
+    assert ph.sync() is not None
+    pages = ph.until_done(window=2)
+    assert pages == 3, pages
+    assert len(ph.items) == 6
+    names = sorted(v.get("LastName") for v in ph.items.values())
+    assert names == ["Keeper"] + ["Last%d" % i for i in range(5)], names
+    keep = [i for i, v in ph.items.items() if v.get("LastName") == "Keeper"][0]
+    gone = [i for i, v in ph.items.items() if v.get("LastName") == "Last0"][0]
+    # the phone adds, changes and deletes
+    add = ('<Add><ClientId>new-1</ClientId><ApplicationData><c:FirstName>Phil</c:FirstName>'
+           '<c:LastName>Phone</c:LastName><c:Email1Address>phil@example.net</c:Email1Address>'
+           '</ApplicationData></Add>')
+    key_before = ph.key
+    c = ph.sync(add + '<Change><ServerId>%s:%s</ServerId><ApplicationData>'
+                '<c:FirstName>Kim</c:FirstName><c:LastName>Changed</c:LastName>'
+                '<c:Email1Address>k1@example.net</c:Email1Address></ApplicationData></Change>'
+                '<Delete><ServerId>%s:%s</ServerId></Delete>' % (ph.fid, keep, ph.fid, gone))
+    adds = response(c, "Add")
+    assert len(adds) == 1 and text(adds[0], "Status") == "1" and text(adds[0], "ClientId") == "new-1"
+    new_sid = text(adds[0], "ServerId")
+    assert new_sid.startswith(ph.fid + ":")
+    assert response(c, "Change") == [] and response(c, "Delete") == []
+    assert kid(c, "Commands") is None  # the phone's own changes are not echoed
+    key_after = ph.key
+    ph.items[new_sid.split(":")[1]] = {"LastName": "Phone"}
+    ph.items[keep]["LastName"] = "Changed"
+    del ph.items[gone]
+    assert len(files_with(book, "phil@example.net")) == 1
+    changed = open(os.path.join(book, "keep.vcf")).read()
+    assert "Changed" in changed and "X-CUSTOM:keep me" in changed and "k4@example.net" in changed
+    assert not os.path.exists(os.path.join(book, "p0.vcf"))
+    # the reply was lost: the same request again makes nothing twice
+    c = ph.sync(add, key=key_before)
+    assert ph.key == key_after
+    assert [text(a, "ServerId") for a in response(c, "Add")] == [new_sid]
+    assert len(files_with(book, "phil@example.net")) == 1
+    # another program edits a file (same size): a Change with the whole contact
+    write_file(os.path.join(book, "p1.vcf"), vcard("p1", "First1", "Edit1"))
+    est = dev.post("GetItemEstimate",
+                   '<GetItemEstimate xmlns="GetItemEstimate:" xmlns:airsync="AirSync:">'
+                   '<Collections><Collection><airsync:SyncKey>%s</airsync:SyncKey>'
+                   '<CollectionId>%s</CollectionId></Collection></Collections></GetItemEstimate>'
+                   % (ph.key, ph.fid))
+    assert text(kid(est.doc, "Response"), "Status") == "1", est
+    assert text(kid(kid(est.doc, "Response"), "Collection"), "Estimate") == "1", est
+    c = ph.sync()
+    cmds = kids(kid(c, "Commands"))
+    assert [ln(x) for x in cmds] == ["Change"], ph.last
+    assert text(kid(cmds[0], "ApplicationData"), "LastName") == "Edit1"
+    assert text(kid(cmds[0], "ApplicationData"), "FirstName") == "First1"
+    # nothing more: an empty reply
+    assert ph.sync() is None and ph.last.body == b""
+    # ItemOperations Fetch of a contact
+    io = dev.post("ItemOperations",
+                  '<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:"><Fetch>'
+                  '<Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId>'
+                  '<airsync:ServerId>%s:%s</airsync:ServerId></Fetch></ItemOperations>'
+                  % (ph.fid, ph.fid, keep))
+    f = kid(kid(io.doc, "Response"), "Fetch")
+    assert text(f, "Status") == "1", io
+    assert text(f, "Class") == "Contacts"
+    assert text(kid(f, "Properties"), "LastName") == "Changed", io
+
+
+def test_notes_both_ways(csrv):
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "nora", typ=10)
+    notes = book_dir(srv, addr, "notes")
+    assert os.path.isdir(notes)
+    write_file(os.path.join(notes, "n1.ics"),
+               "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJOURNAL\r\n"
+               "UID:n1\r\nDTSTAMP:20260101T100000Z\r\nSUMMARY:Shopping\r\n"
+               "DESCRIPTION:milk\r\nX-OTHER:kept\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n")
+    ns = 'xmlns:n="Notes:"'
+    assert ph.sync(ns=ns) is not None
+    ph.until_done()
+    assert [v.get("Subject") for v in ph.items.values()] == ["Shopping"]
+    c = ph.sync('<Add><ClientId>note-1</ClientId><ApplicationData><n:Subject>From the phone'
+                '</n:Subject><n:MessageClass>IPM.StickyNote</n:MessageClass></ApplicationData>'
+                '</Add>', ns=ns)
+    assert text(response(c, "Add")[0], "Status") == "1", ph.last
+    assert len(files_with(notes, "From the phone", "*.ics")) == 1
+    nid = list(ph.items)[0]
+    ph.sync('<Change><ServerId>%s:%s</ServerId><ApplicationData><n:Subject>Groceries'
+            '</n:Subject></ApplicationData></Change>' % (ph.fid, nid), ns=ns)
+    body = open(os.path.join(notes, "n1.ics")).read()
+    assert "Groceries" in body and "X-OTHER:kept" in body, body
+
+
+def test_contacts_off(csrv):
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "olga")
+    assert ph.sync() is not None
+    admin(srv.datadir, "account", "set", addr, "contacts=off")
+    r = dev.post("Sync", "<Sync %s><Collections><Collection><SyncKey>%s</SyncKey>"
+                 "<CollectionId>%s</CollectionId></Collection></Collections></Sync>"
+                 % (NS % "AirSync:", ph.key, ph.fid))
+    # the device still lists it: FolderSync needed
+    assert text(kid(kid(r.doc, "Collections"), "Collection"), "Status") == "12", r
+    delta = dev.foldersync()
+    assert ph.fid in delta["delete"], delta
+    assert len(dev.folder_by_type(10)) == 1  # notes follow pim, still on
+    r = dev.post("Sync", "<Sync %s><Collections><Collection><SyncKey>%s</SyncKey>"
+                 "<CollectionId>%s</CollectionId></Collection></Collections></Sync>"
+                 % (NS % "AirSync:", ph.key, ph.fid))
+    assert text(kid(kid(r.doc, "Collections"), "Collection"), "Status") == "8", r
+    admin(srv.datadir, "account", "set", addr, "contacts=on")
+    assert ph.fid in [a[0] for a in dev.foldersync()["add"]]
+
+
+# ---- a real Radicale on the same storage ----------------------------------------------
+
+def _radicale_available():
+    return subprocess.run([PY, "-c", "import radicale"], capture_output=True).returncode == 0
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Radicale:
+    """Radicale as httpd's user on the storage, htpasswd authentication."""
+
+    def __init__(self, storage, user, password):
+        self.user, self.password = user, password
+        self.storage = storage
+        self.port = _free_port()
+        self.htpasswd = os.path.join(storage, "..", "radicale-users")
+        with open(self.htpasswd, "w") as f:
+            f.write("%s:%s\n" % (user, password))
+        os.chmod(self.htpasswd, 0o644)
+        self.log = open(os.path.join(storage, "..", "radicale-%d.log" % self.port), "wb")
+
+        def drop():
+            os.setgid(WWW.pw_gid)
+            os.setuid(WWW.pw_uid)
+        self.proc = subprocess.Popen(
+            [PY, "-m", "radicale", "--server-hosts", "127.0.0.1:%d" % self.port,
+             "--storage-filesystem-folder", storage, "--auth-type", "htpasswd",
+             "--auth-htpasswd-filename", self.htpasswd, "--auth-htpasswd-encryption", "plain",
+             "--rights-type", "owner_only", "--logging-level", "info"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=drop, cwd="/")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                assert self.proc.poll() is None, "radicale exited at start"
+                time.sleep(0.1)
+        raise AssertionError("radicale did not listen within 30 s")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def request(self, method, path, body=None, headers=None):
+        cred = base64.b64encode(("%s:%s" % (self.user, self.password)).encode()).decode()
+        h = {"Authorization": "Basic " + cred}
+        h.update(headers or {})
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path),
+                                     data=body.encode() if isinstance(body, str) else body,
+                                     method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def verify(self):
+        p = subprocess.run([PY, "-m", "radicale", "--storage-filesystem-folder", self.storage,
+                            "--verify-storage"], capture_output=True, text=True, timeout=120)
+        out = p.stdout + p.stderr
+        assert p.returncode == 0 and "ERROR" not in out and "CRITICAL" not in out, out
+
+
+def _ping(dev, fid, heartbeat=300):
+    r = dev.post("Ping", '<Ping xmlns="Ping:"><HeartbeatInterval>%d</HeartbeatInterval><Folders>'
+                 '<Folder><Id>%s</Id><Class>Contacts</Class></Folder></Folders></Ping>'
+                 % (heartbeat, fid))
+    assert r.status == 200 and r.doc is not None, r
+    fl = kid(r.doc, "Folders")
+    return text(r.doc, "Status"), [f.text for f in kids(fl)] if fl is not None else []
+
+
+@pytest.mark.skipif(not _radicale_available(), reason="python3-radicale is not installed")
+def test_radicale_shares_the_address_book(csrv):
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "rita")
+    ph.sync()
+    ph.until_done()
+    rad = Radicale(srv.storage, addr, PASSWORD)
+    try:
+        # the phone adds a contact: CardDAV clients see it (GET, REPORT)
+        c = ph.sync('<Add><ClientId>r1</ClientId><ApplicationData><c:FirstName>Rad</c:FirstName>'
+                    '<c:LastName>FromPhone</c:LastName></ApplicationData></Add>')
+        assert text(response(c, "Add")[0], "Status") == "1"
+        st, body = rad.request("PROPFIND", "/%s/contacts/" % addr,
+                               '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/>'
+                               '</prop></propfind>', {"Depth": "1", "Content-Type": "text/xml"})
+        assert st == 207, (st, body)
+        st, body = rad.request(
+            "REPORT", "/%s/contacts/" % addr,
+            '<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/>'
+            '</D:prop></C:addressbook-query>', {"Depth": "1", "Content-Type": "text/xml"})
+        assert st == 207 and "FromPhone" in body, (st, body)
+        href = files_with(book_dir(srv, addr), "FromPhone")[0]
+        st, body = rad.request("GET", "/%s/contacts/%s" % (addr, os.path.basename(href)))
+        assert st == 200 and "FromPhone" in body
+        # a parked Ping wakes when a CardDAV client PUTs a contact
+        before = dev.claim_value()
+        job = Background(lambda: _ping(dev, ph.fid))
+        assert wait_until(lambda: dev.claim_value() not in (None, before) or job.done(), 30)
+        assert not job.done(), job.value
+        t0 = time.monotonic()
+        st, _ = rad.request("PUT", "/%s/contacts/dav-1.vcf" % addr, vcard("dav-1", "Dav", "Put"),
+                            {"Content-Type": "text/vcard"})
+        assert st == 201, st
+        assert job.result(30) == ("2", [ph.fid])
+        latency = time.monotonic() - t0
+        print("\n# %s: Ping answered %.0f ms after the CardDAV PUT" % (srv.mpm, latency * 1000))
+        assert latency < 5
+        c = ph.sync()
+        adds = [kid(x, "ApplicationData") for x in kids(kid(c, "Commands"), "Add")]
+        assert [text(a, "LastName") for a in adds] == ["Put"]
+        # a change over CardDAV reaches the phone as a Change
+        st, _ = rad.request("PUT", "/%s/contacts/dav-1.vcf" % addr, vcard("dav-1", "Dav", "Put2"),
+                            {"Content-Type": "text/vcard"})
+        assert st in (201, 204), st
+        c = ph.sync()
+        assert [ln(x) for x in kids(kid(c, "Commands"))] == ["Change"]
+    finally:
+        rad.stop()
+    rad.verify()
