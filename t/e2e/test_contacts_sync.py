@@ -37,7 +37,7 @@ CONTACTS_NS = 'xmlns:c="Contacts:"'
 
 @pytest.fixture(scope="module", params=httpdconf.MPMS)
 def csrv(request, run_dir, module_path, sanitize, pki):
-    name = "contacts"
+    name = request.module.__name__.rsplit(".", 1)[-1]
     root = os.path.join(run_dir, "%s-%s" % (name, request.param))
     storage = os.path.join(root, "storage")
     for d in (root, storage, os.path.join(storage, "collection-root")):
