@@ -399,3 +399,56 @@ def test_radicale_shares_the_address_book(csrv):
     finally:
         rad.stop()
     rad.verify()
+
+
+def _folder_cmd(dev, cmd, inner):
+    r = dev.post(cmd, '<%s xmlns="FolderHierarchy:"><SyncKey>%s</SyncKey>%s</%s>'
+                 % (cmd, dev.hier_key, inner, cmd))
+    assert r.status == 200 and r.doc is not None, r
+    if text(r.doc, "Status") == "1":
+        dev.hier_key = text(r.doc, "SyncKey")
+    return r
+
+
+def _props_with(root, needle):
+    return [p for p in glob.glob(os.path.join(root, "*", ".Radicale.props"))
+            if needle in open(p).read()]
+
+
+def test_folder_create_update_delete_collections(csrv):
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "fred")
+    root = os.path.join(srv.storage, "collection-root", addr)
+    r = _folder_cmd(dev, "FolderCreate", "<ParentId>0</ParentId><DisplayName>Friends</DisplayName>"
+                    "<Type>14</Type>")
+    assert text(r.doc, "Status") == "1", r
+    fid = text(r.doc, "ServerId")
+    made = _props_with(root, "Friends")
+    assert len(made) == 1 and "VADDRESSBOOK" in open(made[0]).read()
+    # a note list too
+    r = _folder_cmd(dev, "FolderCreate", "<ParentId>0</ParentId><DisplayName>Ideas</DisplayName>"
+                    "<Type>17</Type>")
+    assert text(r.doc, "Status") == "1", r
+    notes_fid = text(r.doc, "ServerId")
+    # the device knows them now: the next FolderSync has nothing new
+    d = dev.foldersync()
+    assert not (d["add"] or d["update"] or d["delete"]), d
+    # a type that cannot be created: Status 10, nothing made
+    r = _folder_cmd(dev, "FolderCreate", "<ParentId>0</ParentId><DisplayName>Odd</DisplayName>"
+                    "<Type>19</Type>")
+    assert text(r.doc, "Status") == "10", r
+    assert not _props_with(root, "Odd")
+    # rename, then delete
+    r = _folder_cmd(dev, "FolderUpdate", "<ServerId>%s</ServerId><ParentId>0</ParentId>"
+                    "<DisplayName>Best friends</DisplayName>" % fid)
+    assert text(r.doc, "Status") == "1", r
+    assert len(_props_with(root, "Best friends")) == 1
+    for f in (fid, notes_fid):
+        r = _folder_cmd(dev, "FolderDelete", "<ServerId>%s</ServerId>" % f)
+        assert text(r.doc, "Status") == "1", r
+    assert not _props_with(root, "Best friends") and not _props_with(root, "Ideas")
+    # the default address book stays: Status 3 (special folder)
+    r = _folder_cmd(dev, "FolderDelete", "<ServerId>%s</ServerId>" % ph.fid)
+    assert text(r.doc, "Status") == "3", r
+    d = dev.foldersync()
+    assert not (d["add"] or d["update"] or d["delete"]), d
