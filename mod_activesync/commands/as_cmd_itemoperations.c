@@ -1,4 +1,5 @@
-/* ItemOperations (MS-ASCMD 2.2.1.10) on the mailbox:
+/* ItemOperations (MS-ASCMD 2.2.1.10) on the mailbox (and Fetch of a
+ * contact or note, Properties from its class's conversion):
  *
  *   Fetch{Store=Mailbox, airsync:CollectionId + airsync:ServerId,
  *         Options{Schema, airsync:MIMESupport, airsyncbase:BodyPreference*}}
@@ -12,7 +13,8 @@
  *       inclusive) is echoed only when the client sent one (iOS 10 broke
  *       otherwise, eas-protocol §6.3 #20), clipped to the attachment;
  *   EmptyFolderContents{airsync:CollectionId, Options{DeleteSubFolders}}
- *       removes every message of a mail folder (for good, not to Trash:
+ *       removes every message of a mail folder (a folder of contacts or
+ *       notes is not found) (for good, not to Trash:
  *       it is how clients empty Deleted Items and Junk) and, with
  *       DeleteSubFolders, its subfolders (special folders are kept);
  *   Move{ConversationId, DstFldId, Options{MoveAlways}} (14.0+)
@@ -556,8 +558,9 @@ static void op_empty(io_ctx_t *c, xmlNodePtr op, xmlNodePtr out)
         status = IO_PROTOCOL;
     } else if (!store(c)) {
         status = no_store_status(c, IO_NOT_FOUND);
-    } else if (as_store_get_folder(c->st, coll, p, &fd) != APR_SUCCESS) {
-        status = IO_NOT_FOUND;
+    } else if (as_store_get_folder(c->st, coll, p, &fd) != APR_SUCCESS ||
+               fd->cls != AS_CLASS_EMAIL) {
+        status = IO_NOT_FOUND; /* a mail folder's operation: no address book emptied */
     } else {
         status = empty_items(c, coll);
         if (o && as_xml_child(o, IO_NS, "DeleteSubFolders") && status != IO_NOT_FOUND) {

@@ -452,3 +452,44 @@ def test_folder_create_update_delete_collections(csrv):
     assert text(r.doc, "Status") == "3", r
     d = dev.foldersync()
     assert not (d["add"] or d["update"] or d["delete"]), d
+
+
+def test_email_off_contacts_on_121(csrv):
+    """Contacts without mail, from a 12.1 device (Class in the collection):
+    the address book syncs, the mail operations find no folder."""
+    srv = csrv
+    addr = srv.add_account("eve")
+    admin(srv.datadir, "account", "set", addr, "email=off")
+    dev = srv.device(addr, version="12.1")
+    d = dev.foldersync("0")
+    assert d["status"] == "1", d
+    assert sorted(t for _, _, _, t in d["add"]) == [9, 10], d
+    fid = dev.folder_by_type(9)[0]
+    write_file(os.path.join(book_dir(srv, addr), "e1.vcf"), vcard("e1", "Evi", "Dent"))
+    keys = {}
+
+    def sync12(key, commands=""):
+        r = dev.post("Sync", "<Sync %s %s><Collections><Collection><Class>Contacts</Class>"
+                     "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>%s</Collection>"
+                     "</Collections></Sync>" % (NS % "AirSync:", CONTACTS_NS, key, fid,
+                                                 commands and "<Commands>%s</Commands>" % commands))
+        c = [e for e in r.doc.iter() if isinstance(e.tag, str) and ln(e) == "Collection"][0]
+        assert text(c, "Status") == "1", r
+        keys["k"] = text(c, "SyncKey")
+        return c
+
+    sync12("0")
+    c = sync12(keys["k"])
+    adds = kids(kid(c, "Commands"), "Add")
+    assert [text(kid(a, "ApplicationData"), "LastName") for a in adds] == ["Dent"]
+    sid = text(adds[0], "ServerId")
+    # mail operations on a contact find no mail folder
+    r = dev.post("MoveItems", '<MoveItems xmlns="Move:"><Move><SrcMsgId>%s</SrcMsgId>'
+                 '<SrcFldId>%s</SrcFldId><DstFldId>%s</DstFldId></Move></MoveItems>'
+                 % (sid, fid, dev.folder_by_type(10)[0]))
+    assert text(kid(r.doc, "Response"), "Status") == "1", r
+    r = dev.post("ItemOperations", '<ItemOperations xmlns="ItemOperations:" '
+                 'xmlns:airsync="AirSync:"><EmptyFolderContents><airsync:CollectionId>%s'
+                 '</airsync:CollectionId></EmptyFolderContents></ItemOperations>' % fid)
+    assert text(kid(kid(r.doc, "Response"), "EmptyFolderContents"), "Status") == "6", r
+    assert os.path.exists(os.path.join(book_dir(srv, addr), "e1.vcf"))
