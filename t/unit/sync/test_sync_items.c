@@ -391,6 +391,42 @@ START_TEST(test_items_unreadable_skipped)
 }
 END_TEST
 
+/* A device that resends key N-1: reply N's Changes are undone with the
+ * ETags the set had, so the rebuilt reply still carries one of them and
+ * the others follow. */
+START_TEST(test_items_loop_detection_keeps_changes)
+{
+    engine_t e;
+    as_sync_coll_res_t res;
+    const char *k1, *k2, *key;
+    int pages, adds, changes, deletes, i, a = 0, c = 0, d = 0;
+
+    fill(4);
+    key = start(&e);
+    k1 = sync_through(&e, key, 10, &pages, &adds, &changes, &deletes);
+    for (i = 0; i < 3; i++) {
+        fc_put(fc, apr_psprintf(unit_pool, "c%d", i),
+               apr_psprintf(unit_pool, "FN:Edited %d\nX-KEEP:%d\n", i, i));
+    }
+    k2 = sync1(&e, k1, 10, NULL, &res);
+    ck_assert_int_eq(sx_count(res.doc, "//a:Commands/a:Change"), 3);
+    as_sync_coll_res_reset(&res);
+    for (i = 0; i < 2; i++) { /* a lost reply: the same again */
+        ck_assert_str_eq(sync1(&e, k1, 10, NULL, &res), k2);
+        ck_assert_int_eq(sx_count(res.doc, "//a:Commands/a:Change"), 3);
+        as_sync_coll_res_reset(&res);
+    }
+    /* the third resend: rebuilt from the set at N-1 with one change */
+    ck_assert_str_eq(sync1(&e, k1, 10, NULL, &res), k2);
+    ck_assert_int_eq(sx_count(res.doc, "//a:Commands/a:Change"), 1);
+    apply(&res, &a, &c, &d);
+    as_sync_coll_res_reset(&res);
+    key = sync_through(&e, k2, 10, &pages, &adds, &changes, &deletes);
+    ck_assert_int_eq(changes, 2);
+    check_device();
+}
+END_TEST
+
 START_TEST(test_items_state_records)
 {
     as_coll_state_t cs, rd;
@@ -448,6 +484,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_items_client_change_delete);
     tcase_add_test(tc, test_items_conflicts);
     tcase_add_test(tc, test_items_unreadable_skipped);
+    tcase_add_test(tc, test_items_loop_detection_keeps_changes);
     tcase_add_test(tc, test_items_state_records);
     suite_add_tcase(s, tc);
     return s;
