@@ -15,16 +15,48 @@
  *
  * FOLDERS
  * A collection is one folder per class it holds (a VCALENDAR collection
- * with VEVENT and VTODO shows as a calendar and a task list); the first
- * collection of each class is the default folder (types 7-10), the others
- * are user folders (13-15, 17).  Notes are VJOURNAL items.  An account
- * without collections gets a default address book (and calendar, task list
- * and notes list) the first time its folders are listed.
+ * with VEVENT and VTODO shows as a calendar and a task list; no component
+ * set means VEVENT,VTODO); the default folder of a class (types 7-10) is
+ * the collection named contacts/, calendar/, tasks/ or notes/ when it
+ * holds that class, else the first by directory name; the others are user
+ * folders (13-15, 17).  Notes are VJOURNAL items.  With create set, an
+ * account without a collection of a class it shows gets that default
+ * collection (contacts/ ... with a displayname) the first time its folders
+ * are read.  All folders are top-level (parent "0").  FolderCreate makes a
+ * collection with a random (UUID) directory name; a rename sets
+ * D:displayname only, so CardDAV/CalDAV URLs stay; default folders, and a
+ * collection that is two folders, are not renamed or deleted
+ * (AS_STORE_ESPECIAL).  Collections have no trash.
+ *
+ * ITEMS AND ETAGS
+ * Every regular file of a collection that is not a dot-file (no symlink)
+ * is an item if it is a vCard (address books) or an iCalendar object whose
+ * first VEVENT/VTODO/VJOURNAL is the folder's; others are skipped with a
+ * log line.  ETag: the hex SHA-256 of the file's bytes -- what Radicale
+ * sends for the files it wrote.  A listing reads every file (O(folder));
+ * the handle remembers ETags per (name, size, mtime, inode).  New items are
+ * named after their UID (escaped) or at random, `.vcf` or `.ics`.
+ * Limits: 4 MB an item, 100,000 items a collection, 256 collections.
+ *
+ * TOKENS
+ * A folder token is one stat of the collection's directory (Radicale and
+ * this store write by rename, which changes it; an editor that rewrites a
+ * file in place is not seen until the next change).  The hierarchy token
+ * reads the root and stats each collection's .Radicale.props (a rename
+ * rewrites only that file): O(collections), no file read.
  *
  * IDS
- * Folder ids: AS_COLLECTIONS_ID_PREFIX followed by base32 [0-9a-v], stable
- * while the collection's folder keeps its name; item ids: base32 of the
- * file's name, stable when another program rewrites the file.
+ * Folder ids: AS_COLLECTIONS_ID_PREFIX followed by 9 base32 digits [0-9a-v]
+ * (10 characters) of a digest of the directory name and the class, stable
+ * while the collection's folder keeps its name; item ids: 13 base32 digits
+ * of a digest of the file's name, stable when another program rewrites the
+ * file.  Ids from a client are checked before any use and never reach a
+ * path.
+ *
+ * add_item: APR_EEXIST when a file of that UID's name exists already;
+ * APR_EINVAL for content that is not an item of the folder's kind or is
+ * over 4 MB; writes give up with APR_TIMEUP when Radicale's lock stays
+ * held (as_collections_set_lock_wait).
  */
 #ifndef AS_COLLECTIONS_H
 #define AS_COLLECTIONS_H

@@ -11,6 +11,8 @@
  *   collstore_tool ROOT rename FOLDER NAME
  *   collstore_tool ROOT rmfolder FOLDER
  *   collstore_tool ROOT default TYPE                  id of the default folder
+ *   collstore_tool ROOT token [FOLDER] [N]            the folder's (or hierarchy's) change
+ *                                                     token, taken N times (timing)
  *
  * The root and its default collections are made when missing.  Errors go
  * to stderr (with the store's log lines); exit 1, or 3 for an ETag
@@ -144,6 +146,15 @@ static int run(as_store_t *st, int argc, char **argv, apr_pool_t *p)
     if (!strcmp(cmd, "rmfolder") && argc == 4) {
         rv = as_store_delete_folder(st, argv[3]);
         return rv ? fail("rmfolder", rv) : 0;
+    }
+    if (!strcmp(cmd, "token") && argc >= 3 && argc <= 5) {
+        long i, n = argc == 5 ? atol(argv[4]) : 1;
+        const char *tok = NULL;
+        for (i = 0, rv = APR_SUCCESS; i < n && rv == APR_SUCCESS; i++) {
+            rv = argc >= 4 && strcmp(argv[3], "-") ? as_store_folder_token(st, argv[3], p, &tok)
+                                                   : as_store_hierarchy_token(st, p, &tok);
+        }
+        return rv ? fail("token", rv) : (printf("%s\n", tok), 0);
     }
     if (!strcmp(cmd, "default") && argc == 4) {
         rv = as_store_special_folder(st, atoi(argv[3]), 1, p, &id);

@@ -30,7 +30,7 @@
 #define COLL_MAX_NAME       255    /* display names (bytes) */
 #define COLL_MAX_FILE_NAME  200    /* item file names we make */
 #define COLL_SETTLE_NS      2000000000LL
-#define COLL_ETAG_CACHE_MAX 200000
+#define COLL_ETAG_CACHE_MAX 50000 /* files whose ETag a handle remembers */
 #define COLL_TMP_PREFIX     ".activesync.tmp-"
 #define COLL_DEFAULT_WAIT   apr_time_from_sec(30)
 

@@ -129,14 +129,17 @@ int coll_item_shown(const coll_folder_t *f, const coll_file_t *facts)
     return facts && facts->usable && (f->comp == 0 || facts->comp == f->comp);
 }
 
-static void remember_name(coll_store_t *cs, const coll_folder_t *f, const char *id,
-                          const char *name)
+/* The id -> name map is rebuilt by every read of a folder (its memory
+ * too: a handle that lists a folder again and again does not grow). */
+static void names_reset(coll_store_t *cs, const coll_folder_t *f)
 {
-    if (!cs->names_dir || strcmp(cs->names_dir, f->dir)) {
-        apr_pool_clear(cs->npool);
-        cs->names_dir = apr_pstrdup(cs->npool, f->dir);
-        cs->names = apr_hash_make(cs->npool);
-    }
+    apr_pool_clear(cs->npool);
+    cs->names_dir = apr_pstrdup(cs->npool, f->dir);
+    cs->names = apr_hash_make(cs->npool);
+}
+
+static void remember_name(coll_store_t *cs, const char *id, const char *name)
+{
     apr_hash_set(cs->names, apr_pstrdup(cs->npool, id), APR_HASH_KEY_STRING,
                  apr_pstrdup(cs->npool, name));
 }
@@ -155,6 +158,7 @@ static apr_status_t each_file(coll_store_t *cs, const coll_folder_t *f, entry_fn
     if (!d) {
         return errno == ENOENT ? APR_ENOENT : coll_errno_status();
     }
+    names_reset(cs, f);
     dfd = dirfd(d);
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
@@ -171,7 +175,7 @@ static apr_status_t each_file(coll_store_t *cs, const coll_folder_t *f, entry_fn
             break;
         }
         coll_item_id(de->d_name, id);
-        remember_name(cs, f, id, de->d_name);
+        remember_name(cs, id, de->d_name);
         fn(cs, f, de->d_name, &sb, id, baton);
     }
     closedir(d);
@@ -188,6 +192,7 @@ apr_status_t coll_resolve(coll_store_t *cs, const coll_folder_t *f, const char *
 {
     const char *n;
     struct stat sb;
+    char path[4096];
     apr_status_t rv;
 
     *name = NULL;
@@ -198,12 +203,10 @@ apr_status_t coll_resolve(coll_store_t *cs, const coll_folder_t *f, const char *
      * is the item, whatever happened to the folder since */
     if (cs->names_dir && !strcmp(cs->names_dir, f->dir) &&
         (n = apr_hash_get(cs->names, item_id, APR_HASH_KEY_STRING)) != NULL &&
-        lstat(apr_pstrcat(cs->pub.pool, f->dir, "/", n, NULL), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        apr_snprintf(path, sizeof path, "%s/%s", f->dir, n) < (int)sizeof path &&
+        lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
         *name = n;
         return APR_SUCCESS;
-    }
-    if (cs->names_dir && !strcmp(cs->names_dir, f->dir)) {
-        apr_hash_clear(cs->names);
     }
     rv = each_file(cs, f, no_op, NULL);
     if (rv != APR_SUCCESS) {
@@ -272,9 +275,6 @@ apr_status_t coll_list_items(as_store_t *st, const char *folder_id, apr_pool_t *
     }
     b.p = p;
     b.items = apr_array_make(p, 64, sizeof(as_store_item_t));
-    if (cs->names_dir && !strcmp(cs->names_dir, f->dir)) {
-        apr_hash_clear(cs->names);
-    }
     rv = each_file(cs, f, list_one, &b);
     if (rv != APR_SUCCESS) {
         return rv;

@@ -142,7 +142,9 @@ apr_status_t coll_delete_item(as_store_t *st, const char *folder_id, const char 
     }
     rv = coll_resolve(cs, f, item_id, &name);
     if (rv == APR_SUCCESS) {
-        path = apr_pstrcat(cs->pub.pool, f->dir, "/", name, NULL);
+        char buf[4096];
+        apr_snprintf(buf, sizeof buf, "%s/%s", f->dir, name);
+        path = buf;
         if (lstat(path, &sb) != 0 ||
             !coll_item_shown(f, coll_file_facts(cs, f, name, &sb, NULL, 0))) {
             rv = APR_ENOENT;
