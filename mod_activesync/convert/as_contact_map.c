@@ -418,35 +418,56 @@ static int has_word(const char *s, apr_size_t n, const char *word)
     return 0;
 }
 
-/* A copy of s (up to a NUL byte) with vCard 2.1 quoted-printable soft line
- * breaks ("=" at the end of a line) joined: evolution-data-server 3.46
- * leaves "=" and the line break in the value. */
+/* Is the line starting at s (up to ce) a property with a group whose name
+ * is broken ("item.", "a.b c:", "g.;x:")?  evolution-data-server 3.46
+ * leaks the group's buffer on each such line, so they are left out (it
+ * would skip them anyway). */
+static int bad_group(const char *s, const char *ce)
+{
+    const char *h = s, *dot = NULL;
+    for (; h < ce && *h != ':' && *h != ';'; h++) {
+        if (*h == '.') {
+            dot = h;
+        } else if (!((*h >= 'A' && *h <= 'Z') || (*h >= 'a' && *h <= 'z') ||
+                     (*h >= '0' && *h <= '9') || *h == '-')) {
+            return memchr(s, '.', (size_t)(h - s)) != NULL || memchr(h, '.', (size_t)(ce - h));
+        }
+    }
+    return dot && dot == h - 1;
+}
+
+/* A copy of s (up to a NUL byte) made fit for EVCard: vCard 2.1
+ * quoted-printable soft line breaks ("=" at the end of a line) joined
+ * (evolution-data-server 3.46 leaves "=" and the line break in the
+ * value), and lines with a broken group left out (bad_group). */
 static char *qp_join(const char *s, apr_size_t n)
 {
     const char *line = s, *end = s + strnlen(s, n);
     char *out = g_malloc((gsize)(end - s) + 1), *w = out;
-    int qp = 0, joined = 0;
+    int qp = 0, joined = 0, skip = 0;
 
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *ce = nl ? nl : end;
+        const char *ce = nl ? nl : end, *next = nl ? nl + 1 : end;
         if (ce > line && ce[-1] == '\r') {
             ce--;
         }
         if (!joined && *line != ' ' && *line != '\t') {
             const char *colon = memchr(line, ':', (size_t)(ce - line));
             qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
+            skip = bad_group(line, ce);
         }
         joined = qp && ce > line && ce[-1] == '=';
-        if (joined) {
+        if (skip) {
+            /* the line and its folded continuation left out */
+        } else if (joined) {
             memcpy(w, line, (size_t)(ce - 1 - line));
             w += ce - 1 - line;
         } else {
-            const char *le = nl ? nl + 1 : end;
-            memcpy(w, line, (size_t)(le - line));
-            w += le - line;
+            memcpy(w, line, (size_t)(next - line));
+            w += next - line;
         }
-        line = nl ? nl + 1 : end;
+        line = next;
     }
     *w = '\0';
     return out;
