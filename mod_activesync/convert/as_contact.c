@@ -56,29 +56,25 @@ static void add_addresses(apr_pool_t *p, const contact_view_t *v, xmlNodePtr app
     }
 }
 
-static void add_lists(apr_pool_t *p, EVCard *vc, xmlNodePtr app)
+static void add_lists(apr_pool_t *p, EVCard *vc, const contact_view_t *cv, xmlNodePtr app)
 {
     const char **cats = apr_pcalloc(p, (AS_ITEM_MAX_LIST + 1) * sizeof *cats);
     const char **kids = apr_pcalloc(p, (AS_ITEM_MAX_LIST + 1) * sizeof *kids);
-    int nc = 0, nk = 0, i;
+    int nc = 0, i;
     GList *l, *v;
 
     for (l = e_vcard_get_attributes(vc); l; l = l->next) {
-        EVCardAttribute *a = l->data;
-        if (contact_attr_is(a, "CATEGORIES")) {
-            for (v = e_vcard_attribute_get_values(a); v && nc < AS_ITEM_MAX_LIST; v = v->next) {
+        if (contact_attr_is(l->data, "CATEGORIES")) {
+            for (v = e_vcard_attribute_get_values(l->data); v && nc < AS_ITEM_MAX_LIST;
+                 v = v->next) {
                 if (v->data && *(const char *)v->data) {
                     cats[nc++] = apr_pstrdup(p, v->data);
                 }
             }
-            continue;
         }
-        for (i = 0; contact_child_names[i] && nk < AS_ITEM_MAX_LIST; i++) {
-            if (contact_attr_is(a, contact_child_names[i])) {
-                kids[nk++] = contact_value(p, a);
-                break;
-            }
-        }
+    }
+    for (i = 0; i < cv->nchild; i++) {
+        kids[i] = contact_value(p, cv->child[i]);
     }
     item_add_list(p, app, NS_CONTACTS, "Categories", "Category", cats);
     item_add_list(p, app, NS_CONTACTS, "Children", "Child", kids);
@@ -113,7 +109,7 @@ static apr_status_t contact_to_eas(const char *data, apr_size_t len, const as_it
         item_add_text(p, app, contact_phones[k].ns, contact_phones[k].name, tel);
     }
     add_addresses(p, &v, app);
-    add_lists(p, vc, app);
+    add_lists(p, vc, &v, app);
     photo = v.photo ? contact_photo_b64(p, v.photo) : NULL;
     if (photo && strlen(photo) <= AS_CONTACT_PICTURE_MAX) {
         as_xml_add(app, NS_CONTACTS, "Picture", photo);

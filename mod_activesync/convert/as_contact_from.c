@@ -236,7 +236,7 @@ static void apply_slots(apr_pool_t *p, EVCard *vc, const contact_view_t *v, xmlN
     }
 }
 
-static void apply_lists(apr_pool_t *p, EVCard *vc, xmlNodePtr app)
+static void apply_lists(apr_pool_t *p, EVCard *vc, const contact_view_t *v, xmlNodePtr app)
 {
     static const char *const cat_spec[] = {"CATEGORIES", NULL};
     int present, i;
@@ -251,9 +251,14 @@ static void apply_lists(apr_pool_t *p, EVCard *vc, xmlNodePtr app)
         }
         e_vcard_append_attribute(vc, a);
     }
-    remove_all(vc, contact_child_names);
-    for (i = 0; kids[i]; i++) {
-        set_slot(vc, NULL, contact_child_names[0], NULL, kids[i]);
+    /* the children in place, as many as there were; the rest removed or
+     * appended */
+    for (i = 0; i < v->nchild || kids[i]; i++) {
+        EVCardAttribute *a = i < v->nchild ? v->child[i] : NULL;
+        if (a && !kids[i] && v->child_label[i]) {
+            e_vcard_remove_attribute(vc, v->child_label[i]);
+        }
+        set_slot(vc, a, contact_child_names[0], NULL, kids[i]);
     }
 }
 
@@ -341,7 +346,7 @@ apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr
     apply_names(p, vc, &v, app);
     apply_singles(p, vc, &v, app);
     apply_slots(p, vc, &v, app);
-    apply_lists(p, vc, app);
+    apply_lists(p, vc, &v, app);
     body = item_body_of(p, app, NS_CONTACTS, &present);
     if (present) {
         set_slot(vc, v.note, EVC_NOTE, NULL, body);

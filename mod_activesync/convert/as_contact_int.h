@@ -65,8 +65,10 @@ extern const contact_adr_t contact_adrs[ADR_CLASSES];
 extern const char *const contact_adr_parts[5];
 
 /* A one-instance field kept in a property of its own: the first property
- * matching one of names (a name, or "NAME;type" for a TYPE) holds it; a
- * new one is written as names[0]. */
+ * matching one of names (a name, "NAME;type" for a TYPE, or "NAME@label"
+ * for Apple's and Google's grouped "item1.X-ABDATE" with its
+ * "item1.X-ABLabel:_$!<Anniversary>!$_") holds it; a new one is written
+ * as names[0]. */
 typedef struct contact_single_t {
     const char *ns, *name;
     const char *names[6];
@@ -89,6 +91,9 @@ typedef struct contact_view_t {
     EVCardAttribute *email[CONTACT_EMAILS], *im[CONTACT_IMS], *adr[ADR_CLASSES];
     EVCardAttribute *single[CONTACT_SINGLES];
     EVCardAttribute *n, *org, *fn, *fileas, *note, *photo;
+    /* the Children, and the X-ABLabel of each (NULL: not labelled) */
+    EVCardAttribute *child[AS_ITEM_MAX_LIST], *child_label[AS_ITEM_MAX_LIST];
+    int nchild;
 } contact_view_t;
 
 /* ---- as_contact_map.c */
@@ -108,7 +113,8 @@ const char *contact_photo_b64(apr_pool_t *p, EVCardAttribute *a);
 int contact_is_im(EVCardAttribute *a);
 /* Does the attribute match "NAME" or "NAME;type"? */
 int contact_attr_is(EVCardAttribute *a, const char *spec);
-/* Children: the properties read as Child, the first one written. */
+/* Children: the properties read as Child ("NAME", "NAME;type" or
+ * "NAME@label"), the first one written. */
 extern const char *const contact_child_names[];
 
 /* ---- as_contact_date.c */

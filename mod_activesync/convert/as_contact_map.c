@@ -42,21 +42,32 @@ const contact_single_t contact_singles[CONTACT_SINGLES] = {
     {NS_CONTACTS2, "NickName", {"NICKNAME"}, 0},
     {NS_CONTACTS, "JobTitle", {"TITLE"}, 0},
     {NS_CONTACTS, "OfficeLocation", {"X-EVOLUTION-OFFICE", "X-MS-OFFICELOCATION"}, 0},
-    {NS_CONTACTS2, "ManagerName", {"X-EVOLUTION-MANAGER", "X-MANAGER", "X-MS-MANAGER"}, 0},
-    {NS_CONTACTS, "AssistantName", {"X-EVOLUTION-ASSISTANT", "X-ASSISTANT", "X-MS-ASSISTANT"}, 0},
-    {NS_CONTACTS, "Spouse", {"X-EVOLUTION-SPOUSE", "X-SPOUSE", "X-MS-SPOUSE", "RELATED;spouse"}, 0},
+    {NS_CONTACTS2,
+     "ManagerName",
+     {"X-EVOLUTION-MANAGER", "X-MANAGER", "X-MS-MANAGER", "X-ABRELATEDNAMES@Manager"},
+     0},
+    {NS_CONTACTS,
+     "AssistantName",
+     {"X-EVOLUTION-ASSISTANT", "X-ASSISTANT", "X-MS-ASSISTANT", "X-ABRELATEDNAMES@Assistant"},
+     0},
+    {NS_CONTACTS,
+     "Spouse",
+     {"X-EVOLUTION-SPOUSE", "X-SPOUSE", "X-MS-SPOUSE", "RELATED;spouse", "X-ABRELATEDNAMES@Spouse"},
+     0},
     {NS_CONTACTS, "WebPage", {"URL"}, 0},
     {NS_CONTACTS, "Birthday", {"BDAY"}, 1},
     {NS_CONTACTS,
      "Anniversary",
-     {"X-EVOLUTION-ANNIVERSARY", "ANNIVERSARY", "X-ANNIVERSARY", "X-MS-ANNIVERSARY"},
+     {"X-EVOLUTION-ANNIVERSARY", "ANNIVERSARY", "X-ANNIVERSARY", "X-MS-ANNIVERSARY",
+      "X-ABDATE@Anniversary"},
      1},
     {NS_CONTACTS2, "CustomerId", {"X-EAS-CUSTOMER-ID"}, 0},
     {NS_CONTACTS2, "GovernmentId", {"X-EAS-GOVERNMENT-ID"}, 0},
     {NS_CONTACTS2, "AccountName", {"X-EAS-ACCOUNT-NAME"}, 0},
 };
 
-const char *const contact_child_names[] = {"X-CHILD", "X-MS-CHILD", "RELATED;child", NULL};
+const char *const contact_child_names[] = {"X-CHILD", "X-MS-CHILD", "RELATED;child",
+                                           "X-ABRELATEDNAMES@Child", NULL};
 
 /* N: family; given; additional; prefix; suffix.  ORG: name; unit. */
 const contact_part_t contact_n_parts[5] = {
@@ -203,17 +214,73 @@ static int adr_class(EVCardAttribute *a)
     return contact_has_type(a, "HOME") ? ADR_HOME : ADR_OTHER;
 }
 
-static void view_single(EVCardAttribute *a, contact_view_t *v)
+/* Does a (labelled label, or not labelled: NULL) match spec? */
+static int matches(EVCardAttribute *a, const char *label, const char *spec)
+{
+    const char *at = strchr(spec, '@'), *name = e_vcard_attribute_get_name(a);
+    size_t n = at ? (size_t)(at - spec) : 0;
+    if (!at) {
+        return contact_attr_is(a, spec);
+    }
+    return label && name && strlen(name) == n && !strncasecmp(name, spec, n) &&
+           !strcasecmp(label, at + 1);
+}
+
+static int view_single(EVCardAttribute *a, const char *label, contact_view_t *v)
 {
     int i, k;
     for (i = 0; i < CONTACT_SINGLES; i++) {
         for (k = 0; !v->single[i] && contact_singles[i].names[k]; k++) {
-            if (contact_attr_is(a, contact_singles[i].names[k])) {
+            if (matches(a, label, contact_singles[i].names[k])) {
                 v->single[i] = a;
-                return;
+                return 1;
             }
         }
     }
+    return 0;
+}
+
+static void view_child(EVCardAttribute *a, const char *label, EVCardAttribute *label_attr,
+                       contact_view_t *v)
+{
+    int k;
+    for (k = 0; contact_child_names[k] && v->nchild < AS_ITEM_MAX_LIST; k++) {
+        if (matches(a, label, contact_child_names[k])) {
+            v->child_label[v->nchild] = label ? label_attr : NULL;
+            v->child[v->nchild++] = a;
+            return;
+        }
+    }
+}
+
+/* The X-ABLabel attribute of each group: "_$!<Spouse>!$_" is read as
+ * "Spouse". */
+static GHashTable *group_labels(EVCard *vc)
+{
+    GHashTable *h = g_hash_table_new(g_str_hash, g_str_equal);
+    GList *l;
+    for (l = e_vcard_get_attributes(vc); l; l = l->next) {
+        const char *g = e_vcard_attribute_get_group(l->data);
+        if (g && contact_attr_is(l->data, "X-ABLabel") && !g_hash_table_contains(h, g)) {
+            g_hash_table_insert(h, (gpointer)g, l->data);
+        }
+    }
+    return h;
+}
+
+static const char *label_text(apr_pool_t *p, EVCardAttribute *la)
+{
+    GList *v = la ? e_vcard_attribute_get_values(la) : NULL;
+    const char *s = v && v->data ? v->data : NULL;
+    size_t n;
+    if (!s) {
+        return NULL;
+    }
+    n = strlen(s);
+    if (n > 8 && !strncmp(s, "_$!<", 4) && !strcmp(s + n - 4, ">!$_")) {
+        return apr_pstrmemdup(p, s + 4, n - 8);
+    }
+    return s;
 }
 
 static void view_slot(EVCardAttribute **slots, int n, EVCardAttribute *a)
@@ -229,14 +296,23 @@ static void view_slot(EVCardAttribute **slots, int n, EVCardAttribute *a)
 
 void contact_view(EVCard *vc, contact_view_t *v)
 {
+    GHashTable *labels = group_labels(vc);
+    apr_pool_t *p;
     GList *l;
+
     memset(v, 0, sizeof *v);
+    apr_pool_create(&p, NULL);
     for (l = e_vcard_get_attributes(vc); l; l = l->next) {
-        EVCardAttribute *a = l->data;
-        const char *name = e_vcard_attribute_get_name(a);
+        EVCardAttribute *a = l->data, *la = NULL;
+        const char *name = e_vcard_attribute_get_name(a), *group = e_vcard_attribute_get_group(a);
+        const char *label = NULL;
         int c;
         if (!name) {
             continue;
+        }
+        if (group && (la = g_hash_table_lookup(labels, group)) != NULL) {
+            apr_pool_clear(p);
+            label = label_text(p, la);
         }
 #define FIRST(field, prop)                                                                         \
     if (!strcasecmp(name, prop)) {                                                                 \
@@ -260,10 +336,12 @@ void contact_view(EVCard *vc, contact_view_t *v)
             view_slot(&v->adr[adr_class(a)], 1, a);
         } else if (contact_is_im(a)) {
             view_slot(v->im, CONTACT_IMS, a);
-        } else {
-            view_single(a, v);
+        } else if (!view_single(a, label, v)) {
+            view_child(a, label, la, v);
         }
     }
+    apr_pool_destroy(p);
+    g_hash_table_destroy(labels);
 }
 
 const char *contact_photo_b64(apr_pool_t *p, EVCardAttribute *a)
@@ -340,35 +418,56 @@ static int has_word(const char *s, apr_size_t n, const char *word)
     return 0;
 }
 
-/* A copy of s (up to a NUL byte) with vCard 2.1 quoted-printable soft line
- * breaks ("=" at the end of a line) joined: evolution-data-server 3.46
- * leaves "=" and the line break in the value. */
+/* Is the line starting at s (up to ce) a property with a group whose name
+ * is broken ("item.", "a.b c:", "g.;x:")?  evolution-data-server 3.46
+ * leaks the group's buffer on each such line, so they are left out (it
+ * would skip them anyway). */
+static int bad_group(const char *s, const char *ce)
+{
+    const char *h = s, *dot = NULL;
+    for (; h < ce && *h != ':' && *h != ';'; h++) {
+        if (*h == '.') {
+            dot = h;
+        } else if (!((*h >= 'A' && *h <= 'Z') || (*h >= 'a' && *h <= 'z') ||
+                     (*h >= '0' && *h <= '9') || *h == '-')) {
+            return memchr(s, '.', (size_t)(h - s)) != NULL || memchr(h, '.', (size_t)(ce - h));
+        }
+    }
+    return dot && dot == h - 1;
+}
+
+/* A copy of s (up to a NUL byte) made fit for EVCard: vCard 2.1
+ * quoted-printable soft line breaks ("=" at the end of a line) joined
+ * (evolution-data-server 3.46 leaves "=" and the line break in the
+ * value), and lines with a broken group left out (bad_group). */
 static char *qp_join(const char *s, apr_size_t n)
 {
     const char *line = s, *end = s + strnlen(s, n);
     char *out = g_malloc((gsize)(end - s) + 1), *w = out;
-    int qp = 0, joined = 0;
+    int qp = 0, joined = 0, skip = 0;
 
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *ce = nl ? nl : end;
+        const char *ce = nl ? nl : end, *next = nl ? nl + 1 : end;
         if (ce > line && ce[-1] == '\r') {
             ce--;
         }
         if (!joined && *line != ' ' && *line != '\t') {
             const char *colon = memchr(line, ':', (size_t)(ce - line));
             qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
+            skip = bad_group(line, ce);
         }
         joined = qp && ce > line && ce[-1] == '=';
-        if (joined) {
+        if (skip) {
+            /* the line and its folded continuation left out */
+        } else if (joined) {
             memcpy(w, line, (size_t)(ce - 1 - line));
             w += ce - 1 - line;
         } else {
-            const char *le = nl ? nl + 1 : end;
-            memcpy(w, line, (size_t)(le - line));
-            w += le - line;
+            memcpy(w, line, (size_t)(next - line));
+            w += next - line;
         }
-        line = nl ? nl + 1 : end;
+        line = next;
     }
     *w = '\0';
     return out;

@@ -310,6 +310,50 @@ START_TEST(vcard40)
 }
 END_TEST
 
+START_TEST(labelled_relations)
+{
+    static const char google[] = "BEGIN:VCARD\r\n"
+                                 "VERSION:3.0\r\n"
+                                 "FN:Grace Hopper\r\n"
+                                 "N:Hopper;Grace;;;\r\n"
+                                 "item1.X-ABDATE:1930-06-15\r\n"
+                                 "item1.X-ABLabel:_$!<Anniversary>!$_\r\n"
+                                 "item2.X-ABRELATEDNAMES:Vincent Hopper\r\n"
+                                 "item2.X-ABLabel:_$!<Spouse>!$_\r\n"
+                                 "item3.X-ABRELATEDNAMES:Kid A\r\n"
+                                 "item3.X-ABLabel:_$!<Child>!$_\r\n"
+                                 "item4.X-ABRELATEDNAMES:Kid B\r\n"
+                                 "item4.X-ABLabel:Child\r\n"
+                                 "item5.X-ABRELATEDNAMES:Walter\r\n"
+                                 "item5.X-ABLabel:_$!<Friend>!$_\r\n"
+                                 "item6.X-ABDATE:2000-01-01\r\n"
+                                 "item6.X-ABLabel:first met\r\n"
+                                 "END:VCARD\r\n";
+    xmlNodePtr app = to_eas(google), kids;
+    char *stored;
+
+    ck_field(app, NS_C, "Anniversary", "1930-06-15T00:00:00.000Z");
+    ck_field(app, NS_C, "Spouse", "Vincent Hopper");
+    ck_assert_str_eq(list(app, NS_C, "Children"), "Kid A|Kid B");
+    /* the phone renames the spouse and drops the second child */
+    xmlNodeSetContent(as_xml_child(app, NS_C, "Spouse"), BAD_CAST "Vince Hopper");
+    kids = as_xml_child(app, NS_C, "Children");
+    kids = xmlGetLastChild(kids);
+    xmlUnlinkNode(kids);
+    xmlFreeNode(kids);
+    stored = from_eas(app, google);
+    ck_assert_ptr_nonnull(strstr(stored, "item2.X-ABRELATEDNAMES:Vince Hopper\r\n"));
+    ck_assert_ptr_nonnull(strstr(stored, "item2.X-ABLabel:_$!<Spouse>!$_\r\n"));
+    ck_assert_ptr_nonnull(strstr(stored, "item3.X-ABRELATEDNAMES:Kid A\r\n"));
+    ck_assert_ptr_null(strstr(stored, "Kid B"));
+    ck_assert_ptr_null(strstr(stored, "item4."));
+    ck_assert_ptr_nonnull(strstr(stored, "item1.X-ABDATE:1930-06-15\r\n"));
+    ck_assert_ptr_nonnull(strstr(stored, "item5.X-ABRELATEDNAMES:Walter\r\n"));
+    ck_assert_ptr_nonnull(strstr(stored, "item6.X-ABDATE:2000-01-01\r\n"));
+    ck_assert_str_eq(sorted(to_eas(stored)), sorted(app));
+}
+END_TEST
+
 /* ---- Picture and Body ---------------------------------------------------------- */
 
 static const char *photo_vcard(const char *b64)
@@ -457,6 +501,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, email_forms);
     tcase_add_test(tc, vcard21_quoted_printable);
     tcase_add_test(tc, vcard40);
+    tcase_add_test(tc, labelled_relations);
     tcase_add_test(tc, picture_limit);
     tcase_add_test(tc, body_truncation);
     tcase_add_test(tc, sync_reply_validates);
