@@ -493,3 +493,28 @@ def test_email_off_contacts_on_121(csrv):
                  '</airsync:CollectionId></EmptyFolderContents></ItemOperations>' % fid)
     assert text(kid(kid(r.doc, "Response"), "EmptyFolderContents"), "Status") == "6", r
     assert os.path.exists(os.path.join(book_dir(srv, addr), "e1.vcf"))
+
+
+def test_sync_wait_woken_by_a_file(csrv):
+    """A Sync with Wait on the address book parks, and a .vcf written by
+    another program ends it with the Add."""
+    srv = csrv
+    addr, dev, ph = setup_phone(srv, "walt")
+    ph.sync()
+    assert ph.sync() is None  # empty book: nothing
+    before = dev.claim_value()
+    xml = ("<Sync %s><Collections><Collection><SyncKey>%s</SyncKey><CollectionId>%s"
+           "</CollectionId></Collection></Collections><Wait>5</Wait></Sync>"
+           % (NS % "AirSync:", ph.key, ph.fid))
+    job = Background(lambda: dev.post("Sync", xml))
+    assert wait_until(lambda: dev.claim_value() not in (None, before) or job.done(), 30)
+    assert not job.done(), job.value
+    t0 = time.monotonic()
+    write_file(os.path.join(book_dir(srv, addr), "w1.vcf"), vcard("w1", "Wanda", "Waited"))
+    r = job.result(60)
+    latency = time.monotonic() - t0
+    print("\n# %s: Sync with Wait answered %.0f ms after the file was written"
+          % (srv.mpm, latency * 1000))
+    assert latency < 5, latency
+    adds = [e for e in r.doc.iter() if isinstance(e.tag, str) and ln(e) == "Add"]
+    assert [text(kid(a, "ApplicationData"), "LastName") for a in adds] == ["Waited"], r
