@@ -59,7 +59,7 @@ int as_sync_client_item_add(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cs
     if (rv != APR_SUCCESS) {
         as_log(c->r->log, AS_LOG_MARK, AS_LOG_INFO, rv, "Sync: Add to %s of %s: not a %s item",
                q->id, c->r->account, as_class_name(q->cls));
-        return status_of(rv == APR_SUCCESS ? APR_EINVAL : rv);
+        return status_of(rv);
     }
     uid = codec->uid_of ? codec->uid_of(data, len, p) : NULL;
     rv = as_store_add_item(c->st, q->id, uid, data, len, p, &id, &etag);
