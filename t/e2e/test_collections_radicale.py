@@ -6,7 +6,8 @@ the account's collections through our store (as_collections.h).
 - a vCard PUT over CardDAV is seen by our store, with Radicale's ETag;
 - an item written through our store is served by Radicale (GET, PROPFIND);
 - a change on each side reaches the other, ids stay, ETag conflicts;
-- a collection renamed through our store shows Radicale's new displayname;
+- collections created, renamed and deleted through our store (address
+  books and calendars) are what Radicale serves, and MKCOL shows here;
 - our writes wait for Radicale's storage lock;
 - `radicale --verify-storage` is clean after each test.
 """
@@ -16,9 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -266,3 +265,29 @@ def test_write_waits_for_radicale_lock(env):
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_calendar_collections(env):
+    """A task list made through our store is a VTODO calendar for Radicale;
+    an event PUT over CalDAV shows in our calendar folder, not the task list."""
+    rad = env["rad"]
+    fid = run(env["tool"], env["root"], "mkfolder", "15", "Chores").strip()
+    dirname = [line.split("\t")[3] for line in run(env["tool"], env["root"], "folders").splitlines()
+               if line.split("\t")[0] == fid][0]
+    st, _, body = rad.request(
+        "PROPFIND", "/%s/%s/" % (USER, dirname),
+        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        '<D:prop><D:resourcetype/><C:supported-calendar-component-set/></D:prop></D:propfind>',
+        {"Depth": "0", "Content-Type": "text/xml"})
+    assert st == 207 and "calendar" in body and "VTODO" in body and "VEVENT" not in body, body
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+             "UID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\n"
+             "DTEND:20260105T110000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    st, hdr, _ = rad.request("PUT", "/%s/calendar/ev-1.ics" % USER, event,
+                             {"Content-Type": "text/calendar"})
+    assert st == 201, st
+    folders = folder_ids(run(env["tool"], env["root"], "folders"))
+    cal = items(env, folders[8][0])
+    assert cal["ev-1.ics"][1] == hdr["ETag"].strip('"')
+    assert "ev-1.ics" not in items(env, folders[7][0])
+    assert items(env, fid) == {}

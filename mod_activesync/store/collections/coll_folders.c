@@ -51,6 +51,7 @@ static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **o
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         scanned_t s;
+        coll_drop_stale(cs, dfd, cs->root, de->d_name);
         if (!coll_entry_name_ok(de->d_name) ||
             fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode)) {
             continue;
@@ -160,15 +161,22 @@ apr_status_t coll_load_folders(coll_store_t *cs)
     if (cs->by_id) {
         return APR_SUCCESS;
     }
-    if (cs->create && !cs->defaults_checked) {
-        cs->defaults_checked = 1;
-        rv = coll_ensure_defaults(cs, cs->classes);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
     apr_pool_clear(cs->fpool);
     rv = scan(cs, cs->fpool, &arr);
+    if (rv == APR_SUCCESS && cs->create && !cs->defaults_checked) {
+        unsigned missing = 0;
+        cs->defaults_checked = 1;
+        for (cls = AS_CLASS_CONTACTS; cls < AS_CLASS_COUNT; cls++) {
+            if ((cs->classes & (1u << cls)) && default_of(arr, cls) < 0) {
+                missing |= 1u << cls;
+            }
+        }
+        if (missing) { /* made under the lock, then read again */
+            rv = coll_ensure_defaults(cs, missing);
+            apr_pool_clear(cs->fpool);
+            rv = rv == APR_SUCCESS ? scan(cs, cs->fpool, &arr) : rv;
+        }
+    }
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -32,6 +32,7 @@
 #define COLL_SETTLE_NS      2000000000LL
 #define COLL_ETAG_CACHE_MAX 50000 /* files whose ETag a handle remembers */
 #define COLL_TMP_PREFIX     ".activesync.tmp-"
+#define COLL_STALE_NS       (3600LL * 1000000000LL) /* a temporary this old was abandoned */
 #define COLL_DEFAULT_WAIT   apr_time_from_sec(30)
 
 /* Components of a calendar collection (C:supported-calendar-component-set). */
@@ -110,6 +111,8 @@ void coll_fsync_dir(const char *path);
 /* Token of a directory: inode and mtime, '!' when unsettled. */
 const char *coll_dir_token(apr_pool_t *p, const struct stat *sb);
 apr_status_t coll_remove_tree(const char *path);
+/* Remove dir/name when it is one of our temporaries, abandoned (dfd: dir). */
+void coll_drop_stale(coll_store_t *cs, int dfd, const char *dir, const char *name);
 /* Read a whole regular file (no symlink) of at most max bytes. */
 apr_status_t coll_read_file(const char *path, apr_off_t max, apr_pool_t *p, char **data,
                             apr_size_t *len, struct stat *sb);

@@ -163,6 +163,7 @@ static apr_status_t each_file(coll_store_t *cs, const coll_folder_t *f, entry_fn
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
         char id[COLL_ITEM_ID_LEN + 1];
+        coll_drop_stale(cs, dfd, f->dir, de->d_name);
         if (!coll_entry_name_ok(de->d_name) ||
             fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) {
             continue;

@@ -286,3 +286,24 @@ apr_status_t coll_read_file(const char *path, apr_off_t max, apr_pool_t *p, char
     *len = got;
     return APR_SUCCESS;
 }
+
+/* Our temporary files and directories are renamed into place (or removed)
+ * within moments; one an hour old was left by a crash. */
+void coll_drop_stale(coll_store_t *cs, int dfd, const char *dir, const char *name)
+{
+    struct stat sb;
+    char path[4096];
+
+    if (strncmp(name, COLL_TMP_PREFIX, sizeof COLL_TMP_PREFIX - 1) ||
+        fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+        coll_ts_ns(&sb.st_mtim) > coll_now_ns() - COLL_STALE_NS) {
+        return;
+    }
+    apr_snprintf(path, sizeof path, "%s/%s", dir, name);
+    coll_log(cs, AS_LOG_NOTICE, 0, "removing %s, left by an interrupted write", path);
+    if (S_ISDIR(sb.st_mode)) {
+        coll_remove_tree(path);
+    } else {
+        unlinkat(dfd, name, 0);
+    }
+}

@@ -532,6 +532,31 @@ START_TEST(path_template)
 }
 END_TEST
 
+START_TEST(stale_temporaries_removed)
+{
+    char v[512];
+    const as_store_folder_t *f;
+    time_t old = time(NULL) - 7200;
+
+    cg_collection(root, "book", book_props);
+    cg_write(path_in("book", "a.vcf"), cg_vcard(v, sizeof v, "a", "A"));
+    cg_write(path_in("book", ".activesync.tmp-old"), v);
+    set_mtime(path_in("book", ".activesync.tmp-old"), old, 0);
+    cg_write(path_in("book", ".activesync.tmp-new"), v);
+    cg_write(path_in("book", ".Radicale.tmp-old"), v); /* Radicale's: not ours to remove */
+    set_mtime(path_in("book", ".Radicale.tmp-old"), old, 0);
+    cg_collection(root, ".activesync.tmp-del-old", book_props);
+    set_mtime(path_in(".activesync.tmp-del-old", NULL), old, 0);
+    st = open_root(ALL_CLASSES, 0);
+    f = folder_named(st, "Book", 0);
+    ck_assert_int_eq(items_of(st, f->id)->nelts, 1);
+    ck_assert_int_ne(access(path_in("book", ".activesync.tmp-old"), F_OK), 0);
+    ck_assert_int_ne(access(path_in(".activesync.tmp-del-old", NULL), F_OK), 0);
+    ck_assert_int_eq(access(path_in("book", ".activesync.tmp-new"), F_OK), 0);
+    ck_assert_int_eq(access(path_in("book", ".Radicale.tmp-old"), F_OK), 0);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("collections");
@@ -549,6 +574,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, folder_ops);
     tcase_add_test(tc, tokens_and_bad_ids);
     tcase_add_test(tc, path_template);
+    tcase_add_test(tc, stale_temporaries_removed);
     suite_add_tcase(s, tc);
     return s;
 }
