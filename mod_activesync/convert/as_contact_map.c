@@ -456,11 +456,13 @@ static char *qp_join(const char *s, apr_size_t n)
     int qp = 0, joined = 0, skip = 0;
 
     while (line < end) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *ce = nl ? nl : end, *next = nl ? nl + 1 : end;
-        if (ce > line && ce[-1] == '\r') {
-            ce--;
+        /* a line ends at LF, CRLF or a lone CR, as EVCard reads it */
+        const char *ce = line, *next;
+        while (ce < end && *ce != '\n' && *ce != '\r') {
+            ce++;
         }
+        next = ce + (ce < end && *ce == '\r');
+        next += next < end && *next == '\n';
         if (!joined && *line != ' ' && *line != '\t') {
             const char *colon = memchr(line, ':', (size_t)(ce - line));
             qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
