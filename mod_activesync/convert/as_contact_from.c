@@ -310,7 +310,11 @@ static void apply_uid_rev(apr_pool_t *p, EVCard *vc, const char *uid)
     static const char *const rev_spec[] = {"REV", NULL};
     apr_time_exp_t e;
 
-    if (!e_vcard_get_attribute(vc, EVC_UID)) {
+    const char *old = contact_value(p, e_vcard_get_attribute(vc, EVC_UID));
+    if (!old || !*old) {
+        /* none, or an empty one: every stored item has a UID */
+        static const char *const uid_spec[] = {"UID", NULL};
+        remove_all(vc, uid_spec);
         e_vcard_append_attribute_with_value(vc, e_vcard_attribute_new(NULL, EVC_UID),
                                             item_uid_or_new(p, uid));
     }

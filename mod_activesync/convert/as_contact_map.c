@@ -418,22 +418,31 @@ static int has_word(const char *s, apr_size_t n, const char *word)
     return 0;
 }
 
-/* Is the line starting at s (up to ce) a property with a group whose name
- * is broken ("item.", "a.b c:", "g.;x:")?  evolution-data-server 3.46
- * leaks the group's buffer on each such line, so they are left out (it
- * would skip them anyway). */
+/* Would EVCard give up on the line s..ce after reading a group ("item.",
+ * "a.b.:x", "g.;p:x", "a. b:c", "g.name" without a value)?
+ * evolution-data-server 3.46 leaks the group's buffer on each such line,
+ * so they are left out (it skips them anyway).  This follows its reading
+ * of a property's group and name; a byte above 0x7F after a group counts
+ * as giving up. */
 static int bad_group(const char *s, const char *ce)
 {
-    const char *h = s, *dot = NULL;
-    for (; h < ce && *h != ':' && *h != ';'; h++) {
-        if (*h == '.') {
-            dot = h;
-        } else if (!((*h >= 'A' && *h <= 'Z') || (*h >= 'a' && *h <= 'z') ||
-                     (*h >= '0' && *h <= '9') || *h == '-')) {
-            return memchr(s, '.', (size_t)(h - s)) != NULL || memchr(h, '.', (size_t)(ce - h));
+    int group = 0;
+    apr_size_t len = 0;
+    for (; s < ce; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == ':' || c == ';') {
+            return len == 0 && group;
+        }
+        if (c == '.') {
+            group |= len > 0;
+            len = 0;
+        } else if ((c < 0x80 && isalnum(c)) || c == '-' || c == '_') {
+            len++;
+        } else {
+            return group;
         }
     }
-    return dot && dot == h - 1;
+    return group; /* no value */
 }
 
 /* A copy of s (up to a NUL byte) made fit for EVCard: vCard 2.1
@@ -447,11 +456,13 @@ static char *qp_join(const char *s, apr_size_t n)
     int qp = 0, joined = 0, skip = 0;
 
     while (line < end) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *ce = nl ? nl : end, *next = nl ? nl + 1 : end;
-        if (ce > line && ce[-1] == '\r') {
-            ce--;
+        /* a line ends at LF, CRLF or a lone CR, as EVCard reads it */
+        const char *ce = line, *next;
+        while (ce < end && *ce != '\n' && *ce != '\r') {
+            ce++;
         }
+        next = ce + (ce < end && *ce == '\r');
+        next += next < end && *next == '\n';
         if (!joined && *line != ' ' && *line != '\t') {
             const char *colon = memchr(line, ':', (size_t)(ce - line));
             qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");

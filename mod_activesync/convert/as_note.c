@@ -145,7 +145,9 @@ static apr_status_t note_from_eas(xmlNodePtr app, int protocol, const char *old,
     }
     if (!top) {
         top = note_new(p, uid, &j);
-    } else if (!icalcomponent_get_first_property(j, ICAL_UID_PROPERTY)) {
+    } else if (!icalcomponent_get_uid(j) || !*icalcomponent_get_uid(j)) {
+        /* none, or an empty one: every stored item has a UID */
+        remove_props(j, ICAL_UID_PROPERTY);
         icalcomponent_add_property(j, icalproperty_new_uid(item_uid_or_new(p, uid)));
     }
     remove_props(j, ICAL_SUMMARY_PROPERTY);

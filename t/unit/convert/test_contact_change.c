@@ -264,6 +264,14 @@ START_TEST(malformed_input)
     as_xml_add(app, NS_C, "Anniversary", "");
     as_xml_add(app, NS_C, "Picture", "!!!not base64!!!");
     assert_clean(to_eas(from_eas(app, NULL)));
+    /* an empty UID is replaced */
+    app = new_app();
+    as_xml_add(app, NS_C, "FirstName", "u");
+    {
+        const char *v =
+            from_eas(app, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:\r\nFN:u\r\nEND:VCARD\r\n");
+        ck_assert_str_eq(codec->uid_of(v, strlen(v), unit_pool), "uid-new");
+    }
     /* no ApplicationData at all */
     {
         char *out;

@@ -249,6 +249,14 @@ START_TEST(malformed_input)
         ck_assert_int_eq(codec->to_eas(bad[k], strlen(bad[k]), NULL, app, unit_pool), APR_EINVAL);
         ck_assert_ptr_null(codec->uid_of(bad[k], strlen(bad[k]), unit_pool));
     }
+    /* an empty UID is replaced */
+    app = new_app();
+    as_xml_add(app, NS_N, "Subject", "s");
+    {
+        const char *ics = from_eas(app, "BEGIN:VCALENDAR\r\nBEGIN:VJOURNAL\r\nUID:\r\n"
+                                        "END:VJOURNAL\r\nEND:VCALENDAR\r\n");
+        ck_assert_str_eq(codec->uid_of(ics, strlen(ics), unit_pool), "note-uid");
+    }
     app = new_app();
     (void)codec->to_eas(odd, sizeof odd - 1, NULL, app, unit_pool);
     (void)from_eas(app, odd);
