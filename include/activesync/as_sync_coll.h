@@ -50,6 +50,7 @@ typedef struct as_sync_coll_req_t {
     int cls;                      /* as_item_class_t of its items */
     const as_item_codec_t *codec; /* their conversion (NULL for Email) */
     const char *req_class;        /* the request's Class element (12.1), NULL when absent */
+    int supported;                /* the request has a Supported element */
 } as_sync_coll_req_t;
 
 /* Its reply. */

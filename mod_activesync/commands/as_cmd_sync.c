@@ -32,6 +32,7 @@
  *               the third consecutive resend on, loop detection
  *               (as_sync_loop.c) narrows reply N, then skips the item.
  *   other       Status 3 (SyncKey 0 in the reply).
+ *   Supported in a Notes collection: Status 4 (MS-ASNOTE).
  *   Unknown or disabled (email, contacts or pim off) collection: Status 8;
  *   a folder the
  *   device's hierarchy still lists but which is gone: Status 12.
@@ -207,6 +208,7 @@ static int parse_collection(sync_ctx_t *c, xmlNodePtr coll, int max_window, as_s
     q->commands = as_xml_child(coll, AS_SYNC_AS_NS, "Commands");
     /* 12.1 names the class; the folder's own class decides (as_sync_collection) */
     q->req_class = as_sync_text(c->own->pool, as_xml_child(coll, AS_SYNC_AS_NS, "Class"));
+    q->supported = as_xml_child(coll, AS_SYNC_AS_NS, "Supported") != NULL;
     return parse_options(c, coll, q);
 }
 

@@ -291,6 +291,11 @@ apr_status_t as_sync_collection(as_sync_run_t *c, const as_sync_coll_req_t *in, 
         return APR_SUCCESS;
     }
     class_of_folder(c, in, folder, &qc);
+    if (q->supported && q->cls == AS_CLASS_NOTES) {
+        /* MS-ASNOTE: Notes have no ghosted properties, Supported is an error */
+        as_sync_coll_head(res, q->key, q->id, AS_SYNC_STATUS_PROTOCOL);
+        return APR_SUCCESS;
+    }
     for (tries = 0; tries < SYNC_TRIES; tries++) {
         as_coll_state_t cs;
         apr_status_t rv;

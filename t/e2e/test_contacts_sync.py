@@ -231,6 +231,11 @@ def test_notes_both_ways(csrv):
                "UID:n1\r\nDTSTAMP:20260101T100000Z\r\nSUMMARY:Shopping\r\n"
                "DESCRIPTION:milk\r\nX-OTHER:kept\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n")
     ns = 'xmlns:n="Notes:"'
+    # MS-ASNOTE: Supported in a Notes Sync is a protocol error (Status 4)
+    r = dev.post("Sync", "<Sync %s %s><Collections><Collection><SyncKey>0</SyncKey>"
+                 "<CollectionId>%s</CollectionId><Supported><n:Subject/></Supported></Collection>"
+                 "</Collections></Sync>" % (NS % "AirSync:", ns, ph.fid))
+    assert text(kid(kid(r.doc, "Collections"), "Collection"), "Status") == "4", r
     assert ph.sync(ns=ns) is not None
     ph.until_done()
     assert [v.get("Subject") for v in ph.items.values()] == ["Shopping"]
