@@ -199,6 +199,8 @@ bench: all $(O)/t/bench/codec_bench $(TOOL_BIN)
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) /usr/bin/python3 t/bench/bench_http.py
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
 	    /usr/bin/python3 t/bench/bench_mail.py
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
+	    /usr/bin/python3 t/bench/bench_contacts.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)

@@ -63,27 +63,46 @@ static apr_status_t make_root(const char *root, const as_logger_t *log, const ch
     return rv;
 }
 
-static const as_store_ops_t collections_ops = {"collections",
-                                               coll_list_folders,
-                                               coll_hierarchy_token,
-                                               coll_get_folder,
-                                               coll_folder_token,
-                                               coll_watch_paths,
-                                               coll_list_items,
-                                               coll_stat_item,
-                                               coll_open_item,
-                                               NULL, /* set_flags */
-                                               NULL, /* move_item */
-                                               coll_delete_item,
-                                               NULL, /* deliver */
-                                               NULL, /* create_folder: create_folder_typed */
-                                               coll_rename_folder,
-                                               coll_delete_folder,
-                                               coll_special_folder,
-                                               coll_open_item_at,
-                                               coll_add_item,
-                                               coll_replace_item,
-                                               coll_create_folder_typed};
+/* Mail-only operations: a collection has no flags, no delivery and no move
+ * between folders, whatever path a command takes to reach it. */
+static apr_status_t coll_no_flags(as_store_t *st, const char *folder_id, const char *item_id,
+                                  unsigned set, unsigned clear, unsigned *flags_out)
+{
+    (void)st, (void)folder_id, (void)item_id, (void)set, (void)clear, (void)flags_out;
+    return AS_STORE_ENOTSUP;
+}
+
+static apr_status_t coll_no_move(as_store_t *st, const char *folder_id, const char *item_id,
+                                 const char *dst_folder_id, apr_pool_t *p, const char **new_item_id)
+{
+    (void)st, (void)folder_id, (void)item_id, (void)dst_folder_id, (void)p, (void)new_item_id;
+    return AS_STORE_ENOTSUP;
+}
+
+static apr_status_t coll_no_deliver(as_store_t *st, const char *folder_id, const void *data,
+                                    apr_size_t len, unsigned flags, apr_time_t date, apr_pool_t *p,
+                                    const char **item_id)
+{
+    (void)st, (void)folder_id, (void)data, (void)len, (void)flags, (void)date, (void)p,
+        (void)item_id;
+    return AS_STORE_ENOTSUP;
+}
+
+/* create_folder without a type is a mail folder's. */
+static apr_status_t coll_no_untyped_folder(as_store_t *st, const char *parent_id, const char *name,
+                                           apr_pool_t *p, const char **folder_id)
+{
+    (void)st, (void)parent_id, (void)name, (void)p, (void)folder_id;
+    return AS_STORE_ENOTSUP;
+}
+
+static const as_store_ops_t collections_ops = {
+    "collections",           coll_list_folders,      coll_hierarchy_token, coll_get_folder,
+    coll_folder_token,       coll_watch_paths,       coll_list_items,      coll_stat_item,
+    coll_open_item,          coll_no_flags,          coll_no_move,         coll_delete_item,
+    coll_no_deliver,         coll_no_untyped_folder, coll_rename_folder,   coll_delete_folder,
+    coll_special_folder,     coll_open_item_at,      coll_add_item,        coll_replace_item,
+    coll_create_folder_typed};
 
 apr_status_t as_collections_open(apr_pool_t *p, const char *root, const char *account,
                                  unsigned classes, int create, const as_logger_t *log,

@@ -303,14 +303,41 @@ START_TEST(add_replace_delete)
     ck_assert_int_eq(as_store_replace_item(st, f->id, id, NULL, v1, strlen(v1), unit_pool, NULL),
                      APR_ENOENT);
     ck_assert_int_eq(as_store_open_item(st, f->id, id, unit_pool, &m), APR_ENOENT);
-    /* mail-only operations are not there */
+    /* mail-only operations are refused (mail_operations_refused) */
     ck_assert_int_eq(
         as_store_create_folder_typed(st, "0", "Mail", AS_FOLDER_USER_MAIL, unit_pool, &id),
         AS_STORE_ENOTSUP);
-    ck_assert_ptr_null(st->ops->set_flags);
-    ck_assert_ptr_null(st->ops->deliver);
     /* no temporary file left behind */
     ck_assert_int_eq(items_of(st, f->id)->nelts, 3);
+}
+END_TEST
+
+/* The mail-only operations answer "not supported", never a NULL call, so a
+ * mail command that reaches a collection (email off: the router is the
+ * collection store itself) is refused cleanly. */
+START_TEST(mail_operations_refused)
+{
+    const as_store_folder_t *f;
+    const char *id, *out = NULL;
+    char v[512];
+    const char *v1;
+    unsigned flags = 0;
+
+    st = open_root(ALL_CLASSES, 1);
+    f = folder_named(st, "Contacts", AS_FOLDER_CONTACTS);
+    v1 = apr_pstrdup(unit_pool, cg_vcard(v, sizeof v, "u-mail-ops", "Ops"));
+    ck_assert_int_eq(
+        as_store_add_item(st, f->id, "u-mail-ops", v1, strlen(v1), unit_pool, &id, NULL),
+        APR_SUCCESS);
+    ck_assert_int_eq(as_store_set_flags(st, f->id, id, AS_STORE_SEEN, 0, &flags), AS_STORE_ENOTSUP);
+    ck_assert_int_eq(as_store_move_item(st, f->id, id, f->id, unit_pool, &out), AS_STORE_ENOTSUP);
+    ck_assert_int_eq(as_store_deliver(st, f->id, "x", 1, 0, 0, unit_pool, &out), AS_STORE_ENOTSUP);
+    ck_assert_int_eq(as_store_create_folder(st, "0", "Mail", unit_pool, &out), AS_STORE_ENOTSUP);
+    ck_assert_int_eq(
+        as_store_create_folder_typed(st, "0", "Mail", AS_FOLDER_USER_MAIL, unit_pool, &out),
+        AS_STORE_ENOTSUP);
+    ck_assert_int_eq(items_of(st, f->id)->nelts, 1);
+    ck_assert_str_eq(file_text(path_in("contacts", "u-mail-ops.vcf")), v1);
 }
 END_TEST
 
@@ -569,6 +596,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, list_ids_and_etags);
     tcase_add_test(tc, same_size_same_second_edit);
     tcase_add_test(tc, add_replace_delete);
+    tcase_add_test(tc, mail_operations_refused);
     tcase_add_test(tc, calendar_split);
     tcase_add_test(tc, bad_props_skipped);
     tcase_add_test(tc, folder_ops);
