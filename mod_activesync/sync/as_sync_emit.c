@@ -1,9 +1,40 @@
 /* Server changes into a collection's reply: the items' ApplicationData,
  * and the deltas paged by the window and the reply budget
  * (as_sync_coll_int.h). */
+#include <string.h>
+
 #include <apr_strings.h>
 
+#include "activesync/as_itemcache.h"
 #include "as_sync_coll_int.h"
+
+/* The item cache's key (as_itemcache.h): the open file's identity (not
+ * its ctime: a flag change renames it, which sets the ctime), its Maildir
+ * base name without the flags, and everything in o the conversion reads
+ * except the flags. */
+static const char *item_cache_key(apr_pool_t *p, const as_store_msg_t *msg, const as_mime_opts_t *o)
+{
+    apr_finfo_t fi;
+    const char *base = msg->item.name ? strrchr(msg->item.name, '/') : NULL, *k;
+    int i;
+
+    if (apr_file_info_get(&fi, APR_FINFO_IDENT | APR_FINFO_SIZE | APR_FINFO_MTIME, msg->file) !=
+        APR_SUCCESS) {
+        return NULL;
+    }
+    base = base ? base + 1 : msg->item.name ? msg->item.name : "";
+    k = apr_psprintf(
+        p, "%s|%s|%.*s|%lu:%lu:%" APR_OFF_T_FMT ":%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d",
+        o->folder_id, o->item_id, (int)strcspn(base, ":"), base, (unsigned long)fi.device,
+        (unsigned long)fi.inode, fi.size, fi.mtime, o->received, o->protocol, o->mime_support,
+        o->nprefs);
+    for (i = 0; i < o->nprefs; i++) {
+        const as_mime_bodypref_t *b = &o->prefs[i];
+        k = apr_psprintf(p, "%s|%d,%" APR_SIZE_T_FMT ",%d,%d", k, b->type, b->truncation,
+                         b->all_or_none, b->preview);
+    }
+    return k;
+}
 
 apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
                                   const char *item, const char *name, xmlNodePtr appdata,
@@ -12,7 +43,8 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
     as_mime_opts_t o;
-    const char *err = NULL;
+    const char *err = NULL, *key;
+    as_itemcache_t *cache;
     apr_status_t rv;
 
     apr_pool_create(&sp, c->r->pool);
@@ -23,13 +55,19 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     }
     as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
                       c->r->log);
-    if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
+    key = item_cache_key(sp, msg, &o);
+    cache = key ? as_itemcache_shared() : NULL;
+    if (cache && as_itemcache_get(cache, key, appdata, msg->item.flags)) {
+        /* converted before, from this very file */
+    } else if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
         /* not a message at all: still an item the device should see */
         as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
                "Sync: item %s:%s (%s) not readable as mail: %s", folder, item,
                msg->item.name ? msg->item.name : "?", err ? err : "?");
         as_xml_add(appdata, AS_SYNC_EMAIL_NS, "Subject", "");
         as_mime_add_flags(appdata, msg->item.flags);
+    } else if (cache) {
+        as_itemcache_put(cache, key, appdata);
     }
     *flags = msg->item.flags;
     if (size) {
