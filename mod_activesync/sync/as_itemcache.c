@@ -51,7 +51,7 @@ typedef struct buf_t {
 
 static void buf_put(buf_t *b, const void *data, apr_size_t n)
 {
-    if (b->failed) {
+    if (b->failed || n == 0) {
         return;
     }
     if (b->len + n > b->max) {
