@@ -1,356 +1,143 @@
-/* The item cache (as_itemcache.h): a hash table of serialised
- * ApplicationData subtrees with an LRU list, under one mutex.
+/* The item cache (as_itemcache.h): one shared anonymous mapping holding a
+ * header, a table of slots and a ring of records, under one process-shared
+ * robust mutex.
  *
- * Serialised form, one record per element in document order:
- *   kind (1 byte), namespace length (2), name length (2), data length (4),
- *   namespace, name, data, then for kind CHILDREN its child records and an
- *   END byte.  Kinds: EMPTY, TEXT, OPAQUE (data: the decoded bytes),
- *   CHILDREN, READ and FLAG (rebuilt from the current flags). */
+ * Ring: records are written in turn at the logical position head (the
+ * byte offset is head modulo the ring's size; a record never wraps: the
+ * bytes left at the end are skipped).  tail is the oldest record still
+ * whole; writing past tail + ring size first walks tail forward, killing
+ * the slot of each record it passes.  Record: hash (8 bytes), key length
+ * (4), value length (4), key, value, padded to 8 bytes; a key length of
+ * SKIP marks the filler at the ring's end.
+ * Table: sets of WAYS slots chosen by the key's hash; a slot names a live
+ * record (hash, position, length).  A new entry takes a dead slot of its
+ * set, else the one of its oldest record. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "activesync/as_itemcache.h"
-#include "activesync/as_store.h"
-#include "activesync/as_wbxml.h"
-#include "activesync/as_xml.h"
+#include "as_itemcache_tree.h"
 
-enum { K_EMPTY = 1, K_TEXT, K_OPAQUE, K_CHILDREN, K_READ, K_FLAG, K_END };
+#define WAYS 4
+/* ring bytes per slot: entries are about 1 KB, so slots are rarely short */
+#define BYTES_PER_SLOT 512
+#define REC_HDR        16
+#define SKIP           0xffffffffu
+#define ALIGN8(n)      (((n) + 7) & ~(apr_size_t)7)
 
-#define NS_EMAIL  "Email:"
-#define MAX_DEPTH 16
-/* namespace URIs and element names are short; longer ones are not kept */
-#define MAX_NAME 255
-#define NBUCKETS 8192
-/* bookkeeping counted per entry besides its key and value */
-#define ENTRY_OVERHEAD 96
-
-typedef struct entry_t {
-    struct entry_t *hnext, *prev, *next; /* hash chain; LRU (head = newest) */
-    unsigned hash;
-    char *key;
-    unsigned char *val;
-    apr_size_t vlen, cost;
-} entry_t;
+typedef struct slot_t {
+    apr_uint64_t hash, pos;
+    apr_uint32_t len, live;
+} slot_t;
 
 struct as_itemcache_t {
     pthread_mutex_t lock;
-    entry_t *buckets[NBUCKETS];
-    entry_t *newest, *oldest;
-    apr_size_t bytes, max_bytes, entries;
-    unsigned long hits, misses, stored, evicted, refused;
+    apr_size_t max_bytes, nsets, ring_size;
+    apr_uint64_t head, tail;
+    unsigned long hits, misses, stored, evicted, refused, resets;
+    apr_size_t entries, bytes;
 };
 
-/* ---- serialising ------------------------------------------------------------------ */
+#define HDR_BYTES ALIGN8(sizeof(as_itemcache_t))
 
-typedef struct buf_t {
-    unsigned char *d;
-    apr_size_t len, cap, max;
-    int failed;
-} buf_t;
-
-static void buf_put(buf_t *b, const void *data, apr_size_t n)
+static slot_t *slots_of(as_itemcache_t *c)
 {
-    if (b->failed || n == 0) {
-        return;
-    }
-    if (b->len + n > b->max) {
-        b->failed = 1;
-        return;
-    }
-    if (b->len + n > b->cap) {
-        apr_size_t cap = (b->len + n) * 2 + 256;
-        unsigned char *d = realloc(b->d, cap);
-        if (!d) {
-            b->failed = 1;
-            return;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->len, data, n);
-    b->len += n;
+    return (slot_t *)((unsigned char *)c + HDR_BYTES);
 }
 
-static void put_record(buf_t *b, int kind, const char *ns, const char *name,
-                       const unsigned char *data, apr_size_t dlen)
+static unsigned char *ring_of(as_itemcache_t *c)
 {
-    unsigned char h[9];
-    apr_size_t nl = strlen(ns), ml = strlen(name);
-    if (nl > MAX_NAME || ml > MAX_NAME || dlen > 0xffffffffu) {
-        b->failed = 1;
-        return;
-    }
-    h[0] = (unsigned char)kind;
-    h[1] = (unsigned char)(nl >> 8);
-    h[2] = (unsigned char)nl;
-    h[3] = (unsigned char)(ml >> 8);
-    h[4] = (unsigned char)ml;
-    h[5] = (unsigned char)(dlen >> 24);
-    h[6] = (unsigned char)(dlen >> 16);
-    h[7] = (unsigned char)(dlen >> 8);
-    h[8] = (unsigned char)dlen;
-    buf_put(b, h, sizeof h);
-    buf_put(b, ns, nl);
-    buf_put(b, name, ml);
-    buf_put(b, data, dlen);
+    return (unsigned char *)(slots_of(c) + c->nsets * WAYS);
 }
 
-/* The kind of a leaf or parent element; 0 when the cache cannot rebuild it
- * exactly (attributes, mixed content, CDATA, comments ...). */
-static int element_kind(xmlNodePtr n)
+static apr_uint64_t key_hash(const char *k, apr_size_t n)
 {
-    xmlNodePtr c;
-    int text = 0, elems = 0;
-
-    if (n->properties) {
-        return as_wbxml_is_opaque(n) && !n->properties->next &&
-                       n->properties->type == XML_ATTRIBUTE_NODE
-                   ? K_OPAQUE
-                   : 0;
-    }
-    for (c = n->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE) {
-            text++;
-        } else if (c->type == XML_ELEMENT_NODE) {
-            elems++;
-        } else {
-            return 0;
-        }
-    }
-    if (text && elems) {
-        return 0;
-    }
-    return elems ? K_CHILDREN : text ? K_TEXT : K_EMPTY;
-}
-
-static void put_element(buf_t *b, apr_pool_t *p, xmlNodePtr n, int depth)
-{
-    const char *ns, *name = (const char *)n->name;
-    int kind;
-    xmlNodePtr c;
-
-    if (n->type != XML_ELEMENT_NODE || !n->ns || !n->ns->href || depth >= MAX_DEPTH) {
-        b->failed = 1;
-        return;
-    }
-    ns = (const char *)n->ns->href;
-    kind = element_kind(n);
-    if (depth == 0 && !strcmp(ns, NS_EMAIL) && !strcmp(name, "Read")) {
-        kind = K_READ;
-    } else if (depth == 0 && !strcmp(ns, NS_EMAIL) && !strcmp(name, "Flag")) {
-        kind = K_FLAG;
-    }
-    if (kind == K_TEXT || kind == K_OPAQUE) {
-        const unsigned char *d = NULL;
-        apr_size_t dl = 0;
-        if (as_wbxml_node_bytes(n, p, &d, &dl) != AS_WBXML_OK) {
-            b->failed = 1;
-            return;
-        }
-        put_record(b, kind, ns, name, d, dl);
-    } else if (kind == K_CHILDREN) {
-        unsigned char end = K_END;
-        put_record(b, kind, ns, name, NULL, 0);
-        for (c = n->children; c && !b->failed; c = c->next) {
-            put_element(b, p, c, depth + 1);
-        }
-        buf_put(b, &end, 1);
-    } else if (kind) {
-        put_record(b, kind, ns, name, NULL, 0);
-    } else {
-        b->failed = 1;
-    }
-}
-
-/* ---- rebuilding ------------------------------------------------------------------- */
-
-static void add_flag(xmlNodePtr parent, const char *ns, unsigned flags)
-{
-    /* as as_mime_to_eas writes it */
-    xmlNodePtr flag = as_xml_add(parent, ns, "Flag", NULL);
-    if (flags & AS_STORE_FLAGGED) {
-        as_xml_add(flag, ns, "Status", "2");
-        as_xml_add(flag, ns, "FlagType", "Flag for follow up");
-    }
-}
-
-/* Appends the serialised elements to app; 0 when val is not well formed
- * (then app may hold part of them). */
-static int rebuild(const unsigned char *val, apr_size_t vlen, xmlNodePtr app, unsigned flags)
-{
-    xmlNodePtr stack[MAX_DEPTH + 1];
-    int depth = 0;
-    apr_size_t i = 0;
-    char ns[MAX_NAME + 1], name[MAX_NAME + 1];
-
-    stack[0] = app;
-    while (i < vlen) {
-        int kind = val[i];
-        apr_size_t nl, ml, dl;
-        const unsigned char *data;
-        xmlNodePtr n;
-        if (kind == K_END) {
-            if (depth == 0) {
-                return 0;
-            }
-            depth--;
-            i++;
-            continue;
-        }
-        if (vlen - i < 9) {
-            return 0;
-        }
-        nl = ((apr_size_t)val[i + 1] << 8) | val[i + 2];
-        ml = ((apr_size_t)val[i + 3] << 8) | val[i + 4];
-        dl = ((apr_size_t)val[i + 5] << 24) | ((apr_size_t)val[i + 6] << 16) |
-             ((apr_size_t)val[i + 7] << 8) | val[i + 8];
-        i += 9;
-        if (nl > MAX_NAME || ml > MAX_NAME || vlen - i < nl + ml + dl) {
-            return 0;
-        }
-        memcpy(ns, val + i, nl);
-        ns[nl] = '\0';
-        memcpy(name, val + i + nl, ml);
-        name[ml] = '\0';
-        data = val + i + nl + ml;
-        i += nl + ml + dl;
-        switch (kind) {
-        case K_READ:
-            as_xml_add(stack[depth], ns, name, flags & AS_STORE_SEEN ? "1" : "0");
-            break;
-        case K_FLAG:
-            add_flag(stack[depth], ns, flags);
-            break;
-        case K_OPAQUE:
-            n = as_xml_add(stack[depth], ns, name, NULL);
-            if (!n || as_wbxml_set_opaque(n, data, dl) != AS_WBXML_OK) {
-                return 0;
-            }
-            break;
-        case K_TEXT: {
-            /* text never holds a NUL (it came from a text node) */
-            char *t = malloc(dl + 1);
-            if (!t) {
-                return 0;
-            }
-            memcpy(t, data, dl);
-            t[dl] = '\0';
-            n = as_xml_add(stack[depth], ns, name, t);
-            free(t);
-            if (!n) {
-                return 0;
-            }
-            break;
-        }
-        case K_CHILDREN:
-            if (depth >= MAX_DEPTH ||
-                !(stack[depth + 1] = as_xml_add(stack[depth], ns, name, NULL))) {
-                return 0;
-            }
-            depth++;
-            break;
-        case K_EMPTY:
-            if (!as_xml_add(stack[depth], ns, name, NULL)) {
-                return 0;
-            }
-            break;
-        default:
-            return 0;
-        }
-    }
-    return depth == 0;
-}
-
-/* ---- the table -------------------------------------------------------------------- */
-
-static unsigned key_hash(const char *k)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *k; k++) {
-        h = (h ^ (unsigned char)*k) * 16777619u;
+    apr_uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    apr_size_t i;
+    for (i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
     }
     return h;
 }
 
+/* ---- the mapping and the lock --------------------------------------------------- */
+
 as_itemcache_t *as_itemcache_create(apr_size_t max_bytes)
 {
-    as_itemcache_t *c = calloc(1, sizeof(*c));
-    if (!c) {
+    pthread_mutexattr_t a;
+    as_itemcache_t *c;
+    apr_size_t nsets;
+
+    if (max_bytes < AS_ITEMCACHE_MIN_BYTES) {
+        max_bytes = AS_ITEMCACHE_MIN_BYTES;
+    }
+    c = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED) {
         return NULL;
     }
-    pthread_mutex_init(&c->lock, NULL);
+    /* the mapping is zeroed: every slot dead, the ring empty */
+    nsets = max_bytes / (BYTES_PER_SLOT * WAYS);
+    c->nsets = nsets ? nsets : 1;
     c->max_bytes = max_bytes;
+    c->ring_size = (max_bytes - HDR_BYTES - c->nsets * WAYS * sizeof(slot_t)) & ~(apr_size_t)7;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&c->lock, &a);
+    pthread_mutexattr_destroy(&a);
     return c;
-}
-
-static void lru_unlink(as_itemcache_t *c, entry_t *e)
-{
-    if (e->prev) {
-        e->prev->next = e->next;
-    } else {
-        c->newest = e->next;
-    }
-    if (e->next) {
-        e->next->prev = e->prev;
-    } else {
-        c->oldest = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(as_itemcache_t *c, entry_t *e)
-{
-    e->prev = NULL;
-    e->next = c->newest;
-    if (c->newest) {
-        c->newest->prev = e;
-    }
-    c->newest = e;
-    if (!c->oldest) {
-        c->oldest = e;
-    }
-}
-
-static entry_t **find_slot(as_itemcache_t *c, const char *key, unsigned h)
-{
-    entry_t **pe = &c->buckets[h % NBUCKETS];
-    while (*pe && ((*pe)->hash != h || strcmp((*pe)->key, key))) {
-        pe = &(*pe)->hnext;
-    }
-    return pe;
-}
-
-static void drop(as_itemcache_t *c, entry_t *e)
-{
-    entry_t **pe = find_slot(c, e->key, e->hash);
-    *pe = e->hnext;
-    lru_unlink(c, e);
-    c->bytes -= e->cost;
-    c->entries--;
-    free(e->key);
-    free(e->val);
-    free(e);
 }
 
 void as_itemcache_destroy(as_itemcache_t *c)
 {
-    if (!c) {
-        return;
+    /* the mutex is not destroyed: processes forked earlier may still use
+     * it in their own mapping */
+    if (c) {
+        munmap(c, c->max_bytes);
     }
-    while (c->oldest) {
-        drop(c, c->oldest);
+}
+
+static void reset(as_itemcache_t *c)
+{
+    memset(slots_of(c), 0, c->nsets * WAYS * sizeof(slot_t));
+    c->head = c->tail = 0;
+    c->entries = c->bytes = 0;
+    c->resets++;
+}
+
+static void cache_lock(as_itemcache_t *c)
+{
+    if (pthread_mutex_lock(&c->lock) == EOWNERDEAD) {
+        /* its holder died, maybe halfway through a write: start afresh */
+        reset(c);
+        pthread_mutex_consistent(&c->lock);
     }
-    pthread_mutex_destroy(&c->lock);
-    free(c);
 }
 
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 static as_itemcache_t *shared_cache;
+static int shared_configured;
+
+void as_itemcache_configure(apr_size_t max_bytes)
+{
+    if (max_bytes && max_bytes < AS_ITEMCACHE_MIN_BYTES) {
+        max_bytes = AS_ITEMCACHE_MIN_BYTES;
+    }
+    if (!shared_cache || shared_cache->max_bytes != max_bytes) {
+        as_itemcache_destroy(shared_cache);
+        shared_cache = max_bytes ? as_itemcache_create(max_bytes) : NULL;
+    }
+    shared_configured = 1;
+}
 
 static void shared_init(void)
 {
-    shared_cache = as_itemcache_create(AS_ITEMCACHE_MAX_BYTES);
+    if (!shared_configured) {
+        shared_cache = as_itemcache_create(AS_ITEMCACHE_MAX_BYTES);
+    }
 }
 
 as_itemcache_t *as_itemcache_shared(void)
@@ -359,30 +146,158 @@ as_itemcache_t *as_itemcache_shared(void)
     return shared_cache;
 }
 
-int as_itemcache_get(as_itemcache_t *c, const char *key, xmlNodePtr appdata, unsigned flags)
+static apr_uint32_t get32(const unsigned char *p)
 {
-    unsigned h = key_hash(key);
-    entry_t *e;
-    int ok = 0;
+    return ((apr_uint32_t)p[0] << 24) | ((apr_uint32_t)p[1] << 16) | ((apr_uint32_t)p[2] << 8) |
+           p[3];
+}
 
-    pthread_mutex_lock(&c->lock);
-    e = *find_slot(c, key, h);
-    if (e) {
-        lru_unlink(c, e);
-        lru_push(c, e);
-        /* rebuilt under the lock: an eviction cannot free it meanwhile */
-        ok = rebuild(e->val, e->vlen, appdata, flags);
-        if (!ok) {
-            drop(c, e);
+static void put32(unsigned char *p, apr_uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* ---- the table (under the lock) ------------------------------------------------- */
+
+static slot_t *find(as_itemcache_t *c, apr_uint64_t h, const char *key, apr_size_t klen)
+{
+    slot_t *s = slots_of(c) + (h % c->nsets) * WAYS;
+    int i;
+    for (i = 0; i < WAYS; i++) {
+        const unsigned char *r = ring_of(c) + s[i].pos % c->ring_size;
+        if (s[i].live && s[i].hash == h && get32(r + 8) == klen &&
+            !memcmp(r + REC_HDR, key, klen)) {
+            return &s[i];
         }
     }
-    if (ok) {
+    return NULL;
+}
+
+static void kill_slot(as_itemcache_t *c, slot_t *s)
+{
+    s->live = 0;
+    c->entries--;
+    c->bytes -= s->len;
+}
+
+/* Walks tail forward until the ring has room up to the logical position
+ * end, killing the slots of the records it passes. */
+static void make_room(as_itemcache_t *c, apr_uint64_t end)
+{
+    while (c->tail < c->head && c->tail + c->ring_size < end) {
+        apr_size_t off = (apr_size_t)(c->tail % c->ring_size);
+        const unsigned char *r = ring_of(c) + off;
+        apr_uint64_t h;
+        apr_uint32_t klen;
+        slot_t *s;
+        int i;
+        if (c->ring_size - off < REC_HDR || (klen = get32(r + 8)) == SKIP) {
+            c->tail += c->ring_size - off;
+            continue;
+        }
+        memcpy(&h, r, sizeof h);
+        s = slots_of(c) + (h % c->nsets) * WAYS;
+        for (i = 0; i < WAYS; i++) {
+            if (s[i].live && s[i].pos == c->tail) {
+                kill_slot(c, &s[i]);
+                c->evicted++;
+            }
+        }
+        c->tail += ALIGN8(REC_HDR + klen + get32(r + 12));
+    }
+    if (c->tail > c->head) {
+        c->tail = c->head;
+    }
+}
+
+/* The slot for a new record of hash h: a dead one of its set, else the one
+ * of the oldest record (killed). */
+static slot_t *take_slot(as_itemcache_t *c, apr_uint64_t h)
+{
+    slot_t *s = slots_of(c) + (h % c->nsets) * WAYS, *old = s;
+    int i;
+    for (i = 0; i < WAYS; i++) {
+        if (!s[i].live) {
+            return &s[i];
+        }
+        if (s[i].pos < old->pos) {
+            old = &s[i];
+        }
+    }
+    kill_slot(c, old);
+    c->evicted++;
+    return old;
+}
+
+/* Writes one record (the caller checked its length against the ring). */
+static void store(as_itemcache_t *c, apr_uint64_t h, const char *key, apr_size_t klen,
+                  const unsigned char *val, apr_size_t vlen)
+{
+    apr_size_t len = ALIGN8(REC_HDR + klen + vlen), off = (apr_size_t)(c->head % c->ring_size);
+    apr_size_t skip = off + len > c->ring_size ? c->ring_size - off : 0;
+    unsigned char *r;
+    slot_t *s;
+
+    make_room(c, c->head + skip + len);
+    if (skip) {
+        if (skip >= REC_HDR) {
+            put32(ring_of(c) + off + 8, SKIP);
+        }
+        c->head += skip;
+        off = 0;
+    }
+    if ((s = find(c, h, key, klen)) != NULL) {
+        kill_slot(c, s);
+    }
+    s = take_slot(c, h);
+    r = ring_of(c) + off;
+    memcpy(r, &h, sizeof h);
+    put32(r + 8, (apr_uint32_t)klen);
+    put32(r + 12, (apr_uint32_t)vlen);
+    memcpy(r + REC_HDR, key, klen);
+    if (vlen) {
+        memcpy(r + REC_HDR + klen, val, vlen);
+    }
+    s->hash = h;
+    s->pos = c->head;
+    s->len = (apr_uint32_t)len;
+    s->live = 1;
+    c->head += len;
+    c->entries++;
+    c->bytes += len;
+    c->stored++;
+}
+
+/* ---- the interface -------------------------------------------------------------- */
+
+int as_itemcache_get(as_itemcache_t *c, const char *key, xmlNodePtr appdata, unsigned flags)
+{
+    apr_size_t klen = strlen(key), vlen = 0;
+    apr_uint64_t h = key_hash(key, klen);
+    unsigned char *val = NULL;
+    slot_t *s;
+    int found = 0;
+
+    cache_lock(c);
+    if ((s = find(c, h, key, klen)) != NULL) {
+        const unsigned char *r = ring_of(c) + s->pos % c->ring_size;
+        vlen = get32(r + 12);
+        /* copied out: the tree is rebuilt without holding the lock */
+        if ((val = malloc(vlen ? vlen : 1)) != NULL) {
+            memcpy(val, r + REC_HDR + klen, vlen);
+            found = 1;
+        }
+    }
+    if (found) {
         c->hits++;
     } else {
         c->misses++;
     }
     pthread_mutex_unlock(&c->lock);
-    if (e && !ok) {
+    if (found && !as_itemcache_tree_get(val, vlen, appdata, flags)) {
         /* a half-built tree must not reach the device: the caller converts */
         xmlNodePtr n = appdata->children;
         while (n) {
@@ -391,71 +306,46 @@ int as_itemcache_get(as_itemcache_t *c, const char *key, xmlNodePtr appdata, uns
             xmlFreeNode(n);
             n = next;
         }
+        cache_lock(c);
+        if ((s = find(c, h, key, klen)) != NULL) {
+            kill_slot(c, s);
+        }
+        c->hits--;
+        c->misses++;
+        pthread_mutex_unlock(&c->lock);
+        found = 0;
     }
-    return ok;
+    free(val);
+    return found;
 }
 
 void as_itemcache_put(as_itemcache_t *c, const char *key, xmlNodePtr appdata)
 {
-    buf_t b;
-    apr_pool_t *p;
-    xmlNodePtr n;
-    entry_t *e, **pe;
-    apr_size_t klen = strlen(key);
+    apr_size_t klen = strlen(key), vlen = 0, max = c->ring_size / 8;
+    unsigned char *val = NULL;
+    int ok = klen + REC_HDR < max &&
+             as_itemcache_tree_put(appdata, max - klen - REC_HDR, &val, &vlen) &&
+             ALIGN8(REC_HDR + klen + vlen) <= max;
 
-    memset(&b, 0, sizeof b);
-    b.max = c->max_bytes / 8;
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return;
-    }
-    for (n = appdata->children; n && !b.failed; n = n->next) {
-        put_element(&b, p, n, 0);
-    }
-    apr_pool_destroy(p);
-    e = b.failed ? NULL : calloc(1, sizeof(*e));
-    if (!e || !(e->key = malloc(klen + 1)) || b.len + klen + ENTRY_OVERHEAD > c->max_bytes / 8) {
-        pthread_mutex_lock(&c->lock);
+    cache_lock(c);
+    if (ok) {
+        store(c, key_hash(key, klen), key, klen, val, vlen);
+    } else {
         c->refused++;
-        pthread_mutex_unlock(&c->lock);
-        if (e) {
-            free(e->key);
-            free(e);
-        }
-        free(b.d);
-        return;
     }
-    memcpy(e->key, key, klen + 1);
-    e->val = b.d;
-    e->vlen = b.len;
-    e->hash = key_hash(key);
-    e->cost = b.len + klen + ENTRY_OVERHEAD;
-
-    pthread_mutex_lock(&c->lock);
-    pe = find_slot(c, key, e->hash);
-    if (*pe) {
-        drop(c, *pe);
-    }
-    while (c->oldest && c->bytes + e->cost > c->max_bytes) {
-        drop(c, c->oldest);
-        c->evicted++;
-    }
-    pe = find_slot(c, key, e->hash);
-    *pe = e;
-    lru_push(c, e);
-    c->bytes += e->cost;
-    c->entries++;
-    c->stored++;
     pthread_mutex_unlock(&c->lock);
+    free(val);
 }
 
 void as_itemcache_stats(as_itemcache_t *c, as_itemcache_stats_t *out)
 {
-    pthread_mutex_lock(&c->lock);
+    cache_lock(c);
     out->hits = c->hits;
     out->misses = c->misses;
     out->stored = c->stored;
     out->evicted = c->evicted;
     out->refused = c->refused;
+    out->resets = c->resets;
     out->entries = c->entries;
     out->bytes = c->bytes;
     out->max_bytes = c->max_bytes;

@@ -8,32 +8,48 @@
 #include "activesync/as_itemcache.h"
 #include "as_sync_coll_int.h"
 
-/* The item cache's key (as_itemcache.h): the open file's identity (not
- * its ctime: a flag change renames it, which sets the ctime), its Maildir
- * base name without the flags, and everything in o the conversion reads
- * except the flags. */
-static const char *item_cache_key(apr_pool_t *p, const as_store_msg_t *msg, const as_mime_opts_t *o)
+/* The item cache's key (as_itemcache.h): the file as the folder listing or
+ * the open gives it, both from one stat (its Maildir base name without the
+ * flags, its size and mtime in microseconds: a flag change renames the
+ * file and keeps all three, a file replaced under the same base name gets
+ * a new mtime), and everything in o the conversion reads except the
+ * flags; NULL when the item has no stat (date 0). */
+static const char *item_cache_key(apr_pool_t *p, const as_store_item_t *it, const as_mime_opts_t *o)
 {
-    apr_finfo_t fi;
-    const char *base = msg->item.name ? strrchr(msg->item.name, '/') : NULL, *k;
+    const char *base = it->name ? strrchr(it->name, '/') : NULL, *k;
     int i;
 
-    if (apr_file_info_get(&fi, APR_FINFO_IDENT | APR_FINFO_SIZE | APR_FINFO_MTIME, msg->file) !=
-        APR_SUCCESS) {
+    if (!it->name || !it->date) {
         return NULL;
     }
-    base = base ? base + 1 : msg->item.name ? msg->item.name : "";
-    k = apr_psprintf(
-        p, "%s|%s|%.*s|%lu:%lu:%" APR_OFF_T_FMT ":%" APR_TIME_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d",
-        o->folder_id, o->item_id, (int)strcspn(base, ":"), base, (unsigned long)fi.device,
-        (unsigned long)fi.inode, fi.size, fi.mtime, o->received, o->protocol, o->mime_support,
-        o->nprefs);
+    base = base ? base + 1 : it->name;
+    k = apr_psprintf(p, "%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d", o->folder_id,
+                     o->item_id, (int)strcspn(base, ":"), base, it->size, it->date, o->protocol,
+                     o->mime_support, o->nprefs);
     for (i = 0; i < o->nprefs; i++) {
         const as_mime_bodypref_t *b = &o->prefs[i];
         k = apr_psprintf(p, "%s|%d,%" APR_SIZE_T_FMT ",%d,%d", k, b->type, b->truncation,
                          b->all_or_none, b->preview);
     }
     return k;
+}
+
+/* The ApplicationData of a listed item from the item cache, keyed by what
+ * the listing says of its file: no open, no parse.  0: not cached. */
+static int item_appdata_cached(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *item,
+                               const as_store_item_t *listed, xmlNodePtr appdata)
+{
+    as_itemcache_t *cache = as_itemcache_shared();
+    as_mime_opts_t o;
+    const char *key;
+
+    if (!cache) {
+        return 0;
+    }
+    as_sync_mime_opts(&o, q->id, item, listed, c->proto, q->prefs, q->nprefs, q->mime_support,
+                      c->r->log);
+    key = item_cache_key(c->r->pool, listed, &o);
+    return key && as_itemcache_get(cache, key, appdata, listed->flags);
 }
 
 apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
@@ -55,9 +71,9 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     }
     as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
                       c->r->log);
-    key = item_cache_key(sp, msg, &o);
-    cache = key ? as_itemcache_shared() : NULL;
-    if (cache && as_itemcache_get(cache, key, appdata, msg->item.flags)) {
+    cache = as_itemcache_shared();
+    key = cache ? item_cache_key(sp, &msg->item, &o) : NULL;
+    if (key && as_itemcache_get(cache, key, appdata, msg->item.flags)) {
         /* converted before, from this very file */
     } else if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
         /* not a message at all: still an item the device should see */
@@ -66,7 +82,7 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
                msg->item.name ? msg->item.name : "?", err ? err : "?");
         as_xml_add(appdata, AS_SYNC_EMAIL_NS, "Subject", "");
         as_mime_add_flags(appdata, msg->item.flags);
-    } else if (cache) {
+    } else if (key) {
         as_itemcache_put(cache, key, appdata);
     }
     *flags = msg->item.flags;
@@ -107,15 +123,22 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
             unsigned flags = 0;
             apr_off_t size = 0;
             apr_status_t rv;
+            xmlNodePtr app;
             if (!*commands) {
                 *commands = as_xml_add(coll, AS_SYNC_AS_NS, "Commands", NULL);
             }
             /* built in place: namespaces must resolve in the tree */
             e = as_xml_add(*commands, AS_SYNC_AS_NS, "Add", NULL);
             as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
-            rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name,
-                                      as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL), &flags,
-                                      &size);
+            app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
+            if (item_appdata_cached(c, q, dl->id, dl->item, app)) {
+                /* the listing's flags and size, as the conversion's would be */
+                flags = dl->item->flags;
+                size = dl->item->size;
+                rv = APR_SUCCESS;
+            } else {
+                rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name, app, &flags, &size);
+            }
             if (rv != APR_SUCCESS) {
                 xmlUnlinkNode(e); /* gone meanwhile: nothing to send */
                 xmlFreeNode(e);

@@ -1,9 +1,16 @@
 /* The item cache (as_itemcache.c) and its use by Sync (as_sync_emit.c): a
  * cached tree is rebuilt exactly, with Read and Flag from the current
- * flags; the bound is respected; a changed file (new inode, same name,
- * size and mtime) is converted again; threads share one cache. */
+ * flags; the bound is respected, oldest entries first; threads and forked
+ * processes share one cache, and one that died holding its lock leaves it
+ * usable; a file replaced under the same base name (other mtime or size)
+ * is converted again; a listed item is served from the cache without
+ * opening its file. */
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 
@@ -184,11 +191,12 @@ static void *worker(void *arg)
     int i;
     t->ok = 1;
     for (i = 0; i < 300; i++) {
-        char subject[32], key[32]; /* no pool: pools are not thread-safe */
+        /* ~1.5 KB each, 50 of them: more than the cache holds */
+        char subject[1600], key[32]; /* no pool: pools are not thread-safe */
         xmlNodePtr app, app2;
         xmlDocPtr doc, got;
         snprintf(key, sizeof key, "k%d", i % 50);
-        snprintf(subject, sizeof subject, "s%d", i % 50);
+        snprintf(subject, sizeof subject, "s%d %01500d", i % 50, i % 50);
         doc = sample(0, subject, &app);
         got = empty_app(&app2);
         if (as_itemcache_get(t->c, key, app2, 0)) {
@@ -214,7 +222,7 @@ static void *worker(void *arg)
 START_TEST(test_cache_threads)
 {
     /* small: evictions happen while others read */
-    as_itemcache_t *c = as_itemcache_create(8 * 1024);
+    as_itemcache_t *c = as_itemcache_create(AS_ITEMCACHE_MIN_BYTES);
     pthread_t th[4];
     thr_t t[4];
     as_itemcache_stats_t s;
@@ -231,40 +239,87 @@ START_TEST(test_cache_threads)
     }
     as_itemcache_stats(c, &s);
     ck_assert_uint_eq(s.hits + s.misses, 1200);
-    ck_assert_uint_le(s.bytes, 8 * 1024);
+    ck_assert_uint_gt(s.evicted, 0);
+    ck_assert_uint_le(s.bytes, AS_ITEMCACHE_MIN_BYTES);
+    as_itemcache_destroy(c);
+}
+END_TEST
+
+/* httpd's children share the cache made before they were forked: what one
+ * stores, the parent (or a sibling) finds. */
+START_TEST(test_cache_shared_by_forks)
+{
+    as_itemcache_t *c = as_itemcache_create(1 << 20);
+    as_itemcache_stats_t s;
+    xmlNodePtr app, app2;
+    xmlDocPtr doc = sample(AS_STORE_SEEN, "from a child", &app), got;
+    int status;
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        as_itemcache_put(c, "forked", app);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+    got = empty_app(&app2);
+    ck_assert_int_eq(as_itemcache_get(c, "forked", app2, AS_STORE_SEEN), 1);
+    ck_assert_str_eq(wire(got), wire(doc));
+    as_itemcache_stats(c, &s);
+    ck_assert_uint_eq(s.stored, 1);
+    ck_assert_uint_eq(s.hits, 1);
+    xmlFreeDoc(got);
+    xmlFreeDoc(doc);
+    as_itemcache_destroy(c);
+}
+END_TEST
+
+/* The ring wraps many times over: what is found is always what was stored
+ * under that key, and the newest entries are found. */
+START_TEST(test_cache_wraps)
+{
+    as_itemcache_t *c = as_itemcache_create(AS_ITEMCACHE_MIN_BYTES);
+    as_itemcache_stats_t s;
+    int i, found = 0;
+
+    for (i = 0; i < 3000; i++) {
+        /* sizes vary, so the ring's end is met at every offset */
+        char subject[700];
+        xmlNodePtr app;
+        xmlDocPtr doc;
+        snprintf(subject, sizeof subject, "%d %0*d", i, (i * 37) % 600, i);
+        doc = sample(0, subject, &app);
+        as_itemcache_put(c, apr_psprintf(unit_pool, "w%d", i), app);
+        xmlFreeDoc(doc);
+    }
+    for (i = 0; i < 3000; i++) {
+        xmlNodePtr app, app2;
+        char subject[700];
+        xmlDocPtr got = empty_app(&app2), want;
+        if (!as_itemcache_get(c, apr_psprintf(unit_pool, "w%d", i), app2, 0)) {
+            ck_assert_ptr_null(app2->children);
+            xmlFreeDoc(got);
+            continue;
+        }
+        found++;
+        snprintf(subject, sizeof subject, "%d %0*d", i, (i * 37) % 600, i);
+        want = sample(0, subject, &app);
+        ck_assert_str_eq(wire(got), wire(want));
+        xmlFreeDoc(got);
+        xmlFreeDoc(want);
+    }
+    as_itemcache_stats(c, &s);
+    ck_assert_int_gt(found, 20);
+    ck_assert_uint_eq(s.entries, (apr_size_t)found);
+    ck_assert_uint_le(s.bytes, AS_ITEMCACHE_MIN_BYTES);
+    ck_assert_uint_eq(s.stored, 3000);
+    ck_assert_uint_eq(s.evicted + s.entries, 3000);
     as_itemcache_destroy(c);
 }
 END_TEST
 
 /* ---- through Sync ----------------------------------------------------------------- */
-
-typedef struct engine_t {
-    as_request_t req;
-    as_request_line_t line;
-    as_sync_run_t run;
-    const char *inbox;
-} engine_t;
-
-static void engine_open(engine_t *e)
-{
-    memset(e, 0, sizeof(*e));
-    e->line.cmd = "Sync";
-    e->line.device_id = ST_DEV;
-    e->line.device_key = ST_DEV;
-    e->req.pool = unit_pool;
-    e->req.account = ST_ACCT;
-    e->req.line = &e->line;
-    e->req.protocol_version = "14.1";
-    e->req.db = db;
-    e->req.conf = &st_conf;
-    e->req.access = &st_access;
-    e->run.r = &e->req;
-    e->run.dev = ST_DEV;
-    e->run.proto = 141;
-    e->run.global_left = -1;
-    ck_assert_int_eq(as_sync_open_store(&e->req, &e->run.st), APR_SUCCESS);
-    e->inbox = st_folder_id("");
-}
 
 /* The only item of the INBOX. */
 static const as_store_item_t *only_item(engine_t *e)
@@ -310,7 +365,7 @@ START_TEST(test_sync_uses_cache)
     char *m = mg_msg_plain(&len, 1), *m2 = mg_msg_plain(&len, 2);
     time_t mtime = time(NULL) - 3600;
 
-    mg_deliver(st_root, "cur", 1, "2,", m, len, mtime, name);
+    ck_assert_int_eq(mg_deliver(st_root, "cur", 1, "2,", m, len, mtime, name), 0);
     engine_open(&e);
     as_itemcache_stats(as_itemcache_shared(), &s0);
     it = *only_item(&e);
@@ -335,9 +390,10 @@ START_TEST(test_sync_uses_cache)
     ck_assert_str_eq(sx(d3, "//e:Flag/e:Status"), "2");
     ck_assert_str_ne(seen, first);
 
-    /* another file under the same name, size and mtime: converted again */
+    /* another file under the same name and size, written later (other
+     * mtime): converted again */
     snprintf(path, sizeof path, "%s/tmp/replacement", st_root);
-    ck_assert_int_eq(mg_write(path, m2, len, mtime), 0);
+    ck_assert_int_eq(mg_write(path, m2, len, mtime + 1), 0);
     ck_assert_int_eq(rename(path, tmp), 0);
     it = *only_item(&e);
     changed = item_wire(&e, &it, &d4);
@@ -354,6 +410,135 @@ START_TEST(test_sync_uses_cache)
 }
 END_TEST
 
+/* Sets the mtime of path to sec + usec microseconds. */
+static void set_mtime(const char *path, time_t sec, long usec)
+{
+    struct timeval tv[2];
+    tv[0].tv_sec = tv[1].tv_sec = sec;
+    tv[0].tv_usec = tv[1].tv_usec = usec;
+    ck_assert_int_eq(utimes(path, tv), 0);
+}
+
+/* A replacement that keeps the size and the second of the mtime differs in
+ * the microseconds (the listing's mtime is that precise); one that keeps
+ * the mtime but not the size differs in the size: both converted again. */
+START_TEST(test_sync_replaced_file_misses)
+{
+    engine_t e;
+    as_store_item_t it;
+    as_itemcache_stats_t s0, s;
+    xmlDocPtr d1, d2, d3;
+    char name[256], path[1200], tmp[1200];
+    size_t len, len3;
+    char *m = mg_msg_plain(&len, 1), *m2 = mg_msg_plain(&len, 2), *m3 = mg_msg_plain(&len3, 300);
+    time_t mtime = time(NULL) - 7200;
+
+    ck_assert_uint_ne(len3, len);
+    ck_assert_int_eq(mg_deliver(st_root, "cur", 1, "2,S", m, len, mtime, name), 0);
+    snprintf(path, sizeof path, "%s/cur/%s", st_root, name);
+    set_mtime(path, mtime, 250000);
+    engine_open(&e);
+    as_itemcache_stats(as_itemcache_shared(), &s0);
+    it = *only_item(&e);
+    item_wire(&e, &it, &d1);
+    ck_assert_ptr_nonnull(strstr(sx(d1, "//b:Body/b:Data"), "message 1"));
+
+    snprintf(tmp, sizeof tmp, "%s/tmp/replacement", st_root);
+    ck_assert_int_eq(mg_write(tmp, m2, len, mtime), 0);
+    set_mtime(tmp, mtime, 750000);
+    ck_assert_int_eq(rename(tmp, path), 0);
+    it = *only_item(&e);
+    item_wire(&e, &it, &d2);
+    ck_assert_ptr_nonnull(strstr(sx(d2, "//b:Body/b:Data"), "message 2"));
+
+    ck_assert_int_eq(mg_write(tmp, m3, len3, mtime), 0);
+    set_mtime(tmp, mtime, 750000);
+    ck_assert_int_eq(rename(tmp, path), 0);
+    it = *only_item(&e);
+    item_wire(&e, &it, &d3);
+    ck_assert_ptr_nonnull(strstr(sx(d3, "//b:Body/b:Data"), "message 300"));
+    as_itemcache_stats(as_itemcache_shared(), &s);
+    ck_assert_uint_eq(s.misses - s0.misses, 3);
+    ck_assert_uint_eq(s.hits - s0.hits, 0);
+    xmlFreeDoc(d1);
+    xmlFreeDoc(d2);
+    xmlFreeDoc(d3);
+    free(m);
+    free(m2);
+    free(m3);
+}
+END_TEST
+
+/* One Add of the listed item it through the Sync reply writer; the reply
+ * document in *docp; the number of commands written. */
+static int emit_add(engine_t *e, const as_store_item_t *it, xmlDocPtr *docp)
+{
+    as_sync_coll_req_t q;
+    as_deltas_t d;
+    as_delta_t *dl;
+    as_coll_state_t cs;
+    as_cset_t set;
+    xmlNodePtr root, coll, commands = NULL;
+    int more = 0;
+
+    memset(&q, 0, sizeof q);
+    q.id = e->inbox;
+    q.prefs[0].type = 1;
+    q.prefs[0].truncation = 5120;
+    q.nprefs = 1;
+    memset(&d, 0, sizeof d);
+    d.list = apr_array_make(unit_pool, 1, sizeof(as_delta_t));
+    d.start = -1;
+    dl = apr_array_push(d.list);
+    dl->kind = AS_DELTA_ADD;
+    dl->id = it->id;
+    dl->item = it;
+    memset(&cs, 0, sizeof cs);
+    cs.items_loaded = 1;
+    as_cset_init(&set, &cs, unit_pool);
+    *docp = as_reply_new(NS_AS, "Sync", &root);
+    coll = as_xml_add(as_xml_add(root, NS_AS, "Collections", NULL), NS_AS, "Collection", NULL);
+    return as_sync_emit_changes(&e->run, &q, &d, &set, coll, &commands, 10, &more,
+                                apr_array_make(unit_pool, 1, sizeof(as_sync_undo_t)));
+}
+
+/* The reply writer serves a listed item from the cache by what the listing
+ * says of it, without opening the file: here it is gone after the listing,
+ * and still sent from the cache (without the cache it would be skipped). */
+START_TEST(test_sync_listed_item_needs_no_open)
+{
+    engine_t e;
+    as_store_item_t it;
+    as_itemcache_stats_t s0, s;
+    xmlDocPtr d1, d2, d3;
+    char name[256], path[1200];
+    size_t len;
+    char *m = mg_msg_plain(&len, 7);
+
+    ck_assert_int_eq(mg_deliver(st_root, "cur", 1, "2,F", m, len, time(NULL) - 600, name), 0);
+    snprintf(path, sizeof path, "%s/cur/%s", st_root, name);
+    engine_open(&e);
+    as_itemcache_stats(as_itemcache_shared(), &s0);
+    it = *only_item(&e);
+    ck_assert_int_eq(emit_add(&e, &it, &d1), 1);
+    ck_assert_ptr_nonnull(strstr(sx(d1, "//a:Add/a:ApplicationData/b:Body/b:Data"), "message 7"));
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(emit_add(&e, &it, &d2), 1);
+    ck_assert_str_eq(sx(d2, "//a:Add/a:ApplicationData/e:Flag/e:Status"), "2");
+    ck_assert_str_eq(wire(d2), wire(d1));
+    as_itemcache_stats(as_itemcache_shared(), &s);
+    ck_assert_uint_eq(s.hits - s0.hits, 1);
+    ck_assert_uint_eq(s.misses - s0.misses, 2); /* the listing's try, then the open's */
+    /* another item the cache never saw, gone too: nothing sent */
+    it.size++;
+    ck_assert_int_eq(emit_add(&e, &it, &d3), 0);
+    xmlFreeDoc(d1);
+    xmlFreeDoc(d2);
+    xmlFreeDoc(d3);
+    free(m);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("itemcache");
@@ -364,10 +549,14 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_cache_bound);
     tcase_add_test(tc, test_cache_refuses_attributes);
     tcase_add_test(tc, test_cache_threads);
+    tcase_add_test(tc, test_cache_shared_by_forks);
+    tcase_add_test(tc, test_cache_wraps);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(ts, st_setup, st_teardown);
     tcase_set_timeout(ts, 60);
     tcase_add_test(ts, test_sync_uses_cache);
+    tcase_add_test(ts, test_sync_replaced_file_misses);
+    tcase_add_test(ts, test_sync_listed_item_needs_no_open);
     suite_add_tcase(s, ts);
     return s;
 }
