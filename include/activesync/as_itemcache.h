@@ -53,10 +53,10 @@ as_itemcache_t *as_itemcache_create(apr_size_t max_bytes);
 void as_itemcache_destroy(as_itemcache_t *c);
 
 /* The bound of the process's cache (0: no cache), and the cache made now,
- * so that the children forked next share it.  In httpd's parent, once per
- * configuration (a cache of another size replaces the old one; the
- * children that still use the old one keep their mapping). */
-void as_itemcache_configure(apr_size_t max_bytes);
+ * so that the children forked next share it; unmapped in this process when
+ * pconf is cleared (a restart: children forked earlier keep their mapping).
+ * In httpd's parent, once per configuration (post_config). */
+void as_itemcache_configure(apr_pool_t *pconf, apr_size_t max_bytes);
 /* The process's cache: the configured one, else one of
  * AS_ITEMCACHE_MAX_BYTES made on first use (tools, tests); NULL when
  * configured off. */

@@ -59,7 +59,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ASLOGNO(10001) "%s %s configured", AS_PACKAGE_NAME,
                  AS_PACKAGE_VERSION);
     /* made before the children are forked, so that they share it */
-    as_itemcache_configure(mod_activesync_item_cache_bytes());
+    as_itemcache_configure(pconf, mod_activesync_item_cache_bytes());
     return mod_activesync_db_post_config(pconf, ptemp, s);
 }
 

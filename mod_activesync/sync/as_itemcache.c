@@ -121,16 +121,25 @@ static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 static as_itemcache_t *shared_cache;
 static int shared_configured;
 
-void as_itemcache_configure(apr_size_t max_bytes)
+/* The configuration's pool going (a restart): this process's mapping goes
+ * with it; children forked earlier keep theirs. */
+static apr_status_t shared_forget(void *unused)
+{
+    (void)unused;
+    as_itemcache_destroy(shared_cache);
+    shared_cache = NULL;
+    return APR_SUCCESS;
+}
+
+void as_itemcache_configure(apr_pool_t *pconf, apr_size_t max_bytes)
 {
     if (max_bytes && max_bytes < AS_ITEMCACHE_MIN_BYTES) {
         max_bytes = AS_ITEMCACHE_MIN_BYTES;
     }
-    if (!shared_cache || shared_cache->max_bytes != max_bytes) {
-        as_itemcache_destroy(shared_cache);
-        shared_cache = max_bytes ? as_itemcache_create(max_bytes) : NULL;
-    }
+    shared_forget(NULL);
+    shared_cache = max_bytes ? as_itemcache_create(max_bytes) : NULL;
     shared_configured = 1;
+    apr_pool_cleanup_register(pconf, NULL, shared_forget, apr_pool_cleanup_null);
 }
 
 static void shared_init(void)

@@ -8,13 +8,16 @@
 #include "activesync/as_itemcache.h"
 #include "as_sync_coll_int.h"
 
-/* The item cache's key (as_itemcache.h): the file as the folder listing or
+/* The item cache's key (as_itemcache.h): the account (the cache is shared
+ * by every account a child serves; folder and item ids, even Maildir base
+ * names, may be alike in two accounts), the file as the folder listing or
  * the open gives it, both from one stat (its Maildir base name without the
  * flags, its size and mtime in microseconds: a flag change renames the
  * file and keeps all three, a file replaced under the same base name gets
  * a new mtime), and everything in o the conversion reads except the
  * flags; NULL when the item has no stat (date 0). */
-static const char *item_cache_key(apr_pool_t *p, const as_store_item_t *it, const as_mime_opts_t *o)
+static const char *item_cache_key(apr_pool_t *p, const char *account, const as_store_item_t *it,
+                                  const as_mime_opts_t *o)
 {
     const char *base = it->name ? strrchr(it->name, '/') : NULL, *k;
     int i;
@@ -23,9 +26,9 @@ static const char *item_cache_key(apr_pool_t *p, const as_store_item_t *it, cons
         return NULL;
     }
     base = base ? base + 1 : it->name;
-    k = apr_psprintf(p, "%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d", o->folder_id,
-                     o->item_id, (int)strcspn(base, ":"), base, it->size, it->date, o->protocol,
-                     o->mime_support, o->nprefs);
+    k = apr_psprintf(p, "%s|%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d",
+                     account ? account : "", o->folder_id, o->item_id, (int)strcspn(base, ":"),
+                     base, it->size, it->date, o->protocol, o->mime_support, o->nprefs);
     for (i = 0; i < o->nprefs; i++) {
         const as_mime_bodypref_t *b = &o->prefs[i];
         k = apr_psprintf(p, "%s|%d,%" APR_SIZE_T_FMT ",%d,%d", k, b->type, b->truncation,
@@ -35,26 +38,31 @@ static const char *item_cache_key(apr_pool_t *p, const as_store_item_t *it, cons
 }
 
 /* The ApplicationData of a listed item from the item cache, keyed by what
- * the listing says of its file: no open, no parse.  0: not cached. */
+ * the listing says of its file: no open, no parse.  0: not cached (*tried:
+ * the key looked up, or NULL). */
 static int item_appdata_cached(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *item,
-                               const as_store_item_t *listed, xmlNodePtr appdata)
+                               const as_store_item_t *listed, xmlNodePtr appdata,
+                               const char **tried)
 {
     as_itemcache_t *cache = as_itemcache_shared();
     as_mime_opts_t o;
     const char *key;
 
+    *tried = NULL;
     if (!cache) {
         return 0;
     }
     as_sync_mime_opts(&o, q->id, item, listed, c->proto, q->prefs, q->nprefs, q->mime_support,
                       c->r->log);
-    key = item_cache_key(c->r->pool, listed, &o);
+    key = item_cache_key(c->r->pool, c->r->account, listed, &o);
+    *tried = key;
     return key && as_itemcache_get(cache, key, appdata, listed->flags);
 }
 
-apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
-                                  const char *item, const char *name, xmlNodePtr appdata,
-                                  unsigned *flags, apr_off_t *size)
+/* as_sync_item_appdata; tried: a key already looked up in vain (NULL: none). */
+static apr_status_t item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
+                                 const char *item, const char *name, xmlNodePtr appdata,
+                                 unsigned *flags, apr_off_t *size, const char *tried)
 {
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
@@ -72,8 +80,9 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
                       c->r->log);
     cache = as_itemcache_shared();
-    key = cache ? item_cache_key(sp, &msg->item, &o) : NULL;
-    if (key && as_itemcache_get(cache, key, appdata, msg->item.flags)) {
+    key = cache ? item_cache_key(sp, c->r->account, &msg->item, &o) : NULL;
+    if (key && (!tried || strcmp(key, tried)) &&
+        as_itemcache_get(cache, key, appdata, msg->item.flags)) {
         /* converted before, from this very file */
     } else if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
         /* not a message at all: still an item the device should see */
@@ -91,6 +100,13 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     }
     apr_pool_destroy(sp);
     return APR_SUCCESS;
+}
+
+apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
+                                  const char *item, const char *name, xmlNodePtr appdata,
+                                  unsigned *flags, apr_off_t *size)
+{
+    return item_appdata(c, q, folder, item, name, appdata, flags, size, NULL);
 }
 
 static void undo_push(apr_array_header_t *undo, const as_cset_t *set, const char *id, int kind)
@@ -124,6 +140,7 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
             apr_off_t size = 0;
             apr_status_t rv;
             xmlNodePtr app;
+            const char *tried;
             if (!*commands) {
                 *commands = as_xml_add(coll, AS_SYNC_AS_NS, "Commands", NULL);
             }
@@ -131,13 +148,13 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
             e = as_xml_add(*commands, AS_SYNC_AS_NS, "Add", NULL);
             as_xml_add(e, AS_SYNC_AS_NS, "ServerId", sid);
             app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
-            if (item_appdata_cached(c, q, dl->id, dl->item, app)) {
+            if (item_appdata_cached(c, q, dl->id, dl->item, app, &tried)) {
                 /* the listing's flags and size, as the conversion's would be */
                 flags = dl->item->flags;
                 size = dl->item->size;
                 rv = APR_SUCCESS;
             } else {
-                rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name, app, &flags, &size);
+                rv = item_appdata(c, q, q->id, dl->id, dl->item->name, app, &flags, &size, tried);
             }
             if (rv != APR_SUCCESS) {
                 xmlUnlinkNode(e); /* gone meanwhile: nothing to send */

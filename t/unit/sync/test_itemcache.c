@@ -528,7 +528,7 @@ START_TEST(test_sync_listed_item_needs_no_open)
     ck_assert_str_eq(wire(d2), wire(d1));
     as_itemcache_stats(as_itemcache_shared(), &s);
     ck_assert_uint_eq(s.hits - s0.hits, 1);
-    ck_assert_uint_eq(s.misses - s0.misses, 2); /* the listing's try, then the open's */
+    ck_assert_uint_eq(s.misses - s0.misses, 1); /* the same key is not looked up twice */
     /* another item the cache never saw, gone too: nothing sent */
     it.size++;
     ck_assert_int_eq(emit_add(&e, &it, &d3), 0);
@@ -536,6 +536,62 @@ START_TEST(test_sync_listed_item_needs_no_open)
     xmlFreeDoc(d2);
     xmlFreeDoc(d3);
     free(m);
+}
+END_TEST
+
+/* The cache is shared by every account: one account's entry is never
+ * another's, even for a file alike in name, size and mtime. */
+START_TEST(test_sync_key_has_account)
+{
+    engine_t e;
+    as_store_item_t it;
+    as_itemcache_stats_t s0, s;
+    xmlDocPtr d1, d2, d3;
+    char name[256];
+    size_t len;
+    char *m = mg_msg_plain(&len, 5);
+
+    ck_assert_int_eq(mg_deliver(st_root, "cur", 1, "2,", m, len, time(NULL) - 900, name), 0);
+    engine_open(&e);
+    as_itemcache_stats(as_itemcache_shared(), &s0);
+    it = *only_item(&e);
+    item_wire(&e, &it, &d1);
+    item_wire(&e, &it, &d2);
+    e.req.account = "someone.else@example.com"; /* same store: only the account differs */
+    item_wire(&e, &it, &d3);
+    as_itemcache_stats(as_itemcache_shared(), &s);
+    ck_assert_uint_eq(s.hits - s0.hits, 1);
+    ck_assert_uint_eq(s.misses - s0.misses, 2);
+    xmlFreeDoc(d1);
+    xmlFreeDoc(d2);
+    xmlFreeDoc(d3);
+    free(m);
+}
+END_TEST
+
+/* ActiveSyncItemCache: the configured bound, 0 = no cache; the process's
+ * mapping goes with the configuration's pool (a restart). */
+START_TEST(test_cache_configure)
+{
+    apr_pool_t *conf, *after;
+    as_itemcache_stats_t s;
+
+    ck_assert_int_eq(apr_pool_create(&conf, NULL), APR_SUCCESS);
+    as_itemcache_configure(conf, 0);
+    ck_assert_ptr_null(as_itemcache_shared());
+    as_itemcache_configure(conf, 1000); /* raised to the least size */
+    ck_assert_ptr_nonnull(as_itemcache_shared());
+    as_itemcache_stats(as_itemcache_shared(), &s);
+    ck_assert_uint_eq(s.max_bytes, AS_ITEMCACHE_MIN_BYTES);
+    as_itemcache_configure(conf, 3 << 20);
+    as_itemcache_stats(as_itemcache_shared(), &s);
+    ck_assert_uint_eq(s.max_bytes, 3 << 20);
+    ck_assert_uint_eq(s.entries, 0);
+    apr_pool_destroy(conf);
+    ck_assert_ptr_null(as_itemcache_shared());
+    /* as before, for the tests after this one in the same process */
+    ck_assert_int_eq(apr_pool_create(&after, NULL), APR_SUCCESS);
+    as_itemcache_configure(after, AS_ITEMCACHE_MAX_BYTES);
 }
 END_TEST
 
@@ -551,12 +607,14 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_cache_threads);
     tcase_add_test(tc, test_cache_shared_by_forks);
     tcase_add_test(tc, test_cache_wraps);
+    tcase_add_test(tc, test_cache_configure);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(ts, st_setup, st_teardown);
     tcase_set_timeout(ts, 60);
     tcase_add_test(ts, test_sync_uses_cache);
     tcase_add_test(ts, test_sync_replaced_file_misses);
     tcase_add_test(ts, test_sync_listed_item_needs_no_open);
+    tcase_add_test(ts, test_sync_key_has_account);
     suite_add_tcase(s, ts);
     return s;
 }
