@@ -27,6 +27,7 @@
 #include "activesync/as_log.h"
 #include "activesync/as_mime.h"
 #include "activesync/as_version.h"
+#include "activesync/as_itemcache.h"
 #include "activesync/as_watch.h"
 #include "mod_activesync_config.h"
 #include "mod_activesync_db.h"
@@ -57,6 +58,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ASLOGNO(10001) "%s %s configured", AS_PACKAGE_NAME,
                  AS_PACKAGE_VERSION);
+    /* made before the children are forked, so that they share it */
+    as_itemcache_configure(pconf, mod_activesync_item_cache_bytes());
     return mod_activesync_db_post_config(pconf, ptemp, s);
 }
 

@@ -53,6 +53,7 @@
 #include <ap_mpm.h>
 
 #include "activesync/as_collections.h"
+#include "activesync/as_itemcache.h"
 #include "activesync/as_maildir.h"
 #include "mod_activesync_private.h"
 #include "mod_activesync_config.h"
@@ -233,15 +234,14 @@ static const char *set_default_domain(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-/* "1048576", "512K", "32M", "1G". */
-static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *arg)
+/* "1048576", "512K", "32M", "1G" into *out, at most max; 0 when not one. */
+static int parse_size(const char *arg, apr_off_t max, apr_off_t *out)
 {
     apr_off_t v, mult;
     char *end;
-    (void)dc;
 
-    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || v <= 0 || end == arg) {
-        goto bad;
+    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || v < 0 || end == arg) {
+        return 0;
     }
     switch (apr_tolower(*end)) {
     case '\0':
@@ -260,17 +260,62 @@ static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *ar
         end++;
         break;
     default:
-        goto bad;
+        return 0;
     }
-    if (*end || v > MAX_REQUEST_SIZE_LIMIT / mult) {
-        goto bad;
+    if (*end || v > max / mult) {
+        return 0;
     }
-    v *= mult;
+    *out = v * mult;
+    return 1;
+}
+
+static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t v;
+    (void)dc;
+
+    if (!parse_size(arg, MAX_REQUEST_SIZE_LIMIT, &v) || v == 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a size between 1 and 1G bytes",
+                            cmd->cmd->name, arg);
+    }
     srv_conf(cmd)->max_request_size = v;
     return NULL;
-bad:
-    return apr_psprintf(cmd->pool, "%s: '%s' is not a size between 1 and 1G bytes", cmd->cmd->name,
-                        arg);
+}
+
+/* ActiveSyncItemCache: the bound of the item cache shared by the children
+ * (as_itemcache.h), read by post_config; back to the default when the
+ * configuration's pool goes (a restart without the directive). */
+#define ITEM_CACHE_LIMIT ((apr_off_t)4 * 1024 * 1024 * 1024)
+static apr_size_t item_cache_bytes = AS_ITEMCACHE_MAX_BYTES;
+
+static apr_status_t item_cache_default(void *unused)
+{
+    (void)unused;
+    item_cache_bytes = AS_ITEMCACHE_MAX_BYTES;
+    return APR_SUCCESS;
+}
+
+static const char *set_item_cache(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_off_t v;
+    (void)dc;
+    if (err) {
+        return err;
+    }
+    if (!parse_size(arg, ITEM_CACHE_LIMIT, &v) ||
+        (v != 0 && v < (apr_off_t)AS_ITEMCACHE_MIN_BYTES)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not 0 (off) or a size from 64K to 4G",
+                            cmd->cmd->name, arg);
+    }
+    item_cache_bytes = (apr_size_t)v;
+    apr_pool_cleanup_register(cmd->pool, NULL, item_cache_default, apr_pool_cleanup_null);
+    return NULL;
+}
+
+apr_size_t mod_activesync_item_cache_bytes(void)
+{
+    return item_cache_bytes;
 }
 
 static int parse_uint(const char *s, long lo, long hi, int *out)
@@ -713,5 +758,8 @@ const command_rec mod_activesync_cmds[] = {
     AP_INIT_TAKE1("ActiveSyncCapMutexWait", set_global_uint, (void *)&cap_mutex_wait, RSRC_CONF,
                   "milliseconds a first admission waits for the activesync-cap mutex before "
                   "it gets 503 with Retry-After; main server only (default 2000)"),
+    AP_INIT_TAKE1("ActiveSyncItemCache", set_item_cache, NULL, RSRC_CONF,
+                  "bytes of converted messages kept for Sync, shared by the children (suffix "
+                  "K, M or G; 0 = off); main server only (default 16M)"),
     {NULL},
 };

@@ -109,5 +109,7 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf);
 
 /* The global settings (from the main server s), defaults applied. */
 void mod_activesync_config_global(server_rec *s, mod_activesync_global_t *g);
+/* ActiveSyncItemCache: bytes of the item cache (0: off). */
+apr_size_t mod_activesync_item_cache_bytes(void);
 
 #endif

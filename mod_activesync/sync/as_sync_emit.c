@@ -1,25 +1,76 @@
 /* Server changes into a collection's reply: the items' ApplicationData,
  * and the deltas paged by the window and the reply budget
  * (as_sync_coll_int.h). */
+#include <string.h>
+
 #include <apr_strings.h>
 
+#include "activesync/as_itemcache.h"
 #include "as_sync_coll_int.h"
 
-apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
-                                  const char *item, const char *name, xmlNodePtr appdata,
-                                  unsigned *flags, apr_uint64_t *etag, apr_off_t *size)
+/* The item cache's key (as_itemcache.h): the account (the cache is shared
+ * by every account a child serves; folder and item ids, even Maildir base
+ * names, may be alike in two accounts), the file as the folder listing or
+ * the open gives it, both from one stat (its Maildir base name without the
+ * flags, its size and mtime in microseconds: a flag change renames the
+ * file and keeps all three, a file replaced under the same base name gets
+ * a new mtime), and everything in o the conversion reads except the
+ * flags; NULL when the item has no stat (date 0). */
+static const char *item_cache_key(apr_pool_t *p, const char *account, const as_store_item_t *it,
+                                  const as_mime_opts_t *o)
+{
+    const char *base = it->name ? strrchr(it->name, '/') : NULL, *k;
+    int i;
+
+    if (!it->name || !it->date) {
+        return NULL;
+    }
+    base = base ? base + 1 : it->name;
+    k = apr_psprintf(p, "%s|%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d",
+                     account ? account : "", o->folder_id, o->item_id, (int)strcspn(base, ":"),
+                     base, it->size, it->date, o->protocol, o->mime_support, o->nprefs);
+    for (i = 0; i < o->nprefs; i++) {
+        const as_mime_bodypref_t *b = &o->prefs[i];
+        k = apr_psprintf(p, "%s|%d,%" APR_SIZE_T_FMT ",%d,%d", k, b->type, b->truncation,
+                         b->all_or_none, b->preview);
+    }
+    return k;
+}
+
+/* The ApplicationData of a listed item from the item cache, keyed by what
+ * the listing says of its file: no open, no parse.  0: not cached (*tried:
+ * the key looked up, or NULL). */
+static int item_appdata_cached(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *item,
+                               const as_store_item_t *listed, xmlNodePtr appdata,
+                               const char **tried)
+{
+    as_itemcache_t *cache = as_itemcache_shared();
+    as_mime_opts_t o;
+    const char *key;
+
+    *tried = NULL;
+    if (!cache) {
+        return 0;
+    }
+    as_sync_mime_opts(&o, q->id, item, listed, c->proto, q->prefs, q->nprefs, q->mime_support,
+                      c->r->log);
+    key = item_cache_key(c->r->pool, c->r->account, listed, &o);
+    *tried = key;
+    return key && as_itemcache_get(cache, key, appdata, listed->flags);
+}
+
+/* as_sync_item_appdata; tried: a key already looked up in vain (NULL: none). */
+static apr_status_t item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
+                                 const char *item, const char *name, xmlNodePtr appdata,
+                                 unsigned *flags, apr_off_t *size, const char *tried)
 {
     apr_pool_t *sp;
     as_store_msg_t *msg = NULL;
     as_mime_opts_t o;
-    const char *err = NULL;
+    const char *err = NULL, *key;
+    as_itemcache_t *cache;
     apr_status_t rv;
 
-    *etag = 0;
-    if (q->cls != AS_CLASS_EMAIL) {
-        *flags = 0;
-        return as_sync_item_appdata_cls(c, q, folder, item, name, appdata, etag, size);
-    }
     apr_pool_create(&sp, c->r->pool);
     rv = as_store_open_item_at(c->st, folder, item, name, sp, &msg);
     if (rv != APR_SUCCESS) {
@@ -28,13 +79,20 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     }
     as_sync_mime_opts(&o, folder, item, &msg->item, c->proto, q->prefs, q->nprefs, q->mime_support,
                       c->r->log);
-    if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
+    cache = as_itemcache_shared();
+    key = cache ? item_cache_key(sp, c->r->account, &msg->item, &o) : NULL;
+    if (key && (!tried || strcmp(key, tried)) &&
+        as_itemcache_get(cache, key, appdata, msg->item.flags)) {
+        /* converted before, from this very file */
+    } else if (as_mime_to_eas(sp, msg->file, &o, appdata, &err) != APR_SUCCESS) {
         /* not a message at all: still an item the device should see */
         as_log(c->r->log, AS_LOG_MARK, AS_LOG_WARNING, APR_SUCCESS,
                "Sync: item %s:%s (%s) not readable as mail: %s", folder, item,
                msg->item.name ? msg->item.name : "?", err ? err : "?");
         as_xml_add(appdata, AS_SYNC_EMAIL_NS, "Subject", "");
         as_mime_add_flags(appdata, msg->item.flags);
+    } else if (key) {
+        as_itemcache_put(cache, key, appdata);
     }
     *flags = msg->item.flags;
     if (size) {
@@ -42,6 +100,18 @@ apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q,
     }
     apr_pool_destroy(sp);
     return APR_SUCCESS;
+}
+
+apr_status_t as_sync_item_appdata(as_sync_run_t *c, const as_sync_coll_req_t *q, const char *folder,
+                                  const char *item, const char *name, xmlNodePtr appdata,
+                                  unsigned *flags, apr_uint64_t *etag, apr_off_t *size)
+{
+    *etag = 0;
+    if (q->cls != AS_CLASS_EMAIL) {
+        *flags = 0;
+        return as_sync_item_appdata_cls(c, q, folder, item, name, appdata, etag, size);
+    }
+    return item_appdata(c, q, folder, item, name, appdata, flags, size, NULL);
 }
 
 static void undo_push(apr_array_header_t *undo, const as_cset_t *set, const char *id, int kind)
@@ -78,10 +148,22 @@ static apr_size_t emit_item(as_sync_run_t *c, const as_sync_coll_req_t *q, const
     apr_off_t size = 0;
     apr_status_t rv;
 
+    xmlNodePtr app;
+    const char *tried = NULL;
+
     as_xml_add(e, AS_SYNC_AS_NS, "ServerId", as_sync_serverid(c->r->pool, q->id, dl->id));
-    rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name,
-                              as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL), &flags, &etag,
-                              &size);
+    app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
+    if (q->cls == AS_CLASS_EMAIL && add &&
+        item_appdata_cached(c, q, dl->id, dl->item, app, &tried)) {
+        /* the listing's flags and size, as the conversion's would be */
+        flags = dl->item->flags;
+        size = dl->item->size;
+        rv = APR_SUCCESS;
+    } else if (q->cls == AS_CLASS_EMAIL) {
+        rv = item_appdata(c, q, q->id, dl->id, dl->item->name, app, &flags, &size, tried);
+    } else {
+        rv = as_sync_item_appdata(c, q, q->id, dl->id, dl->item->name, app, &flags, &etag, &size);
+    }
     if (rv != APR_SUCCESS) {
         xmlUnlinkNode(e);
         xmlFreeNode(e);
