@@ -335,6 +335,10 @@ static void pre_failchk(as_db_t *db)
     (void)env->close(env, 0);
 }
 
+/* Numbers the environments this process opens: a memo (as_db_memo.c)
+ * recorded under one never matches another, or the same one reopened. */
+static apr_uint64_t open_serial;
+
 static int open_env_once(as_db_t *db)
 {
     DB_ENV *env;
@@ -355,6 +359,7 @@ static int open_env_once(as_db_t *db)
         return rc;
     }
     db->env = env;
+    db->serial = __atomic_add_fetch(&open_serial, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < AS_DB_NDBS; i++) {
         DB *dbp;
         if ((rc = db_create(&dbp, env, 0)) != 0) {

@@ -26,6 +26,7 @@ struct as_db_t {
     apr_time_t panic_since;
     apr_time_t last_checkpoint;
     unsigned generation;
+    apr_uint64_t serial; /* process-unique number of the open environment (as_db_memo.c) */
     DB_ENV *env;
     DB *dbs[AS_DB_NDBS];
 };

@@ -121,10 +121,9 @@ static struct {
 static unsigned dir_next;
 static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *claim_dir(apr_pool_t *p, const char *datadir)
+static const char *known_claim_dir(apr_pool_t *p, const char *datadir)
 {
     const char *dir = NULL;
-    char *dd, *dcopy;
     int i;
 
     pthread_mutex_lock(&dir_lock);
@@ -134,8 +133,19 @@ static const char *claim_dir(apr_pool_t *p, const char *datadir)
         }
     }
     pthread_mutex_unlock(&dir_lock);
-    if (dir || !(dir = find_claim_dir(p, datadir))) {
-        return dir;
+    return dir;
+}
+
+/* The directory found and remembered (NULL, errno set, when it cannot be
+ * had). */
+static const char *claim_dir(apr_pool_t *p, const char *datadir)
+{
+    const char *dir;
+    char *dd, *dcopy;
+    int i;
+
+    if (!(dir = find_claim_dir(p, datadir))) {
+        return NULL;
     }
     dd = strdup(datadir);
     dcopy = strdup(dir);
@@ -219,7 +229,8 @@ apr_status_t as_watch_claim(apr_pool_t *p, const char *datadir, const char *acco
     if (!sha_hex(apr_pstrcat(p, account, "\n", device, NULL), hex, 16)) {
         return APR_EGENERAL;
     }
-    if (stat(datadir, &st) != 0) {
+    /* the data directory is checked when its claims' directory is looked up */
+    if (!(dir = known_claim_dir(p, datadir)) && stat(datadir, &st) != 0) {
         return APR_FROM_OS_ERROR(errno);
     }
     if (next_claim(&claim) != APR_SUCCESS) {
@@ -228,7 +239,7 @@ apr_status_t as_watch_claim(apr_pool_t *p, const char *datadir, const char *acco
     t = apr_pcalloc(p, sizeof(*t));
     t->claim = claim;
     for (retried = 0;; retried = 1) {
-        if (!(dir = claim_dir(p, datadir))) {
+        if (!dir && !(dir = claim_dir(p, datadir))) {
             return APR_FROM_OS_ERROR(errno);
         }
         t->path = apr_pstrcat(p, dir, "/", hex, NULL);
@@ -238,8 +249,12 @@ apr_status_t as_watch_claim(apr_pool_t *p, const char *datadir, const char *acco
         }
         err = errno;
         forget_claim_dir(datadir); /* removed meanwhile? looked up again */
+        dir = NULL;
         if (retried || (err != ENOENT && err != ENOTDIR)) {
             return APR_FROM_OS_ERROR(err);
+        }
+        if (stat(datadir, &st) != 0) {
+            return APR_FROM_OS_ERROR(errno);
         }
     }
     while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
