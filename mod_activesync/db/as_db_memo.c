@@ -25,7 +25,7 @@ apr_status_t as_db_mark(as_db_t *db, as_db_mark_t *m)
     int rc = -1;
 
     memset(m, 0, sizeof(*m));
-    if (!db || db->pid != getpid() || atomic_get(&db->panicked) || atomic_get(&db->closing)) {
+    if (!db || db->pid != as_db_self() || atomic_get(&db->panicked) || atomic_get(&db->closing)) {
         return AS_DB_EUNAVAIL;
     }
     if (pthread_rwlock_rdlock(&db->rw) != 0) {

@@ -6,7 +6,8 @@
  * Sync (issue 10): the directory of the claims is found (and checked) once
  * per process and data directory, the digest is prefetched once, and the
  * claim values come from a per-process random seed and a counter instead
- * of the shared random generator (a lock every thread of the child takes).
+ * of the shared random generator (a lock every thread of the child takes);
+ * the file names of the devices seen lately are remembered.
  * A value only has to differ from the other claims of the device. */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,49 @@ static int sha_hex(const char *text, char *hex, unsigned n)
         hex[2 * i + 1] = hx[md[i] & 15];
     }
     hex[2 * n] = '\0';
+    return 1;
+}
+
+/* The claim file names of the devices seen lately (the digest of
+ * account "\n" device), direct-mapped by a cheap hash of the text. */
+#define NAME_SLOTS 256
+static struct {
+    char *text;
+    char hex[33];
+} name_slots[NAME_SLOTS];
+static pthread_mutex_t name_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int claim_name(const char *text, char *hex)
+{
+    apr_uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *c;
+    unsigned i;
+    char *copy;
+    int found = 0;
+
+    for (c = (const unsigned char *)text; *c; c++) {
+        h = (h ^ *c) * 0x100000001b3ULL;
+    }
+    i = (unsigned)(h % NAME_SLOTS);
+    pthread_mutex_lock(&name_lock);
+    if (name_slots[i].text && !strcmp(name_slots[i].text, text)) {
+        memcpy(hex, name_slots[i].hex, 33);
+        found = 1;
+    }
+    pthread_mutex_unlock(&name_lock);
+    if (found) {
+        return 1;
+    }
+    if (!sha_hex(text, hex, 16)) {
+        return 0;
+    }
+    if ((copy = strdup(text)) != NULL) {
+        pthread_mutex_lock(&name_lock);
+        free(name_slots[i].text);
+        name_slots[i].text = copy;
+        memcpy(name_slots[i].hex, hex, 33);
+        pthread_mutex_unlock(&name_lock);
+    }
     return 1;
 }
 
@@ -182,23 +226,36 @@ static void forget_claim_dir(const char *datadir)
 /* A fresh claim value, never 0: a per-process random seed (drawn again in
  * a forked child) plus a counter, mixed (splitmix64).  Two values of one
  * process never repeat; two processes collide with odds 2^-64. */
+static int seeded; /* cleared in a forked child */
+static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
+
+static void unseed(void)
+{
+    seeded = 0;
+}
+
+static void seed_init(void)
+{
+    pthread_atfork(NULL, NULL, unseed);
+}
+
 static apr_status_t next_claim(apr_uint64_t *claim)
 {
     static apr_uint64_t seed, counter;
-    static pid_t seeded_by;
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     unsigned char buf[8];
     apr_uint64_t z;
 
+    pthread_once(&seed_once, seed_init);
     pthread_mutex_lock(&lock);
-    if (seeded_by != getpid()) {
+    if (!seeded) {
         if (RAND_bytes(buf, sizeof buf) != 1) {
             pthread_mutex_unlock(&lock);
             return APR_EGENERAL;
         }
         seed = get_le64(buf);
         counter = 0;
-        seeded_by = getpid();
+        seeded = 1;
     }
     do {
         z = seed + 0x9e3779b97f4a7c15ULL * ++counter;
@@ -226,7 +283,7 @@ apr_status_t as_watch_claim(apr_pool_t *p, const char *datadir, const char *acco
     if (!datadir || !account || !device || !ticket) {
         return APR_EINVAL;
     }
-    if (!sha_hex(apr_pstrcat(p, account, "\n", device, NULL), hex, 16)) {
+    if (!claim_name(apr_pstrcat(p, account, "\n", device, NULL), hex)) {
         return APR_EGENERAL;
     }
     /* the data directory is checked when its claims' directory is looked up */
