@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 
 #include "activesync/as_cap.h"
+#include "activesync/as_db_memo.h"
 #include "activesync/as_license.h"
 
 #define REG_VERSION 1
@@ -447,6 +448,55 @@ static void set_reason(apr_pool_t *p, const char *address, const as_cap_limit_t 
     }
 }
 
+/* The fast path's decision depends on the database alone (the account's
+ * options, its registry record): it is memoised (as_db_memo.h) so that a
+ * mailbox's every request does not read the same three records again. */
+typedef struct fast_memo_t {
+    as_cap_result_t result;
+    as_effective_t eff;
+    apr_time_t admitted;
+} fast_memo_t;
+
+#define FAST_MEMO_TAG "\001cap:"
+
+static size_t fast_memo_key(char *key, const char *address)
+{
+    size_t n = strlen(address);
+    if (n + sizeof(FAST_MEMO_TAG) > KEY_MAX) {
+        return 0;
+    }
+    memcpy(key, FAST_MEMO_TAG, sizeof(FAST_MEMO_TAG) - 1);
+    memcpy(key + sizeof(FAST_MEMO_TAG) - 1, address, n);
+    return n + sizeof(FAST_MEMO_TAG) - 1;
+}
+
+static apr_status_t admit_fast(as_db_t *db, admit_t *a)
+{
+    char key[KEY_MAX];
+    size_t kl = fast_memo_key(key, a->address), vl = sizeof(fast_memo_t);
+    fast_memo_t m;
+    as_db_mark_t mark;
+    apr_status_t rv;
+
+    if (kl && as_db_memo_get(db, key, kl, &m, &vl, 0) && vl == sizeof(m)) {
+        a->d->result = m.result;
+        a->d->eff = m.eff;
+        a->d->admitted = m.admitted;
+        a->decided = 1;
+        return APR_SUCCESS;
+    }
+    as_db_mark(db, &mark); /* before the read (as_db_memo.h) */
+    rv = as_db_txn(db, AS_DB_TXN_READ, txn_admit_fast, a);
+    if (rv == APR_SUCCESS && a->decided && kl) {
+        memset(&m, 0, sizeof(m));
+        m.result = a->d->result;
+        m.eff = a->d->eff;
+        m.admitted = a->d->admitted;
+        as_db_memo_put(&mark, key, kl, &m, sizeof(m), 0);
+    }
+    return rv;
+}
+
 static apr_status_t admit(as_db_t *db, apr_pool_t *p, const char *address,
                           const as_cap_limit_t *cap, as_cap_decision_t *out, int fast_only,
                           unsigned txn_flags, int *decided)
@@ -466,7 +516,7 @@ static apr_status_t admit(as_db_t *db, apr_pool_t *p, const char *address,
     a.domain = at + 1;
     a.cap = cap;
     a.d = out;
-    rv = as_db_txn(db, AS_DB_TXN_READ, txn_admit_fast, &a);
+    rv = admit_fast(db, &a);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -290,6 +290,11 @@ int as_device_txn_get(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *accou
     return 0;
 }
 
+unsigned char *as_devrec_encode(const as_device_t *d, size_t *len)
+{
+    return dev_encode(d, len);
+}
+
 int as_device_txn_put(as_db_t *db, DB_TXN *txn, const as_device_t *d)
 {
     char key[KEY_MAX];

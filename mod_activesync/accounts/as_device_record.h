@@ -18,6 +18,8 @@ int as_devrec_from_key(apr_pool_t *p, const char *key, size_t klen, as_device_t 
 /* Decode a record value into d (cleared by the caller with as_devrec_clear). */
 int as_devrec_decode(apr_pool_t *p, const unsigned char *buf, size_t len, as_device_t *d);
 void as_devrec_clear(as_device_t *d);
+/* The record value of d in a malloc()ed buffer (NULL when out of memory). */
+unsigned char *as_devrec_encode(const as_device_t *d, size_t *len);
 /* Validate and upper-case a device id from the administrator (AS_DIR_EINVAL
  * with *err). */
 apr_status_t as_devrec_admin_id(apr_pool_t *p, const char *in, const char **out, const char **err);

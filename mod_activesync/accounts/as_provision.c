@@ -6,8 +6,10 @@
 #include <apr_strings.h>
 
 #include "activesync/as_catalog.h"
+#include "activesync/as_db_memo.h"
 #include "activesync/as_provision.h"
 #include "activesync/as_xml.h"
+#include "as_device_record.h"
 
 /* ---- policy key of a request ------------------------------------------------------------ */
 
@@ -86,6 +88,7 @@ typedef struct gate_op_t {
     as_gate_t *out;
     as_device_contact_t contact;
     int write, need_write;
+    int had_record; /* the device's record was read (not made) */
 } gate_op_t;
 
 static const char *domain_of(const char *account)
@@ -248,6 +251,7 @@ static int txn_gate(as_db_t *db, DB_TXN *txn, void *baton)
 
     op->need_write = 0;
     rc = as_device_txn_get(db, txn, op->p, in->account, in->device_key, op->write, d);
+    op->had_record = rc == 0;
     if (rc == DB_NOTFOUND) {
         if ((rc = admit_new_device(op, db, txn)) != 0 || op->out->verdict != AS_GATE_SERVE) {
             return rc;
@@ -276,10 +280,94 @@ static int txn_gate(as_db_t *db, DB_TXN *txn, void *baton)
     return as_device_txn_put(db, txn, d);
 }
 
+/* ---- the gate's memo ------------------------------------------------------------------------
+ * A device that is served and whose record needs no write (no new contact
+ * to record, nothing demanded) gets the same answer from the same request
+ * inputs while the database is unchanged (as_db_memo.h) and until its
+ * contact is due again (AS_DEVICE_TOUCH_SEC after the last one recorded):
+ * then the read transaction is skipped.  Every refusal and every write
+ * goes through the database as before. */
+#define GATE_MEMO_TAG "\001gate:"
+
+static int memo_add(unsigned char *key, size_t *n, const void *v, size_t len)
+{
+    if (*n + len > AS_DB_MEMO_KEY_MAX) {
+        return 0;
+    }
+    memcpy(key + *n, v, len);
+    *n += len;
+    return 1;
+}
+
+/* A string with its length, or 0xFFFF for NULL: no two inputs alike. */
+static int memo_add_str(unsigned char *key, size_t *n, const char *s)
+{
+    size_t l = s ? strlen(s) : 0;
+    unsigned char hdr[2];
+    if (l > 0xFFFE) {
+        return 0;
+    }
+    hdr[0] = s ? (unsigned char)(l >> 8) : 0xFF;
+    hdr[1] = s ? (unsigned char)l : 0xFF;
+    return memo_add(key, n, hdr, 2) && memo_add(key, n, s ? s : "", l);
+}
+
+/* Every input of the gate; 0 when too long to be memoised. */
+static size_t gate_memo_key(const as_gate_in_t *in, unsigned char *key)
+{
+    size_t n = 0;
+    int nums[3] = {in->has_key, (int)in->mode, (int)in->inband_449};
+    if (memo_add(key, &n, GATE_MEMO_TAG, sizeof(GATE_MEMO_TAG) - 1) &&
+        memo_add_str(key, &n, in->account) && memo_add_str(key, &n, in->device_key) &&
+        memo_add_str(key, &n, in->device_type) && memo_add_str(key, &n, in->user_agent) &&
+        memo_add_str(key, &n, in->protocol_version) && memo_add_str(key, &n, in->command) &&
+        memo_add_str(key, &n, in->policy_key_header) && memo_add(key, &n, nums, sizeof(nums)) &&
+        memo_add(key, &n, &in->key, sizeof(in->key)) &&
+        memo_add(key, &n, &in->max_devices, sizeof(in->max_devices))) {
+        return n;
+    }
+    return 0;
+}
+
+static int gate_memo_get(as_db_t *db, apr_pool_t *p, const as_gate_in_t *in, apr_time_t now,
+                         const unsigned char *key, size_t kl, as_gate_t *out)
+{
+    size_t len = AS_DB_MEMO_VAL_MAX;
+    unsigned char *rec = apr_palloc(p, len);
+
+    if (!kl || !as_db_memo_get(db, key, kl, rec, &len, now) ||
+        as_devrec_decode(p, rec, len, &out->device) != 0) {
+        memset(out, 0, sizeof(*out));
+        return 0;
+    }
+    out->device.account = apr_pstrdup(p, in->account);
+    out->device.device_id = apr_pstrdup(p, in->device_key);
+    out->verdict = AS_GATE_SERVE;
+    out->http_status = 200;
+    return 1;
+}
+
+static void gate_memo_put(const as_db_mark_t *mark, const unsigned char *key, size_t kl,
+                          const as_device_t *d)
+{
+    size_t len;
+    unsigned char *rec;
+
+    if (!kl || !(rec = as_devrec_encode(d, &len))) {
+        return;
+    }
+    as_db_memo_put(mark, key, kl, rec, len,
+                   d->last_contact + apr_time_from_sec(AS_DEVICE_TOUCH_SEC));
+    free(rec);
+}
+
 apr_status_t as_provision_gate(as_db_t *db, apr_pool_t *p, const as_gate_in_t *in, as_gate_t *out)
 {
     gate_op_t op;
     apr_status_t rv;
+    unsigned char key[AS_DB_MEMO_KEY_MAX];
+    size_t kl = gate_memo_key(in, key);
+    as_db_mark_t mark;
 
     memset(out, 0, sizeof(*out));
     memset(&op, 0, sizeof(op));
@@ -293,7 +381,14 @@ apr_status_t as_provision_gate(as_db_t *db, apr_pool_t *p, const as_gate_in_t *i
     op.contact.protocol_version = in->protocol_version;
     op.contact.command = in->command;
     op.contact.now = in->now ? in->now : apr_time_now();
+    if (gate_memo_get(db, p, in, op.contact.now, key, kl, out)) {
+        return APR_SUCCESS;
+    }
+    as_db_mark(db, &mark); /* before the read (as_db_memo.h) */
     rv = as_db_txn(db, AS_DB_TXN_READ, txn_gate, &op);
+    if (rv == APR_SUCCESS && !op.need_write && op.had_record && out->verdict == AS_GATE_SERVE) {
+        gate_memo_put(&mark, key, kl, &out->device);
+    }
     if (rv == APR_SUCCESS && op.need_write) {
         op.write = 1;
         rv = as_db_txn(db, 0, txn_gate, &op);

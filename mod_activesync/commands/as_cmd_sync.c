@@ -215,11 +215,34 @@ static int parse_collection(sync_ctx_t *c, xmlNodePtr coll, int max_window, as_s
 /* ---- the request as a whole ------------------------------------------------------------ */
 
 /* Commands removed: what is cached for the empty/Partial forms. */
+/* Whether the request has a Partial or a collection's Commands (else it
+ * is its own cache form: no copy to make, issue 10). */
+static int has_transient(xmlDocPtr doc)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc), colls, coll;
+    if (!root || as_xml_child(root, AS_SYNC_AS_NS, "Partial")) {
+        return 1;
+    }
+    colls = as_xml_child(root, AS_SYNC_AS_NS, "Collections");
+    for (coll = colls ? colls->children : NULL; coll; coll = coll->next) {
+        if (as_xml_child(coll, AS_SYNC_AS_NS, "Commands")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static char *cache_form(xmlDocPtr doc, apr_pool_t *p, apr_size_t *len)
 {
-    xmlDocPtr copy = xmlCopyDoc(doc, 1);
-    xmlNodePtr root = xmlDocGetRootElement(copy), colls, coll, n;
+    xmlDocPtr copy;
+    xmlNodePtr root, colls, coll, n;
     char *s;
+
+    if (!has_transient(doc)) {
+        return as_sync_doc_xml(doc, p, len);
+    }
+    copy = xmlCopyDoc(doc, 1);
+    root = xmlDocGetRootElement(copy);
     for (n = root ? root->children : NULL; n;) {
         xmlNodePtr next = n->next;
         if (as_xml_is(n, AS_SYNC_AS_NS, "Partial")) {

@@ -106,6 +106,26 @@ static void bdb_msgcall(const DB_ENV *env, const char *msg)
            db ? db->home : "?", msg);
 }
 
+static pid_t self_pid;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_after_fork(void)
+{
+    __atomic_store_n(&self_pid, getpid(), __ATOMIC_SEQ_CST);
+}
+
+static void self_init(void)
+{
+    __atomic_store_n(&self_pid, getpid(), __ATOMIC_SEQ_CST);
+    pthread_atfork(NULL, NULL, self_after_fork);
+}
+
+pid_t as_db_self(void)
+{
+    pthread_once(&self_once, self_init);
+    return __atomic_load_n(&self_pid, __ATOMIC_SEQ_CST);
+}
+
 void as_db_mark_panicked(as_db_t *db, const char *why)
 {
     if (!atomic_get(&db->panicked)) {
@@ -335,6 +355,10 @@ static void pre_failchk(as_db_t *db)
     (void)env->close(env, 0);
 }
 
+/* Numbers the environments this process opens: a memo (as_db_memo.c)
+ * recorded under one never matches another, or the same one reopened. */
+static apr_uint64_t open_serial;
+
 static int open_env_once(as_db_t *db)
 {
     DB_ENV *env;
@@ -355,6 +379,7 @@ static int open_env_once(as_db_t *db)
         return rc;
     }
     db->env = env;
+    db->serial = __atomic_add_fetch(&open_serial, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < AS_DB_NDBS; i++) {
         DB *dbp;
         if ((rc = db_create(&dbp, env, 0)) != 0) {
@@ -482,7 +507,7 @@ apr_status_t as_db_open(as_db_t **pdb, const char *home, const as_db_options_t *
     if (lg) {
         db->lg = *lg; /* else zeroed: silent */
     }
-    db->pid = getpid();
+    db->pid = as_db_self();
     pthread_rwlock_init(&db->rw, NULL);
     pthread_mutex_init(&db->maint, NULL);
     db->last_checkpoint = apr_time_now();
@@ -505,7 +530,7 @@ void as_db_close(as_db_t *db)
     if (!db) {
         return;
     }
-    if (db->pid == getpid()) {
+    if (db->pid == as_db_self()) {
         atomic_set(&db->closing, 1);
         pthread_rwlock_wrlock(&db->rw);
         close_env(db);
@@ -520,7 +545,7 @@ void as_db_close(as_db_t *db)
 
 int as_db_available(as_db_t *db)
 {
-    return db && db->pid == getpid() && !atomic_get(&db->panicked) && !atomic_get(&db->closing);
+    return db && db->pid == as_db_self() && !atomic_get(&db->panicked) && !atomic_get(&db->closing);
 }
 
 unsigned as_db_generation(as_db_t *db)
@@ -603,7 +628,7 @@ apr_status_t as_db_maintain(as_db_t *db, unsigned what)
     if (!db) {
         return AS_DB_EUNAVAIL;
     }
-    if (db->pid != getpid()) {
+    if (db->pid != as_db_self()) {
         return AS_DB_EFORK;
     }
     pthread_mutex_lock(&db->maint);

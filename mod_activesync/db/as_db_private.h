@@ -26,6 +26,7 @@ struct as_db_t {
     apr_time_t panic_since;
     apr_time_t last_checkpoint;
     unsigned generation;
+    apr_uint64_t serial; /* process-unique number of the open environment (as_db_memo.c) */
     DB_ENV *env;
     DB *dbs[AS_DB_NDBS];
 };
@@ -47,6 +48,9 @@ int as_db_lock_open_file(as_db_t *db, int wait);
 void as_db_unlock_open_file(int fd);
 /* Recovery with the open lock held and nobody registered (as_db.c). */
 int as_db_force_recovery(as_db_t *db);
+/* getpid() of this process without a system call per request (glibc no
+ * longer caches it): taken once, and again in a forked child. */
+pid_t as_db_self(void);
 /* Mark the handle panicked (logs once). */
 void as_db_mark_panicked(as_db_t *db, const char *why);
 

@@ -41,7 +41,7 @@ apr_status_t as_db_txn(as_db_t *db, unsigned flags, as_db_txn_fn *fn, void *bato
     if (!db) {
         return AS_DB_EUNAVAIL;
     }
-    if (db->pid != getpid()) {
+    if (db->pid != as_db_self()) {
         return AS_DB_EFORK;
     }
     if (atomic_get(&db->panicked) || atomic_get(&db->closing)) {
@@ -120,7 +120,7 @@ apr_status_t as_db_flush(as_db_t *db)
     if (!db) {
         return AS_DB_EUNAVAIL;
     }
-    if (db->pid != getpid()) {
+    if (db->pid != as_db_self()) {
         return AS_DB_EFORK;
     }
     if (pthread_rwlock_rdlock(&db->rw) != 0) {

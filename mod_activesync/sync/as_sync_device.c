@@ -5,6 +5,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_db_memo.h"
 #include "activesync/as_syncstate.h"
 #include "as_syncrec.h"
 
@@ -73,15 +74,39 @@ static int cache_same_fn(as_db_t *db, DB_TXN *txn, void *baton)
     return rc == DB_NOTFOUND || rc == DB_BUFFER_SMALL ? 0 : rc;
 }
 
+/* The memo key of a device's cached request (as_db_memo.h): the record's
+ * key behind a tag of its own. */
+#define Q_MEMO_TAG "\001syncQ:"
+
+static size_t q_memo_key(char *mk, const cache_baton_t *c)
+{
+    size_t tl = sizeof(Q_MEMO_TAG) - 1;
+    memcpy(mk, Q_MEMO_TAG, tl);
+    memcpy(mk + tl, c->key, c->kl);
+    return tl + c->kl;
+}
+
 apr_status_t as_sync_cache_put(as_db_t *db, const char *account, const char *device,
                                const char *xml, apr_size_t len)
 {
     cache_baton_t c;
+    char mk[sizeof(Q_MEMO_TAG) + KEY_MAX];
+    size_t mkl;
+    as_db_mark_t mark;
+
     memset(&c, 0, sizeof(c));
     c.in = xml;
     c.in_len = len;
     c.kl = as_rec_key(c.key, 'Q', account, device, NULL);
+    /* A device repeating its request: known to be stored already while
+     * the database is unchanged since it was last compared. */
+    mkl = q_memo_key(mk, &c);
+    if (as_db_memo_equals(db, mk, mkl, xml, len, 0)) {
+        return APR_SUCCESS;
+    }
+    as_db_mark(db, &mark); /* before the read (as_db_memo.h) */
     if (as_db_txn(db, AS_DB_TXN_READ, cache_same_fn, &c) == APR_SUCCESS && c.same) {
+        as_db_memo_put(&mark, mk, mkl, xml, len, 0);
         return APR_SUCCESS;
     }
     return as_db_txn(db, 0, cache_put_fn, &c);

@@ -7,6 +7,7 @@
 #include <apr_random.h>
 #include <apr_general.h>
 
+#include "activesync/as_db_memo.h"
 #include "activesync/as_syncstate.h"
 
 #include "as_syncrec.h"
@@ -257,6 +258,8 @@ typedef struct coll_baton_t {
     size_t hkl, ikl, rkl;
     int with_items;
     as_coll_state_t *out;
+    const unsigned char *head; /* the header record as read */
+    size_t head_len;
     const as_coll_state_t *in;
     apr_uint32_t expect_gen, expect_n;
     const char *xml;
@@ -306,6 +309,8 @@ static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
 
     memset(cb->out, 0, sizeof(*cb->out));
     rc = as_rec_read(dbp, txn, cb->hkey, cb->hkl, cb->p, &v, &vl, 0);
+    cb->head = rc == 0 ? v : NULL; /* as read, for the memo */
+    cb->head_len = vl;
     if (rc == DB_NOTFOUND) {
         cb->out->items_loaded = cb->with_items;
         cb->out->items = apr_pcalloc(cb->p, sizeof(as_sync_item_t));
@@ -321,6 +326,32 @@ static int coll_get_fn(as_db_t *db, DB_TXN *txn, void *baton)
     return rc ? rc : as_rec_items_decode(v, vl, cb->p, cb->out);
 }
 
+/* The header alone (every no-change Sync reads it) is memoised while the
+ * database is unchanged (as_db_memo.h): the record as read, decoded anew. */
+#define HEAD_MEMO_TAG "\001collH:"
+
+static apr_status_t coll_get_head(as_db_t *db, coll_baton_t *cb)
+{
+    char mk[sizeof(HEAD_MEMO_TAG) + KEY_MAX];
+    size_t tl = sizeof(HEAD_MEMO_TAG) - 1, mkl = tl + cb->hkl, vl = AS_DB_MEMO_VAL_MAX;
+    unsigned char *v = apr_palloc(cb->p, vl);
+    as_db_mark_t mark;
+    apr_status_t rv;
+
+    memcpy(mk, HEAD_MEMO_TAG, tl);
+    memcpy(mk + tl, cb->hkey, cb->hkl);
+    if (as_db_memo_get(db, mk, mkl, v, &vl, 0)) {
+        memset(cb->out, 0, sizeof(*cb->out));
+        return coll_decode(v, vl, cb->p, cb->out) == 0 ? APR_SUCCESS : AS_DB_ECORRUPT;
+    }
+    as_db_mark(db, &mark); /* before the read */
+    rv = as_db_txn(db, AS_DB_TXN_READ, coll_get_fn, cb);
+    if (rv == APR_SUCCESS && cb->head) {
+        as_db_memo_put(&mark, mk, mkl, cb->head, cb->head_len, 0);
+    }
+    return rv;
+}
+
 apr_status_t as_coll_get(as_db_t *db, apr_pool_t *p, const char *account, const char *device,
                          const char *coll, int with_items, as_coll_state_t *out)
 {
@@ -330,6 +361,9 @@ apr_status_t as_coll_get(as_db_t *db, apr_pool_t *p, const char *account, const 
     cb.out = out;
     cb.with_items = with_items;
     coll_keys(&cb, account, device, coll);
+    if (!with_items) {
+        return coll_get_head(db, &cb);
+    }
     return as_db_txn(db, AS_DB_TXN_READ, coll_get_fn, &cb);
 }
 

@@ -2,6 +2,7 @@
  * special folders, the folder ids) and the read-only folder operations. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -216,6 +217,177 @@ static void link_parents(md_store_t *md, apr_array_header_t *folders, apr_hash_t
     }
 }
 
+/* ---------------------------------------------------------------------------
+ * The folder sets of the process (issue 10): every request of a device
+ * opens the store anew and asks for one folder, and listing the root
+ * (its entries, a stat of every folder's cur/, the id map) cost more than
+ * the rest of a no-change Sync together.  The last listing of each root
+ * is kept, for the same special-folder names, with the stat of the root
+ * taken before it was read.  It is used while the root's device, inode,
+ * mtime and ctime are those (the hierarchy token, as_store.h: a folder
+ * made, removed or renamed, or the id map rewritten, changes the root's
+ * directory) and it was settled when listed: a root modified within
+ * SETTLE_NS of the listing may still be changing (a folder's cur/ made
+ * just after its directory), so such a listing is not kept.  (The ctime
+ * is compared too: setting the mtime back cannot forge it.)  A folder id
+ * that the kept set does not have is always looked up in a fresh listing.
+ * At most FSET_SLOTS roots per process, least recently used replaced.
+ */
+#define FSET_SLOTS 64
+
+typedef struct fset_folder_t {
+    char *id, *parent_id, *name, *path, *storage, *dir;
+    int type, cls;
+} fset_folder_t;
+
+typedef struct fset_t {
+    char *key; /* root, then the four special names, '\n'-separated */
+    dev_t dev;
+    ino_t ino;
+    int64_t mtime, ctime;
+    fset_folder_t *folders;
+    int n;
+    unsigned long used;
+} fset_t;
+
+static fset_t fsets[FSET_SLOTS];
+static unsigned long fset_clock;
+static pthread_mutex_t fset_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *fset_key(md_store_t *md, apr_pool_t *p)
+{
+    const as_maildir_names_t *n = &md->names;
+    return apr_pstrcat(p, md->root, "\n", n->sent ? n->sent : "", "\n", n->drafts ? n->drafts : "",
+                       "\n", n->trash ? n->trash : "", "\n", n->junk ? n->junk : "", NULL);
+}
+
+static int fset_matches(const fset_t *e, const char *key, const struct stat *sb)
+{
+    return e->key && !strcmp(e->key, key) && e->dev == sb->st_dev && e->ino == sb->st_ino &&
+           e->mtime == md_ts_ns(&sb->st_mtim) && e->ctime == md_ts_ns(&sb->st_ctim);
+}
+
+static void fset_free(fset_t *e)
+{
+    int i;
+    for (i = 0; i < e->n; i++) {
+        fset_folder_t *f = &e->folders[i];
+        free(f->id);
+        free(f->parent_id);
+        free(f->name);
+        free(f->path);
+        free(f->storage);
+        free(f->dir);
+    }
+    free(e->folders);
+    free(e->key);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Keep md->folders as the listing of the root whose stat (before the
+ * listing) was *sb. */
+static void fset_store(md_store_t *md, const struct stat *sb, int64_t listed_at)
+{
+    apr_pool_t *p = md->fpool;
+    fset_t e, *slot;
+    int i, ok = 1;
+
+    if (md_ts_ns(&sb->st_mtim) > listed_at - SETTLE_NS) {
+        return; /* unsettled */
+    }
+    memset(&e, 0, sizeof(e));
+    e.key = strdup(fset_key(md, p));
+    e.folders = calloc((size_t)md->folders->nelts, sizeof(*e.folders));
+    if (!e.key || !e.folders) {
+        free(e.key);
+        free(e.folders);
+        return;
+    }
+    e.n = md->folders->nelts;
+    for (i = 0; i < e.n; i++) {
+        const md_folder_t *f = APR_ARRAY_IDX(md->folders, i, md_folder_t *);
+        fset_folder_t *c = &e.folders[i];
+        c->id = strdup(f->f.id);
+        c->parent_id = strdup(f->f.parent_id);
+        c->name = strdup(f->f.name);
+        c->path = strdup(f->f.path);
+        c->storage = strdup(f->storage);
+        c->dir = strdup(f->dir);
+        c->type = f->f.type;
+        c->cls = f->f.cls;
+        ok = ok && c->id && c->parent_id && c->name && c->path && c->storage && c->dir;
+    }
+    if (!ok) {
+        fset_free(&e);
+        return;
+    }
+    e.dev = sb->st_dev;
+    e.ino = sb->st_ino;
+    e.mtime = md_ts_ns(&sb->st_mtim);
+    e.ctime = md_ts_ns(&sb->st_ctim);
+    pthread_mutex_lock(&fset_lock);
+    slot = &fsets[0];
+    for (i = 0; i < FSET_SLOTS; i++) {
+        if (fsets[i].key && !strcmp(fsets[i].key, e.key)) {
+            slot = &fsets[i]; /* this root's older listing */
+            break;
+        }
+        if (fsets[i].used < slot->used) {
+            slot = &fsets[i];
+        }
+    }
+    fset_free(slot);
+    *slot = e;
+    slot->used = ++fset_clock;
+    pthread_mutex_unlock(&fset_lock);
+}
+
+/* md->folders and md->by_id from the kept listing of the root, when it is
+ * still valid; 0 when there is none. */
+static int fset_load(md_store_t *md)
+{
+    apr_pool_t *p = md->fpool;
+    const char *key;
+    struct stat sb;
+    int i, found = 0;
+
+    apr_pool_clear(p);
+    md->folders = NULL;
+    md->by_id = NULL;
+    if (stat(md->root, &sb) != 0) {
+        return 0;
+    }
+    key = fset_key(md, p);
+    pthread_mutex_lock(&fset_lock);
+    for (i = 0; i < FSET_SLOTS && !found; i++) {
+        fset_t *e = &fsets[i];
+        int j;
+        if (!fset_matches(e, key, &sb)) {
+            continue;
+        }
+        found = 1;
+        e->used = ++fset_clock;
+        md->folders = apr_array_make(p, e->n, sizeof(md_folder_t *));
+        md->by_id = apr_hash_make(p);
+        for (j = 0; j < e->n; j++) {
+            const fset_folder_t *c = &e->folders[j];
+            md_folder_t *f = apr_pcalloc(p, sizeof(*f));
+            f->f.id = apr_pstrdup(p, c->id);
+            f->f.parent_id = apr_pstrdup(p, c->parent_id);
+            f->f.name = apr_pstrdup(p, c->name);
+            f->f.path = apr_pstrdup(p, c->path);
+            f->f.type = c->type;
+            f->f.cls = c->cls;
+            f->storage = apr_pstrdup(p, c->storage);
+            f->dir = apr_pstrdup(p, c->dir);
+            APR_ARRAY_PUSH(md->folders, md_folder_t *) = f;
+            apr_hash_set(md->by_id, f->f.id, APR_HASH_KEY_STRING, f);
+        }
+    }
+    pthread_mutex_unlock(&fset_lock);
+    return found;
+}
+
 /* Read the root: the folder set with names, parents, types and ids, into
  * md->fpool.  When the id map needs rewriting, that is done (once) under
  * the lock, reading the root again there. */
@@ -226,12 +398,17 @@ apr_status_t md_load_folders(md_store_t *md)
     apr_hash_t *set = NULL, *newmap;
     md_folder_t *junk;
     apr_status_t rv;
+    struct stat sb;
+    int64_t listed_at;
+    int have_stat;
 
     apr_pool_clear(md->fpool);
     p = md->fpool;
     md->folders = NULL;
     md->by_id = NULL;
 
+    have_stat = stat(md->root, &sb) == 0;
+    listed_at = md_now_ns();
     rv = read_folder_names(md, p, &names, &set);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -260,6 +437,9 @@ apr_status_t md_load_folders(md_store_t *md)
     assign_special(md, folders, &junk);
     (void)junk;
     md->folders = folders;
+    if (have_stat) {
+        fset_store(md, &sb, listed_at);
+    }
     return APR_SUCCESS;
 }
 
@@ -268,6 +448,9 @@ apr_status_t md_find_folder(md_store_t *md, const char *id, md_folder_t **f)
     *f = NULL;
     if (!id || !md_id_valid(id, AS_STORE_FOLDER_ID_MAX)) {
         return APR_ENOENT;
+    }
+    if (!md->by_id) {
+        fset_load(md);
     }
     if (md->by_id) {
         *f = apr_hash_get(md->by_id, id, APR_HASH_KEY_STRING);

@@ -261,6 +261,7 @@ START_TEST(stale_key_after_policy_change)
     final14 = do_provision(DEV, "14.1", 0);
     final12 = do_provision("DEV12", "12.1", 0);
     expect_serve("14.1", "Sync", final14);
+    expect_serve("14.1", "Sync", final14); /* memoised (as_db_memo.h) */
 
     memset(&oe, 0, sizeof(oe));
     memset(&pe, 0, sizeof(pe));

@@ -5,6 +5,7 @@
  * 1,000 parked waits in one process with their cost measured.  Figures are
  * printed as TAP diagnostics ("# ..."); timing is asserted only loosely
  * (< 5 s).  "Parked" is observed (watchtest.h), never slept for. */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -265,6 +266,43 @@ START_TEST(test_claim_basic)
     unlink(t2->path);
     ck_assert(!as_watch_ticket_current(t2));
     ck_assert_int_eq(as_watch_claim(unit_pool, "/nonexistent/dir", "a@b", "D", &t1), APR_ENOENT);
+}
+END_TEST
+
+/* The directory of the claims is looked up once per process: when an
+ * administrator removes it, the next claim makes it again, and the waits
+ * of the older tickets end (their file is gone). */
+START_TEST(test_claim_dir_removed)
+{
+    as_watch_ticket_t *t1, *t2, *t3;
+    char *dir;
+    ck_assert_int_eq(as_watch_claim(unit_pool, root, "cy@example.org", "DEVA", &t1), APR_SUCCESS);
+    ck_assert_int_eq(as_watch_claim(unit_pool, root, "cy@example.org", "DEVB", &t2), APR_SUCCESS);
+    dir = apr_pstrdup(unit_pool, t1->path);
+    *strrchr(dir, '/') = '\0';
+    ck_assert_int_eq(unlink(t1->path), 0);
+    ck_assert_int_eq(unlink(t2->path), 0);
+    if (rmdir(dir) != 0) { /* other tests' claims in it */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        ck_assert_ptr_nonnull(d);
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] != '.') {
+                unlink(apr_pstrcat(unit_pool, dir, "/", de->d_name, NULL));
+            }
+        }
+        closedir(d);
+        ck_assert_int_eq(rmdir(dir), 0);
+    }
+    ck_assert(!as_watch_ticket_current(t1));
+    ck_assert_int_eq(as_watch_claim(unit_pool, root, "cy@example.org", "DEVA", &t3), APR_SUCCESS);
+    ck_assert_str_eq(t3->path, t1->path);
+    ck_assert(as_watch_ticket_current(t3));
+    ck_assert(!as_watch_ticket_current(t2));
+    /* successive claims of one process never repeat a value */
+    ck_assert_int_eq(as_watch_claim(unit_pool, root, "cy@example.org", "DEVA", &t1), APR_SUCCESS);
+    ck_assert(t1->claim != t3->claim && t1->claim != 0);
+    ck_assert(as_watch_ticket_current(t1) && !as_watch_ticket_current(t3));
 }
 END_TEST
 
@@ -660,6 +698,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_claim_basic);
+    tcase_add_test(tc, test_claim_dir_removed);
     tcase_add_test(tc, test_delivery_wakes);
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_events_before_wait);
