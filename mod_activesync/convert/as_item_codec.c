@@ -2,9 +2,16 @@
 #include <stddef.h>
 
 #include "activesync/as_item_codec.h"
+#include "as_calendar_int.h"
 
 const as_item_codec_t *as_item_codec(int cls)
 {
-    (void)cls; /* no class other than Email is served yet */
-    return NULL;
+    switch (cls) {
+    case AS_CLASS_CALENDAR:
+        return &as_calendar_codec;
+    case AS_CLASS_TASKS:
+        return &as_task_codec;
+    default:
+        return NULL; /* Email has the MIME conversion */
+    }
 }
