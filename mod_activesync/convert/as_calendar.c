@@ -201,6 +201,10 @@ static icaltimezone *phone_zone(apr_pool_t *p, icalcomponent *root, icalcomponen
     }
     if (blob && *blob && cal_tz_decode(blob, &tz) == 0 && !(*all_day && protocol >= 160)) {
         int year = cal_utc_time(start).year;
+        icaltimezone *old = dt ? series_zone(root, ev, protocol) : NULL;
+        if (old && cal_tz_matches(old, &tz, year)) {
+            return old; /* the file's zone says the same: its TZID stays */
+        }
         return cal_tz_in_file(root, cal_tz_from_blob(root, &tz, year), year);
     }
     if (*all_day) {
@@ -242,16 +246,16 @@ static apr_status_t calendar_from_eas(xmlNodePtr app, int protocol, const char *
         icalcomponent_free(root);
         return APR_EINVAL;
     }
+    phone_uid = cal_child_text(p, app, NS_CAL, "UID");
+    if (!icalcomponent_get_uid(ev) || !*icalcomponent_get_uid(ev)) {
+        icalcomponent_set_uid(ev, uid                                         ? uid
+                                  : phone_uid && *phone_uid && protocol < 160 ? cal_clean(p, phone_uid, 1)
+                                                                              : cal_new_uid(p));
+    }
+    icalcomponent_set_dtstamp(ev, now);
     cal_event_fields_from_eas(p, ev, app, 0);
     cal_people_from_eas(p, ev, app);
     recurrence_from_eas(p, root, ev, app, zone, &b);
-    phone_uid = cal_child_text(p, app, NS_CAL, "UID");
-    if (!icalcomponent_get_uid(ev) || !*icalcomponent_get_uid(ev)) {
-        icalcomponent_set_uid(ev, uid                                   ? uid
-                                  : phone_uid && *phone_uid && protocol < 160 ? cal_clean(p, phone_uid, 1)
-                                                                        : cal_new_uid(p));
-    }
-    icalcomponent_set_dtstamp(ev, now);
     cal_remove_props(ev, ICAL_LASTMODIFIED_PROPERTY, NULL);
     icalcomponent_add_property(ev, icalproperty_new_lastmodified(now));
     *out = cal_serialize(p, root, outlen);

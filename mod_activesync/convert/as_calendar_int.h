@@ -117,6 +117,8 @@ int cal_tz_decode(const char *b64, cal_tzinfo_t *out);
  * (names as a hint), else a VTIMEZONE made from the blob, added to root
  * unless root already has one of that TZID; NULL for UTC. */
 icaltimezone *cal_tz_from_blob(icalcomponent *root, const cal_tzinfo_t *tz, int year);
+/* Does zone (NULL: UTC) have tz's rules in year? */
+int cal_tz_matches(icaltimezone *zone, const cal_tzinfo_t *tz, int year);
 /* The builtin zone matching tz for year, NULL when none does. */
 icaltimezone *cal_tz_match_builtin(const cal_tzinfo_t *tz, int year);
 

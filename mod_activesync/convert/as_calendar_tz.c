@@ -174,6 +174,19 @@ static int match_score(apr_pool_t *p, icaltimezone *z, const cal_tzinfo_t *tz, i
                : 1;
 }
 
+int cal_tz_matches(icaltimezone *zone, const cal_tzinfo_t *tz, int year)
+{
+    apr_pool_t *p;
+    int s;
+    if (!zone) {
+        return tz->bias + tz->std_bias == 0 && !tz->std.month;
+    }
+    apr_pool_create(&p, NULL);
+    s = match_score(p, zone, tz, year);
+    apr_pool_destroy(p);
+    return s > 0;
+}
+
 static icaltimezone *named(const char *name)
 {
     size_t i;
