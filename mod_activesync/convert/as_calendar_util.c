@@ -459,6 +459,19 @@ void cal_set_reminder(icalcomponent *c, int minutes)
     icalcomponent_add_component(c, al);
 }
 
+/* Is value what the phone was sent for cur (controls sent as spaces)? */
+static int same_text(const char *cur, const char *value)
+{
+    const unsigned char *a = (const unsigned char *)cur, *b = (const unsigned char *)value;
+    for (; *a && *b; a++, b++) {
+        unsigned char c = *a < 0x20 || *a == 0x7f ? ' ' : *a;
+        if (c != *b) {
+            return 0;
+        }
+    }
+    return !*a && !*b;
+}
+
 void cal_set_text(icalcomponent *ev, icalproperty_kind kind, const char *value)
 {
     icalproperty *pr = icalcomponent_get_first_property(ev, kind);
@@ -466,7 +479,7 @@ void cal_set_text(icalcomponent *ev, icalproperty_kind kind, const char *value)
         const char *cur = kind == ICAL_SUMMARY_PROPERTY    ? icalproperty_get_summary(pr)
                           : kind == ICAL_LOCATION_PROPERTY ? icalproperty_get_location(pr)
                                                            : icalproperty_get_description(pr);
-        if (cur && !strcmp(cur, value)) {
+        if (cur && (!strcmp(cur, value) || same_text(cur, value))) {
             return;
         }
     }
