@@ -222,8 +222,8 @@ static icalcomponent *new_calendar(void)
 }
 
 static apr_status_t calendar_from_eas(xmlNodePtr app, int protocol, const char *old,
-                                      apr_size_t oldlen, const char *uid, apr_pool_t *p,
-                                      char **out, apr_size_t *outlen)
+                                      apr_size_t oldlen, const char *uid, apr_pool_t *p, char **out,
+                                      apr_size_t *outlen)
 {
     const char *err = NULL, *phone_uid;
     icalcomponent *root = old ? cal_parse(old, oldlen, &err) : new_calendar(), *ev;
@@ -248,9 +248,10 @@ static apr_status_t calendar_from_eas(xmlNodePtr app, int protocol, const char *
     }
     phone_uid = cal_child_text(p, app, NS_CAL, "UID");
     if (!icalcomponent_get_uid(ev) || !*icalcomponent_get_uid(ev)) {
-        icalcomponent_set_uid(ev, uid                                         ? uid
-                                  : phone_uid && *phone_uid && protocol < 160 ? cal_clean(p, phone_uid, 1)
-                                                                              : cal_new_uid(p));
+        icalcomponent_set_uid(ev, uid ? uid
+                                  : phone_uid && *phone_uid && protocol < 160
+                                      ? cal_clean(p, phone_uid, 1)
+                                      : cal_new_uid(p));
     }
     icalcomponent_set_dtstamp(ev, now);
     cal_event_fields_from_eas(p, ev, app, 0);
@@ -277,5 +278,5 @@ static const char *calendar_uid_of(const char *data, apr_size_t len, apr_pool_t 
     return uid;
 }
 
-const as_item_codec_t as_calendar_codec = {
-    AS_CLASS_CALENDAR, calendar_to_eas, calendar_from_eas, calendar_uid_of};
+const as_item_codec_t as_calendar_codec = {AS_CLASS_CALENDAR, calendar_to_eas, calendar_from_eas,
+                                           calendar_uid_of};

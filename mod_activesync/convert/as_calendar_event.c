@@ -197,8 +197,8 @@ static struct icaltimetype day_of(time_t t, icaltimezone *zone)
     return d;
 }
 
-int cal_event_times_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
-                             icaltimezone *zone, int all_day_default)
+int cal_event_times_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, icaltimezone *zone,
+                             int all_day_default)
 {
     const char *st = cal_child_text(p, app, NS_CAL, "StartTime");
     const char *en = cal_child_text(p, app, NS_CAL, "EndTime");
@@ -221,7 +221,8 @@ int cal_event_times_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
         set_time(ev, ICAL_DTEND_PROPERTY, de, NULL);
     } else {
         struct icaltimetype ls, le;
-        if (zone && (cal_utc_time(start).year >= MEETING_MAX_ZONE_YEAR || cal_utc_time(end).year >= MEETING_MAX_ZONE_YEAR)) {
+        if (zone && (cal_utc_time(start).year >= MEETING_MAX_ZONE_YEAR ||
+                     cal_utc_time(end).year >= MEETING_MAX_ZONE_YEAR)) {
             zone = NULL; /* see cal_to_utc */
         }
         ls = cal_local_time(start, zone);

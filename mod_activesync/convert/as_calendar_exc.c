@@ -89,11 +89,12 @@ static void override_to_eas(apr_pool_t *p, icalcomponent *ov, xmlNodePtr ex, xml
             as_xml_add(ex, NS_CAL, "EndTime", cal_compact(p, rid_utc(root, pr, en, zone)));
         } else {
             struct icaldurationtype d = icalcomponent_get_duration(ov);
-            as_xml_add(ex, NS_CAL, "EndTime",
-                       cal_compact(p, rid_utc(root, icalcomponent_get_first_property(
-                                                            ov, ICAL_DTSTART_PROPERTY),
-                                              st, zone) +
-                                          icaldurationtype_as_int(d)));
+            as_xml_add(
+                ex, NS_CAL, "EndTime",
+                cal_compact(p, rid_utc(root,
+                                       icalcomponent_get_first_property(ov, ICAL_DTSTART_PROPERTY),
+                                       st, zone) +
+                                   icaldurationtype_as_int(d)));
         }
         as_xml_add(ex, NS_CAL, "AllDayEvent", st.is_date ? "1" : "0");
     }
@@ -128,7 +129,8 @@ void cal_exceptions_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *ma
          ov = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT)) {
         const char *ouid = icalcomponent_get_uid(ov);
         struct icaltimetype t;
-        if (ov == master || !(pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY)) ||
+        if (ov == master ||
+            !(pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY)) ||
             (uid && ouid && strcmp(uid, ouid))) {
             continue;
         }

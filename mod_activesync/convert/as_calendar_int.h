@@ -19,7 +19,7 @@
 #define CAL_MAX_EXCEPTIONS 1000              /* Exceptions (the schema's maxOccurs) */
 #define CAL_MAX_ATTENDEES  1000
 #define CAL_MAX_CATEGORIES 300
-#define CAL_MAX_TEXT       (1024 * 1024)     /* Subject, Location, Body */
+#define CAL_MAX_TEXT       (1024 * 1024) /* Subject, Location, Body */
 
 /* The codecs (as_calendar.c, as_task.c), registered in as_item_codec.c. */
 extern const as_item_codec_t as_calendar_codec;
@@ -133,14 +133,14 @@ typedef struct cal_recur_t {
     int interval, occurrences;
     time_t until; /* 0: none */
     int dow, dom, wom, moy;
-    int fdow; /* FirstDayOfWeek 0..6, -1 unset */
+    int fdow;  /* FirstDayOfWeek 0..6, -1 unset */
     int exact; /* the RRULE says exactly this (else: the nearest form) */
 } cal_recur_t;
 
 /* The EAS form of the rule for a series starting at start (in zone); -1
  * when there is none (e.g. FREQ=HOURLY). */
-int cal_recur_from_rrule(struct icalrecurrencetype r, struct icaltimetype start,
-                         icaltimezone *zone, cal_recur_t *out);
+int cal_recur_from_rrule(struct icalrecurrencetype r, struct icaltimetype start, icaltimezone *zone,
+                         cal_recur_t *out);
 /* The RRULE of an EAS form; start: the series' DTSTART (for UNTIL's form). */
 struct icalrecurrencetype cal_recur_to_rrule(const cal_recur_t *e, struct icaltimetype start,
                                              icaltimezone *zone);
@@ -174,7 +174,7 @@ void cal_event_fields_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
 /* The phone's fields onto ev; exception: only those present change. */
 void cal_event_fields_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int exception);
 /* StartTime/EndTime/AllDayEvent onto ev in zone (NULL: UTC). */
-int cal_event_times_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
-                             icaltimezone *zone, int all_day_default);
+int cal_event_times_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, icaltimezone *zone,
+                             int all_day_default);
 
 #endif

@@ -111,9 +111,9 @@ static icalproperty *find_attendee(icalcomponent *ev, const char *addr)
 /* One Attendee onto pr (a kept ATTENDEE keeps its other parameters). */
 static void attendee_from_eas(apr_pool_t *p, icalproperty *pr, xmlNodePtr a, const char *addr)
 {
-    static const icalparameter_partstat ps[] = {
-        ICAL_PARTSTAT_NONE,     ICAL_PARTSTAT_NONE,     ICAL_PARTSTAT_TENTATIVE,
-        ICAL_PARTSTAT_ACCEPTED, ICAL_PARTSTAT_DECLINED, ICAL_PARTSTAT_NEEDSACTION};
+    static const icalparameter_partstat ps[] = {ICAL_PARTSTAT_NONE,      ICAL_PARTSTAT_NONE,
+                                                ICAL_PARTSTAT_TENTATIVE, ICAL_PARTSTAT_ACCEPTED,
+                                                ICAL_PARTSTAT_DECLINED,  ICAL_PARTSTAT_NEEDSACTION};
     const char *name = cal_child_text(p, a, NS_CAL, "Name");
     int status = cal_child_int(p, a, NS_CAL, "AttendeeStatus", 0, 5, -1);
     int type = cal_child_int(p, a, NS_CAL, "AttendeeType", 1, 3, -1);
@@ -127,8 +127,7 @@ static void attendee_from_eas(apr_pool_t *p, icalproperty *pr, xmlNodePtr a, con
     if (type == 3) {
         set_param(pr, ICAL_CUTYPE_PARAMETER, icalparameter_new_cutype(ICAL_CUTYPE_RESOURCE));
     } else if (type > 0) {
-        if (icalproperty_get_first_parameter(pr, ICAL_CUTYPE_PARAMETER) &&
-            type_of(pr) == 3) {
+        if (icalproperty_get_first_parameter(pr, ICAL_CUTYPE_PARAMETER) && type_of(pr) == 3) {
             set_param(pr, ICAL_CUTYPE_PARAMETER, NULL);
         }
         if (type != type_of(pr)) {

@@ -90,8 +90,8 @@ static void month_form(const struct icalrecurrencetype *r, struct icaltimetype s
     }
 }
 
-int cal_recur_from_rrule(struct icalrecurrencetype r, struct icaltimetype start,
-                         icaltimezone *zone, cal_recur_t *o)
+int cal_recur_from_rrule(struct icalrecurrencetype r, struct icaltimetype start, icaltimezone *zone,
+                         cal_recur_t *o)
 {
     int pos, mixed, mask = day_mask(&r, &pos, &mixed);
 
@@ -180,8 +180,7 @@ struct icalrecurrencetype cal_recur_to_rrule(const cal_recur_t *e, struct icalti
         int dow = e->dow ? e->dow : 1 << (icaltime_day_of_week(start) - 1);
         for (i = 0; i < 7; i++) {
             if (dow & (1 << i)) {
-                r.by_day[n++] =
-                    cal_encode_day(i + 1, pos);
+                r.by_day[n++] = cal_encode_day(i + 1, pos);
             }
         }
         if (nth && !single) {
@@ -220,7 +219,8 @@ int cal_recur_equal(const cal_recur_t *a, const cal_recur_t *b)
 {
     int nth = a->type == 3 || a->type == 6, day = a->type == 2 || a->type == 5;
     return a->type == b->type && a->interval == b->interval && a->occurrences == b->occurrences &&
-           (a->until == 0) == (b->until == 0) && (a->until == 0 || labs(a->until - b->until) < 86400) &&
+           (a->until == 0) == (b->until == 0) &&
+           (a->until == 0 || labs(a->until - b->until) < 86400) &&
            (a->type == 0 || day || a->dow == b->dow) && (!nth || a->wom == b->wom) &&
            (!day || a->dom == b->dom) && (a->type < 5 || a->moy == b->moy);
 }

@@ -142,11 +142,11 @@ static const char *const windows_names[][2] = {
 
 /* Where several zones share the rules, these win (most used first). */
 static const char *const preferred[] = {
-    "Europe/Berlin",    "Europe/London",       "America/New_York", "America/Chicago",
-    "America/Denver",   "America/Los_Angeles", "America/Phoenix",  "Australia/Sydney",
-    "Asia/Kolkata",     "America/Sao_Paulo",   "Asia/Tokyo",       "Asia/Shanghai",
-    "Europe/Helsinki",  "Europe/Moscow",       "Asia/Dubai",       "Pacific/Auckland",
-    "Australia/Perth",  "Australia/Brisbane",  "Asia/Singapore",   "America/Halifax",
+    "Europe/Berlin",    "Europe/London",       "America/New_York",   "America/Chicago",
+    "America/Denver",   "America/Los_Angeles", "America/Phoenix",    "Australia/Sydney",
+    "Asia/Kolkata",     "America/Sao_Paulo",   "Asia/Tokyo",         "Asia/Shanghai",
+    "Europe/Helsinki",  "Europe/Moscow",       "Asia/Dubai",         "Pacific/Auckland",
+    "Australia/Perth",  "Australia/Brisbane",  "Asia/Singapore",     "America/Halifax",
     "Pacific/Honolulu", "America/Anchorage",   "Pacific/Kiritimati",
 };
 
@@ -256,8 +256,8 @@ static int nth_wday(int year, int month, int wday, int week)
     return day;
 }
 
-static icalcomponent *observance(icalcomponent_kind kind, const cal_tzrule_t *r, int from,
-                                 int to, const char *name)
+static icalcomponent *observance(icalcomponent_kind kind, const cal_tzrule_t *r, int from, int to,
+                                 const char *name)
 {
     icalcomponent *c = icalcomponent_new(kind);
     struct icaltimetype st = icaltime_null_time();

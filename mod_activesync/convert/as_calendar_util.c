@@ -193,8 +193,9 @@ int cal_parse_time(const char *s, time_t *out)
             }
         }
     }
-    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > icaltime_days_in_month(t.month, t.year) ||
-        t.hour > 23 || t.minute > 59 || t.second > 60 || t.year < 1) {
+    if (t.month < 1 || t.month > 12 || t.day < 1 ||
+        t.day > icaltime_days_in_month(t.month, t.year) || t.hour > 23 || t.minute > 59 ||
+        t.second > 60 || t.year < 1) {
         return -1;
     }
     *out = cal_to_utc(t, NULL);

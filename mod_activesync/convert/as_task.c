@@ -39,7 +39,7 @@ static void add_dates(apr_pool_t *p, icalcomponent *root, icalcomponent *td, xml
 {
     icalproperty *pr = icalcomponent_get_first_property(td, kind);
     time_t utc, local;
-    struct icaltimetype t = !pr                            ? icaltime_null_time()
+    struct icaltimetype t = !pr                             ? icaltime_null_time()
                             : kind == ICAL_DTSTART_PROPERTY ? icalproperty_get_dtstart(pr)
                                                             : icalproperty_get_due(pr);
     if (date_pair(root, pr, t, &utc, &local) == 0) {
@@ -74,25 +74,24 @@ static time_t reminder_time(icalcomponent *root, icalcomponent *td)
         return cal_to_utc(tr.time, NULL);
     }
     rel = icalproperty_get_first_parameter(pr, ICAL_RELATED_PARAMETER);
-    base = icalcomponent_get_first_property(td, rel && icalparameter_get_related(rel) ==
-                                                              ICAL_RELATED_END
-                                                    ? ICAL_DUE_PROPERTY
-                                                    : ICAL_DTSTART_PROPERTY);
+    base = icalcomponent_get_first_property(
+        td, rel && icalparameter_get_related(rel) == ICAL_RELATED_END ? ICAL_DUE_PROPERTY
+                                                                      : ICAL_DTSTART_PROPERTY);
     if (!base) {
         base = icalcomponent_get_first_property(td, ICAL_DUE_PROPERTY);
     }
-    if (!base || date_pair(root, base,
-                           icalproperty_isa(base) == ICAL_DUE_PROPERTY
-                               ? icalproperty_get_due(base)
-                               : icalproperty_get_dtstart(base),
-                           &utc, &local) < 0) {
+    if (!base ||
+        date_pair(root, base,
+                  icalproperty_isa(base) == ICAL_DUE_PROPERTY ? icalproperty_get_due(base)
+                                                              : icalproperty_get_dtstart(base),
+                  &utc, &local) < 0) {
         return -1;
     }
     return utc + icaldurationtype_as_int(tr.duration);
 }
 
-static void recurrence_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *td,
-                              xmlNodePtr app, const as_item_opts_t *o)
+static void recurrence_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *td, xmlNodePtr app,
+                              const as_item_opts_t *o)
 {
     icalproperty *rr = icalcomponent_get_first_property(td, ICAL_RRULE_PROPERTY);
     icalproperty *dt = icalcomponent_get_first_property(td, ICAL_DTSTART_PROPERTY);
@@ -123,7 +122,8 @@ static void recurrence_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent 
         as_xml_add(r, NS_TASK, "Until", cal_datetime(p, e.until));
     }
     if (e.occurrences) {
-        as_xml_add(r, NS_TASK, "Occurrences", apr_itoa(p, e.occurrences > 255 ? 255 : e.occurrences));
+        as_xml_add(r, NS_TASK, "Occurrences",
+                   apr_itoa(p, e.occurrences > 255 ? 255 : e.occurrences));
     }
     as_xml_add(r, NS_TASK, "Interval", apr_itoa(p, e.interval));
     if (e.dom) {
@@ -218,7 +218,7 @@ static void set_date(apr_pool_t *p, icalcomponent *root, icalcomponent *td, xmlN
                      icalproperty_kind kind, const char *local_name, const char *utc_name)
 {
     icalproperty *pr = icalcomponent_get_first_property(td, kind), *n;
-    struct icaltimetype old = !pr                            ? icaltime_null_time()
+    struct icaltimetype old = !pr                             ? icaltime_null_time()
                               : kind == ICAL_DTSTART_PROPERTY ? icalproperty_get_dtstart(pr)
                                                               : icalproperty_get_due(pr);
     icaltimezone *zone = pr && !old.is_date && !icaltime_is_utc(old) ? cal_zone_of(root, pr) : NULL;

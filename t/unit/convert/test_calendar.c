@@ -150,8 +150,9 @@ START_TEST(icloud_style)
     ck_assert_int_eq(count_children(cats, CT_CAL, "Category"), 2);
     ck_assert_str_eq(as_xml_text(unit_pool, nth(cats, "Category", 1), NULL), "Food");
     /* 16.x: airsyncbase:Location */
-    ck_assert_str_eq(ct_text(ct_to_eas(AS_CLASS_CALENDAR, file, 161), CT_BASE, "Location/DisplayName"),
-                     "Union Square Cafe 101 E 19th St, New York");
+    ck_assert_str_eq(
+        ct_text(ct_to_eas(AS_CLASS_CALENDAR, file, 161), CT_BASE, "Location/DisplayName"),
+        "Union Square Cafe 101 E 19th St, New York");
 
     back = renamed(file, app);
     keeps(back, "X-APPLE-STRUCTURED-LOCATION");
@@ -272,7 +273,10 @@ START_TEST(phone_event_all_fields)
     xmlNodePtr back;
 
     as_xml_add(app, CT_CAL, "Timezone",
-               "xP///1cALgAgAEUAdQByAG8AcABlACAAUwB0AGEAbgBkAGEAcgBkACAAVABpAG0AZQAAAAAAAAAAAAAAAAAAAAAAAAAAAAoAAAAFAAMAAAAAAAAAAAAAAFcALgAgAEUAdQByAG8AcABlACAARABhAHkAbABpAGcAaAB0ACAAVABpAG0AZQAAAAAAAAAAAAAAAAAAAAAAAAAAAAMAAAAFAAIAAAAAAAAAxP///w==");
+               "xP///"
+               "1cALgAgAEUAdQByAG8AcABlACAAUwB0AGEAbgBkAGEAcgBkACAAVABpAG0AZQAAAAAAAAAAAAAAAAAAAAAA"
+               "AAAAAAoAAAAFAAMAAAAAAAAAAAAAAFcALgAgAEUAdQByAG8AcABlACAARABhAHkAbABpAGcAaAB0ACAAVAB"
+               "pAG0AZQAAAAAAAAAAAAAAAAAAAAAAAAAAAAMAAAAFAAIAAAAAAAAAxP///w==");
     as_xml_add(app, CT_CAL, "AllDayEvent", "0");
     as_xml_add(app, CT_CAL, "StartTime", "20240605T080000Z");
     as_xml_add(app, CT_CAL, "EndTime", "20240605T090000Z");
@@ -358,11 +362,10 @@ START_TEST(malformed_files)
     /* an unknown TZID without VTIMEZONE: read as UTC */
     ck_assert_ptr_nonnull(app);
     EQ(app, "StartTime", "20240601T100000Z");
-    ck_assert_str_eq(ct_from_eas(AS_CLASS_CALENDAR, app, 141, ics("malformed-no-vtimezone.ics")) !=
-                             NULL
-                         ? "ok"
-                         : "",
-                     "ok");
+    ck_assert_str_eq(
+        ct_from_eas(AS_CLASS_CALENDAR, app, 141, ics("malformed-no-vtimezone.ics")) != NULL ? "ok"
+                                                                                            : "",
+        "ok");
     /* a broken RRULE: no Recurrence, never a crash */
     app = ct_to_eas(AS_CLASS_CALENDAR, ics("malformed-rrule.ics"), 141);
     if (app) {
@@ -375,8 +378,8 @@ START_TEST(malformed_files)
     ck_assert_ptr_null(ct_to_eas(AS_CLASS_CALENDAR, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", 141));
     ck_assert_ptr_null(ct_to_eas(AS_CLASS_CALENDAR, ics("nextcloud-task.ics"), 141));
     ck_assert_ptr_null(ct_to_eas(
-        AS_CLASS_CALENDAR, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-        141));
+        AS_CLASS_CALENDAR,
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", 141));
     /* huge: refused before libical sees it */
     big = apr_palloc(unit_pool, 5 * 1024 * 1024 + 1);
     huge = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:h\r\nDTSTART:20240101T000000Z\r\nDESCRIPTION:";
@@ -389,7 +392,8 @@ START_TEST(malformed_files)
     /* a VTIMEZONE with a minutely rule is refused (meeting_zones_check) */
     ck_assert_ptr_null(ct_to_eas(
         AS_CLASS_CALENDAR,
-        "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:X\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+        "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:X\r\nBEGIN:STANDARD\r\nDTSTART:"
+        "16010101T000000\r\n"
         "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=MINUTELY\r\nEND:STANDARD\r\n"
         "END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:m\r\nDTSTART;TZID=X:20240101T000000\r\nEND:VEVENT\r\n"
         "END:VCALENDAR\r\n",
@@ -446,8 +450,8 @@ START_TEST(sync_reply_validates)
         unsigned char *wb;
         apr_size_t wblen;
         FILE *f;
-        coll = as_xml_add(as_xml_add(root, "AirSync:", "Collections", NULL), "AirSync:",
-                          "Collection", NULL);
+        coll = as_xml_add(as_xml_add(root, "AirSync:", "Collections", NULL),
+                          "AirSync:", "Collection", NULL);
         as_xml_add(coll, "AirSync:", "SyncKey", "{5b4c3a2e-0000-4000-8000-000000000001}2");
         as_xml_add(coll, "AirSync:", "CollectionId", "c1");
         as_xml_add(coll, "AirSync:", "Status", "1");

@@ -56,8 +56,9 @@ static const pattern_t patterns[] = {
      "20261126T110000", 6, 16, 4},
     {"W. Europe Standard Time", "20241027T020000", "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;COUNT=5",
      "20251026T020000", "20261025T020000", 6, 1, 5},
-    {"America/New_York", "20240304T070000", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;UNTIL=20250101T000000Z",
-     "20240305T070000", "20240306T070000", 1, 62, 0},
+    {"America/New_York", "20240304T070000",
+     "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;UNTIL=20250101T000000Z", "20240305T070000", "20240306T070000",
+     1, 62, 0},
     {NULL, "20240301", "FREQ=YEARLY", "20250301", "20260301", 5, 0, 0},
     {NULL, "20240101", "FREQ=WEEKLY;BYDAY=MO", "20240108", "20240115", 1, 2, 0},
 };
@@ -82,15 +83,16 @@ static const char *series_file(const pattern_t *pt)
         icaltime_adjust(&m, 1, 0, 0, 0);
         moved_to = icaltime_as_ical_string(m);
     }
-    return apr_pstrcat(
-        unit_pool, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n",
-        pt->tzid ? (strchr(pt->tzid, '/') ? VTZ_NEW_YORK : VTZ_OUTLOOK) : "",
-        "BEGIN:VEVENT\r\nUID:series-1@example.org\r\nDTSTAMP:20240101T000000Z\r\n", "DTSTART", tz,
-        ":", pt->dtstart, "\r\nDURATION:", pt->tzid ? "PT1H" : "P1D", "\r\nSUMMARY:Series\r\nRRULE:",
-        pt->rrule, "\r\nEXDATE", tz, ":", pt->exdate, "\r\nEND:VEVENT\r\n",
-        "BEGIN:VEVENT\r\nUID:series-1@example.org\r\nDTSTAMP:20240101T000000Z\r\n",
-        "RECURRENCE-ID", tz, ":", pt->moved, "\r\nDTSTART", tz, ":", moved_to, "\r\nDURATION:",
-        pt->tzid ? "PT1H" : "P1D", "\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", NULL);
+    return apr_pstrcat(unit_pool, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n",
+                       pt->tzid ? (strchr(pt->tzid, '/') ? VTZ_NEW_YORK : VTZ_OUTLOOK) : "",
+                       "BEGIN:VEVENT\r\nUID:series-1@example.org\r\nDTSTAMP:20240101T000000Z\r\n",
+                       "DTSTART", tz, ":", pt->dtstart, "\r\nDURATION:", pt->tzid ? "PT1H" : "P1D",
+                       "\r\nSUMMARY:Series\r\nRRULE:", pt->rrule, "\r\nEXDATE", tz, ":", pt->exdate,
+                       "\r\nEND:VEVENT\r\n",
+                       "BEGIN:VEVENT\r\nUID:series-1@example.org\r\nDTSTAMP:20240101T000000Z\r\n",
+                       "RECURRENCE-ID", tz, ":", pt->moved, "\r\nDTSTART", tz, ":", moved_to,
+                       "\r\nDURATION:", pt->tzid ? "PT1H" : "P1D",
+                       "\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", NULL);
 }
 
 static void same_instances(const char *a, const char *b, const char *what, const pattern_t *pt)
@@ -103,7 +105,8 @@ static void same_instances(const char *a, const char *b, const char *what, const
     na = ct_expand(a, from, from + YEAR3, ia, MAXI);
     nb = ct_expand(b, from, from + YEAR3, ib, MAXI);
     ck_assert_msg(na >= 2, "%s: %d instances", pt->rrule, na);
-    ck_assert_msg(na == nb, "%s (%s): %d instances, %d after; file:\n%s", pt->rrule, what, na, nb, b);
+    ck_assert_msg(na == nb, "%s (%s): %d instances, %d after; file:\n%s", pt->rrule, what, na, nb,
+                  b);
     for (i = 0; i < na; i++) {
         ck_assert_msg(ia[i] == ib[i], "%s (%s): instance %d at %ld, after at %ld", pt->rrule, what,
                       i, (long)ia[i], (long)ib[i]);
@@ -158,9 +161,12 @@ static const char *normal(const char *rule)
 START_TEST(inexpressible_rules_kept)
 {
     static const char *const rules[] = {
-        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1,-1", "FREQ=HOURLY;INTERVAL=6;COUNT=10",
-        "FREQ=MONTHLY;BYMONTHDAY=1,15",                    "FREQ=MONTHLY;BYDAY=1MO,3WE",
-        "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",                "FREQ=MONTHLY;BYDAY=-2FR",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1,-1",
+        "FREQ=HOURLY;INTERVAL=6;COUNT=10",
+        "FREQ=MONTHLY;BYMONTHDAY=1,15",
+        "FREQ=MONTHLY;BYDAY=1MO,3WE",
+        "FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO",
+        "FREQ=MONTHLY;BYDAY=-2FR",
     };
     size_t i;
     for (i = 0; i < sizeof rules / sizeof rules[0]; i++) {
@@ -176,7 +182,8 @@ START_TEST(inexpressible_rules_kept)
         ck_assert_ptr_nonnull(app);
         ct_set(app, CT_CAL, "Subject", "Renamed on the phone");
         back = ct_from_eas(AS_CLASS_CALENDAR, app, 141, file);
-        ck_assert_msg(strstr(back, apr_pstrcat(unit_pool, "RRULE:", normal(rules[i]), NULL)) != NULL,
+        ck_assert_msg(strstr(back, apr_pstrcat(unit_pool, "RRULE:", normal(rules[i]), NULL)) !=
+                          NULL,
                       "%s changed:\n%s", rules[i], back);
         ck_assert_ptr_nonnull(strstr(back, "DTSTART;TZID=W. Europe Standard Time:20240101T090000"));
         ck_assert_ptr_nonnull(strstr(back, "SUMMARY:Renamed on the phone"));
@@ -198,22 +205,21 @@ END_TEST
 /* The phone changes one instance: only that override changes. */
 START_TEST(one_instance_changed)
 {
-    const char *file =
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" VTZ_NEW_YORK
-        "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
-        "DTSTART;TZID=America/New_York:20240102T100000\r\n"
-        "DTEND;TZID=America/New_York:20240102T110000\r\nSUMMARY:Weekly\r\n"
-        "RRULE:FREQ=WEEKLY;BYDAY=TU\r\nEND:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
-        "RECURRENCE-ID;TZID=America/New_York:20240109T100000\r\n"
-        "DTSTART;TZID=America/New_York:20240109T120000\r\n"
-        "DTEND;TZID=America/New_York:20240109T130000\r\nSUMMARY:Weekly (later)\r\n"
-        "X-FIRST:one\r\nEND:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
-        "RECURRENCE-ID;TZID=America/New_York:20240116T100000\r\n"
-        "DTSTART;TZID=America/New_York:20240116T100000\r\n"
-        "DTEND;TZID=America/New_York:20240116T110000\r\nSUMMARY:Weekly (room B)\r\n"
-        "LOCATION:Room B\r\nX-SECOND:two\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    const char *file = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" VTZ_NEW_YORK
+                       "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "DTSTART;TZID=America/New_York:20240102T100000\r\n"
+                       "DTEND;TZID=America/New_York:20240102T110000\r\nSUMMARY:Weekly\r\n"
+                       "RRULE:FREQ=WEEKLY;BYDAY=TU\r\nEND:VEVENT\r\n"
+                       "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "RECURRENCE-ID;TZID=America/New_York:20240109T100000\r\n"
+                       "DTSTART;TZID=America/New_York:20240109T120000\r\n"
+                       "DTEND;TZID=America/New_York:20240109T130000\r\nSUMMARY:Weekly (later)\r\n"
+                       "X-FIRST:one\r\nEND:VEVENT\r\n"
+                       "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "RECURRENCE-ID;TZID=America/New_York:20240116T100000\r\n"
+                       "DTSTART;TZID=America/New_York:20240116T100000\r\n"
+                       "DTEND;TZID=America/New_York:20240116T110000\r\nSUMMARY:Weekly (room B)\r\n"
+                       "LOCATION:Room B\r\nX-SECOND:two\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     xmlNodePtr app = ct_to_eas(AS_CLASS_CALENDAR, file, 141), ex;
     const char *back;
     icalcomponent *root;

@@ -11,9 +11,9 @@
 #include "../../../mod_activesync/convert/as_meeting_int.h"
 #include "caltest.h"
 
-static const char *const zones[] = {"Europe/Berlin",    "America/New_York",  "Australia/Sydney",
-                                    "Asia/Kolkata",     "America/Sao_Paulo", "Pacific/Auckland",
-                                    "Asia/Kathmandu",   "Europe/London"};
+static const char *const zones[] = {"Europe/Berlin",  "America/New_York",  "Australia/Sydney",
+                                    "Asia/Kolkata",   "America/Sao_Paulo", "Pacific/Auckland",
+                                    "Asia/Kathmandu", "Europe/London"};
 
 static void setup(void)
 {
@@ -51,12 +51,12 @@ END_TEST
 START_TEST(sao_paulo_rules_changed)
 {
     cal_tzinfo_t tz;
-    ck_assert_int_eq(cal_tz_decode(meeting_tz_blob(unit_pool, zone("America/Sao_Paulo"), 2024), &tz),
-                     0);
+    ck_assert_int_eq(
+        cal_tz_decode(meeting_tz_blob(unit_pool, zone("America/Sao_Paulo"), 2024), &tz), 0);
     ck_assert_int_eq(tz.bias, 180);
     ck_assert_int_eq(tz.dst.month, 0);
-    ck_assert_int_eq(cal_tz_decode(meeting_tz_blob(unit_pool, zone("America/Sao_Paulo"), 2018), &tz),
-                     0);
+    ck_assert_int_eq(
+        cal_tz_decode(meeting_tz_blob(unit_pool, zone("America/Sao_Paulo"), 2018), &tz), 0);
     ck_assert_int_eq(tz.bias, 180);
     ck_assert_int_eq(tz.dst.month, 11); /* first Sunday of November */
     ck_assert_int_eq(tz.dst.week, 1);
@@ -178,9 +178,10 @@ START_TEST(instants_around_dst_changes)
     static const struct {
         const char *name;
         int year;
-    } cases[] = {{"Europe/Berlin", 2024},    {"America/New_York", 2024}, {"Australia/Sydney", 2024},
-                 {"Asia/Kolkata", 2024},     {"America/Sao_Paulo", 2018}, {"America/Sao_Paulo", 2024},
-                 {"Pacific/Auckland", 2025}, {"Europe/London", 2026}};
+    } cases[] = {{"Europe/Berlin", 2024},     {"America/New_York", 2024},
+                 {"Australia/Sydney", 2024},  {"Asia/Kolkata", 2024},
+                 {"America/Sao_Paulo", 2018}, {"America/Sao_Paulo", 2024},
+                 {"Pacific/Auckland", 2025},  {"Europe/London", 2026}};
     size_t i;
     int changes;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -206,11 +207,11 @@ START_TEST(instants_around_dst_changes)
             }
             prev = off;
         }
-        ck_assert_int_eq(changes, !strcmp(cases[i].name, "Asia/Kolkata") ||
-                                          (cases[i].year == 2024 &&
-                                           !strcmp(cases[i].name, "America/Sao_Paulo"))
-                                      ? 0
-                                      : 2);
+        ck_assert_int_eq(
+            changes, !strcmp(cases[i].name, "Asia/Kolkata") ||
+                             (cases[i].year == 2024 && !strcmp(cases[i].name, "America/Sao_Paulo"))
+                         ? 0
+                         : 2);
     }
 }
 END_TEST
@@ -232,12 +233,13 @@ START_TEST(custom_zone_written_into_file)
     l.minute = 45;
     summer = icaltime_as_timet_with_zone(l, icaltimezone_get_utc_timezone());
     file = phone_event(blob, summer, 0);
-    if (getenv("CT_DUMP")) fprintf(stderr, "%s\n", file);
+    if (getenv("CT_DUMP"))
+        fprintf(stderr, "%s\n", file);
     ck_assert_ptr_nonnull(strstr(file, "TZID:Odd Standard Time"));
     ck_assert_ptr_nonnull(strstr(file, "DTSTART;TZID=Odd Standard Time:20240701T100000"));
     root = ct_parse(file);
-    ck_assert_int_eq(ct_prop_utc(root, ct_master(root, ICAL_VEVENT_COMPONENT), ICAL_DTSTART_PROPERTY),
-                     summer);
+    ck_assert_int_eq(
+        ct_prop_utc(root, ct_master(root, ICAL_VEVENT_COMPONENT), ICAL_DTSTART_PROPERTY), summer);
     icalcomponent_free(root);
     ck_assert_str_eq(ct_text(ct_to_eas(AS_CLASS_CALENDAR, file, 141), CT_CAL, "Timezone"), blob);
 

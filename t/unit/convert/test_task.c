@@ -170,9 +170,8 @@ START_TEST(malformed_tasks)
     ck_assert_int_eq(c->from_eas(ct_app(), 141, "junk", 4, NULL, unit_pool, &out, &len),
                      APR_EINVAL);
     /* a bare VTODO without anything: a sane item */
-    ck_assert_ptr_nonnull(
-        ct_to_eas(AS_CLASS_TASKS, "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
-                  141));
+    ck_assert_ptr_nonnull(ct_to_eas(
+        AS_CLASS_TASKS, "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nEND:VTODO\r\nEND:VCALENDAR\r\n", 141));
 }
 END_TEST
 
