@@ -101,7 +101,7 @@ void cal_event_fields_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
     r = busy_of(ev);
     as_xml_add(app, NS_CAL, "BusyStatus", apr_itoa(p, r == 4 && o->protocol < 160 ? 2 : r));
     as_xml_add(app, NS_CAL, "Sensitivity", apr_itoa(p, cal_sensitivity_of(ev)));
-    cal_add_categories(app, NS_CAL, ev);
+    cal_add_categories(p, app, NS_CAL, ev);
     as_xml_add(app, NS_CAL, "MeetingStatus", apr_itoa(p, meeting_status_of(ev)));
     s = cal_x_prop(ev, "X-EAS-APPOINTMENTREPLYTIME");
     if (o->protocol >= 140 && s) {

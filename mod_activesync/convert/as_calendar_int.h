@@ -73,7 +73,7 @@ void cal_add_body(apr_pool_t *p, xmlNodePtr app, const char *text, const as_item
  * when absent. */
 const char *cal_body_of(apr_pool_t *p, xmlNodePtr app, const char *legacy_ns);
 /* Categories/Category <-> CATEGORIES (one property per value written). */
-void cal_add_categories(xmlNodePtr app, const char *ns, icalcomponent *c);
+void cal_add_categories(apr_pool_t *p, xmlNodePtr app, const char *ns, icalcomponent *c);
 void cal_set_categories(apr_pool_t *p, icalcomponent *c, xmlNodePtr app, const char *ns);
 /* CLASS <-> Sensitivity 0..3. */
 int cal_sensitivity_of(icalcomponent *c);

@@ -335,14 +335,12 @@ const char *cal_body_of(apr_pool_t *p, xmlNodePtr app, const char *legacy_ns)
     return legacy_ns ? cal_child_text(p, app, legacy_ns, "Body") : NULL;
 }
 
-void cal_add_categories(xmlNodePtr app, const char *ns, icalcomponent *c)
+void cal_add_categories(apr_pool_t *p, xmlNodePtr app, const char *ns, icalcomponent *c)
 {
     icalproperty *pr;
     xmlNodePtr cats = NULL;
     int n = 0;
-    apr_pool_t *p = NULL;
 
-    apr_pool_create(&p, NULL);
     for (pr = icalcomponent_get_first_property(c, ICAL_CATEGORIES_PROPERTY);
          pr && n < CAL_MAX_CATEGORIES;
          pr = icalcomponent_get_next_property(c, ICAL_CATEGORIES_PROPERTY)) {
@@ -356,7 +354,6 @@ void cal_add_categories(xmlNodePtr app, const char *ns, icalcomponent *c)
             n++;
         }
     }
-    apr_pool_destroy(p);
 }
 
 void cal_set_categories(apr_pool_t *p, icalcomponent *c, xmlNodePtr app, const char *ns)

@@ -161,7 +161,7 @@ static apr_status_t todo_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponen
     as_xml_add(app, NS_TASK, "Importance", apr_itoa(p, importance_of(td)));
     add_dates(p, root, td, app, ICAL_DTSTART_PROPERTY, "StartDate", "UtcStartDate");
     add_dates(p, root, td, app, ICAL_DUE_PROPERTY, "DueDate", "UtcDueDate");
-    cal_add_categories(app, NS_TASK, td);
+    cal_add_categories(p, app, NS_TASK, td);
     recurrence_to_eas(p, root, td, app, o);
     as_xml_add(app, NS_TASK, "Complete", done ? "1" : "0");
     if (done) {
