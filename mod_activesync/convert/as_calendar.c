@@ -203,7 +203,9 @@ static icaltimezone *phone_zone(apr_pool_t *p, icalcomponent *root, icalcomponen
         int year = cal_utc_time(start).year;
         icaltimezone *old = dt ? series_zone(root, ev, protocol) : NULL;
         if (old && cal_tz_matches(old, &tz, year)) {
-            return old; /* the file's zone says the same: its TZID stays */
+            /* the file's zone says the same: its TZID stays (a zone known
+             * only by name gets its VTIMEZONE written) */
+            return cal_tz_in_file(root, old, year);
         }
         return cal_tz_in_file(root, cal_tz_from_blob(root, &tz, year), year);
     }

@@ -265,6 +265,25 @@ START_TEST(thunderbird_style)
 }
 END_TEST
 
+/* A TZID libical knows but the file has no VTIMEZONE for: the phone's
+ * change writes one, under the same name. */
+START_TEST(zone_known_by_name_only)
+{
+    const char *file = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+                       "UID:named-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "DTSTART;TZID=America/New_York:20240704T090000\r\n"
+                       "DTEND;TZID=America/New_York:20240704T100000\r\nSUMMARY:Parade\r\n"
+                       "END:VEVENT\r\nEND:VCALENDAR\r\n";
+    xmlNodePtr app = ct_to_eas(AS_CLASS_CALENDAR, file, 141);
+    const char *back;
+    EQ(app, "StartTime", "20240704T130000Z");
+    back = renamed(file, app);
+    keeps(back, "DTSTART;TZID=America/New_York:20240704T090000");
+    keeps(back, "TZID:America/New_York");
+    EQ(ct_to_eas(AS_CLASS_CALENDAR, back, 141), "StartTime", "20240704T130000Z");
+}
+END_TEST
+
 /* A new event from the phone: every field into the file, and back. */
 START_TEST(phone_event_all_fields)
 {
@@ -498,6 +517,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, outlook_style);
     tcase_add_test(tc, nextcloud_birthday);
     tcase_add_test(tc, thunderbird_style);
+    tcase_add_test(tc, zone_known_by_name_only);
     tcase_add_test(tc, phone_event_all_fields);
     tcase_add_test(tc, body_truncation);
     tcase_add_test(tc, malformed_files);
