@@ -9,6 +9,7 @@
  * and an RRULE that EAS can only approximate stays as it is while the
  * phone sends back that approximation. */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 
@@ -71,6 +72,16 @@ static void recurrence_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent 
     cal_exceptions_to_eas(p, root, ev, zone, app, o);
 }
 
+/* Outlook writes some all-day events as midnight date-times with
+ * X-MICROSOFT-CDO-ALLDAYEVENT:TRUE; up to 14.1 they are all-day events in
+ * that zone as they stand (16.x would need the dates at 00:00:00Z). */
+static int outlook_all_day(icalcomponent *ev, struct icaltimetype st, const as_item_opts_t *o)
+{
+    const char *x = cal_x_prop(ev, "X-MICROSOFT-CDO-ALLDAYEVENT");
+    return o->protocol < 160 && x && !strcasecmp(x, "TRUE") && !st.is_date && st.hour == 0 &&
+           st.minute == 0 && st.second == 0;
+}
+
 static apr_status_t event_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *ev,
                                  const as_item_opts_t *o, xmlNodePtr app)
 {
@@ -89,7 +100,7 @@ static apr_status_t event_to_eas(apr_pool_t *p, icalcomponent *root, icalcompone
     if (!(st.is_date && o->protocol >= 160)) {
         as_xml_add(app, NS_CAL, "Timezone", meeting_tz_blob(p, zone, st.year));
     }
-    as_xml_add(app, NS_CAL, "AllDayEvent", st.is_date ? "1" : "0");
+    as_xml_add(app, NS_CAL, "AllDayEvent", st.is_date || outlook_all_day(ev, st, o) ? "1" : "0");
     cal_event_fields_to_eas(p, ev, app, o, 0);
     cal_people_to_eas(p, ev, app, o->protocol);
     t = icalcomponent_get_dtstamp(ev);

@@ -281,6 +281,17 @@ START_TEST(zone_known_by_name_only)
     keeps(back, "DTSTART;TZID=America/New_York:20240704T090000");
     keeps(back, "TZID:America/New_York");
     EQ(ct_to_eas(AS_CLASS_CALENDAR, back, 141), "StartTime", "20240704T130000Z");
+
+    /* Outlook's all-day event as midnight date-times */
+    file = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:ol-allday\r\n"
+           "DTSTART;TZID=America/New_York:20240704T000000\r\n"
+           "DTEND;TZID=America/New_York:20240705T000000\r\n"
+           "X-MICROSOFT-CDO-ALLDAYEVENT:TRUE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    app = ct_to_eas(AS_CLASS_CALENDAR, file, 141);
+    EQ(app, "AllDayEvent", "1");
+    EQ(app, "StartTime", "20240704T040000Z");
+    EQ(app, "EndTime", "20240705T040000Z");
+    keeps(ct_from_eas(AS_CLASS_CALENDAR, app, 141, file), "DTSTART;VALUE=DATE:20240704");
 }
 END_TEST
 
