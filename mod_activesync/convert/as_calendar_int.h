@@ -119,6 +119,12 @@ int cal_tz_decode(const char *b64, cal_tzinfo_t *out);
 icaltimezone *cal_tz_from_blob(icalcomponent *root, const cal_tzinfo_t *tz, int year);
 /* Does zone (NULL: UTC) have tz's rules in year? */
 int cal_tz_matches(icaltimezone *zone, const cal_tzinfo_t *tz, int year);
+/* The zone to compute with in year: the builtin zone of the same name
+ * (an IANA or Windows name) when its rules that year are the file's --
+ * libical expands a file's VTIMEZONE from its DTSTART on every parse (an
+ * Outlook zone from 1601: ~10 ms), a builtin zone once a process -- else
+ * zone itself. */
+icaltimezone *cal_tz_fast(icaltimezone *zone, int year);
 /* The builtin zone matching tz for year, NULL when none does. */
 icaltimezone *cal_tz_match_builtin(const cal_tzinfo_t *tz, int year);
 

@@ -201,6 +201,34 @@ static icaltimezone *named(const char *name)
     return strchr(name, '/') ? icaltimezone_get_builtin_timezone(name) : NULL;
 }
 
+icaltimezone *cal_tz_fast(icaltimezone *zone, int year)
+{
+    const char *tzid = zone ? icaltimezone_get_tzid(zone) : NULL;
+    icalcomponent *vtz;
+    icaltimezone *twin;
+    cal_tzinfo_t tz;
+    apr_pool_t *p;
+    int same;
+
+    if (!tzid || year < 1900 || year > MEETING_MAX_ZONE_YEAR ||
+        icaltimezone_get_builtin_timezone_from_tzid(tzid) == zone) {
+        return zone;
+    }
+    vtz = icaltimezone_get_component(zone);
+    twin = named(tzid);
+    if (!twin && vtz) {
+        twin = named(cal_x_prop(vtz, "X-LIC-LOCATION"));
+    }
+    if (!twin || twin == zone) {
+        return zone;
+    }
+    apr_pool_create(&p, NULL);
+    same = cal_tz_decode(meeting_tz_blob(p, zone, year), &tz) == 0 &&
+           match_score(p, twin, &tz, year) == 2;
+    apr_pool_destroy(p);
+    return same ? twin : zone;
+}
+
 icaltimezone *cal_tz_match_builtin(const cal_tzinfo_t *tz, int year)
 {
     icalarray *all = icaltimezone_get_builtin_timezones();

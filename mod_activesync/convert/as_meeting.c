@@ -128,6 +128,7 @@ static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
         t.is_date = 0;
         t.hour = t.minute = t.second = 0;
     }
+    zone = cal_tz_fast(zone, t.year); /* a builtin twin: no expansion per call */
     s = icaltime_as_timet_with_zone(t, zone ? zone : utc_zone());
     /* libical gives seconds for any year it parsed (found: 5.6 million
      * years): keep within 0001..9999, whose microseconds fit apr_time_t */

@@ -517,6 +517,30 @@ START_TEST(sync_reply_validates)
 }
 END_TEST
 
+/* A diagnostic figure: one recurring meeting with attendees both ways. */
+START_TEST(conversion_cost)
+{
+    static const char *const files[] = {"google.ics", "outlook.ics", "nextcloud.ics"};
+    size_t k;
+    for (k = 0; k < 3; k++) {
+        const char *file = ics(files[k]);
+        apr_time_t t0 = apr_time_now(), t1;
+        xmlNodePtr app = NULL;
+        int i;
+        for (i = 0; i < 100; i++) {
+            app = ct_to_eas(AS_CLASS_CALENDAR, file, 141);
+        }
+        t1 = apr_time_now();
+        for (i = 0; i < 100; i++) {
+            (void)ct_from_eas(AS_CLASS_CALENDAR, app, 141, file);
+        }
+        printf("# %s to EAS %.0f us, back onto the file %.0f us\n", files[k],
+               (double)(t1 - t0) / 100, (double)(apr_time_now() - t1) / 100);
+        ck_assert_ptr_nonnull(app);
+    }
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("calendar");
@@ -534,6 +558,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, malformed_files);
     tcase_add_test(tc, malformed_phone_data);
     tcase_add_test(tc, sync_reply_validates);
+    tcase_add_test(tc, conversion_cost);
     suite_add_tcase(s, tc);
     return s;
 }
