@@ -8,7 +8,9 @@
 #include "as_calendar_int.h"
 #include "as_meeting_int.h"
 
-#define MAX_UTC_SECONDS ((time_t)253402300799) /* 9999-12-31T23:59:59Z */
+/* libical writes no DATE or DATE-TIME after the year 3000: times are
+ * kept before it, with a day to spare for an all-day event's end */
+#define MAX_UTC_SECONDS ((time_t)32503679999)  /* 2999-12-31T23:59:59Z */
 #define MIN_UTC_SECONDS ((time_t)-62135596800) /* 0001-01-01T00:00:00Z */
 
 time_t cal_to_utc(struct icaltimetype t, icaltimezone *zone)
@@ -29,6 +31,8 @@ time_t cal_to_utc(struct icaltimetype t, icaltimezone *zone)
 
 struct icaltimetype cal_utc_time(time_t t)
 {
+    /* within the years of cal_to_utc */
+    t = t > MAX_UTC_SECONDS ? MAX_UTC_SECONDS : (t < MIN_UTC_SECONDS ? MIN_UTC_SECONDS : t);
     return icaltime_from_timet_with_zone(t, 0, icaltimezone_get_utc_timezone());
 }
 
