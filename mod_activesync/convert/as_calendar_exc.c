@@ -156,16 +156,41 @@ void cal_exceptions_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *ma
  * From the phone
  */
 
-/* The override of root whose RECURRENCE-ID is orig, NULL when none. */
-static icalcomponent *find_override(icalcomponent *root, icalcomponent *master, time_t orig,
-                                    icaltimezone *zone)
+/* The file's overrides by original start, computed once: a phone's
+ * Exceptions (up to CAL_MAX_EXCEPTIONS) are each looked up here. */
+typedef struct rid_index_t {
+    int n;
+    time_t *rid;
+    icalcomponent **ov; /* NULL once taken */
+} rid_index_t;
+
+static void index_overrides(apr_pool_t *p, icalcomponent *root, icalcomponent *master,
+                            icaltimezone *zone, rid_index_t *ix)
 {
     icalcomponent *ov;
-    for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov;
+    int max = icalcomponent_count_components(root, ICAL_VEVENT_COMPONENT);
+    ix->n = 0;
+    ix->rid = apr_palloc(p, sizeof *ix->rid * (size_t)(max > 0 ? max : 1));
+    ix->ov = apr_palloc(p, sizeof *ix->ov * (size_t)(max > 0 ? max : 1));
+    for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov && ix->n < max;
          ov = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT)) {
         icalproperty *pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY);
-        if (ov != master && pr &&
-            rid_utc(root, pr, icalproperty_get_recurrenceid(pr), zone) == orig) {
+        if (ov != master && pr) {
+            ix->rid[ix->n] = rid_utc(root, pr, icalproperty_get_recurrenceid(pr), zone);
+            ix->ov[ix->n++] = ov;
+        }
+    }
+}
+
+/* The override whose RECURRENCE-ID is orig (taken from the index), NULL
+ * when none. */
+static icalcomponent *take_override(rid_index_t *ix, time_t orig)
+{
+    int i;
+    for (i = 0; i < ix->n; i++) {
+        if (ix->ov[i] && ix->rid[i] == orig) {
+            icalcomponent *ov = ix->ov[i];
+            ix->ov[i] = NULL;
             return ov;
         }
     }
@@ -248,8 +273,10 @@ void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *
     icalcomponent *ov, *next, *seen = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
     icalproperty *pr;
     xmlNodePtr ex;
+    rid_index_t ix;
     int n = 0;
 
+    index_overrides(p, root, master, zone, &ix);
     /* the phone's list is the whole list: what is not in it goes */
     cal_remove_props(master, ICAL_EXDATE_PROPERTY, NULL);
     for (ex = exs ? exs->children : NULL; ex && n < CAL_MAX_EXCEPTIONS; ex = ex->next) {
@@ -258,7 +285,7 @@ void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *
             continue;
         }
         n++;
-        ov = find_override(root, master, orig, zone);
+        ov = take_override(&ix, orig);
         if (cal_child_int(p, ex, NS_CAL, "Deleted", 0, 1, 0)) {
             add_exdate(master, orig, zone);
             if (ov) {
