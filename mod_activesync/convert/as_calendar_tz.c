@@ -419,6 +419,34 @@ static icalcomponent *trimmed_vtimezone(icaltimezone *zone, const char *location
     return vtz;
 }
 
+/* The VTIMEZONE written for a builtin zone: its observances from the year
+ * before year (1970 at the earliest), or -- for a zone with more of them
+ * than meeting_zones_check lets a file have (Africa/Casablanca) -- the
+ * zone's rules of year as one yearly pair, as a phone's blob gives them. */
+static icalcomponent *zone_for_file(icaltimezone *zone, const char *loc, int year)
+{
+    icalcomponent *vtz = trimmed_vtimezone(zone, loc, year < 1970 ? 1970 : year);
+    icalcomponent *cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+    cal_tzinfo_t tz;
+    apr_pool_t *p;
+    int ok;
+
+    icalcomponent_add_component(cal, vtz);
+    ok = meeting_zones_check(cal) == NULL;
+    icalcomponent_remove_component(cal, vtz);
+    icalcomponent_free(cal);
+    if (ok) {
+        return vtz;
+    }
+    icalcomponent_free(vtz);
+    apr_pool_create(&p, NULL);
+    if (cal_tz_decode(meeting_tz_blob(p, zone, year), &tz) < 0) {
+        memset(&tz, 0, sizeof tz);
+    }
+    apr_pool_destroy(p);
+    return vtimezone_of(&tz, loc);
+}
+
 icaltimezone *cal_tz_in_file(icalcomponent *root, icaltimezone *zone, int year)
 {
     icalcomponent *src;
@@ -450,6 +478,6 @@ icaltimezone *cal_tz_in_file(icalcomponent *root, icaltimezone *zone, int year)
     if (z) {
         return z; /* the file has one of that name: it stays as it is */
     }
-    icalcomponent_add_component(root, trimmed_vtimezone(zone, loc, year < 1900 ? 1900 : year));
+    icalcomponent_add_component(root, zone_for_file(zone, loc, year));
     return icalcomponent_get_timezone(root, loc);
 }

@@ -490,7 +490,7 @@ START_TEST(sync_reply_validates)
             xmlNodePtr add = as_xml_add(commands, "AirSync:", "Add", NULL);
             xmlNodePtr app;
             as_item_opts_t o = {protocols[k], NULL, 0, NULL};
-            as_xml_add(add, "AirSync:", "ServerId", apr_psprintf(unit_pool, "c1:%zu", i));
+            as_xml_add(add, "AirSync:", "ServerId", apr_psprintf(unit_pool, "c1:%d", (int)i));
             app = as_xml_add(add, "AirSync:", "ApplicationData", NULL);
             ck_assert_int_eq(as_item_codec(AS_CLASS_CALENDAR)
                                  ->to_eas(ics(files[i]), strlen(ics(files[i])), &o, app, unit_pool),

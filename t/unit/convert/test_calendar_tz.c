@@ -262,6 +262,40 @@ START_TEST(custom_zone_written_into_file)
 }
 END_TEST
 
+/* A file naming a zone without its VTIMEZONE gets one on a phone's change;
+ * zones whose history is too long for a file (Casablanca's yearly Ramadan
+ * changes, events long ago) still give a file that reads back. */
+START_TEST(zone_history_fits_the_file)
+{
+    static const struct {
+        const char *name;
+        int year;
+    } cases[] = {{"Africa/Casablanca", 2024},
+                 {"Asia/Tehran", 2021},
+                 {"Europe/Berlin", 1012},
+                 {"Europe/Berlin", 1950},
+                 {"America/Sao_Paulo", 1985}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *file = apr_psprintf(
+            unit_pool,
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:h%d\r\nDTSTART;TZID=%s:%04d0615T120000\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n",
+            (int)i, cases[i].name, cases[i].year);
+        xmlNodePtr app = ct_to_eas(AS_CLASS_CALENDAR, file, 141), back;
+        const char *start;
+        char *changed;
+        ck_assert_msg(app != NULL, "%s %d refused", cases[i].name, cases[i].year);
+        start = ct_text(app, CT_CAL, "StartTime");
+        changed = ct_from_eas(AS_CLASS_CALENDAR, app, 141, file);
+        back = ct_to_eas(AS_CLASS_CALENDAR, changed, 141);
+        ck_assert_msg(back != NULL, "%s %d: file not read back:\n%s", cases[i].name, cases[i].year,
+                      changed);
+        ck_assert_str_eq(ct_text(back, CT_CAL, "StartTime"), start);
+    }
+}
+END_TEST
+
 /* The date of an all-day event in the zones farthest from UTC. */
 START_TEST(all_day_far_zones)
 {
@@ -313,6 +347,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, instants_around_dst_changes);
     tcase_add_test(tc, custom_zone_written_into_file);
     tcase_add_test(tc, all_day_far_zones);
+    tcase_add_test(tc, zone_history_fits_the_file);
     suite_add_tcase(s, tc);
     return s;
 }
