@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "activesync/as_item_codec.h"
+#include "as_calendar_int.h"
 #include "as_item_int.h"
 
 const as_item_codec_t *as_item_codec(int cls)
@@ -11,7 +12,11 @@ const as_item_codec_t *as_item_codec(int cls)
         return &as_contact_codec;
     case AS_CLASS_NOTES:
         return &as_note_codec;
+    case AS_CLASS_CALENDAR:
+        return &as_calendar_codec;
+    case AS_CLASS_TASKS:
+        return &as_task_codec;
     default:
-        return NULL; /* Email has the MIME conversion; calendar and tasks come later */
+        return NULL; /* Email has the MIME conversion */
     }
 }

@@ -9,6 +9,7 @@
 #include "activesync/as_command.h"
 #include "activesync/as_meeting.h"
 #include "activesync/as_utf8.h"
+#include "as_calendar_int.h"
 #include "as_meeting_int.h"
 
 #define NS_EMAIL  "Email:"
@@ -127,6 +128,7 @@ static apr_time_t to_utc(struct icaltimetype t, icaltimezone *zone)
         t.is_date = 0;
         t.hour = t.minute = t.second = 0;
     }
+    zone = cal_tz_fast(zone, t.year); /* a builtin twin: no expansion per call */
     s = icaltime_as_timet_with_zone(t, zone ? zone : utc_zone());
     /* libical gives seconds for any year it parsed (found: 5.6 million
      * years): keep within 0001..9999, whose microseconds fit apr_time_t */
@@ -200,83 +202,26 @@ const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int
 }
 
 /* ---------------------------------------------------------------------------
- * Recurrence
+ * Recurrence: the Calendar class's mapping (as_calendar_recur.c)
  */
-static int wday_mask(const struct icalrecurrencetype *r, int *pos)
-{
-    int i, mask = 0;
-    *pos = 0;
-    for (i = 0; i < ICAL_BY_DAY_SIZE && r->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
-        int wd = (int)icalrecurrencetype_day_day_of_week(r->by_day[i]);
-        int ps = icalrecurrencetype_day_position(r->by_day[i]);
-        if (wd >= 1 && wd <= 7) {
-            mask |= 1 << (wd - 1); /* 1 Sunday ... 64 Saturday */
-        }
-        if (ps != 0 && *pos == 0) {
-            *pos = ps;
-        }
-    }
-    if (*pos == 0 && r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX) {
-        *pos = r->by_set_pos[0];
-    }
-    return mask;
-}
-
 static const recur_t *recur_of(apr_pool_t *p, icalproperty *pr, struct icaltimetype start,
                                icaltimezone *zone)
 {
-    struct icalrecurrencetype r = icalproperty_get_rrule(pr);
-    recur_t *o = apr_pcalloc(p, sizeof *o);
-    int pos, mask = wday_mask(&r, &pos);
-    int week = pos < 0 || pos > 4 ? 5 : pos;
-    int mday = r.by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX ? r.by_month_day[0] : start.day;
-    int month = r.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ? r.by_month[0] : start.month;
+    cal_recur_t e;
+    recur_t *o;
 
-    switch (r.freq) {
-    case ICAL_DAILY_RECURRENCE:
-        o->type = 0;
-        o->wdays = mask;
-        break;
-    case ICAL_WEEKLY_RECURRENCE:
-        o->type = 1;
-        o->wdays = mask ? mask : 1 << (icaltime_day_of_week(start) - 1);
-        break;
-    case ICAL_MONTHLY_RECURRENCE:
-    case ICAL_YEARLY_RECURRENCE:
-        if (mask && pos) {
-            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 3 : 6;
-            o->week = week;
-            o->wdays = mask;
-        } else if (mday < 0) {
-            /* the last day of the month */
-            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 3 : 6;
-            o->week = 5;
-            o->wdays = 127;
-        } else {
-            o->type = r.freq == ICAL_MONTHLY_RECURRENCE ? 2 : 5;
-            o->mday = mday;
-        }
-        if (r.freq == ICAL_YEARLY_RECURRENCE) {
-            o->month = month;
-        }
-        break;
-    default:
+    if (cal_recur_from_rrule(icalproperty_get_rrule(pr), start, zone, &e) < 0) {
         return NULL; /* SECONDLY ... HOURLY: no EAS pattern */
     }
-    o->interval = r.interval > 0 ? r.interval : 1;
-    o->count = r.count > 0 ? r.count : 0;
-    if (!icaltime_is_null_time(r.until)) {
-        struct icaltimetype u = r.until;
-        icaltimezone *uz = icaltime_is_utc(u) ? NULL : zone;
-        if (u.is_date && !start.is_date) {
-            /* UNTIL;VALUE=DATE: the last occurrence starts that day */
-            u.is_date = 0;
-            u.hour = start.hour;
-            u.minute = start.minute;
-            u.second = start.second;
-        }
-        o->until = compact_str(p, to_utc(u, uz));
-    }
+    o = apr_pcalloc(p, sizeof *o);
+    o->type = e.type;
+    o->interval = e.interval;
+    o->count = e.occurrences;
+    o->until = e.until ? compact_str(p, apr_time_from_sec(e.until)) : NULL;
+    o->week = e.wom;
+    o->mday = e.dom;
+    o->wdays = e.dow;
+    o->month = e.moy;
     return o;
 }
 
