@@ -326,6 +326,45 @@ static void apply_uid_rev(apr_pool_t *p, EVCard *vc, const char *uid)
                                                      e.tm_hour, e.tm_min, e.tm_sec));
 }
 
+static int token_ok(const char *s)
+{
+    for (; s && *s; s++) {
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_')) {
+            return 0;
+        }
+    }
+    return s != NULL;
+}
+
+/* Parameters EVCard read from a broken file but would write in a form
+ * it cannot read back (a name with "[", a value with a quote or a
+ * control) are dropped: the stored vCard must read again. */
+static void drop_broken_params(EVCard *vc)
+{
+    GList *l, *pl, *v;
+    for (l = e_vcard_get_attributes(vc); l; l = l->next) {
+        GList *doomed = NULL;
+        for (pl = e_vcard_attribute_get_params(l->data); pl; pl = pl->next) {
+            const char *name = e_vcard_attribute_param_get_name(pl->data);
+            int ok = token_ok(name);
+            for (v = e_vcard_attribute_param_get_values(pl->data); ok && v; v = v->next) {
+                const unsigned char *c = v->data;
+                for (; c && *c && ok; c++) {
+                    ok = *c >= 0x20 && *c != '"' && *c != 0x7F;
+                }
+            }
+            if (!ok && name) {
+                doomed = g_list_prepend(doomed, g_strdup(name));
+            }
+        }
+        for (pl = doomed; pl; pl = pl->next) {
+            e_vcard_attribute_remove_param(l->data, pl->data);
+        }
+        g_list_free_full(doomed, g_free);
+    }
+}
+
 apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr_size_t oldlen,
                               const char *uid, apr_pool_t *p, char **out, apr_size_t *outlen)
 {
@@ -356,10 +395,21 @@ apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr
         set_slot(vc, v.note, EVC_NOTE, NULL, body);
     }
     apply_uid_rev(p, vc, uid);
+    drop_broken_params(vc);
     s = e_vcard_to_string(vc, EVC_FORMAT_VCARD_30);
     g_object_unref(vc);
     *outlen = strlen(s);
     *out = apr_pstrmemdup(p, s, *outlen);
     g_free(s);
+    /* what is stored must read again, with its UID (a last guard against
+     * a file EVCard writes in a form it cannot read) */
+    vc = contact_parse(*out, *outlen);
+    if (!vc || !e_vcard_get_attribute(vc, EVC_UID)) {
+        if (vc) {
+            g_object_unref(vc);
+        }
+        return APR_EINVAL;
+    }
+    g_object_unref(vc);
     return APR_SUCCESS;
 }
