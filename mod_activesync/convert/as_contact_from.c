@@ -19,6 +19,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_utf8.h"
 #include "activesync/as_xml.h"
 #include "as_contact_int.h"
 
@@ -337,31 +338,65 @@ static int token_ok(const char *s)
     return s != NULL;
 }
 
-/* Parameters EVCard read from a broken file but would write in a form
- * it cannot read back (a name with "[", a value with a quote or a
- * control) are dropped: the stored vCard must read again. */
-static void drop_broken_params(EVCard *vc)
+static int param_ok(EVCardAttributeParam *pa, int *binary)
+{
+    const char *name = e_vcard_attribute_param_get_name(pa);
+    GList *v = e_vcard_attribute_param_get_values(pa);
+    if (!token_ok(name) || !strcasecmp(name, "CHARSET") || !strcasecmp(name, "QUOTED-PRINTABLE")) {
+        return 0; /* 3.0 is UTF-8, and EVCard has decoded quoted-printable */
+    }
+    if (!strcasecmp(name, "ENCODING")) {
+        int b = v && v->data && (!strcasecmp(v->data, "b") || !strcasecmp(v->data, "BASE64"));
+        *binary |= b;
+        return b;
+    }
+    for (; v; v = v->next) {
+        const unsigned char *c = v->data;
+        for (; c && *c; c++) {
+            if (*c < 0x20 || *c == '"' || *c == 0x7F) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Make each attribute EVCard read from a broken file writable in a form it
+ * reads back: parameters with a name such as "Q[X", a quote or a control
+ * in a value, a CHARSET (3.0 is UTF-8: it would be converted twice) or a
+ * quoted-printable ENCODING (already decoded) are dropped, and text that
+ * is not UTF-8 is cleaned. */
+static void make_writable(apr_pool_t *p, EVCard *vc)
 {
     GList *l, *pl, *v;
     for (l = e_vcard_get_attributes(vc); l; l = l->next) {
-        GList *doomed = NULL;
+        GList *doomed = NULL, *vals = NULL;
+        int binary = 0, clean = 1;
         for (pl = e_vcard_attribute_get_params(l->data); pl; pl = pl->next) {
-            const char *name = e_vcard_attribute_param_get_name(pl->data);
-            int ok = token_ok(name);
-            for (v = e_vcard_attribute_param_get_values(pl->data); ok && v; v = v->next) {
-                const unsigned char *c = v->data;
-                for (; c && *c && ok; c++) {
-                    ok = *c >= 0x20 && *c != '"' && *c != 0x7F;
-                }
-            }
-            if (!ok && name) {
-                doomed = g_list_prepend(doomed, g_strdup(name));
+            if (!param_ok(pl->data, &binary)) {
+                const char *name = e_vcard_attribute_param_get_name(pl->data);
+                doomed = g_list_prepend(doomed, g_strdup(name ? name : ""));
             }
         }
         for (pl = doomed; pl; pl = pl->next) {
             e_vcard_attribute_remove_param(l->data, pl->data);
         }
         g_list_free_full(doomed, g_free);
+        for (v = e_vcard_attribute_get_values(l->data); v && !binary; v = v->next) {
+            clean &= v->data == NULL || g_utf8_validate(v->data, -1, NULL);
+        }
+        if (clean) {
+            continue;
+        }
+        for (v = e_vcard_attribute_get_values(l->data); v; v = v->next) {
+            const char *t = v->data ? v->data : "";
+            vals = g_list_append(vals, as_utf8_clean(p, t, strlen(t), 0, NULL));
+        }
+        e_vcard_attribute_remove_values(l->data);
+        for (v = vals; v; v = v->next) {
+            e_vcard_attribute_add_value(l->data, v->data);
+        }
+        g_list_free(vals);
     }
 }
 
@@ -395,7 +430,7 @@ apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr
         set_slot(vc, v.note, EVC_NOTE, NULL, body);
     }
     apply_uid_rev(p, vc, uid);
-    drop_broken_params(vc);
+    make_writable(p, vc);
     s = e_vcard_to_string(vc, EVC_FORMAT_VCARD_30);
     g_object_unref(vc);
     *outlen = strlen(s);
