@@ -338,11 +338,23 @@ static int token_ok(const char *s)
     return s != NULL;
 }
 
+/* Does s mention QUOTED-PRINTABLE (EVCard reads a parameter named
+ * "QUOTED-PRINTABLExyz" as one)? */
+static int mentions_qp(const char *s)
+{
+    for (; s && *s; s++) {
+        if (!strncasecmp(s, "QUOTED-PRINTABLE", 16)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int param_ok(EVCardAttributeParam *pa, int *binary)
 {
     const char *name = e_vcard_attribute_param_get_name(pa);
     GList *v = e_vcard_attribute_param_get_values(pa);
-    if (!token_ok(name) || !strcasecmp(name, "CHARSET") || !strcasecmp(name, "QUOTED-PRINTABLE")) {
+    if (!token_ok(name) || !strcasecmp(name, "CHARSET") || mentions_qp(name)) {
         return 0; /* 3.0 is UTF-8, and EVCard has decoded quoted-printable */
     }
     if (!strcasecmp(name, "ENCODING")) {
@@ -356,6 +368,9 @@ static int param_ok(EVCardAttributeParam *pa, int *binary)
             if (*c < 0x20 || *c == '"' || *c == 0x7F) {
                 return 0;
             }
+        }
+        if (mentions_qp(v->data)) {
+            return 0;
         }
     }
     return 1;
