@@ -465,8 +465,10 @@ static char *qp_join(const char *s, apr_size_t n)
         next = ce + (ce < end && *ce == '\r');
         next += next < end && *next == '\n';
         if (!joined && *line != ' ' && *line != '\t') {
+            /* quoted-printable is a parameter: after the first ';', before ':' */
             const char *colon = memchr(line, ':', (size_t)(ce - line));
-            qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
+            const char *semi = colon ? memchr(line, ';', (size_t)(colon - line)) : NULL;
+            qp = semi && has_word(semi, (apr_size_t)(colon - semi), "QUOTED-PRINTABLE");
             skip = bad_group(line, ce);
         }
         joined = qp && ce > line && ce[-1] == '=';
