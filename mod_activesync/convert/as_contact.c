@@ -6,6 +6,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_utf8.h"
 #include "activesync/as_xml.h"
 #include "as_contact_int.h"
 
@@ -131,7 +132,8 @@ static const char *contact_uid_of(const char *data, apr_size_t len, apr_pool_t *
     if (vc) {
         g_object_unref(vc);
     }
-    return uid && *uid ? uid : NULL;
+    /* as it is written back (as_contact_from.c cleans text that is not UTF-8) */
+    return uid && *uid ? as_utf8_clean(p, uid, strlen(uid), 0, NULL) : NULL;
 }
 
 const as_item_codec_t as_contact_codec = {

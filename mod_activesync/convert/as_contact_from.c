@@ -19,6 +19,7 @@
 
 #include <apr_strings.h>
 
+#include "activesync/as_utf8.h"
 #include "activesync/as_xml.h"
 #include "as_contact_int.h"
 
@@ -326,6 +327,94 @@ static void apply_uid_rev(apr_pool_t *p, EVCard *vc, const char *uid)
                                                      e.tm_hour, e.tm_min, e.tm_sec));
 }
 
+static int token_ok(const char *s)
+{
+    for (; s && *s; s++) {
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_')) {
+            return 0;
+        }
+    }
+    return s != NULL;
+}
+
+/* Does s mention QUOTED-PRINTABLE (EVCard reads a parameter named
+ * "QUOTED-PRINTABLExyz" as one)? */
+static int mentions_qp(const char *s)
+{
+    for (; s && *s; s++) {
+        if (!strncasecmp(s, "QUOTED-PRINTABLE", 16)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int param_ok(EVCardAttributeParam *pa, int *binary)
+{
+    const char *name = e_vcard_attribute_param_get_name(pa);
+    GList *v = e_vcard_attribute_param_get_values(pa);
+    if (!token_ok(name) || !strcasecmp(name, "CHARSET") || mentions_qp(name)) {
+        return 0; /* 3.0 is UTF-8, and EVCard has decoded quoted-printable */
+    }
+    if (!strcasecmp(name, "ENCODING")) {
+        int b = v && v->data && (!strcasecmp(v->data, "b") || !strcasecmp(v->data, "BASE64"));
+        *binary |= b;
+        return b;
+    }
+    for (; v; v = v->next) {
+        const unsigned char *c = v->data;
+        for (; c && *c; c++) {
+            if (*c < 0x20 || *c == '"' || *c == 0x7F) {
+                return 0;
+            }
+        }
+        if (mentions_qp(v->data)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Make each attribute EVCard read from a broken file writable in a form it
+ * reads back: parameters with a name such as "Q[X", a quote or a control
+ * in a value, a CHARSET (3.0 is UTF-8: it would be converted twice) or a
+ * quoted-printable ENCODING (already decoded) are dropped, and text that
+ * is not UTF-8 is cleaned. */
+static void make_writable(apr_pool_t *p, EVCard *vc)
+{
+    GList *l, *pl, *v;
+    for (l = e_vcard_get_attributes(vc); l; l = l->next) {
+        GList *doomed = NULL, *vals = NULL;
+        int binary = 0, clean = 1;
+        for (pl = e_vcard_attribute_get_params(l->data); pl; pl = pl->next) {
+            if (!param_ok(pl->data, &binary)) {
+                const char *name = e_vcard_attribute_param_get_name(pl->data);
+                doomed = g_list_prepend(doomed, g_strdup(name ? name : ""));
+            }
+        }
+        for (pl = doomed; pl; pl = pl->next) {
+            e_vcard_attribute_remove_param(l->data, pl->data);
+        }
+        g_list_free_full(doomed, g_free);
+        for (v = e_vcard_attribute_get_values(l->data); v && !binary; v = v->next) {
+            clean &= v->data == NULL || g_utf8_validate(v->data, -1, NULL);
+        }
+        if (clean) {
+            continue;
+        }
+        for (v = e_vcard_attribute_get_values(l->data); v; v = v->next) {
+            const char *t = v->data ? v->data : "";
+            vals = g_list_append(vals, as_utf8_clean(p, t, strlen(t), 0, NULL));
+        }
+        e_vcard_attribute_remove_values(l->data);
+        for (v = vals; v; v = v->next) {
+            e_vcard_attribute_add_value(l->data, v->data);
+        }
+        g_list_free(vals);
+    }
+}
+
 apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr_size_t oldlen,
                               const char *uid, apr_pool_t *p, char **out, apr_size_t *outlen)
 {
@@ -356,10 +445,21 @@ apr_status_t contact_from_eas(xmlNodePtr app, int protocol, const char *old, apr
         set_slot(vc, v.note, EVC_NOTE, NULL, body);
     }
     apply_uid_rev(p, vc, uid);
+    make_writable(p, vc);
     s = e_vcard_to_string(vc, EVC_FORMAT_VCARD_30);
     g_object_unref(vc);
     *outlen = strlen(s);
     *out = apr_pstrmemdup(p, s, *outlen);
     g_free(s);
+    /* what is stored must read again, with its UID (a last guard against
+     * a file EVCard writes in a form it cannot read) */
+    vc = contact_parse(*out, *outlen);
+    if (!vc || !e_vcard_get_attribute(vc, EVC_UID)) {
+        if (vc) {
+            g_object_unref(vc);
+        }
+        return APR_EINVAL;
+    }
+    g_object_unref(vc);
     return APR_SUCCESS;
 }

@@ -445,14 +445,15 @@ static int bad_group(const char *s, const char *ce)
     return group; /* no value */
 }
 
-/* A copy of s (up to a NUL byte) made fit for EVCard: vCard 2.1
+/* A copy of s (up to a NUL byte, ending with a line break) made fit for
+ * EVCard: vCard 2.1
  * quoted-printable soft line breaks ("=" at the end of a line) joined
  * (evolution-data-server 3.46 leaves "=" and the line break in the
  * value), and lines with a broken group left out (bad_group). */
 static char *qp_join(const char *s, apr_size_t n)
 {
     const char *line = s, *end = s + strnlen(s, n);
-    char *out = g_malloc((gsize)(end - s) + 1), *w = out;
+    char *out = g_malloc((gsize)(end - s) + 3), *w = out;
     int qp = 0, joined = 0, skip = 0;
 
     while (line < end) {
@@ -464,8 +465,10 @@ static char *qp_join(const char *s, apr_size_t n)
         next = ce + (ce < end && *ce == '\r');
         next += next < end && *next == '\n';
         if (!joined && *line != ' ' && *line != '\t') {
+            /* quoted-printable is a parameter: after the first ';', before ':' */
             const char *colon = memchr(line, ':', (size_t)(ce - line));
-            qp = colon && has_word(line, (apr_size_t)(colon - line), "QUOTED-PRINTABLE");
+            const char *semi = colon ? memchr(line, ';', (size_t)(colon - line)) : NULL;
+            qp = semi && has_word(semi, (apr_size_t)(colon - semi), "QUOTED-PRINTABLE");
             skip = bad_group(line, ce);
         }
         joined = qp && ce > line && ce[-1] == '=';
@@ -480,6 +483,12 @@ static char *qp_join(const char *s, apr_size_t n)
         }
         line = next;
     }
+    if (w == out || w[-1] != '\n') {
+        /* EVCard's quoted-printable and escape decoding read past a "=" or
+         * "\" at the very end of the text (evolution-data-server 3.46) */
+        *w++ = '\r';
+        *w++ = '\n';
+    }
     *w = '\0';
     return out;
 }
@@ -488,7 +497,7 @@ EVCard *contact_parse(const char *data, apr_size_t len)
 {
     const char *s = data, *end = data + len;
     EVCard *vc;
-    char *copy;
+    char *copy, *valid;
 
     if (!data || len == 0 || len > AS_ITEM_MAX_BYTES) {
         return NULL;
@@ -503,7 +512,14 @@ EVCard *contact_parse(const char *data, apr_size_t len)
         return NULL;
     }
     quiet_evcard();
-    copy = qp_join(s, (apr_size_t)(end - s));
+    /* EVCard walks the text with g_utf8_next_char(): an invalid lead byte
+     * near the end makes it step over the terminating NUL and read past
+     * the buffer (evolution-data-server 3.46), so it only sees valid
+     * UTF-8 (invalid bytes become U+FFFD, as EVCard itself does for 8-bit
+     * values) */
+    valid = g_utf8_make_valid(s, (gssize)strnlen(s, (size_t)(end - s)));
+    copy = qp_join(valid, strlen(valid));
+    g_free(valid);
     vc = e_vcard_new_from_string(copy);
     g_free(copy);
     if (vc && !e_vcard_get_attributes(vc)) {

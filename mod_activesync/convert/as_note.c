@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <libical/ical.h>
 
+#include "activesync/as_utf8.h"
 #include "activesync/as_xml.h"
 #include "as_item_int.h"
 
@@ -199,7 +200,7 @@ static const char *note_uid_of(const char *data, apr_size_t len, apr_pool_t *p)
 {
     icalcomponent *j, *top = note_parse(data, len, &j);
     const char *uid = top ? icalcomponent_get_uid(j) : NULL;
-    uid = uid && *uid ? apr_pstrdup(p, uid) : NULL;
+    uid = uid && *uid ? as_utf8_clean(p, uid, strlen(uid), 0, NULL) : NULL;
     if (top) {
         icalcomponent_free(top);
     }

@@ -263,8 +263,19 @@ START_TEST(vcard21_quoted_printable)
     ck_field(as_xml_child(app, NS_B, "Body"), NS_B, "Data",
              "Zeile 1\r\nZeile 2 mit einem sehr langen Text, der umbrochen ist");
     ck_field(app, NS_C, "Picture", "/9j/4AAQSkZJRgABAQ==");
-    /* a Change writes 3.0 */
-    ck_assert_ptr_nonnull(strstr(from_eas(app, v21), "VERSION:3.0\r\n"));
+    /* a Change writes 3.0, in UTF-8 without CHARSET or quoted-printable */
+    {
+        const char *v = from_eas(app, v21);
+        ck_assert_ptr_nonnull(strstr(v, "VERSION:3.0\r\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\r\nN:M\xc3\xbcller;J\xc3\xb6rg;;;\r\n"));
+        ck_assert_ptr_null(strstr(v, "CHARSET"));
+        ck_assert_ptr_null(strstr(v, "QUOTED-PRINTABLE"));
+    }
+    /* ISO-8859-1 quoted-printable, as old phones export */
+    app = to_eas("BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:"
+                 "M=FCller;J=F6rg\r\nEND:VCARD\r\n");
+    ck_field(app, NS_C, "LastName", "M\xc3\xbcller");
+    ck_field(app, NS_C, "FirstName", "J\xc3\xb6rg");
 }
 END_TEST
 

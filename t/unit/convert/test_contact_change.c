@@ -196,6 +196,7 @@ static apr_status_t survive(const char *data, apr_size_t len)
         ck_assert_int_eq(codec->from_eas(app, 161, data, len, NULL, unit_pool, &out, &outlen),
                          APR_SUCCESS);
         ck_assert_ptr_nonnull(strstr(out, "BEGIN:VCARD"));
+        ck_assert_ptr_nonnull(codec->uid_of(out, outlen, unit_pool)); /* it reads again */
     } else {
         ck_assert_int_eq(rv, APR_EINVAL);
     }
@@ -220,6 +221,12 @@ START_TEST(malformed_input)
     survive("BEGIN:VCARD\r\n:::;;;\r\n;;;:\r\nX-\r\n\r\nEND:VCARD\r\n", 40);
     survive("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:a\0hidden\r\nEND:VCARD\r\n", 49);
     ck_assert_int_eq(survive(bad_utf8, sizeof bad_utf8 - 1), APR_SUCCESS);
+    /* parameters EVCard would write in a form it cannot read back */
+    {
+        static const char params[] = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;VERSION:2.1\r\n"
+                                     "FN;Q[OTED=J:C3=B6rg\r\nTEL;X=\"a\x01\":1\r\nEND:VCARD\r\n";
+        ck_assert_int_eq(survive(params, sizeof params - 1), APR_SUCCESS);
+    }
     /* a 4 MB line, 200,000 components, 100,000 parameters, 50,000 phones */
     n = 4 * 1024 * 1024;
     big = malloc(n + 200);
