@@ -13,6 +13,53 @@ import httpdconf
 from e2eharness import REPO
 
 DEMO = os.path.join(REPO, "build", "demo-server")
+POLICY_TYPE = "MS-EAS-Provisioning-WBXML"
+
+
+def local(el):
+    return el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
+
+
+def find_all(el, name):
+    return [e for e in el.iter() if local(e) == name]
+
+
+def find_text(el, name):
+    found = find_all(el, name)
+    return found[0].text if found else None
+
+
+def check_demo_collections(c):
+    """A phone provisions, finds the default address book, calendar and
+    notes in the hierarchy, and gets the demo's twelve contacts."""
+    c = c.with_(device_id="DEMOCHECK01", device_type="E2EPhone", version="14.1")
+    r = c.post("Provision", xml='<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
+               '%s</PolicyType></Policy></Policies></Provision>' % POLICY_TYPE)
+    temp = find_text(easclient.decode_reply(r.body), "PolicyKey")
+    r = c.post("Provision", xml='<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
+               '%s</PolicyType><PolicyKey>%s</PolicyKey><Status>1</Status></Policy></Policies>'
+               '</Provision>' % (POLICY_TYPE, temp), headers={"X-MS-PolicyKey": temp})
+    key = find_text(easclient.decode_reply(r.body), "PolicyKey")
+    h = {"X-MS-PolicyKey": key}
+    r = c.post("FolderSync", xml='<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
+               '</FolderSync>', headers=h)
+    folders = {find_text(a, "Type"): find_text(a, "ServerId")
+               for a in find_all(easclient.decode_reply(r.body), "Add")}
+    assert {"2", "7", "8", "9", "10"} <= set(folders), folders
+
+    def sync(sync_key, extra=""):
+        r = c.post("Sync", xml='<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>%s'
+                   '</SyncKey><CollectionId>%s</CollectionId>%s</Collection></Collections>'
+                   '</Sync>' % (sync_key, folders["9"], extra), headers=h)
+        assert r.status == 200, r
+        return easclient.decode_reply(r.body)
+
+    doc = sync("0")
+    doc = sync(find_text(doc, "SyncKey"), "<GetChanges>1</GetChanges><WindowSize>100"
+               "</WindowSize>")
+    names = sorted(find_text(a, "FileAs") or "" for a in find_all(doc, "Add"))
+    assert len(names) == 12 and all(names), names
+    assert any("Tanaka" in n for n in names) and "Isabel Rossi" in names, names
 
 
 @pytest.mark.parametrize("mpm", httpdconf.MPMS)
@@ -39,6 +86,7 @@ def test_demo_server(run_dir, module_path, sanitize, mpm):
                        '</Certificate></Certificates></ValidateCert>')
         assert r.status == 200
         easclient.decode_reply(r.body)
+        check_demo_collections(c)
         # A second start refuses while one runs.
         p2 = subprocess.run([DEMO, "start", module_path], env=env, capture_output=True,
                             text=True)
