@@ -69,6 +69,7 @@ class Phone:
     def __init__(self, dev, fid):
         self.dev, self.fid = dev, fid
         self.key = "0"
+        self.options = None  # Options sent with every Sync (e.g. a FilterType)
         self.items = {}
         self.apps = {}  # item id: the ApplicationData element (nested fields)
         self.last = None
@@ -78,6 +79,8 @@ class Phone:
                  % (self.key if key is None else key, self.fid)]
         if window:
             parts.append("<WindowSize>%d</WindowSize>" % window)
+        if self.options:
+            parts.append("<Options>%s</Options>" % self.options)
         if commands:
             parts.append("<Commands>%s</Commands>" % commands)
         xml = ("<Sync %s %s><Collections><Collection>%s</Collection></Collections></Sync>"

@@ -280,3 +280,62 @@ def test_radicale_shares_the_calendar(calsrv):
         rad.stop()
     rad.verify()
     assert glob.glob(os.path.join(cal_dir(srv, addr), "dav-weekly.ics"))
+
+
+def _event(uid, summary, start, hours=1, more=""):
+    fmt = "%Y%m%dT%H%M%SZ"
+    return vcalendar("BEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20251201T100000Z\r\nSUMMARY:%s\r\n"
+                     "DTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\n"
+                     % (uid, summary, start.strftime(fmt),
+                        (start + datetime.timedelta(hours=hours)).strftime(fmt), more), tz=False)
+
+
+def test_filter_type_window(calsrv):
+    """FilterType 5 (one month back) on a calendar, 8 (incomplete) on a
+    task list: what is outside is not sent, and leaves as SoftDelete."""
+    srv = calsrv
+    addr, dev, ph = setup_calendar(srv, "fiona")
+    cal = cal_dir(srv, addr)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    day = datetime.timedelta(days=1)
+    write_file(os.path.join(cal, "old.ics"), _event("old", "Old", now - 60 * day))
+    write_file(os.path.join(cal, "recent.ics"), _event("recent", "Recent", now - 3 * day))
+    write_file(os.path.join(cal, "future.ics"), _event("future", "Future", now + 10 * day))
+    # a weekly series begun a year ago, still running: inside by its instances
+    write_file(os.path.join(cal, "running.ics"),
+               _event("running", "Running", now - 365 * day, more="RRULE:FREQ=WEEKLY\r\n"))
+    # a series whose three instances are all over 31 days ago
+    write_file(os.path.join(cal, "ended.ics"),
+               _event("ended", "Ended", now - 100 * day, more="RRULE:FREQ=WEEKLY;COUNT=3\r\n"))
+    ph.options = "<FilterType>5</FilterType>"
+    assert ph.sync(ns=CAL_NS) is not None
+    ph.until_done()
+    assert sorted(v["Subject"] for v in ph.items.values()) == ["Future", "Recent", "Running"]
+    # Recent is moved two months back, Old into the window: SoftDelete and Add
+    recent = [i for i, v in ph.items.items() if v["Subject"] == "Recent"][0]
+    write_file(os.path.join(cal, "recent.ics"), _event("recent", "Recent", now - 60 * day))
+    write_file(os.path.join(cal, "old.ics"), _event("old", "Old", now - 2 * day))
+    c = ph.sync(ns=CAL_NS)
+    cmds = {ln(x): text(x, "ServerId") for x in kids(kid(c, "Commands"))}
+    assert sorted(cmds) == ["Add", "SoftDelete"], ph.last
+    assert cmds["SoftDelete"] == "%s:%s" % (ph.fid, recent)
+    assert sorted(v["Subject"] for v in ph.items.values()) == ["Future", "Old", "Running"]
+    assert os.path.exists(os.path.join(cal, "recent.ics"))  # only the phone lets it go
+    assert ph.sync(ns=CAL_NS) is None
+
+    # tasks: FilterType 8 sends the incomplete ones
+    tasks = os.path.join(srv.storage, "collection-root", addr, "tasks")
+    todo = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//e2e//EN\r\nBEGIN:VTODO\r\nUID:%s\r\n"
+            "DTSTAMP:20260101T000000Z\r\nSUMMARY:%s\r\n%sEND:VTODO\r\nEND:VCALENDAR\r\n")
+    write_file(os.path.join(tasks, "open.ics"), todo % ("open", "Open", ""))
+    write_file(os.path.join(tasks, "done.ics"), todo % ("done", "Done", "STATUS:COMPLETED\r\n"))
+    tp = pimkit.Phone(dev, dev.folder_by_type(7)[0])
+    tp.options = "<FilterType>8</FilterType>"
+    assert tp.sync(ns=TASK_NS) is not None
+    tp.until_done()
+    assert [v["Subject"] for v in tp.items.values()] == ["Open"]
+    write_file(os.path.join(tasks, "open.ics"),
+               todo % ("open", "Open", "STATUS:COMPLETED\r\nCOMPLETED:20260301T100000Z\r\n"))
+    c = tp.sync(ns=TASK_NS)
+    assert [ln(x) for x in kids(kid(c, "Commands"))] == ["SoftDelete"], tp.last
+    assert tp.items == {}
