@@ -1,7 +1,8 @@
 /* Is an event or a task inside a Sync's FilterType window (the in_window
  * member of as_item_codec.h)?  An event is when any of its instances
  * overlaps the window: the master's RRULE is expanded with libical's
- * iterator, at most CAL_WINDOW_STEPS instances; a series still undecided
+ * iterator (from near the window's start when the rule has no COUNT), at
+ * most CAL_WINDOW_STEPS instances; a series still undecided
  * after that many counts as inside (sending too much is safe, hiding an
  * event is not).  A task is inside while it is not completed. */
 #include "as_calendar_int.h"
@@ -57,12 +58,24 @@ static int excluded(icalcomponent *ev, struct icaltimetype t)
 static int series_in(icalcomponent *ev, icalproperty *rr, struct icaltimetype st,
                      icaltimezone *zone, time_t len, time_t start, time_t end)
 {
-    icalrecur_iterator *it = icalrecur_iterator_new(icalproperty_get_rrule(rr), st);
+    struct icalrecurrencetype rule = icalproperty_get_rrule(rr);
+    icalrecur_iterator *it = icalrecur_iterator_new(rule, st);
     struct icaltimetype t;
+    time_t from = start - len - 86400; /* a day's margin for zone offsets */
     int steps, found = -1;
 
     if (!it) {
         return 1;
+    }
+    if (rule.count == 0 && from > cal_to_utc(st, zone)) {
+        /* an old series without COUNT: start the expansion near the window
+         * (libical cannot with COUNT; on failure it starts at DTSTART) */
+        t = cal_local_time(from, zone);
+        if (st.is_date) {
+            t.is_date = 1;
+            t.hour = t.minute = t.second = 0;
+        }
+        icalrecur_iterator_set_start(it, t);
     }
     for (steps = 0; steps < CAL_WINDOW_STEPS && found < 0; steps++) {
         time_t s;

@@ -89,6 +89,14 @@ static const char *weekly(int count, const char *more)
                             count, more));
 }
 
+static const char *weekly_open(void)
+{
+    return cal("BEGIN:VEVENT\r\nUID:wo\r\nDTSTAMP:20260101T000000Z\r\n"
+               "DTSTART;TZID=Europe/Berlin:20100104T090000\r\n"
+               "DTEND;TZID=Europe/Berlin:20100104T100000\r\nRRULE:FREQ=WEEKLY;BYDAY=MO\r\n"
+               "END:VEVENT\r\n");
+}
+
 START_TEST(series_judged_by_its_instances)
 {
     const char *f = weekly(13, ""); /* the last one is 30 March */
@@ -126,14 +134,30 @@ START_TEST(unbounded_series_and_the_bound)
                         "DTSTART:20100104T090000Z\r\nDTEND:20100104T100000Z\r\n"
                         "RRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n");
     ck_assert_int_eq(EV(f, "20260301T000000Z", NULL), 1);
+    /* expanded from near the window: between two Mondays nothing, on one something */
+    ck_assert_int_eq(EV(f, "20260310T000000Z", "20260315T000000Z"), 0);
+    ck_assert_int_eq(EV(f, "20260316T093000Z", "20260316T103000Z"), 1);
+    /* an UNTIL in 2020: out */
+    f = cal(
+        "BEGIN:VEVENT\r\nUID:v\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20100104T090000Z\r\nRRULE:FREQ=WEEKLY;UNTIL=20200101T000000Z\r\nEND:VEVENT\r\n");
+    ck_assert_int_eq(EV(f, "20260301T000000Z", NULL), 0);
+    /* a Berlin series with no end, expanded from 2026: the DST instant */
+    f = weekly_open();
+    ck_assert_int_eq(EV(f, "20270329T073000Z", "20270329T074500Z"), 1);
+    ck_assert_int_eq(EV(f, "20270329T080000Z", "20270329T083000Z"), 0);
     /* daily, five times in 1990: out */
     f = cal("BEGIN:VEVENT\r\nUID:o\r\nDTSTAMP:20260101T000000Z\r\n"
             "DTSTART:19900101T090000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\nEND:VEVENT\r\n");
     ck_assert_int_eq(EV(f, "20260301T000000Z", NULL), 0);
-    /* every minute since 1990: undecided after CAL_WINDOW_STEPS, so inside */
+    /* every minute since 1990, no end: expanded from the window, inside */
     f = cal("BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20260101T000000Z\r\n"
             "DTSTART:19900101T090000Z\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n");
     ck_assert_int_eq(EV(f, "20260301T000000Z", NULL), 1);
+    /* with a COUNT libical expands from DTSTART: undecided after
+     * CAL_WINDOW_STEPS, so inside (whereas its last instance is in 2009) */
+    f = cal("BEGIN:VEVENT\r\nUID:y\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:19900101T090000Z\r\nRRULE:FREQ=MINUTELY;COUNT=10000000\r\nEND:VEVENT\r\n");
     {
         /* the worst case: every step taken (a diagnostic, not a bound) */
         apr_time_t t0 = apr_time_now();
