@@ -22,19 +22,20 @@ typedef struct as_delta_t {
  * (new in the window, newest first).  Items the device was never sent
  * (AS_SYNC_SKIPPED) get no delta. */
 typedef struct as_deltas_t {
-    apr_array_header_t *list;     /* as_delta_t */
-    apr_array_header_t *items;    /* the listing (as_store_item_t, newest first) */
-    apr_array_header_t *forget;   /* ids (const char *) of skipped items (AS_SYNC_SKIPPED) that
-                                     left the folder or the window: dropped from the set
-                                     without telling the device, which never had them */
-    const char *token;            /* folder token taken before the listing */
-    apr_time_t cutoff;            /* window start (0: no window) */
-    struct as_sync_window_t *win; /* a calendar's or task list's window (NULL: none;
-                                     as_sync_window.c), asked per item instead of cutoff */
+    apr_array_header_t *list;   /* as_delta_t */
+    apr_array_header_t *items;  /* the listing (as_store_item_t, newest first) */
+    apr_array_header_t *forget; /* ids (const char *) of skipped items (AS_SYNC_SKIPPED) that
+                                   left the folder or the window: dropped from the set
+                                   without telling the device, which never had them */
+    const char *token;          /* folder token taken before the listing */
+    apr_time_t cutoff;          /* window start (0: no window) */
     struct as_sync_index_entry_t *entry; /* the listing's index entry (NULL: not kept) */
     int start; /* -1, or: the device's set is exactly items[0..start) and list holds
                   only Adds, of items[start..] in order (an initial sync in progress;
                   then list may stop after page_max Adds, more remaining) */
+    /* a calendar's or task list's window (NULL: none; as_sync_window.c),
+     * asked per item instead of cutoff */
+    struct as_sync_window_t *win;
 } as_deltas_t;
 
 /* More Adds than any page takes (WindowSize is at most 512). */
