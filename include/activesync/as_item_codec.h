@@ -12,6 +12,7 @@
 
 #include <apr_pools.h>
 #include <apr_errno.h>
+#include <apr_time.h>
 #include <libxml/tree.h>
 
 #include "as_log.h"
@@ -48,5 +49,18 @@ typedef struct as_item_codec_t {
 /* The conversion of a class, NULL for Email (the MIME conversion) and for
  * classes not served yet. */
 const as_item_codec_t *as_item_codec(int cls);
+
+/* Is a stored item inside a Sync's FilterType window?  For an event: does
+ * any instance (a recurring series expanded within a bound of steps; a
+ * series still undecided then counts as inside) overlap [start, end)
+ * (end 0: no end)?  For a task: is it incomplete (FilterType 8; start and
+ * end are not used)?  1 also for a file that cannot be read (its
+ * conversion then decides).  Cost: one parse of the file. */
+typedef int (*as_item_in_window_fn)(const char *data, apr_size_t len, apr_time_t start,
+                                    apr_time_t end);
+/* The window question of a class (Calendar, Tasks), NULL for the classes
+ * without one.  Kept apart from as_item_codec_t so that the codecs of the
+ * other classes need not name it. */
+as_item_in_window_fn as_item_window(int cls);
 
 #endif

@@ -33,6 +33,9 @@ typedef struct as_deltas_t {
     int start; /* -1, or: the device's set is exactly items[0..start) and list holds
                   only Adds, of items[start..] in order (an initial sync in progress;
                   then list may stop after page_max Adds, more remaining) */
+    /* a calendar's or task list's window (NULL: none; as_sync_window.c),
+     * asked per item instead of cutoff */
+    struct as_sync_window_t *win;
 } as_deltas_t;
 
 /* More Adds than any page takes (WindowSize is at most 512). */

@@ -148,9 +148,8 @@ static int parse_options(sync_ctx_t *c, xmlNodePtr coll, as_sync_coll_req_t *q)
             if (q->filter < 0) {
                 return -1;
             }
-            if (q->filter > 5) {
-                q->filter = 0; /* calendar/task values: no window for mail */
-            }
+            /* 6-8 are calendar/task values: the folder's class keeps what it honours
+             * (as_sync_filter_for_class) */
         } else if (as_xml_is(e, AS_SYNC_AS_NS, "MIMESupport")) {
             if ((q->mime_support = (int)as_sync_number(p, e, 0, 2)) < 0) {
                 return -1;

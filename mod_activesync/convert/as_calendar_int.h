@@ -21,9 +21,17 @@
 #define CAL_MAX_CATEGORIES 300
 #define CAL_MAX_TEXT       (1024 * 1024) /* Subject, Location, Body */
 
+/* Instances of a recurring series looked at for a FilterType window
+ * (as_calendar_window.c): a daily series is decided over 27 years. */
+#define CAL_WINDOW_STEPS 10000
+
 /* The codecs (as_calendar.c, as_task.c), registered in as_item_codec.c. */
 extern const as_item_codec_t as_calendar_codec;
 extern const as_item_codec_t as_task_codec;
+
+/* as_item_in_window_fn of events and tasks (as_calendar_window.c). */
+int cal_event_in_window(const char *data, apr_size_t len, apr_time_t start, apr_time_t end);
+int cal_task_in_window(const char *data, apr_size_t len, apr_time_t start, apr_time_t end);
 
 /* ---- as_calendar_util.c: parsing, times, text ---- */
 

@@ -20,3 +20,15 @@ const as_item_codec_t *as_item_codec(int cls)
         return NULL; /* Email has the MIME conversion */
     }
 }
+
+as_item_in_window_fn as_item_window(int cls)
+{
+    switch (cls) {
+    case AS_CLASS_CALENDAR:
+        return cal_event_in_window;
+    case AS_CLASS_TASKS:
+        return cal_task_in_window;
+    default:
+        return NULL;
+    }
+}

@@ -258,16 +258,14 @@ static apr_status_t sync_current(as_sync_run_t *c, const as_sync_coll_req_t *q, 
 }
 
 /* The request of a collection with the folder's class: FilterType is a
- * mail (and calendar) window, none for contacts and notes. */
+ * window over mail, calendars and task lists, none for contacts and notes. */
 static void class_of_folder(as_sync_run_t *c, const as_sync_coll_req_t *in,
                             const as_store_folder_t *folder, as_sync_coll_req_t *q)
 {
     *q = *in;
     q->cls = folder->cls;
     q->codec = c->codec_of ? c->codec_of(q->cls) : as_item_codec(q->cls);
-    if (q->cls != AS_CLASS_EMAIL) {
-        q->filter = 0;
-    }
+    q->filter = as_sync_filter_for_class(q->cls, q->filter);
     if (q->req_class && as_class_by_name(q->req_class) != q->cls) {
         as_log(c->r->log, AS_LOG_MARK, AS_LOG_INFO, APR_SUCCESS,
                "Sync: collection %s of %s is %s, the request says %s: the folder's class is used",

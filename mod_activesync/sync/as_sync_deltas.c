@@ -8,6 +8,8 @@
 
 #include "activesync/as_sync_engine.h"
 
+#include "as_sync_coll_int.h"
+
 apr_interval_time_t as_sync_filter_span(int filter_type)
 {
     static const int days[] = {0, 1, 3, 7, 14, 31};
@@ -17,8 +19,13 @@ apr_interval_time_t as_sync_filter_span(int filter_type)
     return apr_time_from_sec((apr_int64_t)days[filter_type] * 86400);
 }
 
-static int in_window(const as_deltas_t *out, const as_store_item_t *it)
+/* Mail: by the listing's date; a calendar or task list: by the item's
+ * content (as_sync_window.c). */
+static int in_window(const as_deltas_t *out, const as_store_item_t *it, apr_pool_t *p)
 {
+    if (out->win) {
+        return as_sync_window_inside(out->win, it, p);
+    }
     return !out->cutoff || it->date >= out->cutoff;
 }
 
@@ -40,12 +47,12 @@ static int next_page(as_deltas_t *out, apr_uint32_t pos, int page_max, apr_pool_
     const as_store_item_t *it = (const as_store_item_t *)items->elts;
     int i;
 
-    if (pos > (apr_uint32_t)items->nelts || (pos > 0 && !in_window(out, &it[pos - 1]))) {
+    if (pos > (apr_uint32_t)items->nelts || (pos > 0 && !in_window(out, &it[pos - 1], p))) {
         return 0;
     }
     out->list = apr_array_make(p, 64, sizeof(as_delta_t));
     for (i = (int)pos; i < items->nelts && (page_max <= 0 || i - (int)pos < page_max); i++) {
-        if (!in_window(out, &it[i])) {
+        if (!in_window(out, &it[i], p)) {
             break; /* newest first: the rest is older still */
         }
         push_add(out->list, &it[i]);
@@ -70,7 +77,7 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p)
     for (i = 0; i < out->items->nelts; i++) {
         const as_store_item_t *it = &APR_ARRAY_IDX(out->items, i, as_store_item_t);
         int k = as_coll_find(cs, it->id);
-        int inside = in_window(out, it);
+        int inside = in_window(out, it, p);
         as_delta_t *d = NULL;
         if (k >= 0) {
             if (seen[k]) {
@@ -124,6 +131,7 @@ apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folde
                                 as_deltas_t *out)
 {
     apr_interval_time_t span = as_sync_filter_span(filter_type);
+    const as_store_folder_t *folder = NULL;
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
@@ -132,9 +140,16 @@ apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folde
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (filter_type > 0 && as_store_get_folder(st, folder_id, p, &folder) == APR_SUCCESS &&
+        folder->cls != AS_CLASS_EMAIL) {
+        /* not the mail window over dates: the item's content decides */
+        out->win = as_sync_window_make(st, folder_id, folder->cls, filter_type, p);
+        span = 0;
+    }
     out->cutoff = span > 0 ? apr_time_now() - span : 0;
     out->forget = apr_array_make(p, 1, sizeof(const char *));
-    if (out->entry && as_sync_index_prefix(out->entry, cs) &&
+    /* pages from the index assume a window over dates (newest first) */
+    if (!out->win && out->entry && as_sync_index_prefix(out->entry, cs) &&
         next_page(out, cs->nitems, page_max, p)) {
         as_sync_index_note_prefix();
         return APR_SUCCESS;
@@ -170,6 +185,9 @@ apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *i
 apr_time_t as_sync_deltas_expiry(const as_deltas_t *d, const as_coll_state_t *cs,
                                  apr_interval_time_t span, apr_pool_t *p)
 {
+    if (d->win) {
+        return as_sync_window_expiry(d->win);
+    }
     if (span > 0 && d->entry && cs->nitems > 0 && as_sync_index_prefix(d->entry, cs)) {
         return APR_ARRAY_IDX(d->items, cs->nitems - 1, as_store_item_t).date + span;
     }

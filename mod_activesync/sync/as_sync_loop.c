@@ -159,7 +159,7 @@ static apr_status_t sync_rebuild(as_sync_run_t *c, const as_sync_coll_req_t *q,
     ns.filter_type = q->filter;
     ns.pending = more;
     ns.token = more ? NULL : d.token;
-    ns.expire = as_sync_expiry(&cs, d.items, as_sync_filter_span(q->filter), r->pool);
+    ns.expire = as_sync_deltas_expiry(&d, &cs, as_sync_filter_span(q->filter), r->pool);
     ns.resends = 0;
     ns.careful = more && careful > (apr_uint32_t)sent ? careful - (apr_uint32_t)sent : 0;
     xml = as_sync_doc_xml(res->doc, r->pool, &xml_len);
