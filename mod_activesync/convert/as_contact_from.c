@@ -256,7 +256,10 @@ static void apply_lists(apr_pool_t *p, EVCard *vc, const contact_view_t *v, xmlN
      * appended */
     for (i = 0; i < v->nchild || kids[i]; i++) {
         EVCardAttribute *a = i < v->nchild ? v->child[i] : NULL;
-        if (a && !kids[i] && v->child_label[i]) {
+        /* a removed child's label goes too, unless another child of the
+         * group took it already (two children can share one group) */
+        if (a && !kids[i] && v->child_label[i] &&
+            g_list_find(e_vcard_get_attributes(vc), v->child_label[i])) {
             e_vcard_remove_attribute(vc, v->child_label[i]);
         }
         set_slot(vc, a, contact_child_names[0], NULL, kids[i]);

@@ -445,6 +445,34 @@ static int bad_group(const char *s, const char *ce)
     return group; /* no value */
 }
 
+/* bad_group() on the property starting at line, its folded lines joined
+ * (EVCard unfolds before reading the group: "it\r\n em." is "item."). */
+static int bad_header(const char *line, const char *end)
+{
+    char buf[512];
+    apr_size_t n = 0;
+    const char *c = line;
+    while (c < end && n < sizeof buf) {
+        if (*c == '\r' || *c == '\n') {
+            const char *b = c + 1 + (c[0] == '\r' && c + 1 < end && c[1] == '\n');
+            if (b < end && (*b == ' ' || *b == '\t')) {
+                c = b + 1; /* a fold */
+                continue;
+            }
+            break;
+        }
+        buf[n++] = *c;
+        if (*c == ':' || *c == ';') {
+            break;
+        }
+        c++;
+    }
+    if (n == sizeof buf) {
+        return memchr(buf, '.', n) != NULL; /* a header this long: no group is kept */
+    }
+    return bad_group(buf, buf + n);
+}
+
 /* A copy of s (up to a NUL byte, ending with a line break) made fit for
  * EVCard: vCard 2.1
  * quoted-printable soft line breaks ("=" at the end of a line) joined
@@ -469,7 +497,7 @@ static char *qp_join(const char *s, apr_size_t n)
             const char *colon = memchr(line, ':', (size_t)(ce - line));
             const char *semi = colon ? memchr(line, ';', (size_t)(colon - line)) : NULL;
             qp = semi && has_word(semi, (apr_size_t)(colon - semi), "QUOTED-PRINTABLE");
-            skip = bad_group(line, ce);
+            skip = bad_header(line, end);
         }
         joined = qp && ce > line && ce[-1] == '=';
         if (skip) {

@@ -279,6 +279,15 @@ START_TEST(malformed_input)
             from_eas(app, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:\r\nFN:u\r\nEND:VCARD\r\n");
         ck_assert_str_eq(codec->uid_of(v, strlen(v), unit_pool), "uid-new");
     }
+    /* two children in one group share its label: removing both removes it once */
+    app = new_app();
+    as_xml_add(app, NS_C, "FirstName", "k");
+    {
+        const char *v = from_eas(app, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:k\r\n"
+                                      "item3.X-ABRELATEDNAMES:A\r\nitem3.X-ABRELATEDNAMES:B\r\n"
+                                      "item3.X-ABLabel:_$!<Child>!$_\r\nEND:VCARD\r\n");
+        ck_assert_ptr_null(strstr(v, "item3."));
+    }
     /* no ApplicationData at all */
     {
         char *out;
