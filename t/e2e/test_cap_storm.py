@@ -104,12 +104,21 @@ def test_kill_storm(run_dir, module_path, sanitize, pki, mpm):
         t1 = time.monotonic()
         final = {}
 
+        def answer(a):
+            try:
+                return srv.post(a)
+            except (OSError, ConnectionError) as e:  # a stuck child exiting under it
+                return type(e).__name__
+
         def recovered():
             final.clear()
-            final.update(srv.storm(srv.users))
+            final.update(srv.storm(srv.users, answer))
             return set(final.values()) <= {200, 403}
 
-        assert wait_until(recovered, timeout=90, step=1), collections.Counter(final.values())
+        # A child whose environment panicked while one of its threads was
+        # blocked inside it cannot reopen it: it exits after 60 s (ASY12017)
+        # and is killed 30 s later if it still has not; fresh ones serve.
+        assert wait_until(recovered, timeout=150, step=1), collections.Counter(final.values())
         recovery_time = time.monotonic() - t1
 
         reg, off = srv.check_registry_in_step(CAP)
