@@ -30,8 +30,9 @@ def find_text(el, name):
 
 
 def check_demo_collections(c):
-    """A phone provisions, finds the default address book, calendar and
-    notes in the hierarchy, and gets the demo's twelve contacts."""
+    """A phone provisions, finds the default address book, calendar, task
+    list and notes in the hierarchy, and gets the demo's twelve contacts and
+    its two tasks."""
     c = c.with_(device_id="DEMOCHECK01", device_type="E2EPhone", version="14.1")
     r = c.post("Provision", xml='<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
                '%s</PolicyType></Policy></Policies></Provision>' % POLICY_TYPE)
@@ -47,19 +48,23 @@ def check_demo_collections(c):
                for a in find_all(easclient.decode_reply(r.body), "Add")}
     assert {"2", "7", "8", "9", "10"} <= set(folders), folders
 
-    def sync(sync_key, extra=""):
-        r = c.post("Sync", xml='<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>%s'
-                   '</SyncKey><CollectionId>%s</CollectionId>%s</Collection></Collections>'
-                   '</Sync>' % (sync_key, folders["9"], extra), headers=h)
-        assert r.status == 200, r
-        return easclient.decode_reply(r.body)
+    def sync(folder_type):
+        """The initial sync of a folder: the Adds of its first page."""
+        doc = None
+        for extra in ("", "<GetChanges>1</GetChanges><WindowSize>100</WindowSize>"):
+            key = find_text(doc, "SyncKey") if doc is not None else "0"
+            r = c.post("Sync", xml='<Sync xmlns="AirSync:"><Collections><Collection><SyncKey>'
+                       '%s</SyncKey><CollectionId>%s</CollectionId>%s</Collection>'
+                       '</Collections></Sync>' % (key, folders[folder_type], extra), headers=h)
+            assert r.status == 200, r
+            doc = easclient.decode_reply(r.body)
+        return find_all(doc, "Add")
 
-    doc = sync("0")
-    doc = sync(find_text(doc, "SyncKey"), "<GetChanges>1</GetChanges><WindowSize>100"
-               "</WindowSize>")
-    names = sorted(find_text(a, "FileAs") or "" for a in find_all(doc, "Add"))
+    names = sorted(find_text(a, "FileAs") or "" for a in sync("9"))
     assert len(names) == 12 and all(names), names
     assert any("Tanaka" in n for n in names) and "Isabel Rossi" in names, names
+    tasks = {find_text(a, "Subject"): find_text(a, "Complete") for a in sync("7")}
+    assert tasks == {"Submit the expense report": "0", "Book the flights": "1"}, tasks
 
 
 @pytest.mark.parametrize("mpm", httpdconf.MPMS)
