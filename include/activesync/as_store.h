@@ -263,6 +263,12 @@ struct as_store_t {
     void *priv;          /* backend state */
 };
 
+/* For file-based backends: rename() that never replaces an existing file
+ * (renameat2 RENAME_NOREPLACE, else link + unlink); 0 or -1 with errno.
+ * And an fsync of a directory, so a rename or link in it is durable. */
+int as_store_rename_noreplace(const char *from, const char *to);
+void as_store_fsync_dir(const char *path);
+
 /* Compare two change tokens (NULL never matches; unsettled tokens never match). */
 int as_store_token_same(const char *a, const char *b);
 

@@ -160,7 +160,7 @@ apr_status_t coll_delete_folder(as_store_t *st, const char *folder_id)
         if (rename(f->dir, gone) != 0) {
             rv = errno == ENOENT ? APR_ENOENT : coll_errno_status();
         } else {
-            coll_fsync_dir(cs->root);
+            as_store_fsync_dir(cs->root);
             if (coll_remove_tree(gone) != APR_SUCCESS) {
                 coll_log(cs, AS_LOG_WARNING, 0, "could not remove all of %s", gone);
             }

@@ -237,7 +237,7 @@ apr_status_t coll_make_collection(coll_store_t *cs, const char *dirname, const c
         coll_remove_tree(tmp);
         return rv;
     }
-    coll_fsync_dir(cs->root);
+    as_store_fsync_dir(cs->root);
     cs->by_id = NULL; /* reload next time */
     return APR_SUCCESS;
 }

@@ -107,7 +107,6 @@ void coll_unlock(coll_store_t *cs, int fd);
  * replacing an existing file (replace 1), or never (APR_EEXIST). */
 apr_status_t coll_write_file(coll_store_t *cs, const char *dir, const char *name, const void *data,
                              apr_size_t len, int replace, apr_pool_t *p);
-void coll_fsync_dir(const char *path);
 /* Token of a directory: inode and mtime, '!' when unsettled. */
 const char *coll_dir_token(apr_pool_t *p, const struct stat *sb);
 apr_status_t coll_remove_tree(const char *path);

@@ -130,15 +130,6 @@ void coll_unlock(coll_store_t *cs, int fd)
     }
 }
 
-void coll_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 static int write_all(int fd, const char *data, apr_size_t len)
 {
     while (len > 0) {
@@ -152,23 +143,6 @@ static int write_all(int fd, const char *data, apr_size_t len)
         data += n;
         len -= (apr_size_t)n;
     }
-    return 0;
-}
-
-static int rename_noreplace(const char *from, const char *to)
-{
-#ifdef RENAME_NOREPLACE
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-        return 0;
-    }
-    if (errno != EINVAL && errno != ENOSYS) {
-        return -1;
-    }
-#endif
-    if (link(from, to) != 0) {
-        return -1;
-    }
-    unlink(from);
     return 0;
 }
 
@@ -193,7 +167,7 @@ apr_status_t coll_write_file(coll_store_t *cs, const char *dir, const char *name
         return rv;
     }
     close(fd);
-    if ((replace ? rename(tmp, dst) : rename_noreplace(tmp, dst)) != 0) {
+    if ((replace ? rename(tmp, dst) : as_store_rename_noreplace(tmp, dst)) != 0) {
         rv = errno == EEXIST ? APR_EEXIST : coll_errno_status();
         unlink(tmp);
         if (rv != APR_EEXIST) {
@@ -201,7 +175,7 @@ apr_status_t coll_write_file(coll_store_t *cs, const char *dir, const char *name
         }
         return rv;
     }
-    coll_fsync_dir(dir);
+    as_store_fsync_dir(dir);
     return APR_SUCCESS;
 }
 

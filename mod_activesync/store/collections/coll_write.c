@@ -154,7 +154,7 @@ apr_status_t coll_delete_item(as_store_t *st, const char *folder_id, const char 
                 coll_log(cs, AS_LOG_ERR, rv, "cannot remove %s", path);
             }
         } else {
-            coll_fsync_dir(f->dir);
+            as_store_fsync_dir(f->dir);
         }
     }
     coll_unlock(cs, lfd);

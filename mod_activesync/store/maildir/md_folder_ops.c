@@ -164,7 +164,7 @@ apr_status_t md_create_folder(as_store_t *st, const char *parent_id, const char 
         md_log_errno(md, rv, "cannot create", dir);
         return rv;
     }
-    md_fsync_dir(md->root);
+    as_store_fsync_dir(md->root);
     rv = find_storage(md, storage, &found);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -278,7 +278,7 @@ apr_status_t md_rename_folder(as_store_t *st, const char *folder_id, const char 
             goto out;
         }
     }
-    md_fsync_dir(md->root);
+    as_store_fsync_dir(md->root);
     rv = APR_SUCCESS;
 out:
     md->by_id = NULL; /* reload next time */
@@ -362,7 +362,7 @@ static apr_status_t hide_subtree(md_store_t *md, const char *folder_id, apr_pool
         }
         APR_ARRAY_PUSH(gone, const char *) = to;
     }
-    md_fsync_dir(md->root);
+    as_store_fsync_dir(md->root);
     return rv;
 }
 

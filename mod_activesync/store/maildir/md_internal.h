@@ -76,8 +76,6 @@ int64_t md_now_ns(void);
 int md_lock(md_store_t *md);
 void md_unlock(int fd);
 const char *md_unique_name(apr_pool_t *p, apr_size_t size);
-int md_rename_noreplace(const char *from, const char *to);
-void md_fsync_dir(const char *path);
 const char *md_token_of(apr_pool_t *p, const struct stat *a, const struct stat *b);
 apr_status_t md_stat_pair(const md_folder_t *f, apr_pool_t *p, struct stat *sn, struct stat *sc);
 

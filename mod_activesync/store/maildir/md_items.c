@@ -215,7 +215,7 @@ static apr_status_t op_move(md_store_t *md, const md_folder_t *f, md_entry_t *e,
     const char *to = apr_pstrcat(b->p, b->dst->dir, sub, e->name, NULL);
     char idbuf[ITEM_ID_LEN + 1];
 
-    if (md_rename_noreplace(path, to) != 0) {
+    if (as_store_rename_noreplace(path, to) != 0) {
         const char *nn;
         if (errno != EEXIST) {
             return md_errno_status();
@@ -228,7 +228,7 @@ static apr_status_t op_move(md_store_t *md, const md_folder_t *f, md_entry_t *e,
         }
         nn = apr_pstrcat(b->p, nn, e->name + e->blen, NULL);
         to = apr_pstrcat(b->p, b->dst->dir, sub, nn, NULL);
-        if (md_rename_noreplace(path, to) != 0) {
+        if (as_store_rename_noreplace(path, to) != 0) {
             return md_errno_status();
         }
         as_maildir_item_id(nn, idbuf);
@@ -380,10 +380,10 @@ apr_status_t md_deliver(as_store_t *st, const char *folder_id, const void *data,
         name = base;
         dst = apr_pstrcat(p, f->dir, "/new/", name, NULL);
     }
-    if (md_rename_noreplace(tmp, dst) != 0) {
+    if (as_store_rename_noreplace(tmp, dst) != 0) {
         goto fail;
     }
-    md_fsync_dir(apr_pstrcat(p, f->dir, flags ? "/cur" : "/new", NULL));
+    as_store_fsync_dir(apr_pstrcat(p, f->dir, flags ? "/cur" : "/new", NULL));
     as_maildir_item_id(name, idbuf);
     if (item_id) {
         *item_id = apr_pstrdup(p, idbuf);

@@ -105,33 +105,6 @@ const char *md_unique_name(apr_pool_t *p, apr_size_t size)
                         (long)tv.tv_usec, (long)getpid(), q, rnd, h->elts, size);
 }
 
-/* rename() that never replaces an existing file (link+unlink fallback). */
-int md_rename_noreplace(const char *from, const char *to)
-{
-#ifdef RENAME_NOREPLACE
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
-        return 0;
-    }
-    if (errno != EINVAL && errno != ENOSYS) {
-        return -1;
-    }
-#endif
-    if (link(from, to) != 0) {
-        return -1;
-    }
-    unlink(from);
-    return 0;
-}
-
-void md_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 const char *md_token_of(apr_pool_t *p, const struct stat *a, const struct stat *b)
 {
     int64_t now = md_now_ns(), ma = md_ts_ns(&a->st_mtim), mb = b ? md_ts_ns(&b->st_mtim) : 0;
