@@ -421,44 +421,42 @@ static const char *set_crl_file(cmd_parms *cmd, void *dc, const char *arg)
 
 /* ---- mail and provisioning ------------------------------------------------ */
 
-static const char *set_maildir(cmd_parms *cmd, void *dc, const char *arg)
+typedef apr_status_t path_template_fn(apr_pool_t *p, const char *tmpl, const char *account,
+                                      const char **path, const char **err);
+
+/* A per-account path template, tried on a sample account: an unknown escape,
+ * a relative path and the like are refused now rather than on every
+ * request, and so is a template without an account part. */
+static const char *account_template(cmd_parms *cmd, const char *arg, path_template_fn *expand,
+                                    const char *shared_what, const char **out)
 {
     const char *path = NULL, *err = NULL;
-    (void)dc;
-    /* Try the template on a sample account: an unknown escape, a relative
-     * path and the like are refused now rather than on every request. */
-    if (as_maildir_path_from_template(cmd->temp_pool, arg, "user@example.com", &path, &err) !=
-        APR_SUCCESS) {
+    if (expand(cmd->temp_pool, arg, "user@example.com", &path, &err) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a usable template: %s", cmd->cmd->name, arg,
                             err ? err : "(no reason given)");
     }
     if (!ap_strchr_c(arg, '%')) {
         return apr_psprintf(cmd->pool,
                             "%s: '%s' names no account part (%%u, %%n or %%d): every account "
-                            "would share one Maildir",
-                            cmd->cmd->name, arg);
+                            "would share one %s",
+                            cmd->cmd->name, arg, shared_what);
     }
-    srv_conf(cmd)->maildir_template = apr_pstrdup(cmd->pool, arg);
+    *out = apr_pstrdup(cmd->pool, arg);
     return NULL;
+}
+
+static const char *set_maildir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    return account_template(cmd, arg, as_maildir_path_from_template, "Maildir",
+                            &srv_conf(cmd)->maildir_template);
 }
 
 static const char *set_collections(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *path = NULL, *err = NULL;
     (void)dc;
-    if (as_collections_path_from_template(cmd->temp_pool, arg, "user@example.com", &path, &err) !=
-        APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable template: %s", cmd->cmd->name, arg,
-                            err ? err : "(no reason given)");
-    }
-    if (!ap_strchr_c(arg, '%')) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' names no account part (%%u, %%n or %%d): every account "
-                            "would share one address book",
-                            cmd->cmd->name, arg);
-    }
-    srv_conf(cmd)->collections_template = apr_pstrdup(cmd->pool, arg);
-    return NULL;
+    return account_template(cmd, arg, as_collections_path_from_template, "address book",
+                            &srv_conf(cmd)->collections_template);
 }
 
 /* A Maildir++ folder name ("Sent", or ".Sent" as it appears on disk). */
