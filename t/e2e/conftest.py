@@ -21,6 +21,8 @@ sanitizer report.  Generated files live in t/gen/e2e-<pid>-<time>/, removed
 after a run without failures.
 """
 
+import glob
+import hashlib
 import os
 import shutil
 import time
@@ -80,7 +82,20 @@ def run_dir():
     return d
 
 
+def _remove_push_claims(run_dir):
+    """The servers' push claims live on /dev/shm, keyed by their data
+    directory (mailutil.claim_dir): remove those of this run's servers
+    (ROOT/NAME/data and ROOT/NAME/NAME2/data), so runs leave nothing there."""
+    for pattern in ("*/data", "*/*/data"):
+        for datadir in glob.glob(os.path.join(run_dir, pattern)):
+            real = os.path.realpath(datadir)
+            d = hashlib.sha256(real.encode()).hexdigest()[:16]
+            shutil.rmtree(os.path.join("/dev/shm", "mod_activesync-" + d), ignore_errors=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if _RUN_DIR:
+        _remove_push_claims(_RUN_DIR)
     if _RUN_DIR and session.testsfailed == 0 and exitstatus == 0:
         shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
