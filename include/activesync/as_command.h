@@ -106,6 +106,12 @@ typedef struct as_server_conf_t {
     /* Replaces the inotify wait of Sync with Wait (as_sync.h); NULL: inotify.
      * Tests and other schedulers. */
     const struct as_sync_waiter_t *sync_waiter;
+    /* SendMail (as_outbound.h): where messages go, `ActiveSyncSendmail`;
+     * NULL: SendMail answers the submission-failure status.  Tests pass a
+     * fake.  max_message_size: `ActiveSyncMaxMessageSize`, the largest
+     * message submitted in bytes; 0: only the request limit bounds it. */
+    const struct as_outbound_t *outbound;
+    apr_size_t max_message_size;
 } as_server_conf_t;
 
 #endif
