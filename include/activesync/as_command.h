@@ -41,6 +41,11 @@ typedef struct as_request_t {
      * MS-ASAcceptMultiPart: T, or Options bit 0x02 of the base64 request
      * line.  Set by the glue; 0 in unit tests unless set. */
     int accept_multipart;
+    /* The raw body of a command that takes one instead of WBXML (SendMail
+     * before 14.0: a message/rfc822 body), raw_len bytes in the pool;
+     * NULL otherwise (body is then the decoded WBXML). */
+    const char *raw_body;
+    apr_size_t raw_len;
 } as_request_t;
 
 typedef struct as_response_t {

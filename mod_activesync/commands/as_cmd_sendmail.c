@@ -15,8 +15,11 @@
  *       phone keeps the message and retries, nothing is saved in Sent
  *   122 larger than ActiveSyncMaxMessageSize
  *   130 email off for the account, or a From that is not the account's
- * The 12.1 form (message/rfc822 body, SaveInSent=T) is not served yet:
- * 501 before 14.0.
+ * Before 14.0 the body is the message itself (message/rfc822, the glue
+ * passes it as req->raw_body) with SaveInSent=T in the request line, there
+ * is no ClientId, and the answer is an HTTP status: 200 sent (empty),
+ * 400 malformed or no recipient, 403 another From or email off, 413 too
+ * large, 500 the MTA refused or timed out (http_status12).
  */
 #include <string.h>
 
@@ -38,10 +41,32 @@ typedef struct sendmail_req_t {
     int save_in_sent;
 } sendmail_req_t;
 
+/* The HTTP status of a Status for the 12.1 form. */
+static int http_status12(const char *status)
+{
+    if (!strcmp(status, "118")) {
+        return 200;
+    }
+    if (!strcmp(status, "130")) {
+        return 403;
+    }
+    if (!strcmp(status, "122")) {
+        return 413;
+    }
+    if (!strcmp(status, "120") || !strcmp(status, "110")) {
+        return 500;
+    }
+    return 400;
+}
+
 static apr_status_t reply_status(as_request_t *r, as_response_t *resp, const char *status)
 {
     xmlNodePtr root;
 
+    if (as_protocol_number(r->protocol_version) < 140) {
+        resp->http_status = http_status12(status);
+        return APR_SUCCESS;
+    }
     resp->doc = as_reply_new(CM_NS, "SendMail", &root);
     as_xml_add(root, CM_NS, "Status", status);
     return APR_SUCCESS;
@@ -52,6 +77,12 @@ static int parse_request(as_request_t *r, sendmail_req_t *q)
     xmlNodePtr root = r->body ? xmlDocGetRootElement(r->body) : NULL, n;
 
     memset(q, 0, sizeof(*q));
+    if (as_protocol_number(r->protocol_version) < 140) {
+        q->mime = r->raw_body;
+        q->mime_len = r->raw_len;
+        q->save_in_sent = r->line && r->line->save_in_sent == 1;
+        return q->mime && q->mime_len > 0;
+    }
     if (!root || !as_xml_is(root, CM_NS, "SendMail")) {
         return 0;
     }
@@ -113,13 +144,14 @@ static apr_status_t submit(as_request_t *r, as_response_t *resp, const sendmail_
     const char *words = NULL;
     as_outbound_result_t res;
     int already = 0;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
-    if (!r->db) {
+    /* The 12.1 form has no ClientId: nothing to remember. */
+    if (q->client_id && !r->db) {
         return as_cmd_db_failure(r, resp, AS_DB_EUNAVAIL);
     }
-    rv = as_sendmail_sent_check(r->db, r->account, device, q->client_id, &already);
-    if (rv != APR_SUCCESS) {
+    if (q->client_id && (rv = as_sendmail_sent_check(r->db, r->account, device, q->client_id,
+                                                     &already)) != APR_SUCCESS) {
         return as_cmd_db_failure(r, resp, rv);
     }
     if (already) {
@@ -139,8 +171,8 @@ static apr_status_t submit(as_request_t *r, as_response_t *resp, const sendmail_
     as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, 0,
            "SendMail from %s: %" APR_SIZE_T_FMT " bytes to %d recipient(s) submitted", r->account,
            m->submit_len, m->recipients->nelts);
-    rv = as_sendmail_sent_note(r->db, r->account, device, q->client_id);
-    if (rv != APR_SUCCESS) {
+    if (q->client_id &&
+        (rv = as_sendmail_sent_note(r->db, r->account, device, q->client_id)) != APR_SUCCESS) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_ERR, rv,
                "SendMail from %s: sent, but ClientId %s not remembered", r->account, q->client_id);
     }
@@ -157,9 +189,6 @@ apr_status_t as_cmd_sendmail(as_request_t *r, as_response_t *resp)
     as_sendmail_msg_t m;
     sendmail_req_t q;
 
-    if (as_protocol_number(r->protocol_version) < 140) {
-        return APR_ENOTIMPL; /* the 12.1 message/rfc822 form: not yet */
-    }
     if (!parse_request(r, &q)) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_INFO, 0, "SendMail from %s: malformed request",
                r->account);

@@ -158,3 +158,27 @@ def test_sendmail_other_from_refused(sm_server, outdir):
     assert text_status(r) == "130"
     assert len(submissions(d)) == before
     assert any(addr in ln for ln in lines), lines
+
+
+def test_sendmail_12_1_rfc822(sm_server, outdir):
+    """The 12.1 form: the message itself as the body (message/rfc822) and
+    SaveInSent=T in the request line; HTTP 200 with no body."""
+    d, _ = outdir
+    srv = sm_server
+    addr = srv.add_account("old")
+    dev = srv.device(addr, version="12.1")
+    raw = build_message(addr)
+    before, files_before = len(submissions(d)), len(files(srv.maildir(addr), "Sent"))
+    q = easclient.plain_query("SendMail", addr, dev.device_id, "E2EPhone", SaveInSent="T")
+    r = dev.client.post("SendMail", query=q, body=raw, content_type="message/rfc822")
+    assert r.status == 200 and not r.body, (r.status, r.body)
+    subs = submissions(d)
+    assert len(subs) == before + 1
+    new = [s for s in subs if s[0][2] == addr]
+    assert len(new) == 1 and new[0][1] == strip_bcc(raw)
+    assert len(files(srv.maildir(addr), "Sent")) == files_before + 1
+    # another From: 403, nothing submitted
+    raw = b"From: boss@example.com\r\nTo: bob@example.net\r\n\r\nx\r\n"
+    r = dev.client.post("SendMail", query=q, body=raw, content_type="message/rfc822")
+    assert r.status == 403
+    assert len(submissions(d)) == before + 1

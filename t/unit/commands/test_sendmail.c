@@ -2,7 +2,7 @@
  * Bcc header stripped from the submitted message and kept in the Sent
  * copy, From checks, a resent ClientId not submitted again, an MTA failure
  * answered 120 with nothing in Sent, the size bound, email off, and the
- * 12.1 form (not served yet: 501). */
+ * 12.1 form (message/rfc822 body, HTTP statuses). */
 #include "activesync/as_outbound.h"
 #include "iotest.h"
 #include "testdb.h"
@@ -294,14 +294,52 @@ START_TEST(test_email_off)
 }
 END_TEST
 
-START_TEST(test_12_1_not_served_yet)
+/* The 12.1 form: the message as the body, SaveInSent in the request line,
+ * HTTP statuses. */
+static void send12(cmdtest_t *t, int save, const char *mime)
 {
-    iot_opts_t o = {"12.1", 0, 0, 0, NULL};
+    memset(t, 0, sizeof(*t));
+    t->line.cmd = "SendMail";
+    t->line.device_id = t->line.device_key = IOT_DEV;
+    t->line.save_in_sent = save;
+    t->req.pool = unit_pool;
+    t->req.account = IOT_ACCT;
+    t->req.line = &t->line;
+    t->req.protocol_version = "12.1";
+    t->req.raw_body = mime;
+    t->req.raw_len = mime ? strlen(mime) : 0;
+    t->req.conf = &iot_conf;
+    t->req.db = db;
+    t->resp.http_status = 200;
+    t->resp.headers = apr_table_make(unit_pool, 4);
+    t->rv = as_cmd_sendmail(&t->req, &t->resp);
+}
+
+START_TEST(test_12_1_form)
+{
     cmdtest_t t;
-    o.db = db;
-    iot_run(&t, as_cmd_sendmail, "SendMail", &o, NULL);
-    ck_assert_int_eq(t.rv, APR_ENOTIMPL);
-    ck_assert_int_eq(fake.calls, 0);
+    send12(&t, 1, MSG_HEAD MSG_BODY);
+    ck_assert_int_eq(t.rv, APR_SUCCESS);
+    ck_assert_int_eq(t.resp.http_status, 200);
+    ck_assert_ptr_null(t.resp.doc);
+    ck_assert_int_eq(fake.calls, 1);
+    ck_assert_ptr_null(strstr(fake.msg, "Bcc:"));
+    ck_assert_int_eq(iot_count("Sent"), 1);
+    /* no ClientId: the same message again is sent again */
+    send12(&t, -1, MSG_HEAD MSG_BODY);
+    ck_assert_int_eq(t.resp.http_status, 200);
+    ck_assert_int_eq(fake.calls, 2);
+    ck_assert_int_eq(iot_count("Sent"), 1);
+    send12(&t, 1, "From: mallory@example.org\r\nTo: bob@example.net\r\n\r\nx\r\n");
+    ck_assert_int_eq(t.resp.http_status, 403);
+    ck_assert_ptr_null(t.resp.doc);
+    send12(&t, 1, NULL);
+    ck_assert_int_eq(t.resp.http_status, 400);
+    fake.result = AS_OUTBOUND_REFUSED;
+    send12(&t, 1, MSG_HEAD MSG_BODY);
+    ck_assert_int_eq(t.resp.http_status, 500);
+    ck_assert_int_eq(fake.calls, 3);
+    ck_assert_int_eq(iot_count("Sent"), 1);
 }
 END_TEST
 
@@ -322,7 +360,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_size_bound);
     tcase_add_test(tc, test_bad_messages);
     tcase_add_test(tc, test_email_off);
-    tcase_add_test(tc, test_12_1_not_served_yet);
+    tcase_add_test(tc, test_12_1_form);
     suite_add_tcase(s, tc);
     return s;
 }
