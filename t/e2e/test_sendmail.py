@@ -5,7 +5,9 @@ attachment arrives byte for byte (minus its Bcc header) with -f the
 account and the To, Cc and Bcc recipients after "--"; the Sent copy (with
 Bcc, read) appears in the next Sync of Sent; the same ClientId sent again
 is answered 118 and not submitted twice; a From of another address is
-refused with 130 and nothing is submitted."""
+refused with 130 and nothing is submitted; an MTA that exits 75 gets 120,
+its words in the log and no Sent copy, and the retry with the same ClientId
+once it works is sent once.  The 12.1 form (message/rfc822) too."""
 
 import email.message
 import email.policy
@@ -50,8 +52,10 @@ def outdir(run_dir):
     os.chmod(d, 0o1777)
     script = os.path.join(run_dir, "record-sendmail.sh")
     with open(script, "w") as f:
-        f.write('#!/bin/sh\nn="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
-                "exit 0\n" % d)
+        f.write('#!/bin/sh\nif [ -e "%s/FAIL" ]; then echo "451 4.3.0 queue file write error" >&2;'
+                ' exit 75; fi\n'
+                'n="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
+                "exit 0\n" % (d, d))
     os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     return d, script
 
@@ -182,3 +186,29 @@ def test_sendmail_12_1_rfc822(sm_server, outdir):
     r = dev.client.post("SendMail", query=q, body=raw, content_type="message/rfc822")
     assert r.status == 403
     assert len(submissions(d)) == before + 1
+
+
+def test_sendmail_mta_failure_then_retry(sm_server, outdir):
+    d, _ = outdir
+    srv = sm_server
+    addr = srv.add_account("retry")
+    dev = srv.device(addr)
+    raw = build_message(addr)
+    before, files_before = len(submissions(d)), len(files(srv.maildir(addr), "Sent"))
+    flag = os.path.join(d, "FAIL")
+    open(flag, "w").close()
+    try:
+        r, lines = srv.call(lambda: dev.client.post("SendMail",
+                                                    body=sendmail_wbxml("retry-1", raw)))
+    finally:
+        os.unlink(flag)
+    assert r.status == 200 and text_status(r) == "120"
+    assert len(submissions(d)) == before
+    assert len(files(srv.maildir(addr), "Sent")) == files_before
+    assert any(addr in ln and "queue file write error" in ln for ln in lines), lines
+    r = dev.client.post("SendMail", body=sendmail_wbxml("retry-1", raw))
+    assert r.status == 200 and not r.body
+    r = dev.client.post("SendMail", body=sendmail_wbxml("retry-1", raw))
+    assert text_status(r) == "118"
+    assert len(submissions(d)) == before + 1
+    assert len(files(srv.maildir(addr), "Sent")) == files_before + 1
