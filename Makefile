@@ -48,7 +48,7 @@ LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS_USER)
 # layer may call only the layers before it: the archives are linked in the
 # reverse order (top first) and without --start-group, and each layer is
 # link-checked against the layers below it alone (see $(LIB) below).
-LAYERS    := base wbxml protocol db store convert accounts sync service commands dispatch
+LAYERS    := base outbound wbxml protocol db store convert accounts sync service commands dispatch
 layer_src  = $(sort $(wildcard mod_activesync/$(1)/*.c mod_activesync/$(1)/*/*.c))
 LAYER_LIBS := $(foreach l,$(LAYERS),$(O)/lib/libas_$(l).a)
 # Link order: the top layer first.

@@ -41,6 +41,11 @@ typedef struct as_request_t {
      * MS-ASAcceptMultiPart: T, or Options bit 0x02 of the base64 request
      * line.  Set by the glue; 0 in unit tests unless set. */
     int accept_multipart;
+    /* The raw body of a command that takes one instead of WBXML (SendMail
+     * before 14.0: a message/rfc822 body), raw_len bytes in the pool;
+     * NULL otherwise (body is then the decoded WBXML). */
+    const char *raw_body;
+    apr_size_t raw_len;
 } as_request_t;
 
 typedef struct as_response_t {
@@ -106,6 +111,12 @@ typedef struct as_server_conf_t {
     /* Replaces the inotify wait of Sync with Wait (as_sync.h); NULL: inotify.
      * Tests and other schedulers. */
     const struct as_sync_waiter_t *sync_waiter;
+    /* SendMail (as_outbound.h): where messages go, `ActiveSyncSendmail`;
+     * NULL: SendMail answers the submission-failure status.  Tests pass a
+     * fake.  max_message_size: `ActiveSyncMaxMessageSize`, the largest
+     * message submitted in bytes; 0: only the request limit bounds it. */
+    const struct as_outbound_t *outbound;
+    apr_size_t max_message_size;
 } as_server_conf_t;
 
 #endif

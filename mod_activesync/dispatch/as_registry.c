@@ -12,6 +12,7 @@ static const struct {
 } bindings[] = {
     {"Sync", as_cmd_sync},
     {"GetAttachment", as_cmd_getattachment},
+    {"SendMail", as_cmd_sendmail},
     {"FolderSync", as_cmd_foldersync},
     {"FolderCreate", as_cmd_foldercreate},
     {"FolderDelete", as_cmd_folderdelete},

@@ -54,6 +54,7 @@
 
 #include "activesync/as_collections.h"
 #include "activesync/as_itemcache.h"
+#include "activesync/as_outbound.h"
 #include "activesync/as_maildir.h"
 #include "mod_activesync_private.h"
 #include "mod_activesync_config.h"
@@ -65,6 +66,10 @@ static mod_activesync_srv_conf_t *srv_conf(cmd_parms *cmd)
 {
     return ap_get_module_config(cmd->server->module_config, &activesync_module);
 }
+
+/* The default ActiveSyncSendmail, made again with each configuration (its
+ * pool is the configuration's). */
+static const as_outbound_t *default_outbound;
 
 void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
@@ -96,6 +101,9 @@ void *mod_activesync_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->device_ages = NULL;
     c->wedge_remedy = UNSET;
     c->cap_mutex_wait_ms = UNSET;
+    c->outbound = NULL;
+    c->max_message_size = UNSET;
+    default_outbound = as_outbound_sendmail(p, AS_OUTBOUND_DEFAULT_COMMAND, 0);
     return c;
 }
 
@@ -138,6 +146,8 @@ void *mod_activesync_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(ping_max);
     MERGE_VAL(max_devices);
     MERGE_PTR(device_ages);
+    MERGE_PTR(outbound);
+    MERGE_VAL(max_message_size);
     MERGE_VAL(wedge_remedy);
     MERGE_VAL(cap_mutex_wait_ms);
     return n;
@@ -181,6 +191,9 @@ void mod_activesync_config_get(server_rec *s, mod_activesync_conf_t *conf)
     conf->core.push_stop.fn = mod_activesync_push_stopping;
     conf->core.push_stop.baton = NULL;
     conf->core.sync_waiter = NULL;
+    conf->core.outbound = c->outbound ? c->outbound : default_outbound;
+    conf->core.max_message_size = c->max_message_size != UNSET ? (apr_size_t)c->max_message_size
+                                                               : (apr_size_t)conf->max_request_size;
     conf->provisioning = c->provisioning != UNSET ? (as_prov_mode_t)c->provisioning
                                                   : MOD_ACTIVESYNC_DEFAULT_PROVISIONING;
     conf->provisioning_449 = c->provisioning_449 != UNSET ? (as_inband_449_t)c->provisioning_449
@@ -269,7 +282,9 @@ static int parse_size(const char *arg, apr_off_t max, apr_off_t *out)
     return 1;
 }
 
-static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *arg)
+/* ActiveSyncMaxRequestSize, ActiveSyncMaxMessageSize: cmd->info is the
+ * offset of the apr_off_t field. */
+static const char *set_size(cmd_parms *cmd, void *dc, const char *arg)
 {
     apr_off_t v;
     (void)dc;
@@ -278,7 +293,20 @@ static const char *set_max_request_size(cmd_parms *cmd, void *dc, const char *ar
         return apr_psprintf(cmd->pool, "%s: '%s' is not a size between 1 and 1G bytes",
                             cmd->cmd->name, arg);
     }
-    srv_conf(cmd)->max_request_size = v;
+    *(apr_off_t *)((char *)srv_conf(cmd) + (size_t)cmd->info) = v;
+    return NULL;
+}
+
+/* ActiveSyncSendmail "COMMAND ARGS": the MTA's sendmail program, run
+ * without a shell; the words are split on blanks. */
+static const char *set_sendmail(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    srv_conf(cmd)->outbound = as_outbound_sendmail(cmd->pool, arg, 0);
+    if (!srv_conf(cmd)->outbound || arg[0] != '/') {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an absolute program path with arguments",
+                            cmd->cmd->name, arg);
+    }
     return NULL;
 }
 
@@ -698,8 +726,15 @@ const command_rec mod_activesync_cmds[] = {
                  "On|Off: serve Exchange ActiveSync in this server (default Off)"),
     AP_INIT_TAKE1("ActiveSyncDefaultDomain", set_default_domain, NULL, RSRC_CONF,
                   "domain completing user names given without one"),
-    AP_INIT_TAKE1("ActiveSyncMaxRequestSize", set_max_request_size, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ActiveSyncMaxRequestSize", set_size,
+                  (void *)offsetof(mod_activesync_srv_conf_t, max_request_size), RSRC_CONF,
                   "largest request body in bytes (suffix K, M or G; default 32M)"),
+    AP_INIT_TAKE1("ActiveSyncSendmail", set_sendmail, NULL, RSRC_CONF,
+                  "the MTA's sendmail command, run without a shell "
+                  "(default \"/usr/sbin/sendmail -i\")"),
+    AP_INIT_TAKE1("ActiveSyncMaxMessageSize", set_size,
+                  (void *)offsetof(mod_activesync_srv_conf_t, max_message_size), RSRC_CONF,
+                  "largest message SendMail submits (suffix K, M or G; default the request limit)"),
     AP_INIT_TAKE2("ActiveSyncWBXMLLimits", set_wbxml_limits, NULL, RSRC_CONF,
                   "DEPTH ELEMENTS: nesting and element count allowed in a request "
                   "(default 64 500000)"),

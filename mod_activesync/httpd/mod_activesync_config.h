@@ -54,8 +54,10 @@ typedef struct mod_activesync_srv_conf_t {
 
     /* ActiveSyncDeviceExpiry; NULL unset */
     as_device_ages_t *device_ages;
-    int wedge_remedy;      /* ActiveSyncWedgeRemedy On|Off; -1 unset */
-    int cap_mutex_wait_ms; /* ActiveSyncCapMutexWait; -1 unset */
+    int wedge_remedy;                     /* ActiveSyncWedgeRemedy On|Off; -1 unset */
+    int cap_mutex_wait_ms;                /* ActiveSyncCapMutexWait; -1 unset */
+    const struct as_outbound_t *outbound; /* ActiveSyncSendmail; NULL unset (the default) */
+    apr_off_t max_message_size;           /* ActiveSyncMaxMessageSize; -1 unset */
 } mod_activesync_srv_conf_t;
 
 /* The effective settings of a server, defaults applied. */

@@ -385,6 +385,8 @@ static int run_command(handler_ctx_t *c, xmlDocPtr doc, as_request_t *req, as_re
     req->protocol_version = c->version;
     req->user_agent = apr_table_get(r->headers_in, "User-Agent");
     req->body = doc;
+    req->raw_body = c->raw_body;
+    req->raw_len = c->raw_len;
     req->conf = &c->conf.core;
     req->access = &c->access;
     req->accept_multipart = accepts_multipart(c);

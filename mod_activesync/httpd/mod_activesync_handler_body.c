@@ -15,6 +15,7 @@
  * The decoded documents of a request (the body, the command's reply, the
  * provisioning gate's answer) are freed with the request pool. */
 #include <string.h>
+#include <strings.h>
 
 #include <apr_buckets.h>
 #include <apr_strings.h>
@@ -24,6 +25,7 @@
 #include <util_filter.h>
 
 #include "activesync/as_body_buf.h"
+#include "activesync/as_protocol.h"
 #include "activesync/as_wbxml.h"
 #include "activesync/as_xml.h"
 #include "mod_activesync_handler_ctx.h"
@@ -158,6 +160,16 @@ static int read_body(handler_ctx_t *c, as_body_buf_t *buf)
 
 /* ---- decoding ----------------------------------------------------------- */
 
+/* SendMail before 14.0 sends the message itself (Content-Type
+ * message/rfc822) instead of WBXML. */
+static int takes_rfc822(const handler_ctx_t *c)
+{
+    const char *ct = apr_table_get(c->r->headers_in, "Content-Type");
+
+    return !strcmp(c->cmd->name, "SendMail") && as_protocol_number(c->version) < 140 && ct &&
+           !strncasecmp(ct, "message/rfc822", 14);
+}
+
 /* The body as the command wants it: nothing, or a WBXML document with its
  * root element.  OK (*docp NULL or kept in the pool) or 400 (logged). */
 static int decode_body(handler_ctx_t *c, const as_body_buf_t *buf, xmlDocPtr *docp)
@@ -180,6 +192,11 @@ static int decode_body(handler_ctx_t *c, const as_body_buf_t *buf, xmlDocPtr *do
         return OK;
     }
     if (c->cmd->body == AS_BODY_NONE) {
+        return OK;
+    }
+    if (takes_rfc822(c) && !as_wbxml_looks_like(body, buf->len)) {
+        c->raw_body = apr_pmemdup(r->pool, body, buf->len); /* SendMail before 14.0 */
+        c->raw_len = buf->len;
         return OK;
     }
     if (!as_wbxml_looks_like(body, buf->len)) {

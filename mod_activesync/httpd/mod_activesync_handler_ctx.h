@@ -30,6 +30,8 @@ typedef struct handler_ctx_t {
     const char *who;          /* "Cmd=.. account=.. device=..": context for log lines */
     int trace;                /* protocol dumps wanted for this request */
     as_cap_decision_t access; /* the cap gate's decision (allowed) */
+    const char *raw_body;     /* SendMail's message/rfc822 body (before 14.0), or NULL */
+    apr_size_t raw_len;
 } handler_ctx_t;
 
 /* ---- mod_activesync_handler_trace.c ---- */

@@ -1,0 +1,46 @@
+/* SendMail's pieces (private to the commands layer): the message checks
+ * and envelope (as_sendmail_msg.c) and the ClientIds already sent
+ * (as_sendmail_sent.c). */
+#ifndef AS_SENDMAIL_H
+#define AS_SENDMAIL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#include "activesync/as_db.h"
+
+#define AS_SENDMAIL_CLIENTID_MAX 64 /* MS-ASCMD: 40; some clients send GUIDs + braces */
+#define AS_SENDMAIL_SENT_KEEP    64 /* ClientIds remembered per device */
+
+typedef enum {
+    AS_SM_OK = 0,
+    AS_SM_BAD_MIME, /* not a message: no header section, unparsable */
+    AS_SM_NO_RCPT,  /* no recipient in To, Cc and Bcc */
+    AS_SM_BAD_RCPT, /* a recipient that is not a plain address */
+    AS_SM_TOO_MANY, /* more than AS_OUTBOUND_MAX_RECIPIENTS */
+    AS_SM_FROM      /* a From other than the account */
+} as_sendmail_check_t;
+
+typedef struct as_sendmail_msg_t {
+    const char *submit; /* the message for the MTA: no Bcc header */
+    apr_size_t submit_len;
+    const char *sent; /* the copy for Sent: with Bcc */
+    apr_size_t sent_len;
+    apr_array_header_t *recipients; /* const char *, unique (case-insensitive) */
+} as_sendmail_msg_t;
+
+/* Check the phone's message (raw, len bytes) for account and build what is
+ * submitted and saved: a missing From gets the account's address, a
+ * missing Date the current time.  *why: a reason for the log. */
+as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const char *account, const char *raw,
+                                        apr_size_t len, as_sendmail_msg_t *out, const char **why);
+
+/* Was client_id already sent by (account, device)?  Database errors are
+ * returned (AS_DB_*). */
+apr_status_t as_sendmail_sent_check(as_db_t *db, const char *account, const char *device,
+                                    const char *client_id, int *already);
+/* Remember client_id as sent (keeps the last AS_SENDMAIL_SENT_KEEP). */
+apr_status_t as_sendmail_sent_note(as_db_t *db, const char *account, const char *device,
+                                   const char *client_id);
+
+#endif
