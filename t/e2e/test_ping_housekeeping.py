@@ -127,7 +127,7 @@ def test_graceful_stop_still_wakes_parked_ping(server):
         fut = ex.submit(ping, c, 300, folder)
         # Parked, and its child retiring already (MaxConnectionsPerChild 1).
         assert wait_until(lambda: [ln for ln in server.log_since(mark).splitlines()
-                                   if "ASY10002" in ln and " 1 parked" in ln], 10), \
+                                   if "ASY10002" in ln and " 1 parked" in ln], 30), \
             server.tail_error_log()
         assert not fut.done()
         t0 = time.monotonic()
