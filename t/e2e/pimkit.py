@@ -145,6 +145,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_listening(proc, port, seconds=30):
+    """Wait until proc (a server started by a test) listens on 127.0.0.1:port."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert proc.poll() is None, "the server exited at start"
+            time.sleep(0.1)
+    raise AssertionError("the server did not listen within %d s" % seconds)
+
+
+def stop_process(proc):
+    """Stop a server started by a test: SIGTERM, then SIGKILL after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Radicale:
     """Radicale as httpd's user on the storage, htpasswd authentication."""
 
@@ -168,23 +191,10 @@ class Radicale:
              "--rights-type", "owner_only", "--logging-level", "info"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=drop, cwd="/")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                assert self.proc.poll() is None, "radicale exited at start"
-                time.sleep(0.1)
-        raise AssertionError("radicale did not listen within 30 s")
+        wait_listening(self.proc, self.port)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
     def request(self, method, path, body=None, headers=None):

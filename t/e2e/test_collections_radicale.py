@@ -15,14 +15,14 @@ the account's collections through our store (as_collections.h).
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+
+from pimkit import free_port, stop_process, wait_listening
 
 USER = "jo"
 PY = "/usr/bin/python3"
@@ -43,39 +43,20 @@ def _tool():
     return t
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Radicale:
     def __init__(self, storage):
         self.storage = storage
-        self.port = _free_port()
+        self.port = free_port()
         self.log = open(os.path.join(storage, "..", "radicale.log"), "wb")
         self.proc = subprocess.Popen(
             [PY, "-m", "radicale", "--server-hosts", "127.0.0.1:%d" % self.port,
              "--storage-filesystem-folder", storage, "--auth-type", "none",
              "--rights-type", "owner_only", "--logging-level", "info"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                assert self.proc.poll() is None, "radicale exited at start"
-                time.sleep(0.1)
-        raise AssertionError("radicale did not listen within 30 s")
+        wait_listening(self.proc, self.port)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
     def request(self, method, path, body=None, headers=None):
