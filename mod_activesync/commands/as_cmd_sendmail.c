@@ -186,6 +186,7 @@ apr_status_t as_cmd_sendmail(as_request_t *r, as_response_t *resp)
 {
     apr_size_t max = r->conf ? r->conf->max_message_size : 0;
     const char *why = NULL, *status;
+    as_sendmail_sender_t sender;
     as_sendmail_msg_t m;
     sendmail_req_t q;
 
@@ -206,7 +207,8 @@ apr_status_t as_cmd_sendmail(as_request_t *r, as_response_t *resp)
         return reply_status(r, resp, "122");
     }
     as_mime_init();
-    status = check_status(as_sendmail_prepare(r->pool, r->account, q.mime, q.mime_len, &m, &why));
+    as_sendmail_sender_of(r, &sender);
+    status = check_status(as_sendmail_prepare(r->pool, &sender, q.mime, q.mime_len, &m, &why));
     if (status) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_NOTICE, 0, "SendMail from %s refused (status %s): %s",
                r->account, status, why ? why : "");

@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "activesync/as_command.h"
 #include "activesync/as_db.h"
 
 #define AS_SENDMAIL_CLIENTID_MAX 64 /* MS-ASCMD: 40; some clients send GUIDs + braces */
@@ -29,11 +30,25 @@ typedef struct as_sendmail_msg_t {
     apr_array_header_t *recipients; /* const char *, unique (case-insensitive) */
 } as_sendmail_msg_t;
 
-/* Check the phone's message (raw, len bytes) for account and build what is
- * submitted and saved: a missing From gets the account's address, a
- * missing Date the current time.  *why: a reason for the log. */
-as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const char *account, const char *raw,
-                                        apr_size_t len, as_sendmail_msg_t *out, const char **why);
+/* Who sends: the account, the name shown on a From the server adds, and
+ * the other addresses the account may put in From. */
+typedef struct as_sendmail_sender_t {
+    const char *address;               /* the account (envelope sender) */
+    const char *display_name;          /* NULL when none */
+    const apr_array_header_t *aliases; /* const char *; NULL when none */
+} as_sendmail_sender_t;
+
+/* The sender of r's account (as_sendmail_sender.c): its address, display
+ * name and aliases from the directory. */
+void as_sendmail_sender_of(as_request_t *r, as_sendmail_sender_t *out);
+
+/* Check the phone's message (raw, len bytes) for sender and build what is
+ * submitted and saved: a missing From gets the sender's address (and
+ * display name), a missing Date the current time.  *why: a reason for the
+ * log. */
+as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const as_sendmail_sender_t *sender,
+                                        const char *raw, apr_size_t len, as_sendmail_msg_t *out,
+                                        const char **why);
 
 /* Was client_id already sent by (account, device)?  Database errors are
  * returned (AS_DB_*). */

@@ -109,8 +109,25 @@ static as_sendmail_check_t add_list(apr_pool_t *p, InternetAddressList *list,
     return AS_SM_OK;
 }
 
-static as_sendmail_check_t check_from(apr_pool_t *p, GMimeMessage *m, const char *account,
-                                      int has_from, const char **why)
+/* Is addr the sender's address or one of its aliases? */
+static int may_send_as(const as_sendmail_sender_t *sender, const char *addr)
+{
+    int i;
+
+    if (!strcasecmp(addr, sender->address)) {
+        return 1;
+    }
+    for (i = 0; sender->aliases && i < sender->aliases->nelts; i++) {
+        if (!strcasecmp(addr, APR_ARRAY_IDX(sender->aliases, i, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static as_sendmail_check_t check_from(apr_pool_t *p, GMimeMessage *m,
+                                      const as_sendmail_sender_t *sender, int has_from,
+                                      const char **why)
 {
     InternetAddressList *from = g_mime_message_get_from(m);
     int i, n = from ? internet_address_list_length(from) : 0;
@@ -127,8 +144,8 @@ static as_sendmail_check_t check_from(apr_pool_t *p, GMimeMessage *m, const char
         const char *addr = INTERNET_ADDRESS_IS_MAILBOX(ia)
                                ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))
                                : NULL;
-        if (!addr || strcasecmp(addr, account)) {
-            *why = apr_psprintf(p, "From \"%.80s\" is not the account's address",
+        if (!addr || !may_send_as(sender, addr)) {
+            *why = apr_psprintf(p, "From \"%.80s\" is not one of the account's addresses",
                                 addr ? addr : "(group)");
             return AS_SM_FROM;
         }
@@ -136,9 +153,9 @@ static as_sendmail_check_t check_from(apr_pool_t *p, GMimeMessage *m, const char
     return AS_SM_OK;
 }
 
-static as_sendmail_check_t parse_addresses(apr_pool_t *p, const char *account, const char *raw,
-                                           apr_size_t len, int has_from, apr_array_header_t *rcpts,
-                                           const char **why)
+static as_sendmail_check_t parse_addresses(apr_pool_t *p, const as_sendmail_sender_t *sender,
+                                           const char *raw, apr_size_t len, int has_from,
+                                           apr_array_header_t *rcpts, const char **why)
 {
     static const GMimeAddressType types[] = {GMIME_ADDRESS_TYPE_TO, GMIME_ADDRESS_TYPE_CC,
                                              GMIME_ADDRESS_TYPE_BCC};
@@ -154,7 +171,7 @@ static as_sendmail_check_t parse_addresses(apr_pool_t *p, const char *account, c
         *why = "the message cannot be parsed";
         return AS_SM_BAD_MIME;
     }
-    rc = check_from(p, m, account, has_from, why);
+    rc = check_from(p, m, sender, has_from, why);
     for (i = 0; rc == AS_SM_OK && i < sizeof(types) / sizeof(types[0]); i++) {
         rc = add_list(p, g_mime_message_get_addresses(m, types[i]), rcpts, why, 0);
     }
@@ -164,6 +181,25 @@ static as_sendmail_check_t parse_addresses(apr_pool_t *p, const char *account, c
         rc = AS_SM_NO_RCPT;
     }
     return rc;
+}
+
+/* The From the server adds: the display name (quoted and, when not ASCII,
+ * encoded by GMime) and the account's address. */
+static const char *from_header_value(apr_pool_t *p, const as_sendmail_sender_t *sender)
+{
+    InternetAddress *ia;
+    char *enc;
+    const char *out;
+
+    if (!sender->display_name || !*sender->display_name) {
+        return sender->address;
+    }
+    ia = internet_address_mailbox_new(sender->display_name, sender->address);
+    enc = internet_address_to_string(ia, NULL, TRUE);
+    out = apr_pstrdup(p, enc);
+    g_free(enc);
+    g_object_unref(ia);
+    return out;
 }
 
 /* prefix + headers + the rest of raw after the header section. */
@@ -181,8 +217,9 @@ static const char *assemble(apr_pool_t *p, const char *prefix, const char *hdr, 
     return out;
 }
 
-as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const char *account, const char *raw,
-                                        apr_size_t len, as_sendmail_msg_t *out, const char **why)
+as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const as_sendmail_sender_t *sender,
+                                        const char *raw, apr_size_t len, as_sendmail_msg_t *out,
+                                        const char **why)
 {
     apr_size_t hlen = header_end(raw, len), sub_hlen = 0, sent_hlen = 0;
     int has_from = 0, has_date = 0, f2 = 0, d2 = 0;
@@ -201,14 +238,14 @@ as_sendmail_check_t as_sendmail_prepare(apr_pool_t *p, const char *account, cons
     sub_hdr = headers_without(p, raw, hlen, "Bcc", &sub_hlen, &has_from, &has_date);
     sent_hdr = headers_without(p, raw, hlen, NULL, &sent_hlen, &f2, &d2);
     out->recipients = apr_array_make(p, 8, sizeof(const char *));
-    rc = parse_addresses(p, account, raw, len, has_from, out->recipients, why);
+    rc = parse_addresses(p, sender, raw, len, has_from, out->recipients, why);
     if (rc != AS_SM_OK) {
         return rc;
     }
     nl = memchr(raw, '\n', hlen);
     eol = nl && nl > raw && nl[-1] == '\r' ? "\r\n" : "\n"; /* the phone's line ends */
     if (!has_from) {
-        prefix = apr_pstrcat(p, "From: ", account, eol, NULL);
+        prefix = apr_pstrcat(p, "From: ", from_header_value(p, sender), eol, NULL);
     }
     if (!has_date) {
         char date[APR_RFC822_DATE_LEN];
