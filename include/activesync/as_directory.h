@@ -38,18 +38,24 @@
  *   key "d:" DOMAIN                 domain record
  *   key "c:" DOMAIN "/" CLASS        class record
  *   key "a:" DOMAIN "/" LOCAL        account record
- *   value: byte 0  version (1 or 2)
+ *   value: byte 0  version (1, 2 or 3)
  *          byte 1  defined mask (bit n = option n explicitly set)
  *          byte 2  value mask   (bit n = option n on; meaningful if defined)
- *          byte 3  version 1: reserved (0); version 2: length of the class name
+ *          byte 3  version 1: reserved (0); versions 2, 3: length of the class name
  *          bytes 4-11  last change, apr_time_t microseconds, big endian
  *          bytes 12..  account records only: class name (no NUL), may be empty
  *                      (version 1: the rest of the record)
- *          version 2 only, after the class name: the explicit provisioning
- *                      policy settings of the level (as_polset_encode(),
- *                      as_policy.h)
- * A record without policy settings is written as version 1, so an older
- * module still reads it.  Records of an unknown version make the call fail
+ *          version 3 only, after the class name: the account's identity
+ *                      (who it sends as): 1 byte name length, the display
+ *                      name (UTF-8), 1 byte alias count, then per alias 2
+ *                      bytes length (big endian) and the address
+ *          versions 2 and 3, last: the explicit provisioning policy
+ *                      settings of the level (as_polset_encode(),
+ *                      as_policy.h; one 0 byte when none)
+ * A record is written in the lowest version that holds it (version 1
+ * without policy settings or identity, 2 without identity), so an older
+ * module still reads it; records of versions 1 and 2 read as having no
+ * display name and no aliases.  Records of an unknown version make the call fail
  * with AS_DB_ECORRUPT.
  *
  * Provisioning policies (as_policy.h) are settings of the same three levels
@@ -106,6 +112,9 @@ typedef struct as_dir_account_t {
     const struct as_polset_t *pol[AS_SRC_LEVELS];
     int registered;      /* in the mailbox registry */
     apr_time_t admitted; /* first admission (registered only) */
+    /* Who the account sends as besides its address (SendMail): NULL when none. */
+    const char *display_name;
+    const apr_array_header_t *aliases; /* const char *, lower-case addresses */
 } as_dir_account_t;
 
 /* ---- operations (each one transaction) -------------------------------------
@@ -133,6 +142,12 @@ apr_status_t as_dir_class_list(as_db_t *db, apr_pool_t *p, const char *domain,
                                apr_array_header_t **out, const char **err);
 apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain, const char *cls,
                                  const as_optedit_t *edit, const char **err);
+
+/* The display name and aliases of an account (both NULL when it has no
+ * record or none set): one read of its record, answered from the
+ * per-process memo (as_db_memo.h) while the database is unchanged. */
+apr_status_t as_dir_account_identity(as_db_t *db, apr_pool_t *p, const char *address,
+                                     const char **display_name, const apr_array_header_t **aliases);
 
 /* ---- building blocks for other transactions (as_cap.c, as_account_service.c) */
 

@@ -7,6 +7,7 @@
 
 #include <apr_errno.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 #include "as_db.h" /* the AS_DIR_E* codes the checks return */
 
@@ -70,18 +71,30 @@ typedef struct as_optedit_t {
     const char *class_name;            /* accounts: join this class (NULL: unchanged) */
     int unset_class;                   /* accounts: leave the class */
     const struct as_poledit_t *policy; /* policy settings to set/unset (NULL: none) */
+    /* Accounts only: who the account sends as (SendMail). */
+    const char *display_name;          /* set it (NULL: unchanged) */
+    int unset_display_name;            /* remove it */
+    const apr_array_header_t *aliases; /* replace them, const char * (NULL: unchanged) */
+    int unset_aliases;                 /* remove them all */
 } as_optedit_t;
+
+/* Bounds of an account's identity: a display name of 1-AS_DIR_NAME_MAX
+ * bytes of UTF-8 without control characters, and at most
+ * AS_DIR_ALIASES_MAX other addresses it may send as. */
+#define AS_DIR_NAME_MAX    128
+#define AS_DIR_ALIASES_MAX 10
 
 /* 1 for on/yes/true/1/enabled/enable, 0 for off/no/false/0/disabled/disable
  * (any case), -1 otherwise. */
 int as_parse_bool(const char *v);
 
 /* Parse "opt=on|off" (also true/false, yes/no, 1/0, enabled/disabled) into
- * edit; with allow_class, "class=NAME" too.  AS_DIR_EINVAL and a message in
+ * edit; with allow_class (accounts), "class=NAME", "name=DISPLAY NAME" and
+ * "aliases=ADDR[,ADDR...]" too.  AS_DIR_EINVAL and a message in
  * *err for an unknown option or a bad value. */
 apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char *word,
                                   int allow_class, const char **err);
-/* Parse "opt" (or "class" with allow_class) for unset. */
+/* Parse "opt" (or "class", "name", "aliases" with allow_class) for unset. */
 apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const char *word,
                                     int allow_class, const char **err);
 

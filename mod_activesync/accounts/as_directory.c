@@ -81,7 +81,7 @@ static int txn_add(as_db_t *db, DB_TXN *txn, void *baton)
     if (rc != DB_NOTFOUND) {
         return rc;
     }
-    return as_dirrec_put(d, txn, key, kl, &none, NULL, NULL);
+    return as_dirrec_put(d, txn, key, kl, &none, NULL, NULL, NULL, 0);
 }
 
 /* Apply op->edit to op's class (op->cls set, its domain must exist) or domain. */
@@ -102,7 +102,7 @@ static int txn_update(as_db_t *db, DB_TXN *txn, void *baton)
         return rc;
     }
     as_dirrec_apply_edit(&r.opts, &r.pol, op->edit);
-    return as_dirrec_put(d, txn, key, kl, &r.opts, NULL, &r.pol);
+    return as_dirrec_put(d, txn, key, kl, &r.opts, NULL, &r.pol, r.ident, r.ident_len);
 }
 
 /* Listing: collect the records under a prefix, then fill one output item
@@ -247,9 +247,10 @@ apr_status_t as_dir_domain_update(as_db_t *db, apr_pool_t *p, const char *name,
     if (as_dir_domain_name(p, name, &op.domain, err ? err : &op.err) != APR_SUCCESS) {
         return AS_DIR_EINVAL;
     }
-    if (edit->class_name || edit->unset_class) {
+    if (edit->class_name || edit->unset_class || edit->display_name || edit->unset_display_name ||
+        edit->aliases || edit->unset_aliases) {
         if (err) {
-            *err = "a domain has no class membership";
+            *err = "a domain has no class membership, name or aliases";
         }
         return AS_DIR_EINVAL;
     }
@@ -311,10 +312,10 @@ static int txn_class_remove(as_db_t *db, DB_TXN *txn, void *baton)
         if ((rc = as_dirrec_get(d, txn, k, strlen(k), &m, 1)) != 0) {
             return rc;
         }
-        if (m.opts.defined == 0 && as_polset_empty(&m.pol)) {
+        if (m.opts.defined == 0 && as_polset_empty(&m.pol) && m.ident_len == 0) {
             rc = as_db_del(d, txn, k, strlen(k));
         } else {
-            rc = as_dirrec_put(d, txn, k, strlen(k), &m.opts, NULL, &m.pol);
+            rc = as_dirrec_put(d, txn, k, strlen(k), &m.opts, NULL, &m.pol, m.ident, m.ident_len);
         }
         if (rc != 0) {
             return rc;
@@ -415,9 +416,10 @@ apr_status_t as_dir_class_update(as_db_t *db, apr_pool_t *p, const char *domain,
     if (rv) {
         return rv;
     }
-    if (edit->class_name || edit->unset_class) {
+    if (edit->class_name || edit->unset_class || edit->display_name || edit->unset_display_name ||
+        edit->aliases || edit->unset_aliases) {
         if (err) {
-            *err = "a class has no class membership";
+            *err = "a class has no class membership, name or aliases";
         }
         return AS_DIR_EINVAL;
     }
@@ -465,6 +467,7 @@ int as_dir_txn_resolve(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char *addr
         out->opts = ar.opts;
         out->mtime = ar.mtime;
         out->pol[AS_SRC_ACCOUNT] = as_dirrec_pol_dup(p, &ar.pol);
+        as_dirrec_ident_decode(p, ar.ident, ar.ident_len, &out->display_name, &out->aliases);
         if (ar.cls[0]) {
             out->class_name = apr_pstrdup(p, ar.cls);
         }
@@ -491,7 +494,8 @@ int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *a
     char key[KEY_MAX];
     const char *at = strrchr(acct->address, '@');
     char local[LOCAL_MAX + 1];
-    size_t kl, ll = (size_t)(at - acct->address);
+    unsigned char ident[IDENT_MAX];
+    size_t kl, ll = (size_t)(at - acct->address), il;
     int rc;
 
     if (ll > LOCAL_MAX) {
@@ -500,12 +504,14 @@ int as_dir_txn_store_account(as_db_t *db, DB_TXN *txn, const as_dir_account_t *a
     memcpy(local, acct->address, ll);
     local[ll] = '\0';
     kl = as_dirrec_key(key, 'a', at + 1, local);
+    il = as_dirrec_ident_encode(ident, acct->display_name, acct->aliases);
     if ((acct->opts.defined & OPT_MASK) == 0 && !acct->class_name &&
-        as_polset_empty(acct->pol[AS_SRC_ACCOUNT])) {
+        as_polset_empty(acct->pol[AS_SRC_ACCOUNT]) && il == 0) {
         rc = as_db_del(d, txn, key, kl);
         return rc == DB_NOTFOUND ? 0 : rc;
     }
-    return as_dirrec_put(d, txn, key, kl, &acct->opts, acct->class_name, acct->pol[AS_SRC_ACCOUNT]);
+    return as_dirrec_put(d, txn, key, kl, &acct->opts, acct->class_name, acct->pol[AS_SRC_ACCOUNT],
+                         ident, il);
 }
 
 int as_dir_txn_domain_exists(as_db_t *db, DB_TXN *txn, const char *domain, int *exists)
@@ -618,6 +624,12 @@ int as_dir_txn_account_edit(as_db_t *db, DB_TXN *txn, apr_pool_t *p, const char 
         a.class_name = e->class_name;
     } else if (e->unset_class) {
         a.class_name = NULL;
+    }
+    if (e->display_name || e->unset_display_name) {
+        a.display_name = e->display_name;
+    }
+    if (e->aliases || e->unset_aliases) {
+        a.aliases = e->aliases;
     }
     return as_dir_txn_store_account(db, txn, &a);
 }

@@ -10,19 +10,24 @@
 
 #define REC_VERSION1 1 /* no policy settings: class name = rest of the record */
 #define REC_VERSION2 2 /* byte 3 = class name length; policy settings follow it */
+#define REC_VERSION3 3 /* version 2 with the account's identity before the policy */
 #define REC_HEAD     12
 #define CLASS_MAX    64
 #define DOMAIN_MAX   253
 #define LOCAL_MAX    64
 #define KEY_MAX      (2 + DOMAIN_MAX + 1 + LOCAL_MAX + 1)
-#define REC_MAX      (REC_HEAD + CLASS_MAX + AS_POLSET_ENC_MAX)
-#define OPT_MASK     ((1u << AS_OPT_COUNT) - 1)
+/* identity: name length, name, alias count, per alias: 2-byte length, alias */
+#define IDENT_MAX (2 + AS_DIR_NAME_MAX + AS_DIR_ALIASES_MAX * (2 + LOCAL_MAX + 1 + DOMAIN_MAX))
+#define REC_MAX   (REC_HEAD + CLASS_MAX + IDENT_MAX + AS_POLSET_ENC_MAX)
+#define OPT_MASK  ((1u << AS_OPT_COUNT) - 1)
 
 typedef struct rec_t {
     as_optset_t opts;
     apr_time_t mtime;
     char cls[CLASS_MAX + 1];
     as_polset_t pol;
+    unsigned char ident[IDENT_MAX]; /* the account's identity, encoded */
+    size_t ident_len;               /* 0: none */
 } rec_t;
 
 /* Count helper for prefix scans. */
@@ -35,9 +40,22 @@ typedef struct count_t {
 
 /* Apply an option/policy edit to a level's explicit settings. */
 void as_dirrec_apply_edit(as_optset_t *s, as_polset_t *pol, const as_optedit_t *e);
-/* Encode a record into buf (REC_MAX bytes); returns its length. */
+/* Encode a record into buf (REC_MAX bytes); returns its length.  ident:
+ * the identity as as_dirrec_ident_encode() made it (ident_len 0: none). */
 size_t as_dirrec_encode(unsigned char *buf, const as_optset_t *o, apr_time_t mtime, const char *cls,
-                        const as_polset_t *pol);
+                        const as_polset_t *pol, const unsigned char *ident, size_t ident_len);
+/* Encode an account's display name and aliases (either may be NULL) into
+ * buf (IDENT_MAX bytes); returns the length, 0 when there is neither.
+ * Both must respect AS_DIR_NAME_MAX / AS_DIR_ALIASES_MAX (longer parts are
+ * left out). */
+size_t as_dirrec_ident_encode(unsigned char *buf, const char *name,
+                              const apr_array_header_t *aliases);
+/* The length of the well-formed identity at the start of buf, 0 when it is
+ * malformed. */
+size_t as_dirrec_ident_size(const unsigned char *buf, size_t len);
+/* Pool copies of a well-formed identity's parts (NULL when absent). */
+void as_dirrec_ident_decode(apr_pool_t *p, const unsigned char *buf, size_t len, const char **name,
+                            const apr_array_header_t **aliases);
 /* Decode a record (AS_DB_ECORRUPT when malformed). */
 int as_dirrec_decode(const unsigned char *buf, size_t len, rec_t *r);
 /* A pool copy of a level's policy settings, NULL when it has none. */
@@ -48,7 +66,8 @@ size_t as_dirrec_key(char *buf, char kind, const char *a, const char *b);
 int as_dirrec_get(DB *dbp, DB_TXN *txn, const char *key, size_t klen, rec_t *r, int rmw);
 /* Write a record stamped with the current time. */
 int as_dirrec_put(DB *dbp, DB_TXN *txn, const char *key, size_t klen, const as_optset_t *o,
-                  const char *cls, const as_polset_t *pol);
+                  const char *cls, const as_polset_t *pol, const unsigned char *ident,
+                  size_t ident_len);
 /* "local@domain" into pool copies of both parts. */
 void as_dirrec_split_address(apr_pool_t *p, const char *address, const char **local,
                              const char **domain);

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 
 #include "activesync/as_options.h"
+#include "activesync/as_utf8.h"
 
 #define CLASS_MAX  64
 #define DOMAIN_MAX 253
@@ -119,8 +120,67 @@ int as_parse_bool(const char *v)
 
 static const char *known_options(int allow_class)
 {
-    return allow_class ? "activesync, email, contacts, pim, class"
+    return allow_class ? "activesync, email, contacts, pim, class, name, aliases"
                        : "activesync, email, contacts, pim";
+}
+
+/* name=DISPLAY NAME: UTF-8 without control characters (it becomes a From
+ * header's phrase, so no line break may reach it). */
+static apr_status_t parse_display_name(apr_pool_t *p, as_optedit_t *edit, const char *val,
+                                       const char **err)
+{
+    size_t n = strlen(val), i, l;
+
+    if (n == 0 || n > AS_DIR_NAME_MAX) {
+        *err = apr_psprintf(p, "bad name: 1 to %d bytes, got %" APR_SIZE_T_FMT, AS_DIR_NAME_MAX, n);
+        return AS_DIR_EINVAL;
+    }
+    for (i = 0; i < n; i += l) {
+        const unsigned char *c = (const unsigned char *)val + i;
+        l = as_utf8_seq(c, n - i);
+        if (l == 0 || *c < 0x20 || *c == 0x7f || (*c == 0xc2 && c[1] < 0xa0)) {
+            *err = "bad name: only printable UTF-8 (no control characters)";
+            return AS_DIR_EINVAL;
+        }
+    }
+    edit->display_name = apr_pstrdup(p, val);
+    edit->unset_display_name = 0;
+    return APR_SUCCESS;
+}
+
+/* aliases=ADDR[,ADDR...]: account-style addresses, lower-cased, without
+ * duplicates. */
+static apr_status_t parse_aliases(apr_pool_t *p, as_optedit_t *edit, const char *val,
+                                  const char **err)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    char *copy = apr_pstrdup(p, val), *last = NULL, *w;
+    int i;
+
+    for (w = apr_strtok(copy, ",", &last); w; w = apr_strtok(NULL, ",", &last)) {
+        const char *addr;
+        if (as_dir_account_name(p, w, &addr, NULL, err) != APR_SUCCESS) {
+            *err = apr_psprintf(p, "bad alias: %s", *err);
+            return AS_DIR_EINVAL;
+        }
+        for (i = 0; i < out->nelts && strcmp(APR_ARRAY_IDX(out, i, const char *), addr); i++) {
+        }
+        if (i < out->nelts) {
+            continue;
+        }
+        if (out->nelts == AS_DIR_ALIASES_MAX) {
+            *err = apr_psprintf(p, "too many aliases: at most %d", AS_DIR_ALIASES_MAX);
+            return AS_DIR_EINVAL;
+        }
+        APR_ARRAY_PUSH(out, const char *) = addr;
+    }
+    if (out->nelts == 0) {
+        *err = "aliases= needs at least one address (use unset aliases to remove them)";
+        return AS_DIR_EINVAL;
+    }
+    edit->aliases = out;
+    edit->unset_aliases = 0;
+    return APR_SUCCESS;
 }
 
 apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char *word,
@@ -144,6 +204,12 @@ apr_status_t as_optedit_parse_set(apr_pool_t *p, as_optedit_t *edit, const char 
         edit->class_name = c;
         edit->unset_class = 0;
         return APR_SUCCESS;
+    }
+    if (allow_class && !strcasecmp(name, "name")) {
+        return parse_display_name(p, edit, val, err);
+    }
+    if (allow_class && !strcasecmp(name, "aliases")) {
+        return parse_aliases(p, edit, val, err);
     }
     o = as_opt_from_name(name);
     if (o < 0) {
@@ -173,6 +239,16 @@ apr_status_t as_optedit_parse_unset(apr_pool_t *p, as_optedit_t *edit, const cha
     if (allow_class && !strcasecmp(word, "class")) {
         edit->unset_class = 1;
         edit->class_name = NULL;
+        return APR_SUCCESS;
+    }
+    if (allow_class && !strcasecmp(word, "name")) {
+        edit->unset_display_name = 1;
+        edit->display_name = NULL;
+        return APR_SUCCESS;
+    }
+    if (allow_class && !strcasecmp(word, "aliases")) {
+        edit->unset_aliases = 1;
+        edit->aliases = NULL;
         return APR_SUCCESS;
     }
     if (strchr(word, '=')) {

@@ -416,6 +416,8 @@ static const verbs_t account_verbs = {"account", "ADDRESS", "show|remove", 1};
 static void account_json(apr_pool_t *p, const void *item)
 {
     const as_dir_account_t *a = item;
+    int i;
+
     fputs("{\"address\": ", stdout);
     asadm_json_str(stdout, a->address);
     fputs(", \"domain\": ", stdout);
@@ -426,9 +428,29 @@ static void account_json(apr_pool_t *p, const void *item)
            a->class_known ? "true" : "false", a->has_record ? "true" : "false",
            a->registered ? "true" : "false");
     asadm_json_str(stdout, a->registered ? asadm_time(p, a->admitted) : NULL);
-    fputs(", \"options\": ", stdout);
+    fputs(", \"name\": ", stdout);
+    asadm_json_str(stdout, a->display_name);
+    fputs(", \"aliases\": [", stdout);
+    for (i = 0; a->aliases && i < a->aliases->nelts; i++) {
+        fputs(i ? ", " : "", stdout);
+        asadm_json_str(stdout, APR_ARRAY_IDX(a->aliases, i, const char *));
+    }
+    fputs("], \"options\": ", stdout);
     asadm_json_options(stdout, &a->eff, &a->opts);
     fputs("}", stdout);
+}
+
+/* "a@x, b@x", or "-" when the account has no aliases. */
+static const char *alias_list(apr_pool_t *p, const as_dir_account_t *a)
+{
+    const char *s = NULL;
+    int i;
+
+    for (i = 0; a->aliases && i < a->aliases->nelts; i++) {
+        const char *x = APR_ARRAY_IDX(a->aliases, i, const char *);
+        s = s ? apr_pstrcat(p, s, ", ", x, NULL) : x;
+    }
+    return s ? s : "-";
 }
 
 static const char *mailbox_state(apr_pool_t *p, const as_dir_account_t *a)
@@ -443,12 +465,12 @@ static const char *mailbox_state(apr_pool_t *p, const as_dir_account_t *a)
 static void account_row(apr_pool_t *p, const void *item, row_t *row)
 {
     const as_dir_account_t *a = item;
-    (void)p;
     row->lead[0] = a->address;
     row->lead[1] = a->class_name ? a->class_name : "-";
     row->lead[2] = a->registered ? "registered" : "-";
     row->eff = &a->eff;
-    row->tail = "";
+    row->tail =
+        apr_psprintf(p, "%s  %s", a->display_name ? a->display_name : "-", alias_list(p, a));
 }
 
 static const listing_t account_listing = {
@@ -461,7 +483,7 @@ static const listing_t account_listing = {
              "from its domain)",
     .lead = {"ACCOUNT", "CLASS", "MAILBOX"},
     .width = {7, 5, 10},
-    .tail = "",
+    .tail = "NAME  ALIASES",
     .row = account_row,
 };
 
@@ -509,6 +531,8 @@ int asadm_cmd_account(asadm_ctx_t *ctx, int argc, const char *const *argv)
         printf("  settings    %s\n",
                a.has_record ? "own settings recorded" : "none (inherits everything)");
         printf("  mailbox     %s\n", mailbox_state(ctx->pool, &a));
+        printf("  name        %s\n", a.display_name ? a.display_name : "-");
+        printf("  aliases     %s\n", alias_list(ctx->pool, &a));
         asadm_print_options(stdout, "  ", &a.eff, &a.opts);
     } else if (!strcmp(verb, "remove")) {
         int ndev = 0;
