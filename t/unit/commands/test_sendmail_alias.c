@@ -112,26 +112,30 @@ static void send_from(cmdtest_t *t, const char *client_id, const char *raw)
 START_TEST(test_sender_of_reads_record)
 {
     as_sendmail_sender_t s;
-    cmdtest_t t;
-    iot_opts_t o = {NULL, 0, 0, 0, db};
+    as_request_t req;
 
+    memset(&req, 0, sizeof(req));
+    req.pool = unit_pool;
+    req.account = IOT_ACCT;
+    req.db = db;
+    req.log = &capture;
     /* no record: the address only */
-    iot_run(&t, logged_sendmail, "SendMail", &o, NULL);
-    as_sendmail_sender_of(&t.req, &s);
+    as_sendmail_sender_of(&req, &s);
     ck_assert_str_eq(s.address, IOT_ACCT);
     ck_assert_ptr_null(s.display_name);
     ck_assert_ptr_null(s.aliases);
     set_identity("name=Ann Ëxample", "aliases=Ann.Example@example.org,sales@example.org");
-    as_sendmail_sender_of(&t.req, &s);
+    as_sendmail_sender_of(&req, &s);
     ck_assert_str_eq(s.address, IOT_ACCT);
     ck_assert_str_eq(s.display_name, "Ann Ëxample");
     ck_assert_int_eq(s.aliases->nelts, 2);
     ck_assert_str_eq(APR_ARRAY_IDX(s.aliases, 0, const char *), "ann.example@example.org");
     ck_assert_str_eq(APR_ARRAY_IDX(s.aliases, 1, const char *), "sales@example.org");
     /* without a database: the address only, never another's */
-    t.req.db = NULL;
-    as_sendmail_sender_of(&t.req, &s);
+    req.db = NULL;
+    as_sendmail_sender_of(&req, &s);
     ck_assert_ptr_null(s.aliases);
+    ck_assert_str_eq(logbuf, "");
 }
 END_TEST
 
@@ -146,11 +150,13 @@ START_TEST(test_alias_accepted_other_refused)
     ck_assert_int_eq(calls, 1);
     ck_assert_str_eq(env_sender, IOT_ACCT); /* the envelope stays the account */
     ck_assert_ptr_nonnull(strstr(submitted, "From: Sales <SALES@example.org>\r\n"));
+    cmdtest_free(&t);
 
     send_from(&t, "a2", "From: boss@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n");
     ck_assert_ptr_nonnull(t.resp.doc);
     ck_assert_str_eq(xp(t.resp.doc, "/*/*[local-name()='Status']"), "130");
     ck_assert_int_eq(calls, 1);
+    cmdtest_free(&t);
     ck_assert_msg(strstr(logbuf, "SendMail from " IOT_ACCT " refused (status 130)") &&
                       strstr(logbuf, "boss@example.org"),
                   "log: %s", logbuf);
@@ -166,6 +172,7 @@ START_TEST(test_alias_accepted_other_refused)
     send_from(&t, "a3", "From: sales@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n");
     ck_assert_str_eq(xp(t.resp.doc, "/*/*[local-name()='Status']"), "130");
     ck_assert_int_eq(calls, 1);
+    cmdtest_free(&t);
 }
 END_TEST
 
@@ -180,6 +187,7 @@ START_TEST(test_missing_from_gets_display_name)
     ck_assert_msg(strstr(submitted, "From: Ann =?") != NULL &&
                       strstr(submitted, "<" IOT_ACCT ">\r\n") != NULL,
                   "submitted: %s", submitted);
+    cmdtest_free(&t);
 }
 END_TEST
 
