@@ -23,7 +23,7 @@ import pytest
 
 import easclient
 import httpdconf
-from mailutil import deliver, find_file, folder_dir, kid, kids, ln, start_mail_server, \
+from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, start_mail_server, \
     stop_and_check, text
 
 PDF = b"%PDF-1.4\n" + bytes((i * 53 + 7) % 256 for i in range(30000))
@@ -192,6 +192,16 @@ def test_smartreply_quotes_and_marks_answered(srv, outdir):
     # ... and the phone sees it in its next Sync
     _r, _more, c = dev.sync(inbox)
     assert verbs_in(c) == {iid: "1"}, r
+    # a second phone's first Sync: the Add has it too (the item cache,
+    # filled by the first phone's Sync before the reply, is not reused)
+    dev2 = srv.device(addr, device_id="SECONDPHONE1")
+    assert dev2.foldersync("0")["status"] == "1"
+    dev2.keys[inbox] = "0"
+    dev2.items[inbox] = {}
+    r0 = dev2.sync_raw(inbox, key="0")
+    dev2.keys[inbox] = text(dev2.collection(r0, inbox), "SyncKey")
+    _r, _more, c = dev2.sync(inbox, window=100, options=BODY_PLAIN_5K)
+    assert verbs_in(c).get(iid) == "1"
     # the Sent copy (with the quote) exists once
     sent = set(os.listdir(sent_dir)) - sent_before
     assert len(sent) == 1
