@@ -61,7 +61,8 @@ typedef struct as_mime_opts_t {
  *   ThreadTopic, Importance, Read, airsyncbase:Attachments, airsyncbase:Body,
  *   email:MessageClass, MeetingRequest, InternetCPID, Flag, ContentClass,
  *   airsyncbase:NativeBodyType, and for protocol 14.0 and later
- *   email2:ConversationId, ConversationIndex, email:Categories
+ *   email2:ConversationId, ConversationIndex, LastVerbExecuted (from
+ *   o->flags, as_mime_add_last_verb), email:Categories
  * MeetingRequest (see as_meeting.h) comes with a text/calendar part whose
  * METHOD is REQUEST or CANCEL; a calendar libical cannot use makes the item
  * a plain IPM.Note, with one warning logged.  Categories are the Keywords
@@ -93,6 +94,10 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *msg, const as_mime_opts_t
 
 /* email:Read and email:Flag for flags (a Change of read/flag state). */
 void as_mime_add_flags(xmlNodePtr appdata, unsigned flags);
+/* email2:LastVerbExecuted (14.0+): 3 forwarded (AS_STORE_FORWARDED), else 1
+ * replied (AS_STORE_ANSWERED; a reply to all is not told apart); nothing
+ * when neither.  No LastVerbExecutionTime: the store keeps no time. */
+void as_mime_add_last_verb(xmlNodePtr appdata, unsigned flags);
 
 /* FileReference "folderid:itemid:partpath", e.g. "k3h2a9f0:0k2...:2.1".
  * parse: APR_EINVAL unless it has exactly that form (ids [0-9a-v], part

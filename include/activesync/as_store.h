@@ -130,6 +130,9 @@ int as_class_user_type(int cls);
 #define AS_STORE_DRAFT    0x08u /* D */
 #define AS_STORE_TRASHED  0x10u /* T: marked deleted, not expunged */
 #define AS_STORE_PASSED   0x20u /* P: forwarded/bounced */
+/* Dovecot's keyword $Forwarded (Maildir: the keyword's letter from the
+ * folder's dovecot-keywords file, the mapping created when missing) */
+#define AS_STORE_FORWARDED 0x40u
 
 typedef struct as_store_folder_t {
     const char *id;        /* opaque folder id */

@@ -124,7 +124,9 @@ typedef struct as_sync_clientid_t {
 /* A 64-bit digest of an item's ETag, never 0; 0 for NULL (mail). */
 apr_uint64_t as_sync_etag_digest(const char *etag);
 
-#define AS_SYNC_FLAGS_MASK (AS_STORE_SEEN | AS_STORE_FLAGGED)
+/* the flags a mail Change reports: Read, Flag and (14.0+) LastVerbExecuted */
+#define AS_SYNC_FLAGS_MASK                                                                         \
+    (AS_STORE_SEEN | AS_STORE_FLAGGED | AS_STORE_ANSWERED | AS_STORE_FORWARDED)
 /* In an item's flags: the item broke the device and was never sent (loop
  * detection, as_sync_loop.c); kept in the set so that it is not offered
  * again while it exists (no Add, Change nor Delete for it). */

@@ -23,6 +23,13 @@ void as_mime_add_flags(xmlNodePtr app, unsigned flags)
     }
 }
 
+void as_mime_add_last_verb(xmlNodePtr app, unsigned flags)
+{
+    if (flags & (AS_STORE_FORWARDED | AS_STORE_ANSWERED)) {
+        as_xml_add(app, NS_EMAIL2, "LastVerbExecuted", flags & AS_STORE_FORWARDED ? "3" : "1");
+    }
+}
+
 /* To, Cc, From, Subject, ReplyTo, DateReceived, DisplayTo, ThreadTopic,
  * Importance, Read; *subject and *when for the later elements. */
 static void add_headers(apr_pool_t *p, GMimeMessage *msg, const as_mime_opts_t *o, xmlNodePtr app,
@@ -181,6 +188,7 @@ apr_status_t as_mime_to_eas(apr_pool_t *p, apr_file_t *file, const as_mime_opts_
     if (o->protocol >= 140) {
         /* Email2 and Categories are 14.0 elements: never to 12.x clients */
         mime_add_conversation(p, m.msg, subject, when, app);
+        as_mime_add_last_verb(app, o->flags);
         mime_add_categories(p, m.msg, m.popts, app);
     }
     mime_msg_free(&m);

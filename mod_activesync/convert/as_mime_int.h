@@ -5,7 +5,8 @@
  *   as_mime_fields.c  header fields (addresses, importance, dates, class,
  *                     categories, conversation)
  *   as_mime_body.c    the airsyncbase:Body element
- *   as_mime.c         the item (as_mime_to_eas), FileReference, attachments */
+ *   as_mime.c         the item (as_mime_to_eas), FileReference, attachments
+ *   as_mime_compose.c SmartReply/SmartForward composition (as_mime_compose.h) */
 #ifndef AS_MIME_INT_H
 #define AS_MIME_INT_H
 

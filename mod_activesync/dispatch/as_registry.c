@@ -13,6 +13,8 @@ static const struct {
     {"Sync", as_cmd_sync},
     {"GetAttachment", as_cmd_getattachment},
     {"SendMail", as_cmd_sendmail},
+    {"SmartForward", as_cmd_smartforward},
+    {"SmartReply", as_cmd_smartreply},
     {"FolderSync", as_cmd_foldersync},
     {"FolderCreate", as_cmd_foldercreate},
     {"FolderDelete", as_cmd_folderdelete},

@@ -160,14 +160,15 @@ static int read_body(handler_ctx_t *c, as_body_buf_t *buf)
 
 /* ---- decoding ----------------------------------------------------------- */
 
-/* SendMail before 14.0 sends the message itself (Content-Type
- * message/rfc822) instead of WBXML. */
+/* SendMail, SmartReply and SmartForward before 14.0 send the message
+ * itself (Content-Type message/rfc822) instead of WBXML. */
 static int takes_rfc822(const handler_ctx_t *c)
 {
     const char *ct = apr_table_get(c->r->headers_in, "Content-Type");
+    const char *n = c->cmd->name;
 
-    return !strcmp(c->cmd->name, "SendMail") && as_protocol_number(c->version) < 140 && ct &&
-           !strncasecmp(ct, "message/rfc822", 14);
+    return (!strcmp(n, "SendMail") || !strcmp(n, "SmartReply") || !strcmp(n, "SmartForward")) &&
+           as_protocol_number(c->version) < 140 && ct && !strncasecmp(ct, "message/rfc822", 14);
 }
 
 /* The body as the command wants it: nothing, or a WBXML document with its

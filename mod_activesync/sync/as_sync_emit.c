@@ -14,8 +14,9 @@
  * the open gives it, both from one stat (its Maildir base name without the
  * flags, its size and mtime in microseconds: a flag change renames the
  * file and keeps all three, a file replaced under the same base name gets
- * a new mtime), and everything in o the conversion reads except the
- * flags; NULL when the item has no stat (date 0). */
+ * a new mtime), everything in o the conversion reads except the flags,
+ * and the answered/forwarded flags (Read and Flag are rebuilt from the
+ * flags by the cache, LastVerbExecuted is not); NULL when the item has no stat (date 0). */
 static const char *item_cache_key(apr_pool_t *p, const char *account, const as_store_item_t *it,
                                   const as_mime_opts_t *o)
 {
@@ -26,9 +27,11 @@ static const char *item_cache_key(apr_pool_t *p, const char *account, const as_s
         return NULL;
     }
     base = base ? base + 1 : it->name;
-    k = apr_psprintf(p, "%s|%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d",
+    /* the verb flags too: LastVerbExecuted is part of the cached tree */
+    k = apr_psprintf(p, "%s|%s|%s|%.*s|%" APR_OFF_T_FMT "|%" APR_TIME_T_FMT "|%d|%d|%d|%u",
                      account ? account : "", o->folder_id, o->item_id, (int)strcspn(base, ":"),
-                     base, it->size, it->date, o->protocol, o->mime_support, o->nprefs);
+                     base, it->size, it->date, o->protocol, o->mime_support, o->nprefs,
+                     it->flags & (AS_STORE_ANSWERED | AS_STORE_FORWARDED));
     for (i = 0; i < o->nprefs; i++) {
         const as_mime_bodypref_t *b = &o->prefs[i];
         k = apr_psprintf(p, "%s|%d,%" APR_SIZE_T_FMT ",%d,%d", k, b->type, b->truncation,
@@ -213,8 +216,11 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
             undo_push(undo, set, dl->id,
                       dl->kind == AS_DELTA_CHANGE ? AS_UNDO_FLAGS : AS_UNDO_REMOVED);
             if (dl->kind == AS_DELTA_CHANGE) {
-                as_mime_add_flags(as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL),
-                                  dl->item->flags);
+                xmlNodePtr app = as_xml_add(e, AS_SYNC_AS_NS, "ApplicationData", NULL);
+                as_mime_add_flags(app, dl->item->flags);
+                if (c->proto >= 140) {
+                    as_mime_add_last_verb(app, dl->item->flags);
+                }
                 as_cset_set_flags(set, dl->id, dl->item->flags);
             } else {
                 as_cset_remove(set, dl->id);

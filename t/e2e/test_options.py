@@ -34,7 +34,9 @@ def test_options_headers(server, client):
     assert "Provision" in commands and "Settings" in commands
     assert "Sync" in commands and "FolderSync" in commands and "Ping" in commands
     # Not implemented yet: must not be advertised.
-    assert "Search" not in commands and "SmartReply" not in commands
+    assert "Search" not in commands and "ResolveRecipients" not in commands
+    # implemented: advertised
+    assert "SmartReply" in commands and "SmartForward" in commands
     assert lines == []  # a normal request logs nothing at info
 
 

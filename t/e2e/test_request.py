@@ -185,7 +185,8 @@ def test_bad_version_400(server, client, version):
 
 # ---- commands ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("cmd", ["Frobnicate", "GetHierarchy", "SmartReply", "Search", "Notify"])
+@pytest.mark.parametrize("cmd", ["Frobnicate", "GetHierarchy", "ResolveRecipients", "Search",
+                                 "Notify"])
 def test_unknown_or_unimplemented_command_501(server, client, cmd):
     advertised = client.options().header("MS-ASProtocolCommands").split(",")
     if cmd in advertised:

@@ -6,6 +6,7 @@
  *   md_mutf7.c       UTF-8 checks, modified UTF-7
  *   md_folders.c     reading the folder tree (Maildir++ hierarchy)
  *   md_folder_ops.c  create, rename, delete, special folders
+ *   md_keywords.c    info letters, Dovecot's keywords (dovecot-keywords)
  *   md_scan.c        reading a folder's messages, resolving an item id
  *   md_items.c       stat, open, flags, move, delete, deliver
  *   as_maildir.c     path template, opening a handle */
@@ -118,8 +119,19 @@ apr_status_t md_delete_folder(as_store_t *st, const char *folder_id);
 apr_status_t md_special_folder(as_store_t *st, int type, int create, apr_pool_t *p,
                                const char **folder_id);
 
-/* md_scan.c */
+/* md_keywords.c */
+/* The AS_STORE_* flags of a file name's info letters (no keywords). */
 unsigned md_flags_of(const char *name);
+/* The letter ('a'..'z') of a keyword in the folder directory's
+ * dovecot-keywords, 0 when it has none. */
+char md_keyword_letter(const char *dir, const char *name, apr_pool_t *p);
+/* Map a keyword to a letter (kept when it is there already). */
+apr_status_t md_keyword_add(const char *dir, const char *name, apr_pool_t *p, char *letter);
+/* md_flags_of plus AS_STORE_FORWARDED when the name has fwd_letter. */
+unsigned md_flags_with(const char *name, char fwd_letter);
+#define MD_KW_FORWARDED "$Forwarded"
+
+/* md_scan.c */
 void md_entry_to_item(apr_pool_t *p, const md_entry_t *e, as_store_item_t *it);
 apr_status_t md_list_items(as_store_t *st, const char *folder_id, apr_pool_t *p,
                            apr_array_header_t **items, const char **token);

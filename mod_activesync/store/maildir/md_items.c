@@ -105,6 +105,7 @@ apr_status_t md_open_item_at(as_store_t *st, const char *folder_id, const char *
     md_entry_t e;
 
     if (listed_entry(item_id, name, &e) && md_find_folder(md, folder_id, &f) == APR_SUCCESS &&
+        (e.flags = md_flags_with(e.name, md_keyword_letter(f->dir, MD_KW_FORWARDED, p)), 1) &&
         op_open(md, f, &e, apr_pstrcat(p, f->dir, "/", name, NULL), &b) == APR_SUCCESS) {
         *msg = b.msg;
         return APR_SUCCESS;
@@ -112,9 +113,10 @@ apr_status_t md_open_item_at(as_store_t *st, const char *folder_id, const char *
     return md_open_item(st, folder_id, item_id, p, msg);
 }
 
-/* The file name with new flags: "base:2," + sorted info letters. */
+/* The file name with new flags: "base:2," + sorted info letters; fwd: the
+ * letter of $Forwarded (0: none), set or cleared with AS_STORE_FORWARDED. */
 static const char *name_with_flags(apr_pool_t *p, const char *name, size_t blen, unsigned set,
-                                   unsigned clear, unsigned *result)
+                                   unsigned clear, char fwd, unsigned *result)
 {
     static const struct {
         char c;
@@ -143,6 +145,11 @@ static const char *name_with_flags(apr_pool_t *p, const char *name, size_t blen,
             have[(unsigned char)map[i].c] = 0;
         }
     }
+    if (fwd) {
+        have[(unsigned char)fwd] = (set & AS_STORE_FORWARDED)     ? 1
+                                   : (clear & AS_STORE_FORWARDED) ? 0
+                                                                  : have[(unsigned char)fwd];
+    }
     for (c = 33; c < 127; c++) { /* the spec: flags in ASCII order */
         if (have[c]) {
             letters[n++] = (char)c;
@@ -150,7 +157,7 @@ static const char *name_with_flags(apr_pool_t *p, const char *name, size_t blen,
     }
     letters[n] = '\0';
     if (result) {
-        *result = md_flags_of(apr_pstrcat(p, ":2,", letters, NULL));
+        *result = md_flags_with(apr_pstrcat(p, ":2,", letters, NULL), fwd);
     }
     return apr_pstrcat(p, apr_pstrmemdup(p, name, blen), ":2,", letters, NULL);
 }
@@ -164,8 +171,17 @@ static apr_status_t op_flags(md_store_t *md, const md_folder_t *f, md_entry_t *e
                              void *baton)
 {
     flags_baton_t *b = baton;
-    const char *nn = name_with_flags(b->p, e->name, e->blen, b->set, b->clear, &b->result);
-    const char *np;
+    char fwd = md_keyword_letter(f->dir, MD_KW_FORWARDED, b->p);
+    const char *nn, *np;
+
+    if (!fwd && (b->set & AS_STORE_FORWARDED)) {
+        apr_status_t rv = md_keyword_add(f->dir, MD_KW_FORWARDED, b->p, &fwd);
+        if (rv != APR_SUCCESS) {
+            md_log_errno(md, rv, "cannot map $Forwarded in", f->dir);
+            return rv;
+        }
+    }
+    nn = name_with_flags(b->p, e->name, e->blen, b->set, b->clear, fwd, &b->result);
 
     if (e->in_cur && !strcmp(nn, e->name)) {
         return access(path, F_OK) == 0 ? APR_SUCCESS : md_errno_status();
@@ -374,7 +390,7 @@ apr_status_t md_deliver(as_store_t *st, const char *folder_id, const void *data,
     }
     fd = -1;
     if (flags) {
-        name = name_with_flags(p, base, strlen(base), flags, 0, NULL);
+        name = name_with_flags(p, base, strlen(base), flags, 0, 0, NULL); /* no keywords */
         dst = apr_pstrcat(p, f->dir, "/cur/", name, NULL);
     } else {
         name = base;

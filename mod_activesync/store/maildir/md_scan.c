@@ -14,40 +14,6 @@
 /* ---------------------------------------------------------------------------
  * Messages
  */
-unsigned md_flags_of(const char *name)
-{
-    const char *info = strstr(name, ":2,");
-    unsigned fl = 0;
-
-    if (!info) {
-        return 0;
-    }
-    for (info += 3; *info; info++) {
-        switch (*info) {
-        case 'S':
-            fl |= AS_STORE_SEEN;
-            break;
-        case 'F':
-            fl |= AS_STORE_FLAGGED;
-            break;
-        case 'R':
-            fl |= AS_STORE_ANSWERED;
-            break;
-        case 'D':
-            fl |= AS_STORE_DRAFT;
-            break;
-        case 'T':
-            fl |= AS_STORE_TRASHED;
-            break;
-        case 'P':
-            fl |= AS_STORE_PASSED;
-            break;
-        default:
-            break;
-        }
-    }
-    return fl;
-}
 
 static apr_time_t date_from_name(const char *name)
 {
@@ -72,6 +38,7 @@ static apr_status_t read_sub(const md_folder_t *f, const char *sub, int in_cur, 
                              unsigned gen, apr_pool_t *p, apr_array_header_t *arr, int *dirty)
 {
     const char *path = apr_pstrcat(p, f->dir, "/", sub, NULL);
+    char fwd = md_keyword_letter(f->dir, MD_KW_FORWARDED, p);
     DIR *d = opendir(path);
     struct dirent *de;
 
@@ -100,7 +67,7 @@ static apr_status_t read_sub(const md_folder_t *f, const char *sub, int in_cur, 
         e->blen = (unsigned)bl;
         e->in_cur = (unsigned char)in_cur;
         e->gen = (unsigned char)gen;
-        e->flags = md_flags_of(e->name);
+        e->flags = md_flags_with(e->name, fwd);
         md_item_id_salted(e->name, bl, 0, e->id);
         e->stat_ok = 0;
         e->size = 0;
@@ -303,7 +270,7 @@ apr_status_t md_list_items(as_store_t *st, const char *folder_id, apr_pool_t *p,
 static apr_status_t find_base(md_store_t *md, const md_folder_t *f, md_entry_t *e)
 {
     static const char *const subs[] = {"new", "cur"};
-    char path[4096];
+    char path[4096], fwd = md_keyword_letter(f->dir, MD_KW_FORWARDED, md->cpool);
     int i;
 
     for (i = 0; i < 2; i++) {
@@ -323,7 +290,7 @@ static apr_status_t find_base(md_store_t *md, const md_folder_t *f, md_entry_t *
                 (de->d_name[e->blen] == ':' || de->d_name[e->blen] == '\0')) {
                 e->name = apr_pstrdup(md->cpool, de->d_name);
                 e->in_cur = (unsigned char)i;
-                e->flags = md_flags_of(e->name);
+                e->flags = md_flags_with(e->name, fwd);
                 found = 1;
                 break;
             }

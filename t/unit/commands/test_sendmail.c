@@ -3,7 +3,11 @@
  * copy, From checks, a resent ClientId not submitted again, an MTA failure
  * answered 120 with nothing in Sent, the size bound, email off, and the
  * 12.1 form (message/rfc822 body, HTTP statuses). */
+#include <pthread.h>
+#include <stdint.h>
+
 #include "activesync/as_outbound.h"
+#include "as_sendmail.h"
 #include "iotest.h"
 #include "testdb.h"
 #include "unit.h"
@@ -248,6 +252,92 @@ START_TEST(test_mta_failure)
 }
 END_TEST
 
+/* The fake outbound of test_concurrent_client_id: while the first request
+ * is being submitted, the same ClientId arrives again (a phone retrying on
+ * another connection): it must not be submitted. */
+static const char *nested_status;
+static int nested_calls;
+
+static as_outbound_result_t nested_submit(const as_outbound_t *ob, apr_pool_t *p,
+                                          const char *sender, const apr_array_header_t *r,
+                                          const char *msg, apr_size_t len, const char **words)
+{
+    cmdtest_t t2;
+    nested_calls++;
+    if (nested_calls == 1) {
+        send_mail(&t2, "race", 1, MSG_HEAD MSG_BODY);
+        nested_status = apr_pstrdup(unit_pool, status(&t2));
+        cmdtest_free(&t2);
+    }
+    return fake_submit(ob, p, sender, r, msg, len, words);
+}
+
+START_TEST(test_concurrent_client_id)
+{
+    static as_outbound_t nested_ob = {nested_submit, &fake};
+    as_sendmail_id_t st;
+    cmdtest_t t;
+    int i;
+
+    iot_conf.outbound = &nested_ob;
+    nested_calls = 0;
+    send_mail(&t, "race", 1, MSG_HEAD MSG_BODY);
+    ck_assert_ptr_null(t.resp.doc);
+    cmdtest_free(&t);
+    ck_assert_str_eq(nested_status, "111"); /* retry later, not "already sent" */
+    ck_assert_int_eq(fake.calls, 1);
+    ck_assert_int_eq(iot_count("Sent"), 1);
+    /* afterwards the reservation is the "sent" record */
+    ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "race", &st), APR_SUCCESS);
+    ck_assert_int_eq(st, AS_SM_ID_SENT);
+    /* the record API: reserve, busy, release, reserve again, note */
+    ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "r2", &st), APR_SUCCESS);
+    ck_assert_int_eq(st, AS_SM_ID_NEW);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "r2", &st), APR_SUCCESS);
+        ck_assert_int_eq(st, AS_SM_ID_BUSY);
+    }
+    ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, "OTHERDEV", "r2", &st), APR_SUCCESS);
+    ck_assert_int_eq(st, AS_SM_ID_NEW); /* ClientIds are per device */
+    ck_assert_int_eq(as_sendmail_sent_release(db, IOT_ACCT, IOT_DEV, "r2"), APR_SUCCESS);
+    ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "r2", &st), APR_SUCCESS);
+    ck_assert_int_eq(st, AS_SM_ID_NEW);
+    ck_assert_int_eq(as_sendmail_sent_note(db, IOT_ACCT, IOT_DEV, "r2"), APR_SUCCESS);
+    ck_assert_int_eq(as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "r2", &st), APR_SUCCESS);
+    ck_assert_int_eq(st, AS_SM_ID_SENT);
+}
+END_TEST
+
+/* Threads reserving one ClientId at once: exactly one wins. */
+#define RACERS 8
+static as_sendmail_id_t racer_state[RACERS];
+
+static void *racer(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    if (as_sendmail_sent_reserve(db, IOT_ACCT, IOT_DEV, "many", &racer_state[i]) != APR_SUCCESS) {
+        racer_state[i] = (as_sendmail_id_t)-1;
+    }
+    return NULL;
+}
+
+START_TEST(test_client_id_reserve_threads)
+{
+    pthread_t th[RACERS];
+    int i, winners = 0, busy = 0;
+    for (i = 0; i < RACERS; i++) {
+        ck_assert_int_eq(pthread_create(&th[i], NULL, racer, (void *)(intptr_t)i), 0);
+    }
+    for (i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        winners += racer_state[i] == AS_SM_ID_NEW;
+        busy += racer_state[i] == AS_SM_ID_BUSY;
+    }
+    ck_assert_int_eq(winners, 1);
+    ck_assert_int_eq(busy, RACERS - 1);
+}
+END_TEST
+
 START_TEST(test_size_bound)
 {
     cmdtest_t t;
@@ -357,6 +447,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, test_client_id_resend_not_resubmitted);
     tcase_add_test(tc, test_client_ids_bounded);
     tcase_add_test(tc, test_mta_failure);
+    tcase_add_test(tc, test_concurrent_client_id);
+    tcase_add_test(tc, test_client_id_reserve_threads);
     tcase_add_test(tc, test_size_bound);
     tcase_add_test(tc, test_bad_messages);
     tcase_add_test(tc, test_email_off);

@@ -83,6 +83,8 @@ static void reply_new(void)
 
 /* Convert the message (freed) of *lenp bytes for protocol; one Add in the
  * reply.  (A pointer: the generator filling it runs among the arguments.) */
+static unsigned convert_flags; /* the item's AS_STORE_* flags for convert() */
+
 static xmlNodePtr convert(char *data, const size_t *lenp, int protocol)
 {
     size_t len = *lenp;
@@ -108,6 +110,7 @@ static xmlNodePtr convert(char *data, const size_t *lenp, int protocol)
     o.prefs = &pref;
     o.nprefs = 1;
     o.protocol = protocol;
+    o.flags = convert_flags;
     o.received = apr_time_from_sec(1709543700);
     o.folder_id = "k3h2a9f0";
     o.item_id = apr_psprintf(unit_pool, "%013u", seq);
@@ -300,6 +303,29 @@ START_TEST(keywords)
     /* no Keywords: no Categories */
     app = convert(mg_msg_plain(&len, 1), &len, 141);
     ck_assert_ptr_null(child(app, NS_EMAIL, "Categories"));
+    validate_reply();
+}
+END_TEST
+
+/* Email2:LastVerbExecuted from the answered/forwarded flags, 14.0+ only. */
+START_TEST(last_verb)
+{
+    size_t len;
+    xmlNodePtr app;
+
+    convert_flags = AS_STORE_SEEN | AS_STORE_ANSWERED;
+    app = convert(mg_msg_plain(&len, 1), &len, 141);
+    ck_assert_str_eq(text(app, NS_EMAIL2, "LastVerbExecuted"), "1");
+    convert_flags = AS_STORE_ANSWERED | AS_STORE_FORWARDED;
+    app = convert(mg_msg_plain(&len, 2), &len, 160);
+    ck_assert_str_eq(text(app, NS_EMAIL2, "LastVerbExecuted"), "3");
+    convert_flags = AS_STORE_FORWARDED;
+    app = convert(mg_msg_plain(&len, 3), &len, 121);
+    ck_assert_ptr_null(child(app, NS_EMAIL2, "LastVerbExecuted"));
+    convert_flags = AS_STORE_SEEN;
+    app = convert(mg_msg_plain(&len, 4), &len, 141);
+    ck_assert_ptr_null(child(app, NS_EMAIL2, "LastVerbExecuted"));
+    convert_flags = 0;
     validate_reply();
 }
 END_TEST
@@ -726,6 +752,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, keywords);
+    tcase_add_test(tc, last_verb);
     tcase_add_test(tc, reply_chain);
     tcase_add_test(tc, invite_outlook);
     tcase_add_test(tc, invite_google);
