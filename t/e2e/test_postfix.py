@@ -18,6 +18,11 @@ module's ActiveSyncSendmail is that Postfix's sendmail.
   makes no Sent copy; once the submission is allowed again the phone's retry
   with the same ClientId is delivered exactly once.
 
+* SmartReply and SmartForward composed by the server (no ReplaceMime):
+  the reply arrives quoting the original with In-Reply-To, the forward
+  with the original's attachment intact; one copy each; the original is
+  answered (R) and $Forwarded on disk.
+
 Skipped (with the reason) where /usr/sbin/postfix is missing or the test
 does not run as root.  Deliveries are awaited by polling the Maildirs with
 a deadline, never by sleeping."""
@@ -32,7 +37,8 @@ import pytest
 import easclient
 import httpdconf
 import postfixkit
-from mailutil import files, start_mail_server, stop_and_check, text
+from composemail import SMART_FORWARD, SMART_REPLY, smart_wbxml
+from mailutil import deliver, files, find_file, start_mail_server, stop_and_check, text
 from postfixkit import sendmail_wbxml
 
 TO = "bob@example.net"
@@ -229,3 +235,57 @@ def test_postfix_refuses_then_retry_delivers_once(srv, postfix):
     for rcpt in ALL:
         assert len(postfix.delivered(rcpt)) == base[rcpt] + 1
     assert len(sent_copies(srv, addr, old)) == 1
+
+
+def test_smartreply_and_smartforward_delivered(srv, postfix):
+    """SmartReply and SmartForward (server-composed, without ReplaceMime)
+    through Postfix: the reply quotes the original with In-Reply-To set, the
+    forward carries the original's attachment; each recipient gets one copy."""
+    addr = srv.add_account("smart")
+    orig = email.message.EmailMessage(policy=email.policy.SMTP)
+    orig["From"] = "Bob <%s>" % TO
+    orig["To"] = addr
+    orig["Subject"] = "Plän"
+    orig["Date"] = "Mon, 07 Dec 2026 09:00:00 +0000"
+    orig["Message-ID"] = "<pf-orig@example.net>"
+    orig.set_content("Nine o'clock? Grüße\n")
+    orig.add_attachment(BIG[:200000], maintype="application", subtype="pdf", filename="plan.pdf")
+    iid = deliver(srv.maildir(addr), "", orig.as_bytes())
+    dev = srv.device(addr)
+    assert dev.foldersync("0")["status"] == "1"
+    inbox, = dev.folder_by_type(2)
+    dev.initial_sync(inbox)
+    base = {rcpt: len(postfix.delivered(rcpt)) for rcpt in (TO, CC)}
+
+    def mine(to, subject, body):
+        m = email.message.EmailMessage(policy=email.policy.SMTP)
+        m["From"] = addr
+        m["To"] = to
+        m["Subject"] = subject
+        m.set_content(body)
+        return m.as_bytes()
+
+    src = "%s:%s" % (inbox, iid)
+    r = dev.client.post("SmartReply", body=smart_wbxml(
+        SMART_REPLY, "pf-rep", inbox, src, mine(TO, "Re: Plän", "Nine is fine.\n")))
+    assert r.status == 200 and not r.body, (r.status, r.body[:200])
+    r = dev.client.post("SmartForward", body=smart_wbxml(
+        SMART_FORWARD, "pf-fwd", inbox, src, mine(CC, "Fwd: Plän", "For you.\n")))
+    assert r.status == 200 and not r.body, (r.status, r.body[:200])
+
+    reply = postfix.wait_for(TO, base[TO] + 1)[-1]
+    assert reply["Subject"] == "Re: Plän" and reply["In-Reply-To"] == "<pf-orig@example.net>"
+    txt = reply.get_body(preferencelist=("plain",)).get_content()
+    assert txt.startswith("Nine is fine.\n") and "> Nine o'clock? Grüße" in txt, txt
+    fwd = postfix.wait_for(CC, base[CC] + 1)[-1]
+    assert fwd["Subject"] == "Fwd: Plän"
+    assert "Nine o'clock? Grüße" in fwd.get_body(preferencelist=("plain",)).get_content()
+    att, = list(fwd.iter_attachments())
+    assert att.get_filename() == "plan.pdf" and att.get_payload(decode=True) == BIG[:200000]
+    assert postfix.wait_queue_empty()
+    for rcpt in (TO, CC):
+        assert len(postfix.delivered(rcpt)) == base[rcpt] + 1
+    _sub, name = find_file(srv.maildir(addr), "", iid)
+    with open(os.path.join(srv.maildir(addr), "dovecot-keywords")) as kw:
+        n, = [int(ln.split()[0]) for ln in kw if ln.split()[1:] == ["$Forwarded"]]
+    assert {"R", chr(ord("a") + n)} <= set(name.split(":2,")[1]), name  # answered, $Forwarded

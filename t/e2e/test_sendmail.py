@@ -19,30 +19,9 @@ import pytest
 import easclient
 import httpdconf
 from mailutil import files, start_mail_server, stop_and_check, text
+from composemail import sendmail_wbxml
 
 PDF = b"%PDF-1.4\n" + bytes((i * 37 + 11) % 256 for i in range(20000))
-
-
-def mb_u_int32(n):
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def sendmail_wbxml(client_id, mime, save=True):
-    """ComposeMail (page 21) SendMail{ClientId, [SaveInSentItems], Mime as
-    OPAQUE}: the message bytes go through untouched."""
-    b = bytearray(b"\x03\x01\x6a\x00\x00\x15")  # WBXML 1.3, UTF-8, page 21
-    b += b"\x45"  # SendMail, with content
-    b += b"\x51\x03" + client_id.encode() + b"\x00\x01"  # ClientId STR_I
-    if save:
-        b += b"\x08"  # SaveInSentItems, empty
-    b += b"\x50\xc3" + mb_u_int32(len(mime)) + mime + b"\x01"  # Mime OPAQUE
-    b += b"\x01"
-    return bytes(b)
 
 
 @pytest.fixture(scope="module")

@@ -25,44 +25,9 @@ import easclient
 import httpdconf
 from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, start_mail_server, \
     stop_and_check, text
+from composemail import SMART_FORWARD, SMART_REPLY, smart_wbxml
 
 PDF = b"%PDF-1.4\n" + bytes((i * 53 + 7) % 256 for i in range(30000))
-
-# ComposeMail (code page 21) tokens
-SMART_FORWARD, SMART_REPLY = 0x06, 0x07
-SAVE_IN_SENT, REPLACE_MIME, SOURCE, FOLDER_ID, ITEM_ID, MIME, CLIENT_ID = (
-    0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x10, 0x11)
-
-
-def mb_u_int32(n):
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def str_i(tok, s):
-    return bytes([0x40 | tok, 0x03]) + s.encode() + b"\x00\x01"
-
-
-def smart_wbxml(cmd_tok, client_id, folder, item, mime, replace=False, save=True):
-    """SmartReply|SmartForward{ClientId, Source{FolderId, ItemId},
-    [SaveInSentItems], [ReplaceMime], Mime as OPAQUE}."""
-    b = bytearray(b"\x03\x01\x6a\x00\x00\x15")
-    b.append(0x40 | cmd_tok)
-    b += str_i(CLIENT_ID, client_id)
-    b.append(0x40 | SOURCE)
-    b += str_i(FOLDER_ID, folder) + str_i(ITEM_ID, item)
-    b.append(0x01)
-    if save:
-        b.append(SAVE_IN_SENT)
-    if replace:
-        b.append(REPLACE_MIME)
-    b += bytes([0x40 | MIME, 0xC3]) + mb_u_int32(len(mime)) + mime + b"\x01"
-    b.append(0x01)
-    return bytes(b)
 
 
 @pytest.fixture(scope="module")
