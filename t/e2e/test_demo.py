@@ -31,8 +31,9 @@ def find_text(el, name):
 
 def check_demo_collections(c):
     """A phone provisions, finds the default address book, calendar, task
-    list and notes in the hierarchy, and gets the demo's twelve contacts and
-    its two tasks."""
+    list and notes in the hierarchy, and gets the demo's twelve contacts,
+    its calendar (the weekly meeting with its moved and cancelled instances,
+    the all-day holiday and the yearly birthday) and its two tasks."""
     c = c.with_(device_id="DEMOCHECK01", device_type="E2EPhone", version="14.1")
     r = c.post("Provision", xml='<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
                '%s</PolicyType></Policy></Policies></Provision>' % POLICY_TYPE)
@@ -63,6 +64,21 @@ def check_demo_collections(c):
     names = sorted(find_text(a, "FileAs") or "" for a in sync("9"))
     assert len(names) == 12 and all(names), names
     assert any("Tanaka" in n for n in names) and "Isabel Rossi" in names, names
+    events = {find_text(a, "Subject"): a for a in sync("8")}
+    assert set(events) == {"Team meeting", "Lunch with Alice", "Company holiday",
+                           "Isabel Rossi's birthday"}, set(events)
+    weekly = events["Team meeting"]
+    assert (find_text(weekly, "Recurrence_Type"), find_text(weekly, "Recurrence_Occurrences")) == \
+        ("1", "10")
+    excs = find_all(weekly, "Exception")
+    assert sorted(find_text(e, "Exception_Deleted") or "0" for e in excs) == ["0", "1"], excs
+    moved, = [e for e in excs if find_text(e, "Exception_Deleted") != "1"]
+    assert find_text(moved, "Subject") == "Team meeting (moved to Tuesday)"
+    bday = events["Isabel Rossi's birthday"]
+    assert find_text(bday, "AllDayEvent") == "1"
+    assert (find_text(bday, "Recurrence_Type"), find_text(bday, "Recurrence_DayOfMonth"),
+            find_text(bday, "Recurrence_MonthOfYear")) == ("5", "28", "2")  # yearly on a date
+    assert find_text(events["Company holiday"], "AllDayEvent") == "1"
     tasks = {find_text(a, "Subject"): find_text(a, "Complete") for a in sync("7")}
     assert tasks == {"Submit the expense report": "0", "Book the flights": "1"}, tasks
 
