@@ -25,6 +25,8 @@ typedef struct as_item_opts_t {
     const as_mime_bodypref_t *prefs; /* BodyPreference (Body: plain text, truncated) */
     int nprefs;
     const as_logger_t *log; /* for a line about an item that cannot be read; NULL: none */
+    const char *account;    /* the account's address (an event it organises is MeetingStatus
+                             * 1, not 3); NULL: not known */
 } as_item_opts_t;
 
 typedef struct as_item_codec_t {

@@ -311,6 +311,7 @@ static void fetch_class_item(io_ctx_t *c, xmlNodePtr f, as_store_t *st, int cls,
     o.prefs = fo->nprefs ? fo->prefs : NULL;
     o.nprefs = fo->nprefs;
     o.log = c->r->log;
+    o.account = c->r->account;
     as_xml_add(f, AS_NS, "Class", as_class_name(cls));
     props = as_xml_add(f, IO_NS, "Properties", NULL);
     rv = as_sync_item_to_eas(st, as_item_codec(cls), folder, item, NULL, &o, props, c->r->pool,

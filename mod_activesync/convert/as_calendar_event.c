@@ -48,13 +48,31 @@ static int has_attendees(icalcomponent *ev)
     return icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY) != NULL;
 }
 
-/* 0 appointment, 1 organised by the user, 3 received, +4 canceled (the
- * user's own role is not known here: a phone's choice is kept in
- * X-EAS-MEETINGSTATUS, else a meeting counts as received). */
-static int meeting_status_of(icalcomponent *ev)
+/* Is the ORGANIZER's address the account's? */
+static int organised_by(icalcomponent *ev, const char *account)
+{
+    icalproperty *pr = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
+    const char *v = pr ? icalproperty_get_organizer(pr) : NULL;
+
+    if (!v || !account) {
+        return 0;
+    }
+    if (!strncasecmp(v, "mailto:", 7)) {
+        v += 7;
+    }
+    return !strcasecmp(v, account);
+}
+
+/* 0 appointment, 1 organised by the user, 3 received, +4 canceled: a
+ * phone's choice is kept in X-EAS-MEETINGSTATUS; else a meeting whose
+ * ORGANIZER is the account (when known) is the user's, any other
+ * received. */
+static int meeting_status_of(icalcomponent *ev, const char *account)
 {
     const char *x = cal_x_prop(ev, "X-EAS-MEETINGSTATUS");
-    int base = x && (!strcmp(x, "1") || !strcmp(x, "3")) ? x[0] - '0' : (has_attendees(ev) ? 3 : 0);
+    int base = x && (!strcmp(x, "1") || !strcmp(x, "3"))
+                   ? x[0] - '0'
+                   : (has_attendees(ev) ? (organised_by(ev, account) ? 1 : 3) : 0);
     if (icalcomponent_get_status(ev) == ICAL_STATUS_CANCELLED) {
         return base == 0 ? 5 : base + 4;
     }
@@ -102,7 +120,7 @@ void cal_event_fields_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
     as_xml_add(app, NS_CAL, "BusyStatus", apr_itoa(p, r == 4 && o->protocol < 160 ? 2 : r));
     as_xml_add(app, NS_CAL, "Sensitivity", apr_itoa(p, cal_sensitivity_of(ev)));
     cal_add_categories(p, app, NS_CAL, ev);
-    as_xml_add(app, NS_CAL, "MeetingStatus", apr_itoa(p, meeting_status_of(ev)));
+    as_xml_add(app, NS_CAL, "MeetingStatus", apr_itoa(p, meeting_status_of(ev, o->account)));
     s = cal_x_prop(ev, "X-EAS-APPOINTMENTREPLYTIME");
     if (o->protocol >= 140 && s) {
         time_t t;
@@ -158,7 +176,7 @@ void cal_event_fields_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
         cal_set_categories(p, ev, app, NS_CAL);
     }
     v = cal_child_int(p, app, NS_CAL, "MeetingStatus", 0, 15, -1);
-    if (v >= 0 && v != meeting_status_of(ev)) {
+    if (v >= 0 && v != meeting_status_of(ev, NULL)) {
         cal_set_x_prop(ev, "X-EAS-MEETINGSTATUS", (v & 3) == 1 ? "1" : ((v & 3) == 3 ? "3" : NULL));
         if (v & 4) {
             icalcomponent_set_status(ev, ICAL_STATUS_CANCELLED);

@@ -78,6 +78,7 @@ apr_status_t as_sync_item_appdata_cls(as_sync_run_t *c, const as_sync_coll_req_t
     o.prefs = q->nprefs ? q->prefs : NULL;
     o.nprefs = q->nprefs;
     o.log = c->r->log;
+    o.account = c->r->account;
     return as_sync_item_to_eas(c->st, q->codec, folder, item, name, &o, appdata, c->r->pool, etag,
                                size);
 }

@@ -70,6 +70,7 @@ def check_demo_collections(c):
     weekly = events["Team meeting"]
     assert (find_text(weekly, "Recurrence_Type"), find_text(weekly, "Recurrence_Occurrences")) == \
         ("1", "10")
+    assert find_text(weekly, "MeetingStatus") == "1"  # organised by the demo account
     excs = find_all(weekly, "Exception")
     assert sorted(find_text(e, "Exception_Deleted") or "0" for e in excs) == ["0", "1"], excs
     moved, = [e for e in excs if find_text(e, "Exception_Deleted") != "1"]

@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const as_item_codec_t *c = as_item_codec(AS_CLASS_CONTACTS);
     as_mime_bodypref_t pref = {1, 64, 0, 20};
-    as_item_opts_t o = {161, &pref, 1, NULL};
+    as_item_opts_t o = {161, &pref, 1, NULL, NULL};
     apr_pool_t *p;
     xmlNodePtr app, again;
     char *out = NULL;

@@ -132,6 +132,31 @@ START_TEST(google_style)
 }
 END_TEST
 
+/* The organizer is the account (any case, with or without mailto:): the
+ * phone is told it organised the meeting (1); another account received it
+ * (3); an account not known keeps 3. */
+START_TEST(meeting_status_by_account)
+{
+    const char *file = ics("google.ics");
+    static const char *const accounts[] = {"ann@example.org", "ANN@Example.ORG", "bob@example.com",
+                                           NULL};
+    static const char *const want[] = {"1", "1", "3", "3"};
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        as_item_opts_t o;
+        xmlNodePtr app;
+        memset(&o, 0, sizeof o);
+        o.protocol = 141;
+        o.account = accounts[i];
+        app = ct_to_eas_opts(AS_CLASS_CALENDAR, file, &o);
+        ck_assert_ptr_nonnull(app);
+        ck_assert_msg(!strcmp(ct_text(app, CT_CAL, "MeetingStatus"), want[i]), "%s: %s",
+                      accounts[i] ? accounts[i] : "(none)", ct_text(app, CT_CAL, "MeetingStatus"));
+    }
+}
+END_TEST
+
 START_TEST(icloud_style)
 {
     const char *file = ics("icloud.ics"), *back;
@@ -372,7 +397,7 @@ START_TEST(body_truncation)
 {
     const char *file = ics("google.ics"), *back;
     as_mime_bodypref_t pref = {1, 12, 0, 0};
-    as_item_opts_t o = {141, &pref, 1, NULL};
+    as_item_opts_t o = {141, &pref, 1, NULL, NULL};
     xmlNodePtr app = ct_to_eas_opts(AS_CLASS_CALENDAR, file, &o);
     ck_assert_str_eq(ct_text(app, CT_BASE, "Body/Data"), "Weekly sync.");
     ck_assert_str_eq(ct_text(app, CT_BASE, "Body/Truncated"), "1");
@@ -489,7 +514,7 @@ START_TEST(sync_reply_validates)
         for (i = 0; i < sizeof files / sizeof files[0]; i++) {
             xmlNodePtr add = as_xml_add(commands, "AirSync:", "Add", NULL);
             xmlNodePtr app;
-            as_item_opts_t o = {protocols[k], NULL, 0, NULL};
+            as_item_opts_t o = {protocols[k], NULL, 0, NULL, NULL};
             as_xml_add(add, "AirSync:", "ServerId", apr_psprintf(unit_pool, "c1:%d", (int)i));
             app = as_xml_add(add, "AirSync:", "ApplicationData", NULL);
             ck_assert_int_eq(as_item_codec(AS_CLASS_CALENDAR)
@@ -548,6 +573,7 @@ Suite *unit_suite(void)
     tcase_add_checked_fixture(tc, setup, unit_pool_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, google_style);
+    tcase_add_test(tc, meeting_status_by_account);
     tcase_add_test(tc, icloud_style);
     tcase_add_test(tc, outlook_style);
     tcase_add_test(tc, nextcloud_birthday);
