@@ -23,6 +23,8 @@ as_command_fn as_cmd_ping;
 as_command_fn as_cmd_getattachment;
 /* SendMail, 14.0+ (as_cmd_sendmail.c) */
 as_command_fn as_cmd_sendmail;
+/* MeetingResponse (as_cmd_meetingresponse.c) */
+as_command_fn as_cmd_meetingresponse;
 #define AS_PING_MAX_FOLDERS 300
 /* Parse an airsyncbase:BodyPreference element (Type 1..8 required,
  * TruncationSize, AllOrNone 0/1 or empty (true), Preview 0..255); 0, or -1 when malformed.

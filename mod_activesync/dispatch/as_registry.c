@@ -13,6 +13,7 @@ static const struct {
     {"Sync", as_cmd_sync},
     {"GetAttachment", as_cmd_getattachment},
     {"SendMail", as_cmd_sendmail},
+    {"MeetingResponse", as_cmd_meetingresponse},
     {"FolderSync", as_cmd_foldersync},
     {"FolderCreate", as_cmd_foldercreate},
     {"FolderDelete", as_cmd_folderdelete},
