@@ -111,8 +111,9 @@ typedef struct as_meeting_answer_t {
  * series), or the cancelled occurrence, whatever the answer.
  * *out NULL with APR_SUCCESS: remove the event's file.
  * APR_ENOENT: a cancellation of an event that old does not hold (nothing
- * to do).  APR_EINVAL with *err: no usable VEVENT, or an instance of an
- * event that does not recur.  AS_MEETING_EORGANIZER. */
+ * to do).  APR_EINVAL with *err: no usable VEVENT, or an instance that
+ * the series does not have (bounded expansion of its RRULE).
+ * AS_MEETING_EORGANIZER. */
 apr_status_t as_meeting_answer(apr_pool_t *p, const char *invite, apr_size_t ilen, const char *old,
                                apr_size_t olen, const as_meeting_answer_t *a, char **out,
                                apr_size_t *outlen, const char **err);

@@ -97,6 +97,45 @@ static icalcomponent *override_at(icalcomponent *root, time_t t, icaltimezone *z
     return NULL;
 }
 
+/* Is t (UTC) the original start of an instance of the series m: an
+ * override's RECURRENCE-ID, or a start its RRULE gives (libical's
+ * iterator, at most CAL_WINDOW_STEPS instances; a series still undecided
+ * then counts as having it)? */
+static int is_instance(icalcomponent *root, icalcomponent *m, time_t t, icaltimezone *zone)
+{
+    icalproperty *rr = icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY);
+    icalproperty *dt = icalcomponent_get_first_property(m, ICAL_DTSTART_PROPERTY);
+    struct icaltimetype st, next;
+    icalrecur_iterator *it;
+    int steps, found = -1;
+
+    if (!rr || !dt) {
+        return 0;
+    }
+    if (override_at(root, t, zone)) {
+        return 1;
+    }
+    st = icalproperty_get_dtstart(dt);
+    it = icalrecur_iterator_new(icalproperty_get_rrule(rr), st);
+    if (!it) {
+        return 0;
+    }
+    for (steps = 0; steps < CAL_WINDOW_STEPS && found < 0; steps++) {
+        time_t u;
+        next = icalrecur_iterator_next(it);
+        if (icaltime_is_null_time(next)) {
+            found = 0;
+            break;
+        }
+        u = cal_to_utc(next, icaltime_is_utc(next) ? NULL : zone);
+        if (u >= t) {
+            found = u == t;
+        }
+    }
+    icalrecur_iterator_free(it);
+    return found != 0;
+}
+
 /* The invitation's VTIMEZONEs that the file lacks, copied into it. */
 static void copy_zones(icalcomponent *from, icalcomponent *to)
 {
@@ -205,8 +244,8 @@ static icalcomponent *removal(icalcomponent *inv, icalcomponent *old, const as_m
     icalcomponent *base = old ? old : inv, *m = master_of(base);
 
     if (a->has_instance) {
-        if (!m || !icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY)) {
-            *err = "an occurrence of an event that does not recur";
+        if (!m || !is_instance(base, m, (time_t)apr_time_sec(a->instance), series_zone(base, m))) {
+            *err = "no such occurrence of the event";
             return NULL;
         }
         cal_instance_delete(base, m, (time_t)apr_time_sec(a->instance), series_zone(base, m));
@@ -245,8 +284,8 @@ static icalcomponent *acceptance(apr_pool_t *p, icalcomponent *inv, icalcomponen
     if (a->has_instance) {
         root = old ? old : inv;
         m = master_of(root);
-        if (!m || !icalcomponent_get_first_property(m, ICAL_RRULE_PROPERTY)) {
-            *err = "an occurrence of an event that does not recur";
+        if (!m || !is_instance(root, m, (time_t)apr_time_sec(a->instance), series_zone(root, m))) {
+            *err = "no such occurrence of the event";
             return NULL;
         }
         set_answer(

@@ -318,6 +318,17 @@ START_TEST(one_occurrence)
     u = unfold(answer(NULL, one, &d));
     ck_assert_int_eq(count(u, "BEGIN:VEVENT"), 1);
     ck_assert_ptr_nonnull(strstr(u, "EXDATE;TZID=W. Europe Standard Time:20261217T140000"));
+    /* a time that is no occurrence of the series (a day later) */
+    a.instance = apr_time_from_sec(1797512400 + 86400);
+    ck_assert_int_eq(as_meeting_answer(unit_pool, NULL, 0, one, strlen(one), &a, &out, &len, &err),
+                     APR_EINVAL);
+    /* after the last one (COUNT=4: 31 December is the last) */
+    a.instance = apr_time_from_sec(1797512400 + 3 * 7 * 86400);
+    ck_assert_int_eq(as_meeting_answer(unit_pool, NULL, 0, one, strlen(one), &a, &out, &len, &err),
+                     APR_EINVAL);
+    a.instance = apr_time_from_sec(1797512400 + 2 * 7 * 86400);
+    ck_assert_ptr_nonnull(answer(NULL, one, &a));
+    a.instance = apr_time_from_sec(1797512400);
     /* an occurrence of an event that does not recur */
     ck_assert_int_eq(as_meeting_answer(unit_pool, NULL, 0, invitation(), strlen(invitation()), &a,
                                        &out, &len, &err),
