@@ -74,8 +74,9 @@ apr_status_t as_meeting_mail_calendar(apr_pool_t *p, apr_file_t *msg, char **tex
                                       int *cancel);
 
 /* The UID of the first VEVENT of an iCalendar text (pool copy), NULL when
- * it has none or is not iCalendar; *cancel (may be NULL) is set for
- * METHOD:CANCEL. */
+ * it has none, one with control characters or longer than
+ * AS_MEETING_UID_MAX, or is not iCalendar; *cancel (may be NULL) is set
+ * for METHOD:CANCEL. */
 const char *as_meeting_uid_of(apr_pool_t *p, const char *text, apr_size_t len, int *cancel);
 
 /* The account's answer (MeetingResponse UserResponse). */

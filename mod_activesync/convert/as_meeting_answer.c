@@ -360,6 +360,18 @@ apr_status_t as_meeting_answer(apr_pool_t *p, const char *invite, apr_size_t ile
     return rv;
 }
 
+/* Control characters in a UID do not survive libical's writing of the
+ * file: such a UID could not be found again, so it is not used. */
+static int has_controls(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *as_meeting_uid_of(apr_pool_t *p, const char *text, apr_size_t len, int *cancel)
 {
     const char *err = NULL, *uid;
@@ -376,7 +388,9 @@ const char *as_meeting_uid_of(apr_pool_t *p, const char *text, apr_size_t len, i
     }
     ev = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT);
     uid = icalcomponent_get_uid(ev);
-    uid = uid && *uid && strlen(uid) <= AS_MEETING_UID_MAX ? apr_pstrdup(p, uid) : NULL;
+    uid = uid && *uid && strlen(uid) <= AS_MEETING_UID_MAX && !has_controls(uid)
+              ? apr_pstrdup(p, uid)
+              : NULL;
     icalcomponent_free(root);
     return uid;
 }
