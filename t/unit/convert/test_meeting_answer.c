@@ -347,6 +347,9 @@ START_TEST(uid_of_invitation)
     ck_assert_int_eq(cancel, 1);
     ck_assert_ptr_null(
         as_meeting_uid_of(unit_pool, "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", 31, &cancel));
+    /* a UID libical would write otherwise (a control character) is not used */
+    ics = replace(invitation(), "UID:" PLAIN_UID, "UID:" PLAIN_UID "\x03");
+    ck_assert_ptr_null(as_meeting_uid_of(unit_pool, ics, strlen(ics), &cancel));
 }
 END_TEST
 
