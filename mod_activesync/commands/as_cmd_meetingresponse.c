@@ -10,8 +10,9 @@
  *   1   done; CalendarId is the calendar item's ServerId (as Sync shows it)
  *       when the event stays in the calendar (accept, tentative)
  *   2   invalid: a bad or unknown RequestId, a mail without an invitation,
- *       a LongId, an InstanceId of a mail or of an event that does not
- *       recur, the account's own meeting; before 14.0 also what 130 says
+ *       a LongId, an InstanceId of a mail or naming no occurrence, an
+ *       invitation whose UID has control characters, the account's own
+ *       meeting; before 14.0 also what 130 says
  *   3   the mailbox or calendar could not be read or written (transient)
  *   130 (14.0+) email off for an invitation mail, or pim off (no calendar)
  * The server sends no reply mail in any version: up to 14.1 the phone
