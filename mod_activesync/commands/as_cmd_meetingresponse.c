@@ -91,14 +91,22 @@ static int parse_one(as_request_t *r, xmlNodePtr req, as_meetingresp_req_t *q, i
     return 1;
 }
 
+/* Does a ServerId name an item of a collection (a calendar) rather than a
+ * mail?  Collection folder ids are the prefix letter and longer than mail
+ * folder ids (as_collections.h). */
+static int is_collection_item(const char *sid)
+{
+    const char *colon = strchr(sid, ':');
+    return sid[0] == AS_COLLECTIONS_ID_PREFIX && colon && colon - sid > 8;
+}
+
 /* The reason the account may not answer this Request, NULL when it may. */
 static const char *refusal(as_request_t *r, const as_meetingresp_req_t *q)
 {
     if (!(as_sync_collection_classes(r) & (1u << AS_CLASS_CALENDAR))) {
         return "calendars (pim) are off";
     }
-    if (q->request_id && q->request_id[0] != AS_COLLECTIONS_ID_PREFIX &&
-        !as_sync_email_enabled(r)) {
+    if (q->request_id && !is_collection_item(q->request_id) && !as_sync_email_enabled(r)) {
         return "email is off";
     }
     return NULL;
