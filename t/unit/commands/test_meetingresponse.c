@@ -354,7 +354,7 @@ END_TEST
 
 START_TEST(versions_and_access)
 {
-    const char *mail = put_invitation(9, "REQUEST");
+    const char *mail = put_invitation(9, "REQUEST"), *cid = NULL, *again = NULL;
     const char *inst = "<InstanceId>2026-12-10T13:00:00.000Z</InstanceId>";
 
     /* InstanceId is 14.1's: it names an occurrence of a calendar item only */
@@ -366,11 +366,14 @@ START_TEST(versions_and_access)
     access_.eff.value[AS_OPT_PIM] = 0;
     ck_assert_int_eq(respond_v("14.1", 1, sid(mail), NULL, NULL), 130);
     ck_assert_int_eq(respond_v("12.1", 1, sid(mail), NULL, NULL), 2);
-    /* email off: an invitation mail cannot be read */
+    /* email off: an invitation mail cannot be read, the calendar item can */
     access_.eff.value[AS_OPT_PIM] = 1;
+    ck_assert_int_eq(respond_v("14.1", 1, sid(mail), NULL, &cid), 1);
     access_.eff.value[AS_OPT_EMAIL] = 0;
     ck_assert_int_eq(respond_v("14.1", 1, sid(mail), NULL, NULL), 130);
     ck_assert_int_eq(respond_v("12.1", 1, sid(mail), NULL, NULL), 2);
+    ck_assert_int_eq(respond_v("14.1", 2, cid, NULL, &again), 1);
+    ck_assert_str_eq(again, cid);
 }
 END_TEST
 
