@@ -20,6 +20,7 @@
 #include <apr_pools.h>
 #include <apr_errno.h>
 #include <apr_time.h>
+#include <apr_file_io.h>
 #include <libxml/tree.h>
 
 typedef struct as_meeting_t as_meeting_t;
@@ -56,5 +57,66 @@ void as_meeting_add(apr_pool_t *p, xmlNodePtr app, const as_meeting_t *m, int pr
  * date of an exception's occurrence, 0 otherwise.  NULL when uid is longer
  * than AS_MEETING_UID_MAX. */
 const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int month, int day);
+
+/* ---------------------------------------------------------------------------
+ * Answering an invitation (MeetingResponse): as_meeting_mail.c reads the
+ * invitation out of a message, as_meeting_answer.c writes the answer into
+ * the calendar file.
+ */
+
+/* The invitation in the message file msg: its text/calendar part (the
+ * first one, as the Email conversion takes it) as UTF-8 in pool memory,
+ * and *cancel for a cancellation -- the METHOD the phone was shown
+ * (IPM.Schedule.Meeting.Request or .Canceled).  APR_ENOENT: the message
+ * has no such part (none, or a REPLY); APR_EINVAL: over
+ * AS_MEETING_CALENDAR_MAX, or not a message. */
+apr_status_t as_meeting_mail_calendar(apr_pool_t *p, apr_file_t *msg, char **text, apr_size_t *len,
+                                      int *cancel);
+
+/* The UID of the first VEVENT of an iCalendar text (pool copy), NULL when
+ * it has none, one with control characters or longer than
+ * AS_MEETING_UID_MAX, or is not iCalendar; *cancel (may be NULL) is set
+ * for METHOD:CANCEL. */
+const char *as_meeting_uid_of(apr_pool_t *p, const char *text, apr_size_t len, int *cancel);
+
+/* The account's answer (MeetingResponse UserResponse). */
+#define AS_MEETING_ACCEPT    1
+#define AS_MEETING_TENTATIVE 2
+#define AS_MEETING_DECLINE   3
+
+/* as_meeting_answer: the account organises the meeting (it cannot answer
+ * its own invitation). */
+#define AS_MEETING_EORGANIZER (APR_OS_START_USERERR + 3200)
+
+typedef struct as_meeting_answer_t {
+    int response;        /* AS_MEETING_ACCEPT ... */
+    const char *account; /* the attendee: the account's address */
+    int has_instance;    /* an answer for one occurrence (InstanceId) */
+    apr_time_t instance; /* its original start */
+    apr_time_t now;      /* the reply time */
+} as_meeting_answer_t;
+
+/* The calendar file of the event after the answer.
+ *   invite (may be NULL): the invitation's iCalendar (METHOD:REQUEST or
+ *     CANCEL, from a mail);
+ *   old (may be NULL): the calendar's current file of that UID;
+ *   at least one of them is given.
+ * An invitation makes or updates the event (a newer SEQUENCE replaces
+ * the series, an invitation for one occurrence replaces that override;
+ * an older one changes nothing but the answer).  Accept and tentative set
+ * the account's ATTENDEE (matched by address, case-insensitively; added
+ * when missing) to PARTSTAT=ACCEPTED/TENTATIVE, the busy status, and
+ * X-EAS-APPOINTMENTREPLYTIME; METHOD is dropped (a stored calendar object
+ * has none).  Decline removes the event, or with an instance that
+ * occurrence (EXDATE).  A cancellation removes the event (the whole
+ * series), or the cancelled occurrence, whatever the answer.
+ * *out NULL with APR_SUCCESS: remove the event's file.
+ * APR_ENOENT: a cancellation of an event that old does not hold (nothing
+ * to do).  APR_EINVAL with *err: no usable VEVENT, or an instance that
+ * the series does not have (bounded expansion of its RRULE).
+ * AS_MEETING_EORGANIZER. */
+apr_status_t as_meeting_answer(apr_pool_t *p, const char *invite, apr_size_t ilen, const char *old,
+                               apr_size_t olen, const as_meeting_answer_t *a, char **out,
+                               apr_size_t *outlen, const char **err);
 
 #endif

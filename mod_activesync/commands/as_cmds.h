@@ -26,6 +26,8 @@ as_command_fn as_cmd_sendmail;
 /* SmartReply, SmartForward (as_cmd_smart.c) */
 as_command_fn as_cmd_smartreply;
 as_command_fn as_cmd_smartforward;
+/* MeetingResponse (as_cmd_meetingresponse.c) */
+as_command_fn as_cmd_meetingresponse;
 #define AS_PING_MAX_FOLDERS 300
 /* Parse an airsyncbase:BodyPreference element (Type 1..8 required,
  * TruncationSize, AllOrNone 0/1 or empty (true), Preview 0..255); 0, or -1 when malformed.

@@ -319,3 +319,37 @@ void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *
     }
     icalcomponent_free(seen);
 }
+
+/* ---------------------------------------------------------------------------
+ * One instance, for MeetingResponse (as_meeting_answer.c)
+ */
+icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master, time_t orig,
+                                     icaltimezone *zone)
+{
+    icalcomponent *ov;
+    for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov;
+         ov = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT)) {
+        icalproperty *pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY);
+        if (ov != master && pr &&
+            rid_utc(root, pr, icalproperty_get_recurrenceid(pr), zone) == orig) {
+            return ov;
+        }
+    }
+    return new_override(root, master, orig, zone);
+}
+
+void cal_instance_delete(icalcomponent *root, icalcomponent *master, time_t orig,
+                         icaltimezone *zone)
+{
+    icalcomponent *ov, *next;
+    add_exdate(master, orig, zone);
+    for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov; ov = next) {
+        icalproperty *pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY);
+        next = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT);
+        if (ov != master && pr &&
+            rid_utc(root, pr, icalproperty_get_recurrenceid(pr), zone) == orig) {
+            icalcomponent_remove_component(root, ov);
+            icalcomponent_free(ov);
+        }
+    }
+}

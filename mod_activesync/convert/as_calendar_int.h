@@ -179,6 +179,13 @@ void cal_exceptions_to_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *ma
 /* Apply the phone's Exceptions to root (the master already updated). */
 void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *master,
                              icaltimezone *zone, xmlNodePtr exs);
+/* The override of the instance whose original start is orig (made from
+ * the series when there is none yet), and the instance deleted (EXDATE,
+ * its override removed): for MeetingResponse on one occurrence. */
+icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master, time_t orig,
+                                     icaltimezone *zone);
+void cal_instance_delete(icalcomponent *root, icalcomponent *master, time_t orig,
+                         icaltimezone *zone);
 
 /* ---- as_calendar_event.c: fields common to an event and an exception ---- */
 

@@ -171,9 +171,13 @@ const char *as_meeting_globalobjid(apr_pool_t *p, const char *uid, int year, int
         return NULL; /* as_meeting_parse refuses such UIDs: the sizes below fit */
     }
 
-    /* An Outlook UID is the hex of a GlobalObjectId (MS-OXCICAL UID). */
+    /* An Outlook UID is the hex of a GlobalObjectId (MS-OXCICAL UID), in
+     * upper case as Outlook and Exchange write it.  A phone reads the
+     * GlobalObjId of such bytes back as upper-case hex and compares it
+     * with the calendar item's UID: a UID in lower or mixed case would
+     * not match, so it is wrapped as "vCal-Uid" like any other UID. */
     for (i = 0; outlook && i < n; i++) {
-        outlook = hexval(uid[i]) >= 0;
+        outlook = hexval(uid[i]) >= 0 && !(uid[i] >= 'a' && uid[i] <= 'f');
     }
     if (outlook) {
         len = n / 2;

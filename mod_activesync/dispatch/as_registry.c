@@ -15,6 +15,7 @@ static const struct {
     {"SendMail", as_cmd_sendmail},
     {"SmartForward", as_cmd_smartforward},
     {"SmartReply", as_cmd_smartreply},
+    {"MeetingResponse", as_cmd_meetingresponse},
     {"FolderSync", as_cmd_foldersync},
     {"FolderCreate", as_cmd_foldercreate},
     {"FolderDelete", as_cmd_folderdelete},

@@ -2,7 +2,11 @@
  * libical) and the MeetingRequest it writes for every protocol family.
  * The first input byte chooses a cancellation; the rest is the calendar.
  * Besides crashes it checks that a parsed invitation writes only valid
- * UTF-8 without XML-forbidden controls, and that a refusal has a reason. */
+ * UTF-8 without XML-forbidden controls, and that a refusal has a reason.
+ * The calendar is also answered (MeetingResponse's as_meeting_answer) as
+ * an invitation and as the calendar's current file, the answer and an
+ * occurrence chosen by the first byte: an answer that succeeds must parse
+ * again as a calendar of the same UID. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,33 @@ static void check_tree(xmlNodePtr n)
     }
 }
 
+/* as_meeting_answer on the input: a refusal has a reason; a file made
+ * names the same UID. */
+static void answer(apr_pool_t *p, const char *cal, size_t len, unsigned flags, int as_old)
+{
+    as_meeting_answer_t a;
+    char *out = NULL;
+    apr_size_t olen = 0;
+    const char *err = NULL, *uid = as_meeting_uid_of(p, cal, len, NULL);
+    apr_status_t rv;
+
+    memset(&a, 0, sizeof a);
+    a.response = 1 + (int)((flags >> 1) % 3);
+    a.account = "ann@example.org";
+    a.has_instance = (flags & 8) != 0;
+    a.instance = apr_time_from_sec(1797512400);
+    a.now = apr_time_from_sec(1796000000);
+    rv = as_meeting_answer(p, as_old ? NULL : cal, as_old ? 0 : len, as_old ? cal : NULL,
+                           as_old ? len : 0, &a, &out, &olen, &err);
+    if (rv == APR_EINVAL) {
+        CHECK(err && !out);
+    } else if (rv == APR_SUCCESS && out) {
+        const char *again = as_meeting_uid_of(p, out, olen, NULL);
+        CHECK(strlen(out) == olen);
+        CHECK(!uid || (again && !strcmp(again, uid)));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int protocols[] = {121, 140, 141, 160, 161};
@@ -79,6 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(!m && err);
     }
+    answer(p, (const char *)data + 1, size - 1, data[0], 0);
+    answer(p, (const char *)data + 1, size - 1, data[0], 1);
     /* the GlobalObjId of the input as a UID */
     if (size <= AS_MEETING_UID_MAX && !memchr(data, 0, size)) {
         char *uid = apr_pstrmemdup(p, (const char *)data, size);
