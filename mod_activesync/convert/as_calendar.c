@@ -102,7 +102,7 @@ static apr_status_t event_to_eas(apr_pool_t *p, icalcomponent *root, icalcompone
     }
     as_xml_add(app, NS_CAL, "AllDayEvent", st.is_date || outlook_all_day(ev, st, o) ? "1" : "0");
     cal_event_fields_to_eas(p, ev, app, o, 0);
-    cal_people_to_eas(p, ev, app, o->protocol);
+    cal_people_to_eas(p, ev, app, o->protocol, o->account);
     t = icalcomponent_get_dtstamp(ev);
     as_xml_add(app, NS_CAL, "DtStamp",
                cal_compact(p, icaltime_is_null_time(t) ? start : cal_to_utc(t, NULL)));

@@ -168,7 +168,8 @@ int cal_recur_read(apr_pool_t *p, xmlNodePtr rec, const char *ns, cal_recur_t *o
 
 /* ---- as_calendar_people.c: organizer and attendees ---- */
 
-void cal_people_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int protocol);
+void cal_people_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int protocol,
+                       const char *account);
 void cal_people_from_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app);
 
 /* ---- as_calendar_exc.c: exceptions ---- */

@@ -50,7 +50,31 @@ static int type_of(icalproperty *pr)
     return role && icalparameter_get_role(role) == ICAL_ROLE_OPTPARTICIPANT ? 2 : 1;
 }
 
-void cal_people_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int protocol)
+/* ResponseType (14.0+): the user's own answer to a meeting -- 1 the
+ * account organises it, else its ATTENDEE's PARTSTAT (2 tentative, 3
+ * accepted, 4 declined, 5 not yet; 0 when the account is not listed). */
+static void add_response_type(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, const char *account)
+{
+    icalproperty *pr = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
+    const char *org = pr ? address_of(icalproperty_get_organizer(pr)) : NULL;
+    int t = 0;
+
+    if (org && !strcasecmp(org, account)) {
+        t = 1;
+    }
+    for (pr = icalcomponent_get_first_property(ev, ICAL_ATTENDEE_PROPERTY); pr && !t;
+         pr = icalcomponent_get_next_property(ev, ICAL_ATTENDEE_PROPERTY)) {
+        const char *addr = address_of(icalproperty_get_attendee(pr));
+        if (addr && !strcasecmp(addr, account)) {
+            t = status_of(pr);
+            break;
+        }
+    }
+    as_xml_add(app, NS_CAL, "ResponseType", apr_itoa(p, t));
+}
+
+void cal_people_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int protocol,
+                       const char *account)
 {
     icalproperty *pr = icalcomponent_get_first_property(ev, ICAL_ORGANIZER_PROPERTY);
     xmlNodePtr list = NULL;
@@ -84,6 +108,9 @@ void cal_people_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app, int pro
             as_xml_add(a, NS_CAL, "AttendeeType", apr_itoa(p, type_of(pr)));
         }
         n++;
+    }
+    if (list && account && protocol >= 140) {
+        add_response_type(p, ev, app, account);
     }
 }
 

@@ -160,6 +160,7 @@ def test_accept_tentative_decline(mrsrv):
                 if f["Email"].lower() == addr]
         # libwbxml prints AttendeeStatus as Attendee_Status
         assert [f.get("AttendeeStatus", f.get("Status")) for f in mine] == ["3"], mine
+        assert text(app, "ResponseType") == "3" and text(app, "MeetingStatus") == "3"
         # ... and in CalDAV, with the account's PARTSTAT
         body = report(rad, path)
         assert UID in body, body
@@ -175,6 +176,7 @@ def test_accept_tentative_decline(mrsrv):
         assert (status, cal_id2) == ("1", cal_id)
         c = ph.sync(ns=CAL_NS)
         assert [ln(x) for x in kids(kid(c, "Commands"))] == ["Change"], ph.last
+        assert text(ph.apps[cal_id.split(":")[1]], "ResponseType") == "2"
         assert "PARTSTAT=TENTATIVE" in attendee_line(report(rad, path), addr)
         [name] = [os.path.basename(f) for f in glob.glob(
             os.path.join(srv.storage, "collection-root", addr, "calendar", "*.ics"))]

@@ -133,14 +133,18 @@ START_TEST(google_style)
 END_TEST
 
 /* The organizer is the account (any case, with or without mailto:): the
- * phone is told it organised the meeting (1); another account received it
- * (3); an account not known keeps 3. */
+ * phone is told it organised the meeting (MeetingStatus 1, ResponseType
+ * 1); an invited account received it (3) and gets its PARTSTAT as
+ * ResponseType (NEEDS-ACTION: 5), one not invited 0; an account not known
+ * keeps 3 and gets no ResponseType. */
 START_TEST(meeting_status_by_account)
 {
     const char *file = ics("google.ics");
     static const char *const accounts[] = {"ann@example.org", "ANN@Example.ORG", "bob@example.com",
                                            NULL};
+    static const char *const accounts2[] = {"carol@example.com"};
     static const char *const want[] = {"1", "1", "3", "3"};
+    static const char *const want_rt[] = {"1", "1", "5", NULL};
     int i;
 
     for (i = 0; i < 4; i++) {
@@ -153,6 +157,22 @@ START_TEST(meeting_status_by_account)
         ck_assert_ptr_nonnull(app);
         ck_assert_msg(!strcmp(ct_text(app, CT_CAL, "MeetingStatus"), want[i]), "%s: %s",
                       accounts[i] ? accounts[i] : "(none)", ct_text(app, CT_CAL, "MeetingStatus"));
+        if (want_rt[i]) {
+            ck_assert_str_eq(ct_text(app, CT_CAL, "ResponseType"), want_rt[i]);
+        } else {
+            ck_assert_ptr_null(ct_text(app, CT_CAL, "ResponseType"));
+        }
+        o.protocol = 121; /* ResponseType is 14.0+ */
+        ck_assert_ptr_null(
+            ct_text(ct_to_eas_opts(AS_CLASS_CALENDAR, file, &o), CT_CAL, "ResponseType"));
+    }
+    {
+        as_item_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.protocol = 141;
+        o.account = accounts2[0];
+        ck_assert_str_eq(
+            ct_text(ct_to_eas_opts(AS_CLASS_CALENDAR, file, &o), CT_CAL, "ResponseType"), "0");
     }
 }
 END_TEST
