@@ -2,6 +2,9 @@
 that the phone's message bytes reach the server untouched (OPAQUE): one
 builder for SendMail, SmartReply and SmartForward, shared by the tests."""
 
+import os
+import stat
+
 # ComposeMail tokens
 SEND_MAIL, SMART_FORWARD, SMART_REPLY = 0x05, 0x06, 0x07
 SAVE_IN_SENT, REPLACE_MIME, SOURCE, FOLDER_ID, ITEM_ID, MIME, CLIENT_ID = (
@@ -49,3 +52,36 @@ def sendmail_wbxml(client_id, mime, save=True):
 def smart_wbxml(cmd_tok, client_id, folder, item, mime, replace=False, save=True):
     return compose_wbxml(cmd_tok, client_id, mime, source=(folder, item), save=save,
                          replace=replace)
+
+
+def recording_sendmail(run_dir, name, can_fail=False):
+    """A stand-in for the MTA's sendmail: a script that records each
+    submission as DIR/PID.argv (its arguments) and DIR/PID.msg (its standard
+    input) and exits 0.  DIR is world-writable (httpd's children run as
+    another user).  can_fail: while a file DIR/FAIL exists the script refuses
+    as an MTA does (words on stderr, exit 75).  Returns (DIR, script)."""
+    d = os.path.join(run_dir, name + "-out")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o1777)
+    script = os.path.join(run_dir, name + "-sendmail.sh")
+    fail = ('if [ -e "%s/FAIL" ]; then echo "451 4.3.0 queue file write error" >&2; exit 75; fi\n'
+            % d) if can_fail else ""
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\n%sn="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
+                "exit 0\n" % (fail, d))
+    os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return d, script
+
+
+def submissions(d, sender=None):
+    """(argv, message) of every submission recorded in d (only those with
+    sender among the arguments when given), oldest first."""
+    out = []
+    names = [n for n in os.listdir(d) if n.endswith(".msg")]
+    for n in sorted(names, key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
+        with open(os.path.join(d, n[:-4] + ".argv")) as f:
+            argv = f.read().splitlines()
+        if sender is None or sender in argv:
+            with open(os.path.join(d, n), "rb") as f:
+                out.append((argv, f.read()))
+    return out

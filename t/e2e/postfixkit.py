@@ -46,7 +46,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from composemail import sendmail_wbxml  # noqa: F401 (the tests import it from here)
 
 POSTFIX = "/usr/sbin/postfix"
 SENDMAIL = "/usr/sbin/sendmail"

@@ -37,9 +37,9 @@ import pytest
 import easclient
 import httpdconf
 import postfixkit
-from composemail import SMART_FORWARD, SMART_REPLY, smart_wbxml
+from composemail import SMART_FORWARD, SMART_REPLY, sendmail_wbxml, smart_wbxml
 from mailutil import deliver, files, find_file, start_mail_server, stop_and_check, text
-from postfixkit import sendmail_wbxml
+
 
 TO = "bob@example.net"
 CC = "carol@example.org"

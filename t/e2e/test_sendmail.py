@@ -12,31 +12,20 @@ once it works is sent once.  The 12.1 form (message/rfc822) too."""
 import email.message
 import email.policy
 import os
-import stat
 
 import pytest
 
 import easclient
 import httpdconf
 from mailutil import files, start_mail_server, stop_and_check, text
-from composemail import sendmail_wbxml
+from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 PDF = b"%PDF-1.4\n" + bytes((i * 37 + 11) % 256 for i in range(20000))
 
 
 @pytest.fixture(scope="module")
 def outdir(run_dir):
-    d = os.path.join(run_dir, "sendmail-out")
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o1777)
-    script = os.path.join(run_dir, "record-sendmail.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nif [ -e "%s/FAIL" ]; then echo "451 4.3.0 queue file write error" >&2;'
-                ' exit 75; fi\n'
-                'n="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
-                "exit 0\n" % (d, d))
-    os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return d, script
+    return recording_sendmail(run_dir, "sendmail", can_fail=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +36,6 @@ def sm_server(run_dir, module_path, sanitize, pki, outdir):
     yield srv
     problems = stop_and_check(srv)
     assert not problems, "server was not clean:\n%s" % "\n".join(problems)
-
-
-def submissions(d):
-    out = []
-    for n in sorted(os.listdir(d)):
-        if n.endswith(".msg"):
-            with open(os.path.join(d, n), "rb") as f:
-                msg = f.read()
-            with open(os.path.join(d, n[:-4] + ".argv")) as f:
-                argv = f.read().splitlines()
-            out.append((argv, msg))
-    return out
 
 
 def build_message(addr):

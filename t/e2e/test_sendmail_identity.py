@@ -11,7 +11,6 @@ refused too.  With `email` off SendMail is refused with 130 (403 for the
 import email
 import email.policy
 import os
-import stat
 
 import pytest
 
@@ -19,20 +18,12 @@ import easclient
 import httpdconf
 from e2eharness import admin
 from mailutil import start_mail_server, stop_and_check, text
-from postfixkit import sendmail_wbxml
+from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 
 @pytest.fixture(scope="module")
 def outdir(run_dir):
-    d = os.path.join(run_dir, "identity-out")
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o1777)
-    script = os.path.join(run_dir, "identity-sendmail.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nn="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
-                "exit 0\n" % d)
-    os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return d, script
+    return recording_sendmail(run_dir, "identity")
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +36,6 @@ def srv(run_dir, module_path, sanitize, pki, outdir):
     finally:
         problems = stop_and_check(s)
     assert not problems, "server was not clean:\n%s" % "\n".join(problems)
-
-
-def submissions(d, sender):
-    """(argv, message) of every submission with -f sender, oldest first."""
-    out = []
-    names = [n for n in os.listdir(d) if n.endswith(".msg")]
-    for n in sorted(names, key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
-        with open(os.path.join(d, n[:-4] + ".argv")) as f:
-            argv = f.read().splitlines()
-        if sender in argv:
-            with open(os.path.join(d, n), "rb") as f:
-                out.append((argv, f.read()))
-    return out
 
 
 def status(r):

@@ -7,14 +7,13 @@ submitted, nothing is saved in Sent, and the access log holds no 5xx
 (stop_and_check)."""
 
 import os
-import stat
 
 import pytest
 
 import easclient
 import httpdconf
 from mailutil import files, start_mail_server, stop_and_check, text
-from postfixkit import sendmail_wbxml
+from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 MAX_MESSAGE = 64 * 1024
 MAX_REQUEST = 256 * 1024
@@ -22,14 +21,7 @@ MAX_REQUEST = 256 * 1024
 
 @pytest.fixture(scope="module")
 def outdir(run_dir):
-    d = os.path.join(run_dir, "limits-out")
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o1777)
-    script = os.path.join(run_dir, "limits-sendmail.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\ncat > "%s/$$.msg"\nexit 0\n' % d)
-    os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return d, script
+    return recording_sendmail(run_dir, "limits")
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +40,6 @@ def srv(run_dir, module_path, sanitize, pki, outdir):
 
 def status(r):
     return text(easclient.decode_reply(r.body), "Status")
-
-
-def submitted(d):
-    return len([n for n in os.listdir(d) if n.endswith(".msg")])
 
 
 def padded(addr, size):
@@ -79,23 +67,23 @@ def test_bad_messages_clear_statuses(srv, outdir):
     # exactly at the limit: sent
     r = dev.client.post("SendMail", body=sendmail_wbxml("at-limit", padded(addr, MAX_MESSAGE)))
     assert r.status == 200 and not r.body
-    assert submitted(d) == 1
+    assert len(submissions(d)) == 1
     assert files(srv.maildir(addr), "Sent") != sent_before
     # over the request limit: refused by the request bound, not a 5xx
     r = dev.client.post("SendMail", body=sendmail_wbxml("huge", padded(addr, MAX_REQUEST + 1)))
     assert 400 <= r.status < 500, r.status
-    assert submitted(d) == 1
+    assert len(submissions(d)) == 1
 
 
 def test_bad_messages_12_1(srv, outdir):
     d, _ = outdir
     addr = srv.add_account("bad12")
     dev = srv.device(addr, version="12.1")
-    before = submitted(d)
+    before = len(submissions(d))
     q = easclient.plain_query("SendMail", addr, dev.device_id, "E2EPhone", SaveInSent="T")
     for body, want in ((b"no header section", 400), (b"", 400),
                        (b"From: %s\r\nSubject: x\r\n\r\nno recipient\r\n" % addr.encode(), 400),
                        (padded(addr, MAX_MESSAGE + 1), 413)):
         r = dev.client.post("SendMail", query=q, body=body, content_type="message/rfc822")
         assert r.status == want, (body[:30], r.status)
-    assert submitted(d) == before
+    assert len(submissions(d)) == before

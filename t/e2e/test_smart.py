@@ -17,7 +17,6 @@ import email
 import email.message
 import email.policy
 import os
-import stat
 
 import pytest
 
@@ -25,22 +24,14 @@ import easclient
 import httpdconf
 from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, start_mail_server, \
     stop_and_check, text
-from composemail import SMART_FORWARD, SMART_REPLY, smart_wbxml
+from composemail import SMART_FORWARD, SMART_REPLY, recording_sendmail, smart_wbxml, submissions
 
 PDF = b"%PDF-1.4\n" + bytes((i * 53 + 7) % 256 for i in range(30000))
 
 
 @pytest.fixture(scope="module")
 def outdir(run_dir):
-    d = os.path.join(run_dir, "smart-out")
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o1777)
-    script = os.path.join(run_dir, "record-smart-sendmail.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\nn="%s/$$"\nprintf \'%%s\\n\' "$@" > "$n.argv"\ncat > "$n.msg"\n'
-                "exit 0\n" % d)
-    os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return d, script
+    return recording_sendmail(run_dir, "smart")
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +42,6 @@ def srv(run_dir, module_path, sanitize, pki, outdir):
     yield s
     problems = stop_and_check(s)
     assert not problems, "server was not clean:\n%s" % "\n".join(problems)
-
-
-def submissions(d, sender):
-    out = []
-    for n in sorted(os.listdir(d), key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
-        if n.endswith(".msg"):
-            with open(os.path.join(d, n[:-4] + ".argv")) as f:
-                argv = f.read().splitlines()
-            if sender in argv:
-                with open(os.path.join(d, n), "rb") as f:
-                    out.append((argv, f.read()))
-    return out
 
 
 def original(with_pdf=False):

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "activesync/as_outbound.h"
 #include "as_sendmail.h"
 #include "iotest.h"
 #include "testdb.h"
@@ -14,45 +13,7 @@
 
 TESTDB_FIXTURE()
 
-typedef struct fake_t {
-    as_outbound_result_t result;
-    int calls;
-    const char *sender, *msg, *rcpts; /* recipients joined by ',' */
-    apr_size_t len;
-} fake_t;
-
-static fake_t fake;
-
-static as_outbound_result_t fake_submit(const as_outbound_t *ob, apr_pool_t *p, const char *sender,
-                                        const apr_array_header_t *r, const char *msg,
-                                        apr_size_t len, const char **words)
-{
-    fake_t *f = ob->ctx;
-    f->calls++;
-    f->sender = apr_pstrdup(unit_pool, sender);
-    f->msg = apr_pstrmemdup(unit_pool, msg, len);
-    f->len = len;
-    f->rcpts = apr_array_pstrcat(unit_pool, r, ',');
-    *words = f->result == AS_OUTBOUND_OK ? "" : "451 4.3.0 try again later";
-    (void)p;
-    return f->result;
-}
-
-static as_outbound_t fake_ob = {fake_submit, &fake};
-
-static void setup(void)
-{
-    testdb_setup();
-    iot_setup();
-    memset(&fake, 0, sizeof fake);
-    iot_conf.outbound = &fake_ob;
-}
-
-static void teardown(void)
-{
-    iot_teardown();
-    testdb_teardown();
-}
+#include "fakeoutbound.h" /* after the fixture: it uses testdb_setup() */
 
 /* The XML of a SendMail request carrying mime (CRs and markup escaped). */
 static const char *request(const char *client_id, int save, const char *mime)
@@ -437,7 +398,7 @@ Suite *unit_suite(void)
 {
     Suite *s = suite_create("sendmail");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fakeob_setup, fakeob_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_recipients_and_bcc);
     tcase_add_test(tc, test_sent_copy_keeps_bcc);

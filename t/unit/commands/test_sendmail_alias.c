@@ -5,7 +5,6 @@
  * and a missing From added with the display name. */
 #include "activesync/as_account_service.h"
 #include "activesync/as_db_memo.h"
-#include "activesync/as_outbound.h"
 #include "as_sendmail.h"
 #include "iotest.h"
 #include "testdb.h"
@@ -13,25 +12,9 @@
 
 TESTDB_FIXTURE()
 
-static int calls;
-static const char *env_sender, *submitted;
+#include "fakeoutbound.h" /* after the fixture: it uses testdb_setup() */
+
 static char logbuf[4096];
-
-static as_outbound_result_t fake_submit(const as_outbound_t *ob, apr_pool_t *p, const char *sender,
-                                        const apr_array_header_t *r, const char *msg,
-                                        apr_size_t len, const char **words)
-{
-    (void)ob;
-    (void)p;
-    (void)r;
-    calls++;
-    env_sender = apr_pstrdup(unit_pool, sender);
-    submitted = apr_pstrmemdup(unit_pool, msg, len);
-    *words = "";
-    return AS_OUTBOUND_OK;
-}
-
-static as_outbound_t fake_ob = {fake_submit, NULL};
 
 static int log_enabled(void *baton, int level)
 {
@@ -76,20 +59,10 @@ static void set_identity(const char *w1, const char *w2)
 
 static void setup(void)
 {
-    testdb_setup();
-    iot_setup();
+    fakeob_setup();
     as_db_memo_clear();
-    calls = 0;
-    env_sender = submitted = NULL;
     logbuf[0] = '\0';
-    iot_conf.outbound = &fake_ob;
     ck_assert_int_eq(as_dir_domain_add(db, unit_pool, "example.org", NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    iot_teardown();
-    testdb_teardown();
 }
 
 /* mime's CRs as character references (XML would turn CRLF into LF). */
@@ -147,15 +120,15 @@ START_TEST(test_alias_accepted_other_refused)
     send_from(&t, "a1",
               "From: Sales &lt;SALES@example.org&gt;\r\nTo: bob@example.net\r\n\r\nhi\r\n");
     ck_assert_ptr_null(t.resp.doc); /* sent: an empty 200 */
-    ck_assert_int_eq(calls, 1);
-    ck_assert_str_eq(env_sender, IOT_ACCT); /* the envelope stays the account */
-    ck_assert_ptr_nonnull(strstr(submitted, "From: Sales <SALES@example.org>\r\n"));
+    ck_assert_int_eq(fake.calls, 1);
+    ck_assert_str_eq(fake.sender, IOT_ACCT); /* the envelope stays the account */
+    ck_assert_ptr_nonnull(strstr(fake.msg, "From: Sales <SALES@example.org>\r\n"));
     cmdtest_free(&t);
 
     send_from(&t, "a2", "From: boss@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n");
     ck_assert_ptr_nonnull(t.resp.doc);
     ck_assert_str_eq(xp(t.resp.doc, "/*/*[local-name()='Status']"), "130");
-    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(fake.calls, 1);
     cmdtest_free(&t);
     ck_assert_msg(strstr(logbuf, "SendMail from " IOT_ACCT " refused (status 130)") &&
                       strstr(logbuf, "boss@example.org"),
@@ -171,7 +144,7 @@ START_TEST(test_alias_accepted_other_refused)
     }
     send_from(&t, "a3", "From: sales@example.org\r\nTo: bob@example.net\r\n\r\nhi\r\n");
     ck_assert_str_eq(xp(t.resp.doc, "/*/*[local-name()='Status']"), "130");
-    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(fake.calls, 1);
     cmdtest_free(&t);
 }
 END_TEST
@@ -183,10 +156,10 @@ START_TEST(test_missing_from_gets_display_name)
     set_identity("name=Ann Ëxample", NULL);
     send_from(&t, "d1", "To: bob@example.net\r\nSubject: x\r\n\r\nbody\r\n");
     ck_assert_ptr_null(t.resp.doc);
-    ck_assert_int_eq(calls, 1);
-    ck_assert_msg(strstr(submitted, "From: Ann =?") != NULL &&
-                      strstr(submitted, "<" IOT_ACCT ">\r\n") != NULL,
-                  "submitted: %s", submitted);
+    ck_assert_int_eq(fake.calls, 1);
+    ck_assert_msg(strstr(fake.msg, "From: Ann =?") != NULL &&
+                      strstr(fake.msg, "<" IOT_ACCT ">\r\n") != NULL,
+                  "fake.msg: %s", fake.msg);
     cmdtest_free(&t);
 }
 END_TEST
@@ -195,7 +168,7 @@ Suite *unit_suite(void)
 {
     Suite *s = suite_create("sendmail_alias");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, fakeob_teardown);
     tcase_add_test(tc, test_sender_of_reads_record);
     tcase_add_test(tc, test_alias_accepted_other_refused);
     tcase_add_test(tc, test_missing_from_gets_display_name);

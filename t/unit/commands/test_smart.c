@@ -7,7 +7,6 @@
  * bound, a resent ClientId, and the 12.1 form. */
 #include <sys/stat.h>
 
-#include "activesync/as_outbound.h"
 #include "activesync/as_sync.h"
 #include "iotest.h"
 #include "testdb.h"
@@ -15,43 +14,7 @@
 
 TESTDB_FIXTURE()
 
-typedef struct fake_t {
-    as_outbound_result_t result;
-    int calls;
-    const char *msg, *rcpts;
-} fake_t;
-
-static fake_t fake;
-
-static as_outbound_result_t fake_submit(const as_outbound_t *ob, apr_pool_t *p, const char *sender,
-                                        const apr_array_header_t *r, const char *msg,
-                                        apr_size_t len, const char **words)
-{
-    fake_t *f = ob->ctx;
-    f->calls++;
-    f->msg = apr_pstrmemdup(unit_pool, msg, len);
-    f->rcpts = apr_array_pstrcat(unit_pool, r, ',');
-    *words = f->result == AS_OUTBOUND_OK ? "" : "451 4.3.0 try again later";
-    (void)p;
-    (void)sender;
-    return f->result;
-}
-
-static as_outbound_t fake_ob = {fake_submit, &fake};
-
-static void setup(void)
-{
-    testdb_setup();
-    iot_setup();
-    memset(&fake, 0, sizeof fake);
-    iot_conf.outbound = &fake_ob;
-}
-
-static void teardown(void)
-{
-    iot_teardown();
-    testdb_teardown();
-}
+#include "fakeoutbound.h" /* after the fixture: it uses testdb_setup() */
 
 #define ORIGINAL                                                                                   \
     "From: Bob <bob@example.net>\r\n"                                                              \
@@ -386,7 +349,7 @@ Suite *unit_suite(void)
 {
     Suite *s = suite_create("smart");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fakeob_setup, fakeob_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_reply_composed_and_marked);
     tcase_add_test(tc, test_forward_keyword_and_attachment);
