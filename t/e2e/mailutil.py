@@ -22,6 +22,7 @@ module's own view.
 """
 
 import base64
+import contextlib
 import hashlib
 import os
 import pwd
@@ -278,6 +279,19 @@ def stop_and_check(srv, allow_503=False):
     if allow_503:
         problems = [p for p in problems if not (p.startswith("access_log:") and '" 503 ' in p)]
     return problems
+
+
+@contextlib.contextmanager
+def running_mail_server(run_dir, name, module_path, sanitize, pki, extra="",
+                        mpm=httpdconf.MPMS[0]):
+    """start_mail_server for a with-block: the server is stopped at its end,
+    also on failure, and must have stopped clean (stop_and_check)."""
+    srv = start_mail_server(run_dir, name, module_path, mpm, sanitize, pki, extra=extra)
+    try:
+        yield srv
+    finally:
+        problems = stop_and_check(srv)
+    assert not problems, "server %s was not clean:\n%s" % (name, "\n".join(problems))
 
 
 # ---- replies ------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import easclient
 import httpdconf
 import postfixkit
 from composemail import SMART_FORWARD, SMART_REPLY, sendmail_wbxml, smart_wbxml
-from mailutil import deliver, files, find_file, start_mail_server, stop_and_check, text
+from mailutil import deliver, files, find_file, running_mail_server, text
 
 
 TO = "bob@example.net"
@@ -69,13 +69,9 @@ def srv(run_dir, module_path, sanitize, pki, postfix):
     extra = ('ActiveSyncSendmail "%s"\n'
              "ActiveSyncMaxRequestSize 24M\n"
              "ActiveSyncMaxMessageSize 20M\n" % postfix.sendmail_command())
-    s = start_mail_server(run_dir, "test_postfix", module_path, httpdconf.MPMS[0], sanitize,
-                          pki, extra=extra)
-    try:
+    with running_mail_server(run_dir, "test_postfix", module_path, sanitize, pki,
+                             extra=extra) as s:
         yield s
-    finally:
-        problems = stop_and_check(s)
-    assert not problems, "server was not clean:\n%s" % "\n".join(problems)
 
 
 def status(r):

@@ -16,8 +16,7 @@ import os
 import pytest
 
 import easclient
-import httpdconf
-from mailutil import files, start_mail_server, stop_and_check, text
+from mailutil import files, running_mail_server, text
 from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 PDF = b"%PDF-1.4\n" + bytes((i * 37 + 11) % 256 for i in range(20000))
@@ -31,11 +30,9 @@ def outdir(run_dir):
 @pytest.fixture(scope="module")
 def sm_server(run_dir, module_path, sanitize, pki, outdir):
     d, script = outdir
-    srv = start_mail_server(run_dir, "test_sendmail", module_path, httpdconf.MPMS[0], sanitize,
-                            pki, extra='ActiveSyncSendmail "%s -i"\n' % script)
-    yield srv
-    problems = stop_and_check(srv)
-    assert not problems, "server was not clean:\n%s" % "\n".join(problems)
+    with running_mail_server(run_dir, "test_sendmail", module_path, sanitize, pki,
+                             extra='ActiveSyncSendmail "%s -i"\n' % script) as srv:
+        yield srv
 
 
 def build_message(addr):

@@ -15,9 +15,8 @@ import os
 import pytest
 
 import easclient
-import httpdconf
 from e2eharness import admin
-from mailutil import start_mail_server, stop_and_check, text
+from mailutil import running_mail_server, text
 from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 
@@ -29,13 +28,9 @@ def outdir(run_dir):
 @pytest.fixture(scope="module")
 def srv(run_dir, module_path, sanitize, pki, outdir):
     _d, script = outdir
-    s = start_mail_server(run_dir, "test_sendmail_identity", module_path, httpdconf.MPMS[0],
-                          sanitize, pki, extra='ActiveSyncSendmail "%s -i"\n' % script)
-    try:
+    with running_mail_server(run_dir, "test_sendmail_identity", module_path, sanitize, pki,
+                             extra='ActiveSyncSendmail "%s -i"\n' % script) as s:
         yield s
-    finally:
-        problems = stop_and_check(s)
-    assert not problems, "server was not clean:\n%s" % "\n".join(problems)
 
 
 def status(r):

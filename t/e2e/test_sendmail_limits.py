@@ -11,8 +11,7 @@ import os
 import pytest
 
 import easclient
-import httpdconf
-from mailutil import files, start_mail_server, stop_and_check, text
+from mailutil import files, running_mail_server, text
 from composemail import recording_sendmail, sendmail_wbxml, submissions
 
 MAX_MESSAGE = 64 * 1024
@@ -29,13 +28,9 @@ def srv(run_dir, module_path, sanitize, pki, outdir):
     _d, script = outdir
     extra = ('ActiveSyncSendmail "%s -i"\nActiveSyncMaxMessageSize %d\n'
              "ActiveSyncMaxRequestSize %d\n" % (script, MAX_MESSAGE, MAX_REQUEST))
-    s = start_mail_server(run_dir, "test_sendmail_limits", module_path, httpdconf.MPMS[0],
-                          sanitize, pki, extra=extra)
-    try:
+    with running_mail_server(run_dir, "test_sendmail_limits", module_path, sanitize, pki,
+                             extra=extra) as s:
         yield s
-    finally:
-        problems = stop_and_check(s)
-    assert not problems, "server was not clean:\n%s" % "\n".join(problems)
 
 
 def status(r):

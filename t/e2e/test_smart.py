@@ -21,9 +21,8 @@ import os
 import pytest
 
 import easclient
-import httpdconf
-from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, start_mail_server, \
-    stop_and_check, text
+from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, running_mail_server, \
+    text
 from composemail import SMART_FORWARD, SMART_REPLY, recording_sendmail, smart_wbxml, submissions
 
 PDF = b"%PDF-1.4\n" + bytes((i * 53 + 7) % 256 for i in range(30000))
@@ -37,11 +36,9 @@ def outdir(run_dir):
 @pytest.fixture(scope="module")
 def srv(run_dir, module_path, sanitize, pki, outdir):
     _, script = outdir
-    s = start_mail_server(run_dir, "test_smart", module_path, httpdconf.MPMS[0], sanitize, pki,
-                          extra='ActiveSyncSendmail "%s -i"\n' % script)
-    yield s
-    problems = stop_and_check(s)
-    assert not problems, "server was not clean:\n%s" % "\n".join(problems)
+    with running_mail_server(run_dir, "test_smart", module_path, sanitize, pki,
+                             extra='ActiveSyncSendmail "%s -i"\n' % script) as s:
+        yield s
 
 
 def original(with_pdf=False):
