@@ -277,6 +277,35 @@ static apr_status_t calendar_from_eas(xmlNodePtr app, int protocol, const char *
     return APR_SUCCESS;
 }
 
+apr_status_t cal_event_instance_from_eas(xmlNodePtr app, int protocol, const char *instance_id,
+                                         const char *old, apr_size_t oldlen, apr_pool_t *p,
+                                         char **out, apr_size_t *outlen)
+{
+    const char *err = NULL;
+    icalcomponent *root = old ? cal_parse(old, oldlen, &err) : NULL, *ev;
+    struct icaltimetype now = cal_utc_time(apr_time_sec(apr_time_now()));
+    time_t orig;
+
+    if (!root) {
+        return APR_EINVAL;
+    }
+    ev = cal_master(root, ICAL_VEVENT_COMPONENT);
+    /* an instance of a series only (one not in the series gets an override
+     * no CalDAV client shows: the phone asked for that instant) */
+    if (!ev || !icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY) || !instance_id ||
+        cal_parse_time(instance_id, &orig) < 0) {
+        icalcomponent_free(root);
+        return APR_EINVAL;
+    }
+    cal_instance_from_eas(p, root, ev, series_zone(root, ev, protocol), orig, app);
+    icalcomponent_set_dtstamp(ev, now);
+    cal_remove_props(ev, ICAL_LASTMODIFIED_PROPERTY, NULL);
+    icalcomponent_add_property(ev, icalproperty_new_lastmodified(now));
+    *out = cal_serialize(p, root, outlen);
+    icalcomponent_free(root);
+    return APR_SUCCESS;
+}
+
 static const char *calendar_uid_of(const char *data, apr_size_t len, apr_pool_t *p)
 {
     const char *err, *uid;

@@ -319,3 +319,29 @@ void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *
     }
     icalcomponent_free(seen);
 }
+
+void cal_instance_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *master,
+                           icaltimezone *zone, time_t orig, xmlNodePtr app)
+{
+    rid_index_t ix;
+    icalcomponent *ov;
+
+    index_overrides(p, root, master, zone, &ix);
+    ov = take_override(&ix, orig);
+    if (!app) {
+        /* the instance goes: EXDATE, and its override with it */
+        add_exdate(master, orig, zone);
+        if (ov) {
+            icalcomponent_remove_component(root, ov);
+            icalcomponent_free(ov);
+        }
+        return;
+    }
+    if (!ov) {
+        ov = new_override(root, master, orig, zone);
+    }
+    if (as_xml_child(app, NS_CAL, "StartTime")) {
+        cal_event_times_from_eas(p, ov, app, zone, is_all_day(master));
+    }
+    cal_event_fields_from_eas(p, ov, app, 1);
+}

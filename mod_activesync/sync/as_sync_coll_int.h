@@ -94,9 +94,11 @@ int as_sync_client_commands(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cs
 int as_sync_client_item_add(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
                             const char *client_id, xmlNodePtr appdata, const char **item);
 /* A client Change of item (with the conflict rule of q->conflict);
- * returns the Sync Status. */
+ * returns the Sync Status.  instance (16.x InstanceId, else NULL): the
+ * Change (appdata) or Delete (appdata NULL) of that one instance of a
+ * recurring event (as_item_instance). */
 int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
-                               const char *item, xmlNodePtr appdata);
+                               const char *item, xmlNodePtr appdata, const char *instance);
 
 /* ---- as_sync_loop.c ---- */
 
