@@ -201,6 +201,8 @@ bench: all $(O)/t/bench/codec_bench $(TOOL_BIN)
 	    /usr/bin/python3 t/bench/bench_mail.py
 	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
 	    /usr/bin/python3 t/bench/bench_contacts.py
+	AS_MODULE=$(CURDIR)/$(MODULE) AS_ADMIN=$(CURDIR)/$(ADMIN) AS_TOOLS=$(CURDIR)/$(O)/t/tools \
+	    /usr/bin/python3 t/bench/bench_calendar.py
 
 demo: all
 	build/demo-server start $(CURDIR)/$(MODULE)

@@ -65,4 +65,16 @@ typedef int (*as_item_in_window_fn)(const char *data, apr_size_t len, apr_time_t
  * other classes need not name it. */
 as_item_in_window_fn as_item_window(int cls);
 
+/* 16.x: the phone's Change (appdata) or Delete (appdata NULL) of one
+ * instance of a recurring item, named by its InstanceId (the original
+ * start, UTC) outside the ApplicationData, applied onto the current file
+ * old: only that instance changes (an override, or an exclusion).
+ * APR_EINVAL: old is no series, or the InstanceId is no time. */
+typedef apr_status_t (*as_item_instance_fn)(xmlNodePtr appdata, int protocol,
+                                            const char *instance_id, const char *old,
+                                            apr_size_t oldlen, apr_pool_t *p, char **out,
+                                            apr_size_t *outlen);
+/* The instance change of a class (Calendar), NULL for the others. */
+as_item_instance_fn as_item_instance(int cls);
+
 #endif

@@ -79,6 +79,11 @@ typedef enum {
 apr_status_t as_sync_probe(as_db_t *db, as_store_t *st, apr_pool_t *p, const char *account,
                            const char *device, const char *folder_id, as_probe_t *out);
 
+/* The FilterType a folder of class cls honours (Email 0-5, Calendar 0 and
+ * 4-7, Tasks 0 and 8; any other value, and every value for contacts and
+ * notes, is 0: all items). */
+int as_sync_filter_for_class(int cls, int filter);
+
 /* The exact number of changes a Sync of the collection would send now
  * (scans the folder only when the probe says MAYBE).  filter_type < 0: the
  * one in the state.  APR_NOTFOUND: no state (never synced). */

@@ -3,7 +3,8 @@
  *
  * Request: GetItemEstimate{Collections{Collection{[Class], airsync:SyncKey,
  * CollectionId, [ConversationMode], [airsync:Options{FilterType, Class}] |
- * [airsync:FilterType] (12.1)}+}}.
+ * [airsync:FilterType] (12.1)}+}}.  The FilterType is the folder class's
+ * window (mail dates, calendar 4-7, tasks 8), the one Sync would use.
  * Reply, one Response per collection in request order:
  *   Response{Status, Collection{CollectionId, [Estimate]}}
  *   Status 1 with Estimate = the number of changes a Sync would send now
@@ -36,7 +37,12 @@ static apr_status_t malformed(as_response_t *resp)
     return APR_SUCCESS;
 }
 
-static int filter_of(apr_pool_t *p, xmlNodePtr coll)
+/* The FilterType the folder's class honours: 12.1's airsync:FilterType, or
+ * the one in the first Options without Class or with a class of folders
+ * (the SMS Options beside a mail folder's are not ours), as Sync reads it;
+ * the class keeps its own values (as_sync_filter_for_class), so a calendar
+ * or task list is counted inside the same window Sync sends. */
+static int filter_of(apr_pool_t *p, xmlNodePtr coll, int folder_cls)
 {
     xmlNodePtr o, f = as_xml_child(coll, AS_NS, "FilterType");
     long v;
@@ -46,12 +52,13 @@ static int filter_of(apr_pool_t *p, xmlNodePtr coll)
             continue;
         }
         cls = as_sync_text(p, as_xml_child(o, AS_NS, "Class"));
-        if (!cls || !strcmp(cls, "Email")) {
+        if (!cls || as_class_by_name(cls) >= 0) {
             f = as_xml_child(o, AS_NS, "FilterType");
+            break;
         }
     }
     v = as_sync_number(p, f, 0, 8);
-    return v < 0 || v > 5 ? 0 : (int)v;
+    return as_sync_filter_for_class(folder_cls, v < 0 ? 0 : (int)v);
 }
 
 apr_status_t as_cmd_getitemestimate(as_request_t *r, as_response_t *resp)
@@ -111,10 +118,8 @@ apr_status_t as_cmd_getitemestimate(as_request_t *r, as_response_t *resp)
                    as_synckey_match(key, cs.gen, cs.n) != AS_KEY_PREVIOUS) {
             status = GIE_BADKEY;
         } else {
-            /* FilterType is a window over mail; contacts and notes have none */
             rv = as_sync_count_changes(r->db, st, r->pool, r->account, dev, id,
-                                       f->cls == AS_CLASS_EMAIL ? filter_of(r->pool, coll) : 0,
-                                       &count);
+                                       filter_of(r->pool, coll, f->cls), &count);
             if (rv == APR_NOTFOUND) {
                 status = GIE_NOTPRIMED;
             } else if (rv == APR_ENOENT) {

@@ -143,6 +143,7 @@ static apr_status_t calendar_to_eas(const char *data, apr_size_t len, const as_i
 /* What the file said before the phone's change. */
 typedef struct before_t {
     int has_rrule, has_form;
+    int has_rdate; /* RDATEs EAS cannot show: the phone never saw them */
     cal_recur_t form;
 } before_t;
 
@@ -153,6 +154,7 @@ static void remember(icalcomponent *root, icalcomponent *ev, before_t *b)
     struct icaltimetype st = dt ? icalproperty_get_dtstart(dt) : icaltime_null_time();
     memset(b, 0, sizeof *b);
     b->has_rrule = pr != NULL;
+    b->has_rdate = icalcomponent_get_first_property(ev, ICAL_RDATE_PROPERTY) != NULL;
     if (pr && dt) {
         b->has_form = cal_recur_from_rrule(icalproperty_get_rrule(pr), st,
                                            st.is_date ? all_day_zone(root) : cal_zone_of(root, dt),
@@ -172,8 +174,8 @@ static void recurrence_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponen
     cal_recur_t e;
 
     if (!rec || cal_recur_read(p, rec, NS_CAL, &e) < 0) {
-        if (b->has_rrule && !b->has_form) {
-            return; /* a rule the phone was never shown */
+        if ((b->has_rrule && !b->has_form) || (!b->has_rrule && b->has_rdate)) {
+            return; /* a rule, or dates, the phone was never shown */
         }
         cal_remove_props(ev, ICAL_RRULE_PROPERTY, NULL);
         cal_remove_props(ev, ICAL_RDATE_PROPERTY, NULL);
@@ -270,6 +272,35 @@ static apr_status_t calendar_from_eas(xmlNodePtr app, int protocol, const char *
     cal_event_fields_from_eas(p, ev, app, 0);
     cal_people_from_eas(p, ev, app);
     recurrence_from_eas(p, root, ev, app, zone, &b);
+    cal_remove_props(ev, ICAL_LASTMODIFIED_PROPERTY, NULL);
+    icalcomponent_add_property(ev, icalproperty_new_lastmodified(now));
+    *out = cal_serialize(p, root, outlen);
+    icalcomponent_free(root);
+    return APR_SUCCESS;
+}
+
+apr_status_t cal_event_instance_from_eas(xmlNodePtr app, int protocol, const char *instance_id,
+                                         const char *old, apr_size_t oldlen, apr_pool_t *p,
+                                         char **out, apr_size_t *outlen)
+{
+    const char *err = NULL;
+    icalcomponent *root = old ? cal_parse(old, oldlen, &err) : NULL, *ev;
+    struct icaltimetype now = cal_utc_time(apr_time_sec(apr_time_now()));
+    time_t orig;
+
+    if (!root) {
+        return APR_EINVAL;
+    }
+    ev = cal_master(root, ICAL_VEVENT_COMPONENT);
+    /* an instance of a series only (one not in the series gets an override
+     * no CalDAV client shows: the phone asked for that instant) */
+    if (!ev || !icalcomponent_get_first_property(ev, ICAL_RRULE_PROPERTY) || !instance_id ||
+        cal_parse_time(instance_id, &orig) < 0) {
+        icalcomponent_free(root);
+        return APR_EINVAL;
+    }
+    cal_instance_from_eas(p, root, ev, series_zone(root, ev, protocol), orig, app);
+    icalcomponent_set_dtstamp(ev, now);
     cal_remove_props(ev, ICAL_LASTMODIFIED_PROPERTY, NULL);
     icalcomponent_add_property(ev, icalproperty_new_lastmodified(now));
     *out = cal_serialize(p, root, outlen);

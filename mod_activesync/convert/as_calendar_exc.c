@@ -321,10 +321,13 @@ void cal_exceptions_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *
 }
 
 /* ---------------------------------------------------------------------------
- * One instance, for MeetingResponse (as_meeting_answer.c)
+ * One instance: a 16.x Change or Delete with InstanceId (as_calendar.c),
+ * MeetingResponse on one occurrence (as_meeting_answer.c)
  */
-icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master, time_t orig,
-                                     icaltimezone *zone)
+
+/* The override of the instance that started at orig, NULL when none. */
+static icalcomponent *override_of(icalcomponent *root, icalcomponent *master, time_t orig,
+                                  icaltimezone *zone)
 {
     icalcomponent *ov;
     for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov;
@@ -335,21 +338,39 @@ icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master,
             return ov;
         }
     }
-    return new_override(root, master, orig, zone);
+    return NULL;
+}
+
+icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master, time_t orig,
+                                     icaltimezone *zone)
+{
+    icalcomponent *ov = override_of(root, master, orig, zone);
+    return ov ? ov : new_override(root, master, orig, zone);
 }
 
 void cal_instance_delete(icalcomponent *root, icalcomponent *master, time_t orig,
                          icaltimezone *zone)
 {
-    icalcomponent *ov, *next;
+    icalcomponent *ov = override_of(root, master, orig, zone);
     add_exdate(master, orig, zone);
-    for (ov = icalcomponent_get_first_component(root, ICAL_VEVENT_COMPONENT); ov; ov = next) {
-        icalproperty *pr = icalcomponent_get_first_property(ov, ICAL_RECURRENCEID_PROPERTY);
-        next = icalcomponent_get_next_component(root, ICAL_VEVENT_COMPONENT);
-        if (ov != master && pr &&
-            rid_utc(root, pr, icalproperty_get_recurrenceid(pr), zone) == orig) {
-            icalcomponent_remove_component(root, ov);
-            icalcomponent_free(ov);
-        }
+    if (ov) {
+        icalcomponent_remove_component(root, ov);
+        icalcomponent_free(ov);
     }
+}
+
+void cal_instance_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *master,
+                           icaltimezone *zone, time_t orig, xmlNodePtr app)
+{
+    icalcomponent *ov;
+
+    if (!app) { /* the instance goes: EXDATE, and its override with it */
+        cal_instance_delete(root, master, orig, zone);
+        return;
+    }
+    ov = cal_instance_override(root, master, orig, zone);
+    if (as_xml_child(app, NS_CAL, "StartTime")) {
+        cal_event_times_from_eas(p, ov, app, zone, is_all_day(master));
+    }
+    cal_event_fields_from_eas(p, ov, app, 1);
 }

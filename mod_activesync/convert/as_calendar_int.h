@@ -187,9 +187,19 @@ icalcomponent *cal_instance_override(icalcomponent *root, icalcomponent *master,
                                      icaltimezone *zone);
 void cal_instance_delete(icalcomponent *root, icalcomponent *master, time_t orig,
                          icaltimezone *zone);
+/* 16.x: the phone's Change (app) or Delete (app NULL) of the one instance
+ * of the series whose original start is orig (InstanceId outside the
+ * ApplicationData): its override is made or changed (only the fields the
+ * phone sent), or an EXDATE replaces it; other instances stay. */
+void cal_instance_from_eas(apr_pool_t *p, icalcomponent *root, icalcomponent *master,
+                           icaltimezone *zone, time_t orig, xmlNodePtr app);
 
 /* ---- as_calendar_event.c: fields common to an event and an exception ---- */
 
+/* the codec's entry for as_item_instance() (as_calendar.c) */
+apr_status_t cal_event_instance_from_eas(xmlNodePtr app, int protocol, const char *instance_id,
+                                         const char *old, apr_size_t oldlen, apr_pool_t *p,
+                                         char **out, apr_size_t *outlen);
 /* Subject, Location, Body, Reminder, BusyStatus, Sensitivity... of ev. */
 void cal_event_fields_to_eas(apr_pool_t *p, icalcomponent *ev, xmlNodePtr app,
                              const as_item_opts_t *o, int exception);

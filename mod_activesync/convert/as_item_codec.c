@@ -32,3 +32,8 @@ as_item_in_window_fn as_item_window(int cls)
         return NULL;
     }
 }
+
+as_item_instance_fn as_item_instance(int cls)
+{
+    return cls == AS_CLASS_CALENDAR ? cal_event_instance_from_eas : NULL;
+}

@@ -4,7 +4,8 @@
  * DeletesAsMoves 0 or in Trash), Fetch (answered in Responses) and Add
  * (Status 6: Sync does not create mail before 16.0).  In a collection of
  * another class (contacts, notes ...) Add and Change carry whole items
- * (as_sync_client_item.c) and Delete removes the item. */
+ * (as_sync_client_item.c) and Delete removes the item; a 16.x Change or
+ * Delete with an InstanceId changes or excludes one instance of a series. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -98,10 +99,28 @@ static void client_fetch(client_t *k, const char *sid, const char *folder, const
     }
 }
 
-/* rv: whether the item exists (as_store_stat_item). */
-static void client_delete(client_t *k, const char *sid, const char *folder, const char *item,
-                          apr_status_t rv)
+/* 16.x: the InstanceId of a Change or Delete of one instance of a
+ * recurring event, NULL when there is none (the whole item). */
+static const char *instance_of(client_t *k, xmlNodePtr cmd)
 {
+    return k->q->cls == AS_CLASS_EMAIL
+               ? NULL
+               : as_sync_text(k->c->r->pool, as_xml_child(cmd, AS_SYNC_BASE_NS, "InstanceId"));
+}
+
+/* rv: whether the item exists (as_store_stat_item). */
+static void client_delete(client_t *k, xmlNodePtr cmd, const char *sid, const char *folder,
+                          const char *item, apr_status_t rv)
+{
+    const char *instance = instance_of(k, cmd);
+    if (rv == APR_SUCCESS && instance) {
+        /* one instance goes: the series stays, with an exclusion */
+        int status = as_sync_client_item_change(k->c, k->q, k->set, item, NULL, instance);
+        if (status != AS_SYNC_STATUS_OK) {
+            response_status(k, "Delete", sid, status);
+        }
+        return;
+    }
     if (rv == APR_SUCCESS) {
         /* no Deleted Items for the other classes: the item goes */
         rv = as_store_delete_item(k->c->st, folder, item,
@@ -147,8 +166,10 @@ static void client_change(client_t *k, xmlNodePtr cmd, const char *sid, const ch
         return;
     }
     if (k->q->cls != AS_CLASS_EMAIL) {
-        int status = as_sync_client_item_change(
-            k->c, k->q, set, item, as_xml_child(cmd, AS_SYNC_AS_NS, "ApplicationData"));
+        xmlNodePtr app = as_xml_child(cmd, AS_SYNC_AS_NS, "ApplicationData");
+        /* without ApplicationData a Change is refused, InstanceId or not */
+        int status = as_sync_client_item_change(k->c, k->q, set, item, app,
+                                                app ? instance_of(k, cmd) : NULL);
         if (status != AS_SYNC_STATUS_OK) {
             response_status(k, "Change", sid, status);
         }
@@ -220,7 +241,7 @@ int as_sync_client_commands(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cs
         changed = 1;
         rv = folder ? as_store_stat_item(c->st, folder, item, p, &cur) : APR_ENOENT;
         if (as_xml_is(cmd, AS_SYNC_AS_NS, "Delete")) {
-            client_delete(&k, sid, folder, item, rv);
+            client_delete(&k, cmd, sid, folder, item, rv);
         } else {
             client_change(&k, cmd, sid, folder, item, rv, &cur);
         }

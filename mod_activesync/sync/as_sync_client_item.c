@@ -11,7 +11,9 @@
  *   ETag, or a change written between our read and our write
  *   (AS_STORE_ECONFLICT), is Status 7 and the set keeps the old digest, so
  *   the server's version goes to the device as a Change.  Client wins
- *   (Conflict 0): the item is replaced whatever its ETag. */
+ *   (Conflict 0): the item is replaced whatever its ETag.
+ * 16.x Change or Delete with an InstanceId: the same, with only that
+ *   instance of the series changed or excluded in the file. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -95,9 +97,10 @@ static apr_status_t read_current(as_sync_run_t *c, const char *folder, const cha
 }
 
 int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
-                               const char *item, xmlNodePtr appdata)
+                               const char *item, xmlNodePtr appdata, const char *instance)
 {
     const as_item_codec_t *codec = q->codec;
+    as_item_instance_fn one = instance ? as_item_instance(q->cls) : NULL;
     apr_pool_t *p = c->r->pool;
     int idx = as_coll_find(set->cs, item);
     const char *etag = NULL, *new_etag = NULL;
@@ -105,7 +108,7 @@ int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as
     apr_size_t oldlen = 0, len = 0;
     apr_status_t rv;
 
-    if (!codec || !appdata) {
+    if (instance ? !one : !codec || !appdata) {
         return AS_SYNC_STATUS_CONVERSION;
     }
     if ((rv = read_current(c, q->id, item, &old, &oldlen, &etag)) != APR_SUCCESS) {
@@ -115,10 +118,13 @@ int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as
         /* changed on the server since the device got it: the server's version goes */
         return AS_SYNC_STATUS_CONFLICT;
     }
-    rv = codec->from_eas(appdata, c->proto, old, oldlen, NULL, p, &data, &len);
+    rv = instance ? one(appdata, c->proto, instance, old, oldlen, p, &data, &len)
+                  : codec->from_eas(appdata, c->proto, old, oldlen, NULL, p, &data, &len);
     if (rv != APR_SUCCESS) {
-        as_log(c->r->log, AS_LOG_MARK, AS_LOG_INFO, rv, "Sync: Change of %s:%s (%s): not a %s item",
-               q->id, item, c->r->account, as_class_name(q->cls));
+        as_log(c->r->log, AS_LOG_MARK, AS_LOG_INFO, rv,
+               "Sync: Change of %s:%s%s%s (%s): not a %s item", q->id, item,
+               instance ? " instance " : "", instance ? instance : "", c->r->account,
+               as_class_name(q->cls));
         return AS_SYNC_STATUS_CONVERSION;
     }
     rv = as_store_replace_item(c->st, q->id, item, q->conflict == 1 ? etag : NULL, data, len, p,

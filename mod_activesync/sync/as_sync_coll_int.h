@@ -94,9 +94,11 @@ int as_sync_client_commands(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cs
 int as_sync_client_item_add(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
                             const char *client_id, xmlNodePtr appdata, const char **item);
 /* A client Change of item (with the conflict rule of q->conflict);
- * returns the Sync Status. */
+ * returns the Sync Status.  instance (16.x InstanceId, else NULL): the
+ * Change (appdata) or Delete (appdata NULL) of that one instance of a
+ * recurring event (as_item_instance). */
 int as_sync_client_item_change(as_sync_run_t *c, const as_sync_coll_req_t *q, as_cset_t *set,
-                               const char *item, xmlNodePtr appdata);
+                               const char *item, xmlNodePtr appdata, const char *instance);
 
 /* ---- as_sync_loop.c ---- */
 
@@ -108,10 +110,6 @@ apr_status_t as_sync_resend(as_sync_run_t *c, const as_sync_coll_req_t *q,
 /* ---- as_sync_window.c: FilterType of calendars and task lists ---- */
 
 typedef struct as_sync_window_t as_sync_window_t;
-/* The FilterType a folder of class cls honours (Email 0-5, Calendar 0 and
- * 4-7, Tasks 0 and 8; any other value, and every value for contacts and
- * notes, is 0: all items). */
-int as_sync_filter_for_class(int cls, int filter);
 /* The window of a calendar or task list for filter, NULL when there is
  * none (another class, FilterType 0). */
 as_sync_window_t *as_sync_window_make(as_store_t *st, const char *folder_id, int cls, int filter,

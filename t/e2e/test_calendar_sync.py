@@ -290,9 +290,21 @@ def _event(uid, summary, start, hours=1, more=""):
                         (start + datetime.timedelta(hours=hours)).strftime(fmt), more), tz=False)
 
 
+def estimate(dev, ph, options):
+    """GetItemEstimate of the phone's collection with these Options."""
+    est = dev.post("GetItemEstimate",
+                   '<GetItemEstimate xmlns="GetItemEstimate:" xmlns:airsync="AirSync:">'
+                   '<Collections><Collection><airsync:SyncKey>%s</airsync:SyncKey>'
+                   '<CollectionId>%s</CollectionId>%s</Collection></Collections>'
+                   '</GetItemEstimate>' % (ph.key, ph.fid, options))
+    assert text(kid(est.doc, "Response"), "Status") == "1", est
+    return int(text(kid(kid(est.doc, "Response"), "Collection"), "Estimate"))
+
+
 def test_filter_type_window(calsrv):
     """FilterType 5 (one month back) on a calendar, 8 (incomplete) on a
-    task list: what is outside is not sent, and leaves as SoftDelete."""
+    task list: what is outside is not sent, and leaves as SoftDelete;
+    GetItemEstimate counts inside the same window."""
     srv = calsrv
     addr, dev, ph = setup_calendar(srv, "fiona")
     cal = cal_dir(srv, addr)
@@ -311,6 +323,15 @@ def test_filter_type_window(calsrv):
     assert ph.sync(ns=CAL_NS) is not None
     ph.until_done()
     assert sorted(v["Subject"] for v in ph.items.values()) == ["Future", "Recent", "Running"]
+    # GetItemEstimate counts inside the same window: Old and Ended are not due
+    assert estimate(dev, ph, "<airsync:Options><airsync:FilterType>5</airsync:FilterType>"
+                    "</airsync:Options>") == 0
+    write_file(os.path.join(cal, "older.ics"), _event("older", "Older", now - 90 * day))
+    write_file(os.path.join(cal, "soon.ics"), _event("soon", "Soon", now + day))
+    assert estimate(dev, ph, "<airsync:Options><airsync:Class>Calendar</airsync:Class>"
+                    "<airsync:FilterType>5</airsync:FilterType></airsync:Options>") == 1
+    c = ph.sync(ns=CAL_NS)
+    assert [ln(x) for x in kids(kid(c, "Commands"))] == ["Add"], ph.last
     # Recent is moved two months back, Old into the window: SoftDelete and Add
     recent = [i for i, v in ph.items.items() if v["Subject"] == "Recent"][0]
     write_file(os.path.join(cal, "recent.ics"), _event("recent", "Recent", now - 60 * day))
@@ -319,7 +340,7 @@ def test_filter_type_window(calsrv):
     cmds = {ln(x): text(x, "ServerId") for x in kids(kid(c, "Commands"))}
     assert sorted(cmds) == ["Add", "SoftDelete"], ph.last
     assert cmds["SoftDelete"] == "%s:%s" % (ph.fid, recent)
-    assert sorted(v["Subject"] for v in ph.items.values()) == ["Future", "Old", "Running"]
+    assert sorted(v["Subject"] for v in ph.items.values()) == ["Future", "Old", "Running", "Soon"]
     assert os.path.exists(os.path.join(cal, "recent.ics"))  # only the phone lets it go
     assert ph.sync(ns=CAL_NS) is None
 
@@ -334,6 +355,9 @@ def test_filter_type_window(calsrv):
     assert tp.sync(ns=TASK_NS) is not None
     tp.until_done()
     assert [v["Subject"] for v in tp.items.values()] == ["Open"]
+    write_file(os.path.join(tasks, "done2.ics"), todo % ("done2", "Done 2", "STATUS:COMPLETED\r\n"))
+    assert estimate(dev, tp, "<airsync:Options><airsync:FilterType>8</airsync:FilterType>"
+                    "</airsync:Options>") == 0
     write_file(os.path.join(tasks, "open.ics"),
                todo % ("open", "Open", "STATUS:COMPLETED\r\nCOMPLETED:20260301T100000Z\r\n"))
     c = tp.sync(ns=TASK_NS)

@@ -202,6 +202,31 @@ START_TEST(inexpressible_rules_kept)
 }
 END_TEST
 
+/* An event recurring by RDATE only (EAS has no such form): the phone sees
+ * one event, and its change keeps the dates and their override. */
+START_TEST(rdate_only_kept)
+{
+    const char *file = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+                       "BEGIN:VEVENT\r\nUID:rdate-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "DTSTART:20240105T100000Z\r\nDTEND:20240105T110000Z\r\nSUMMARY:Course\r\n"
+                       "RDATE:20240112T100000Z,20240119T100000Z\r\nEND:VEVENT\r\n"
+                       "BEGIN:VEVENT\r\nUID:rdate-1\r\nDTSTAMP:20240101T000000Z\r\n"
+                       "RECURRENCE-ID:20240112T100000Z\r\nDTSTART:20240112T140000Z\r\n"
+                       "DTEND:20240112T150000Z\r\nSUMMARY:Course (late)\r\nEND:VEVENT\r\n"
+                       "END:VCALENDAR\r\n";
+    xmlNodePtr app = ct_to_eas(AS_CLASS_CALENDAR, file, 141);
+    char *back;
+    ck_assert_ptr_nonnull(app);
+    ck_assert_ptr_null(as_xml_child(app, CT_CAL, "Recurrence"));
+    ct_set(app, CT_CAL, "Subject", "Course (room 2)");
+    back = ct_from_eas(AS_CLASS_CALENDAR, app, 141, file);
+    ck_assert_msg(
+        strstr(back, "SUMMARY:Course (room 2)") && strstr(back, "RDATE:20240112T100000Z") &&
+            strstr(back, "RECURRENCE-ID:20240112T100000Z") && strstr(back, "SUMMARY:Course (late)"),
+        "%s", back);
+}
+END_TEST
+
 /* The phone changes one instance: only that override changes. */
 START_TEST(one_instance_changed)
 {
@@ -310,6 +335,7 @@ Suite *unit_suite(void)
     tcase_add_loop_test(tc, every_pattern_same_instances, 0,
                         (int)(sizeof patterns / sizeof patterns[0]));
     tcase_add_test(tc, inexpressible_rules_kept);
+    tcase_add_test(tc, rdate_only_kept);
     tcase_add_test(tc, one_instance_changed);
     tcase_add_test(tc, many_overrides_bounded);
     suite_add_tcase(s, tc);
