@@ -79,6 +79,16 @@ apr_status_t as_meeting_mail_calendar(apr_pool_t *p, apr_file_t *msg, char **tex
  * for METHOD:CANCEL. */
 const char *as_meeting_uid_of(apr_pool_t *p, const char *text, apr_size_t len, int *cancel);
 
+/* A calendar item (an iCalendar file) as the message a SmartReply or
+ * SmartForward of it is composed from (as_meeting_forward.c): From the
+ * ORGANIZER, To the attendees, Subject the SUMMARY, a text part with when
+ * (UTC), where and the description, and the whole item attached as an
+ * invitation (text/calendar; method=REQUEST, invite.ics), so a forward
+ * carries the meeting to its new recipients.  APR_EINVAL: not iCalendar,
+ * no VEVENT, or over AS_MEETING_CALENDAR_MAX. */
+apr_status_t as_meeting_as_message(apr_pool_t *p, const char *ics, apr_size_t len, const char **msg,
+                                   apr_size_t *msg_len);
+
 /* The account's answer (MeetingResponse UserResponse). */
 #define AS_MEETING_ACCEPT    1
 #define AS_MEETING_TENTATIVE 2

@@ -20,14 +20,17 @@
  * 14.0), 122 an original larger than ActiveSyncMaxMessageSize.
  * ItemId is the item's ServerId ("folder:item"); a bare item id is taken
  * in FolderId.  LongIds (Search results) are accepted in ServerId form only
- * (this server gives none out).  InstanceId (a meeting occurrence) is
- * ignored: the message is forwarded whole. */
+ * (this server gives none out).  A Source in a calendar is the meeting:
+ * its invitation is made from the item (as_meeting_as_message), so a
+ * forward carries it as invite.ics; InstanceId (one occurrence) is
+ * ignored: the whole meeting is sent. */
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include "as_cmds.h"
 #include "as_sendmail.h"
+#include "activesync/as_meeting.h"
 #include "activesync/as_mime_compose.h"
 #include "activesync/as_protocol.h"
 #include "activesync/as_sync.h"
@@ -49,6 +52,7 @@ typedef struct smart_source_t {
     as_store_t *st;
     const char *folder, *item;
     as_compose_kind_t kind;
+    int cls; /* the folder's class: a mail is marked, a calendar item is not */
 } smart_source_t;
 
 static const char *child_text(as_request_t *r, xmlNodePtr parent, const char *name)
@@ -120,6 +124,27 @@ static int source_ids(as_request_t *r, const smart_req_t *q, const char **folder
     return q->long_id && as_sync_split_serverid(r->pool, q->long_id, folder, item) == APR_SUCCESS;
 }
 
+/* A mail is its own original; a calendar item is replied to or forwarded
+ * as the invitation it stands for (as_meeting_as_message); other classes
+ * have no message (150). */
+static const char *source_as_message(as_request_t *r, smart_source_t *s, const char **data,
+                                     apr_size_t *len)
+{
+    const as_store_folder_t *fd = NULL;
+
+    s->cls = as_store_get_folder(s->st, s->folder, r->pool, &fd) == APR_SUCCESS && fd
+                 ? fd->cls
+                 : AS_CLASS_EMAIL;
+    if (s->cls == AS_CLASS_EMAIL) {
+        return NULL;
+    }
+    if (s->cls == AS_CLASS_CALENDAR &&
+        as_meeting_as_message(r->pool, *data, *len, data, len) == APR_SUCCESS) {
+        return NULL;
+    }
+    return "150";
+}
+
 /* Open the source and read it into memory (at most max bytes; 0: no
  * bound).  NULL on success, else the status to answer. */
 static const char *read_source(as_request_t *r, const smart_req_t *q, smart_source_t *s,
@@ -149,7 +174,7 @@ static const char *read_source(as_request_t *r, const smart_req_t *q, smart_sour
     }
     buf[*len] = '\0';
     *data = buf;
-    return NULL;
+    return source_as_message(r, s, data, len);
 }
 
 /* After the MTA accepted: the original answered or forwarded. */
@@ -157,8 +182,12 @@ static void mark_source(as_request_t *r, void *baton)
 {
     smart_source_t *s = baton;
     unsigned flag = s->kind == AS_COMPOSE_REPLY ? AS_STORE_ANSWERED : AS_STORE_FORWARDED;
-    apr_status_t rv = as_store_set_flags(s->st, s->folder, s->item, flag, 0, NULL);
+    apr_status_t rv;
 
+    if (s->cls != AS_CLASS_EMAIL) {
+        return; /* a calendar item keeps no answered state */
+    }
+    rv = as_store_set_flags(s->st, s->folder, s->item, flag, 0, NULL);
     if (rv != APR_SUCCESS) {
         as_log(r->log, AS_LOG_MARK, AS_LOG_WARNING, rv, "%s from %s: sent, but %s:%s not marked %s",
                s->kind == AS_COMPOSE_REPLY ? "SmartReply" : "SmartForward", r->account, s->folder,

@@ -19,9 +19,10 @@ PY = "/usr/bin/python3"
 CONTACTS_NS = 'xmlns:c="Contacts:"'
 
 
-def pim_server(request, run_dir, module_path, sanitize, pki):
+def pim_server(request, run_dir, module_path, sanitize, pki, extra=""):
     """The body of a module fixture (yield from it): httpd with
-    ActiveSyncCollections on a fresh storage, checked clean at the end."""
+    ActiveSyncCollections on a fresh storage (and extra configuration
+    lines), checked clean at the end."""
     name = request.module.__name__.rsplit(".", 1)[-1]
     root = os.path.join(run_dir, "%s-%s" % (name, request.param))
     storage = os.path.join(root, "storage")
@@ -29,7 +30,8 @@ def pim_server(request, run_dir, module_path, sanitize, pki):
         os.makedirs(d, exist_ok=True)
         os.chown(d, WWW.pw_uid, WWW.pw_gid)
     srv = start_mail_server(run_dir, name, module_path, request.param, sanitize, pki,
-                            extra='ActiveSyncCollections "%s/collection-root/%%u"' % storage)
+                            extra='ActiveSyncCollections "%s/collection-root/%%u"\n%s' % (storage,
+                                                                                       extra))
     srv.storage = storage
     yield srv
     problems = stop_and_check(srv)

@@ -6,7 +6,9 @@
  * The calendar is also answered (MeetingResponse's as_meeting_answer) as
  * an invitation and as the calendar's current file, the answer and an
  * occurrence chosen by the first byte: an answer that succeeds must parse
- * again as a calendar of the same UID. */
+ * again as a calendar of the same UID.  The calendar made into the message
+ * a SmartForward of a calendar item sends (as_meeting_as_message) must
+ * have a header section and be as long as it says. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     answer(p, (const char *)data + 1, size - 1, data[0], 0);
     answer(p, (const char *)data + 1, size - 1, data[0], 1);
+    {
+        const char *msg = NULL;
+        apr_size_t mlen = 0;
+        if (as_meeting_as_message(p, (const char *)data + 1, size - 1, &msg, &mlen) ==
+            APR_SUCCESS) {
+            CHECK(msg && mlen > 0 && strlen(msg) == mlen && strstr(msg, "\n\n") != NULL);
+        } else {
+            CHECK(!msg);
+        }
+    }
     /* the GlobalObjId of the input as a UID */
     if (size <= AS_MEETING_UID_MAX && !memchr(data, 0, size)) {
         char *uid = apr_pstrmemdup(p, (const char *)data, size);
