@@ -2,8 +2,14 @@
 that the phone's message bytes reach the server untouched (OPAQUE): one
 builder for SendMail, SmartReply and SmartForward, shared by the tests."""
 
+import email
+import email.message
+import email.policy
 import os
 import stat
+
+import easclient
+from mailutil import text
 
 # ComposeMail tokens
 SEND_MAIL, SMART_FORWARD, SMART_REPLY = 0x05, 0x06, 0x07
@@ -85,3 +91,26 @@ def submissions(d, sender=None):
             with open(os.path.join(d, n), "rb") as f:
                 out.append((argv, f.read()))
     return out
+
+
+def phone_message(addr, to, subject, body="Yes, nine is fine. – Ann\n"):
+    """The phone's own message (with a Bcc the MTA must not see)."""
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = addr
+    msg["To"] = to
+    msg["Bcc"] = "hidden@example.org"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 07 Dec 2026 11:00:00 +0000"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def text_body(raw):
+    """The message and its text (canonical CRLF line ends made LF)."""
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    return m, m.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+
+def status_of(r):
+    """The Status of a ComposeMail reply."""
+    return text(easclient.decode_reply(r.body), "Status")

@@ -13,7 +13,6 @@ CollectionId in the request line) composes too; a source that does not
 exist gets 150 with a log line naming the account, and nothing is sent.
 LongId is not tested: this server gives none out (no Search)."""
 
-import email
 import email.message
 import email.policy
 import os
@@ -21,11 +20,10 @@ import os
 import pytest
 
 import easclient
-import httpdconf
-import pimkit
 from mailutil import BODY_PLAIN_5K, deliver, find_file, folder_dir, kid, kids, ln, running_mail_server, \
     text
-from composemail import SMART_FORWARD, SMART_REPLY, recording_sendmail, smart_wbxml, submissions
+from composemail import (SMART_FORWARD, SMART_REPLY, phone_message, recording_sendmail,
+                         smart_wbxml, status_of, submissions, text_body)
 
 PDF = b"%PDF-1.4\n" + bytes((i * 53 + 7) % 256 for i in range(30000))
 
@@ -55,27 +53,6 @@ def original(with_pdf=False):
     if with_pdf:
         msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="plan.pdf")
     return msg.as_bytes()
-
-
-def phone_message(addr, to, subject, body="Yes, nine is fine. – Ann\n"):
-    msg = email.message.EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = addr
-    msg["To"] = to
-    msg["Bcc"] = "hidden@example.org"
-    msg["Subject"] = subject
-    msg["Date"] = "Mon, 07 Dec 2026 11:00:00 +0000"
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
-def text_body(raw):
-    """The message and its text (canonical CRLF line ends made LF)."""
-    m = email.message_from_bytes(raw, policy=email.policy.default)
-    return m, m.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-
-
-def status_of(r):
-    return text(easclient.decode_reply(r.body), "Status")
 
 
 def verbs_in(c):
@@ -240,68 +217,3 @@ def test_source_not_found(srv, outdir):
 def test_long_id():
     pass
 
-
-@pytest.fixture(scope="module", params=[httpdconf.MPMS[0]])
-def pimsrv(request, run_dir, module_path, sanitize, pki, outdir):
-    _, script = outdir
-    yield from pimkit.pim_server(request, run_dir, module_path, sanitize, pki,
-                                 extra='ActiveSyncSendmail "%s -i"\n' % script)
-
-
-MEETING = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//e2e//EN\r\nBEGIN:VEVENT\r\n"
-           "UID:fwd-meeting-1@example.net\r\nDTSTAMP:20261201T100000Z\r\n"
-           "DTSTART:20261215T130000Z\r\nDTEND:20261215T140000Z\r\nSUMMARY:Budget 2027\r\n"
-           "LOCATION:Room 4\r\nDESCRIPTION:Numbers first.\r\n"
-           "ORGANIZER;CN=Org Anizer:mailto:org@example.net\r\n"
-           "ATTENDEE;CN=Cal Endar;PARTSTAT=ACCEPTED:mailto:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-
-
-def test_forward_and_reply_of_a_calendar_item(pimsrv, outdir):
-    """A Source in the calendar is the meeting: a forward carries it as an
-    invitation (invite.ics, METHOD:REQUEST, the same UID), a reply quotes
-    its when/where/description; the calendar file is not changed."""
-    d, _ = outdir
-    srv = pimsrv
-    addr, dev, ph = pimkit.setup_phone(srv, "calfwd", typ=8)
-    cal = os.path.join(srv.storage, "collection-root", addr, "calendar")
-    path = os.path.join(cal, "budget.ics")
-    pimkit.write_file(path, MEETING % addr)
-    with open(path, "rb") as f:
-        before = f.read()
-    ph.sync(ns='xmlns:cal="Calendar:"')  # SyncKey 0
-    ph.until_done()
-    iid, = ph.items
-    fid = ph.fid
-    sid = "%s:%s" % (fid, iid)
-
-    r = dev.client.post("SmartForward", body=smart_wbxml(
-        SMART_FORWARD, "calfwd-1", fid, sid, phone_message(addr, "new@example.org", "Fwd: Budget",
-                                                          "Please join.\n")))
-    assert r.status == 200 and not r.body, (r.status, r.body)
-    (argv, got), = submissions(d, addr)
-    assert argv[-2:] == ["new@example.org", "hidden@example.org"], argv
-    m, txt = text_body(got)
-    assert txt.startswith("Please join.\n"), txt
-    assert "Budget 2027" in txt and "When: 2026-12-15 13:00 UTC" in txt, txt
-    invite, = [p for p in m.iter_attachments() if p.get_content_type() == "text/calendar"]
-    assert invite.get_filename() == "invite.ics"
-    assert invite.get_param("method") == "REQUEST"
-    ics = invite.get_content().replace("\r\n", "\n")
-    assert "METHOD:REQUEST" in ics and "UID:fwd-meeting-1@example.net" in ics, ics
-
-    r = dev.client.post("SmartReply", body=smart_wbxml(
-        SMART_REPLY, "calrep-1", fid, sid, phone_message(addr, "org@example.net", "Re: Budget",
-                                                        "Can we start at 14:00?\n")))
-    assert r.status == 200 and not r.body, (r.status, r.body)
-    _argv, got = submissions(d, addr)[-1]
-    _m, txt = text_body(got)
-    assert txt.startswith("Can we start at 14:00?\n"), txt
-    assert "Org Anizer wrote:" in txt and "> Where: Room 4" in txt and "> Numbers first." in txt
-    with open(path, "rb") as f:
-        assert f.read() == before  # nothing marked on a calendar item
-
-    # a contact is no message: 150
-    r = dev.client.post("SmartForward", body=smart_wbxml(
-        SMART_FORWARD, "calfwd-2", "nope", "nope:0000000000000", phone_message(
-            addr, "new@example.org", "Fwd", "x\n")))
-    assert status_of(r) == "150"
