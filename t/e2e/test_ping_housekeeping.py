@@ -8,7 +8,9 @@ Two ways to make a child retire with parked Pings inside:
     two.  Which child reads the parent's request is up to the MPM, so a
     round may retire a child without Pings; the test takes up to five
     fresh servers to see one with Pings inside (a retired child holds none
-    of six Pings in about one round in three).
+    of six Pings in about one round in three) and is reported skipped, not
+    failed, when the MPM never picks one: every round still checks that no
+    Ping was cut short.
   - MaxConnectionsPerChild 1, deterministic (below).
 
 A child that retires while the server runs on -- more idle threads than
@@ -87,7 +89,11 @@ def test_max_spare_threads_retirement_keeps_parked_pings(run_dir, module_path, s
         print("round %d: %s" % (attempt + 1, lines or "no child with parked Pings retired"))
         if lines:
             return
-    pytest.fail("no retirement of a child with parked Pings in five rounds")
+    # Every round checked that no Ping was cut short; which child the MPM
+    # retires is not ours to choose, so a run where it never picked one with
+    # Pings inside says so instead of failing on chance (the path itself is
+    # covered deterministically by the MaxConnectionsPerChild test below).
+    pytest.skip("in five rounds the MPM retired only children without parked Pings")
 
 
 def body(root, port, pki):
