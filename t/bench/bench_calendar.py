@@ -13,8 +13,10 @@ UNTIL, monthly series on the 2nd Tuesday with no end.
     cache empty, every file parsed, the window decided for each); warm: the
     median of the next devices (conversions and window decisions cached);
     Per page (the requests after SyncKey 0): median, p90 and max of the
-    time waiting for httpd, cold and warm: the cost of a page should be the
-    page, not the calendar (compare BENCH_EVENTS=1000 and 10000);
+    time waiting for httpd and httpd's CPU, cold and warm (and over the
+    pages of all warm runs: raise BENCH_ROUNDS for a precise CPU figure):
+    the cost of a page should be the page, not the calendar (compare
+    BENCH_EVENTS=1000 and 10000);
   - requests per second of a no-change Sync of the calendar (FilterType 0
     and 6) against GET of an empty static file, same httpd, same Basic auth
     (wrk).
@@ -237,7 +239,15 @@ def run(srv, root, coll, parse_tool):
                   % (filt, tag, r["adds"], r["pages"], r["wall"], r["server"], r["cpu"],
                      r["wall"] / parse, r["cpu"] / parse, r["wall"] / cat))
             print("    per page FilterType %d (%s, %d events): median %.1f ms   p90 %.1f ms   "
-                  "max %.1f ms" % ((filt, tag, NEVENTS) + page_ms(r)))
+                  "max %.1f ms   httpd CPU %.1f ms" % ((filt, tag, NEVENTS) + page_ms(r) + (
+                      1000 * r["cpu"] / max(1, len(r["per_page"])),)))
+        # every warm run's pages together: CPU is counted in clock ticks (10 ms)
+        pool = sorted(t for r in runs[1:] for t in r["per_page"])
+        cpu = sum(r["cpu"] for r in runs[1:])
+        print("    per page FilterType %d (warm, all %d runs, %d pages): median %.1f ms   "
+              "p90 %.1f ms   httpd CPU %.2f ms"
+              % ((filt, len(runs) - 1, len(pool)) + page_ms({"per_page": pool})[:2]
+                 + (1000 * cpu / max(1, len(pool)),)))
         if filt == 0:
             assert cold["adds"] == NEVENTS, cold["adds"]
         done[filt] = dict(warm, fid=fid)

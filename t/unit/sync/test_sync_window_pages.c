@@ -4,7 +4,10 @@
  * decides each event once for all its pages (and a second device none),
  * not the whole calendar per page; a no-change Sync decides none; the
  * pages stay exact when events are edited between them; and events that
- * leave the window as days pass (a test clock) become SoftDeletes. */
+ * leave the window as days pass (a test clock) become SoftDeletes.
+ * Threads paging the views of one listing decide each item once. */
+#include <pthread.h>
+
 #include <apr_strings.h>
 
 #include "activesync/as_sync_coll.h"
@@ -306,6 +309,87 @@ START_TEST(window_moves_softdeletes)
 }
 END_TEST
 
+/* ---- threads on the views of one listing ---- */
+
+#define VIEW_WINDOWS 4
+
+typedef struct pager_t {
+    as_sync_index_entry_t *entry;
+    const apr_array_header_t *items;
+    int calls, bad;
+} pager_t;
+
+static pager_t pager;
+
+/* Window w (1..VIEW_WINDOWS) holds event n unless (n + w) % 3 == 0. */
+static int decide(void *ctx, const as_store_item_t *it, apr_pool_t *p)
+{
+    (void)p;
+    __atomic_add_fetch(&pager.calls, 1, __ATOMIC_SEQ_CST);
+    return (atoi(it->id + 1) + (int)(apr_uintptr_t)ctx) % 3 != 0;
+}
+
+static void *page_views(void *arg)
+{
+    int round, idx[7];
+    (void)arg;
+    for (round = 0; round < 20; round++) {
+        apr_uintptr_t w = (apr_uintptr_t)(round % VIEW_WINDOWS) + 1;
+        apr_pool_t *sp;
+        as_sync_index_view_t *v;
+        int from = 0, more = 1, k, n, next = 0;
+        apr_pool_create(&sp, NULL);
+        v = as_sync_index_view(pager.entry, w, sp);
+        while (v && more) {
+            n = as_sync_index_view_page(v, from, 7, idx, &more, decide, (void *)w, sp);
+            for (k = 0; k < n; k++) {
+                /* the next item inside, in listing order */
+                const as_store_item_t *items = (const as_store_item_t *)pager.items->elts;
+                while (next < pager.items->nelts && (atoi(items[next].id + 1) + (int)w) % 3 == 0) {
+                    next++;
+                }
+                if (idx[k] != next++) {
+                    __atomic_add_fetch(&pager.bad, 1, __ATOMIC_SEQ_CST);
+                }
+            }
+            from += n;
+        }
+        if (!v || from != 2 * NEVENTS / 3) {
+            __atomic_add_fetch(&pager.bad, 1, __ATOMIC_SEQ_CST);
+        }
+        apr_pool_destroy(sp);
+    }
+    return NULL;
+}
+
+START_TEST(threads_decide_once_per_view)
+{
+    pthread_t t[4];
+    apr_array_header_t *items;
+    const char *token;
+    as_sync_index_stats_t st;
+    int i;
+
+    fill();
+    ck_assert_int_eq(as_sync_index_list(&fc->st, FC_FOLDER, unit_pool, &items, &token, &pager.entry),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(pager.entry);
+    pager.items = items;
+    pager.calls = pager.bad = 0;
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, page_views, NULL), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+    }
+    ck_assert_int_eq(pager.bad, 0);
+    ck_assert_int_eq(pager.calls, VIEW_WINDOWS * NEVENTS); /* once per view and item */
+    as_sync_index_stats(&st);
+    ck_assert_int_eq((int)st.views, VIEW_WINDOWS);
+    ck_assert_uint_le(st.bytes, AS_SYNC_INDEX_BYTES);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("sync_window_pages");
@@ -315,6 +399,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, pages_decide_each_event_once);
     tcase_add_test(tc, edits_between_pages);
     tcase_add_test(tc, window_moves_softdeletes);
+    tcase_add_test(tc, threads_decide_once_per_view);
     suite_add_tcase(s, tc);
     return s;
 }
