@@ -47,7 +47,7 @@ static void stats(as_itemcache_stats_t *s)
 
 START_TEST(conversion_cached_by_etag)
 {
-    as_item_opts_t o = {141, NULL, 0, NULL};
+    as_item_opts_t o = {141, NULL, 0, NULL, NULL};
     as_mime_bodypref_t pref = {1, 200, 0, 0};
     as_itemcache_stats_t s0, s;
     fc_store_t *other = fc_open(st_base, "someone@example.com");

@@ -371,8 +371,9 @@ START_TEST(threads_decide_once_per_view)
     int i;
 
     fill();
-    ck_assert_int_eq(as_sync_index_list(&fc->st, FC_FOLDER, unit_pool, &items, &token, &pager.entry),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        as_sync_index_list(&fc->st, FC_FOLDER, unit_pool, &items, &token, &pager.entry),
+        APR_SUCCESS);
     ck_assert_ptr_nonnull(pager.entry);
     pager.items = items;
     pager.calls = pager.bad = 0;
