@@ -142,7 +142,8 @@ def full_sync(srv, dev, fid, filt):
         pages += 1
     return {"wall": time.monotonic() - t0, "server": server, "pages": pages, "adds": adds,
             "key": key, "dev": dev, "cpu": bench_mail.children_cpu(srv) - cpu0,
-            "per_page": sorted(per_page)}
+            "per_page": sorted(per_page),
+            "slowest": 1 + per_page.index(max(per_page)) if per_page else 0}
 
 
 def page_ms(r):
@@ -239,8 +240,9 @@ def run(srv, root, coll, parse_tool):
                   % (filt, tag, r["adds"], r["pages"], r["wall"], r["server"], r["cpu"],
                      r["wall"] / parse, r["cpu"] / parse, r["wall"] / cat))
             print("    per page FilterType %d (%s, %d events): median %.1f ms   p90 %.1f ms   "
-                  "max %.1f ms   httpd CPU %.1f ms" % ((filt, tag, NEVENTS) + page_ms(r) + (
-                      1000 * r["cpu"] / max(1, len(r["per_page"])),)))
+                  "max %.1f ms (page %d)   httpd CPU %.1f ms"
+                  % ((filt, tag, NEVENTS) + page_ms(r) + (
+                      r["slowest"], 1000 * r["cpu"] / max(1, len(r["per_page"])))))
         # every warm run's pages together: CPU is counted in clock ticks (10 ms)
         pool = sorted(t for r in runs[1:] for t in r["per_page"])
         cpu = sum(r["cpu"] for r in runs[1:])
