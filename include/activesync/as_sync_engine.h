@@ -99,8 +99,9 @@ int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *
 typedef struct as_sync_index_view_t as_sync_index_view_t;
 typedef int (*as_sync_inside_fn)(void *ctx, const as_store_item_t *it, apr_pool_t *p);
 /* The view of e for window (an id of the window: FilterType and start),
- * held until pool p goes; NULL when it cannot be kept (the index's bound,
- * or every view of e in use). */
+ * held until pool p goes (the pool e was listed in, or a child of it: a
+ * view lives as long as its entry); NULL when it cannot be kept (the
+ * index's bound, or every view of e in use). */
 as_sync_index_view_t *as_sync_index_view(as_sync_index_entry_t *e, apr_uint64_t window,
                                          apr_pool_t *p);
 /* Is the listing's item i inside? */
