@@ -171,7 +171,8 @@ check-asan:
 # case too; its 10,000-message paging is too slow under TSan.  test_cap_race
 # races processes, not threads: nothing for TSan to see.)
 TSAN_UNIT    := sync/test_watch commands/test_ping commands/test_ping_park db/test_db \
-                accounts/test_device_limit store/test_maildir sync/test_itemcache
+                accounts/test_device_limit store/test_maildir sync/test_itemcache \
+                sync/test_sync_window_pages
 TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/t/unit/tsan.supp
 check-tsan:
 	$(MAKE) O=obj-tsan SANITIZE=thread check-tsan-run

@@ -36,6 +36,10 @@ typedef struct as_deltas_t {
     /* a calendar's or task list's window (NULL: none; as_sync_window.c),
      * asked per item instead of cutoff */
     struct as_sync_window_t *win;
+    /* the listing's items inside win, decided once per process (NULL:
+     * none; as_sync_index_view) */
+    struct as_sync_index_view_t *view;
+    int more_after; /* list stops at page_max Adds, and more remain */
 } as_deltas_t;
 
 /* More Adds than any page takes (WindowSize is at most 512). */
@@ -51,7 +55,11 @@ apr_status_t as_sync_deltas(as_store_t *st, apr_pool_t *p, const char *folder_id
  * device's set is the first n items of the listing (an initial sync in
  * progress), the Adds are taken from the index in time proportional to
  * the page, at most page_max of them (0: all; then start is -1 unless all
- * remaining Adds are listed). */
+ * remaining Adds are listed; more_after when more remain).  With a
+ * calendar's or task list's window, the first n of the listing's items
+ * inside the window (as_sync_index_view): a page decides the window of
+ * the items up to the page's last, once per process, not of the whole
+ * folder. */
 apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folder_id,
                                 const as_coll_state_t *cs, int filter_type, int page_max,
                                 as_deltas_t *out);
@@ -69,6 +77,7 @@ typedef struct as_sync_index_stats_t {
     apr_uint64_t hits;      /* listings answered from the index */
     apr_uint64_t evictions; /* entries replaced or dropped for the bound */
     apr_uint64_t prefixes;  /* sets found to be a prefix of the listing */
+    apr_uint64_t views;     /* window views made (as_sync_index_view) */
     apr_size_t bytes;       /* bytes of the entries kept */
     apr_size_t entries;
 } as_sync_index_stats_t;
@@ -83,6 +92,30 @@ apr_status_t as_sync_index_list(as_store_t *st, const char *folder_id, apr_pool_
 /* Is the set of cs exactly the first cs->nitems items of e's listing, with
  * their flags (an initial sync in progress)?  O(set), no id comparison. */
 int as_sync_index_prefix(const as_sync_index_entry_t *e, const as_coll_state_t *cs);
+/* A window's view of an entry's listing: which items are inside, decided
+ * in listing order as far as asked, once per process and window, with the
+ * prefix sums of the items inside.  fn decides one item (1: inside; ctx
+ * is its state, p a pool for its work). */
+typedef struct as_sync_index_view_t as_sync_index_view_t;
+typedef int (*as_sync_inside_fn)(void *ctx, const as_store_item_t *it, apr_pool_t *p);
+/* The view of e for window (an id of the window: FilterType and start),
+ * held until pool p goes (the pool e was listed in, or a child of it: a
+ * view lives as long as its entry); NULL when it cannot be kept (the
+ * index's bound, or every view of e in use). */
+as_sync_index_view_t *as_sync_index_view(as_sync_index_entry_t *e, apr_uint64_t window,
+                                         apr_pool_t *p);
+/* Is the listing's item i inside? */
+int as_sync_index_view_inside(as_sync_index_view_t *v, int i, as_sync_inside_fn fn, void *ctx,
+                              apr_pool_t *p);
+/* Is the set of cs exactly the first cs->nitems items inside (with their
+ * flags and ETags)?  Decides items only until that many are found. */
+int as_sync_index_view_prefix(as_sync_index_view_t *v, const as_coll_state_t *cs,
+                              as_sync_inside_fn fn, void *ctx, apr_pool_t *p);
+/* The listing indices of the items inside from the from-th on, at most max
+ * (0: all) into out (room for max, or for the listing); *more when items
+ * inside remain after them.  Returns how many. */
+int as_sync_index_view_page(as_sync_index_view_t *v, int from, int max, int *out, int *more,
+                            as_sync_inside_fn fn, void *ctx, apr_pool_t *p);
 /* Count a page answered from a prefix (the prefixes statistic). */
 void as_sync_index_note_prefix(void);
 void as_sync_index_stats(as_sync_index_stats_t *out);
@@ -98,6 +131,12 @@ apr_time_t as_sync_expiry(const as_coll_state_t *cs, const apr_array_header_t *i
  * set is still a prefix of d's listing (its last item is its oldest). */
 apr_time_t as_sync_deltas_expiry(const as_deltas_t *d, const as_coll_state_t *cs,
                                  apr_interval_time_t span, apr_pool_t *p);
+
+/* Window decisions asked of the item cache or the codec since the process
+ * started (as_sync_window.c; tests). */
+apr_uint64_t as_sync_window_decisions(void);
+/* Tests: the clock of the calendar windows (NULL: apr_time_now). */
+void as_sync_window_set_clock(apr_time_t (*now)(void));
 
 /* The probe test on an already read header. */
 int as_sync_header_unchanged(const as_coll_state_t *cs, const char *token, int filter_type);

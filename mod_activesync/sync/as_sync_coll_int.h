@@ -118,5 +118,7 @@ as_sync_window_t *as_sync_window_make(as_store_t *st, const char *folder_id, int
 int as_sync_window_inside(const as_sync_window_t *w, const as_store_item_t *it, apr_pool_t *p);
 /* When the window moves (the next UTC midnight for a calendar), 0 never. */
 apr_time_t as_sync_window_expiry(const as_sync_window_t *w);
+/* The window's identity for as_sync_index_view: FilterType and start. */
+apr_uint64_t as_sync_window_key(const as_sync_window_t *w);
 
 #endif

@@ -120,8 +120,9 @@ static int server_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, attempt
     if (a->cs.careful && limit > 1) {
         limit = 1; /* after a loop: one change per reply (as_sync_loop.c) */
     }
-    if ((rv = as_sync_deltas_for(c->st, p, q->id, &a->cs, q->filter, AS_SYNC_PAGE_MAX, &a->d)) !=
-        APR_SUCCESS) {
+    /* a page lists the page only (and knows whether more remain) */
+    if ((rv = as_sync_deltas_for(c->st, p, q->id, &a->cs, q->filter, limit > 0 ? limit : 1,
+                                 &a->d)) != APR_SUCCESS) {
         as_sync_coll_res_reset(res);
         as_sync_coll_head(res, q->key, q->id,
                           rv == APR_ENOENT ? AS_SYNC_STATUS_HIERARCHY : AS_SYNC_STATUS_SERVER);

@@ -19,10 +19,20 @@ apr_interval_time_t as_sync_filter_span(int filter_type)
     return apr_time_from_sec((apr_int64_t)days[filter_type] * 86400);
 }
 
-/* Mail: by the listing's date; a calendar or task list: by the item's
- * content (as_sync_window.c). */
-static int in_window(const as_deltas_t *out, const as_store_item_t *it, apr_pool_t *p)
+static int ask_window(void *ctx, const as_store_item_t *it, apr_pool_t *p)
 {
+    return as_sync_window_inside(ctx, it, p);
+}
+
+/* Mail: by the listing's date; a calendar or task list: by the item's
+ * content (as_sync_window.c), through the listing's view when the index
+ * keeps one.  i: the item's position in the listing. */
+static int in_window(const as_deltas_t *out, int i, apr_pool_t *p)
+{
+    const as_store_item_t *it = &APR_ARRAY_IDX(out->items, i, as_store_item_t);
+    if (out->view) {
+        return as_sync_index_view_inside(out->view, i, ask_window, out->win, p);
+    }
     if (out->win) {
         return as_sync_window_inside(out->win, it, p);
     }
@@ -47,18 +57,39 @@ static int next_page(as_deltas_t *out, apr_uint32_t pos, int page_max, apr_pool_
     const as_store_item_t *it = (const as_store_item_t *)items->elts;
     int i;
 
-    if (pos > (apr_uint32_t)items->nelts || (pos > 0 && !in_window(out, &it[pos - 1], p))) {
+    if (pos > (apr_uint32_t)items->nelts || (pos > 0 && !in_window(out, (int)pos - 1, p))) {
         return 0;
     }
     out->list = apr_array_make(p, 64, sizeof(as_delta_t));
     for (i = (int)pos; i < items->nelts && (page_max <= 0 || i - (int)pos < page_max); i++) {
-        if (!in_window(out, &it[i], p)) {
+        if (!in_window(out, i, p)) {
             break; /* newest first: the rest is older still */
         }
         push_add(out->list, &it[i]);
     }
+    out->more_after =
+        i < items->nelts && page_max > 0 && i - (int)pos == page_max && in_window(out, i, p);
     out->start = (int)pos;
     return 1;
+}
+
+/* The next page of a windowed calendar or task list: the set is exactly
+ * the first n items inside the window (the view said so); the Adds are
+ * the next ones inside, deciding the window of the items up to them only.
+ * At most page_max (0: all). */
+static void next_view_page(as_deltas_t *out, apr_uint32_t n, int page_max, apr_pool_t *p)
+{
+    const as_store_item_t *it = (const as_store_item_t *)out->items->elts;
+    int *idx = apr_palloc(p, sizeof(int) * (size_t)(page_max > 0 ? page_max : out->items->nelts));
+    int k, got;
+
+    got = as_sync_index_view_page(out->view, (int)n, page_max, idx, &out->more_after, ask_window,
+                                  out->win, p);
+    out->list = apr_array_make(p, got > 0 ? got : 1, sizeof(as_delta_t));
+    for (k = 0; k < got; k++) {
+        push_add(out->list, &it[idx[k]]);
+    }
+    out->start = -1; /* not a prefix of the listing itself */
 }
 
 /* Compare the set with the listing, O(listing x log set): a Change is a
@@ -77,7 +108,7 @@ static void compare(as_deltas_t *out, const as_coll_state_t *cs, apr_pool_t *p)
     for (i = 0; i < out->items->nelts; i++) {
         const as_store_item_t *it = &APR_ARRAY_IDX(out->items, i, as_store_item_t);
         int k = as_coll_find(cs, it->id);
-        int inside = in_window(out, it, p);
+        int inside = in_window(out, i, p);
         as_delta_t *d = NULL;
         if (k >= 0) {
             if (seen[k]) {
@@ -148,7 +179,15 @@ apr_status_t as_sync_deltas_for(as_store_t *st, apr_pool_t *p, const char *folde
     }
     out->cutoff = span > 0 ? apr_time_now() - span : 0;
     out->forget = apr_array_make(p, 1, sizeof(const char *));
-    /* pages from the index assume a window over dates (newest first) */
+    if (out->win && out->entry) {
+        out->view = as_sync_index_view(out->entry, as_sync_window_key(out->win), p);
+    }
+    if (out->view && as_sync_index_view_prefix(out->view, cs, ask_window, out->win, p)) {
+        next_view_page(out, cs->nitems, page_max, p);
+        as_sync_index_note_prefix();
+        return APR_SUCCESS;
+    }
+    /* pages from the listing itself assume a window over dates (newest first) */
     if (!out->win && out->entry && as_sync_index_prefix(out->entry, cs) &&
         next_page(out, cs->nitems, page_max, p)) {
         as_sync_index_note_prefix();

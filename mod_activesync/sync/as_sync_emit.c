@@ -229,5 +229,8 @@ int as_sync_emit_changes(as_sync_run_t *c, const as_sync_coll_req_t *q, const as
         }
         sent++;
     }
+    if (i >= d->list->nelts && d->more_after) {
+        *more = 1; /* the list stopped at the page (as_sync_deltas_for) */
+    }
     return sent;
 }

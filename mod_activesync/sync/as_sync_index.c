@@ -11,7 +11,18 @@
  * unchanged, a device's set that is exactly the first n items of the
  * listing (with their flags and ETags) is the sign of a sync in progress, and it is
  * recognised in O(set) hashing, without comparing ids: each entry keeps
- * the sums of a keyed hash of (id, flags, ETag digest) over every prefix. */
+ * the sums of a keyed hash of (id, flags, ETag digest) over every prefix.
+ *
+ * Window views: a calendar's FilterType window is decided by each item's
+ * content, so its pages are not a prefix of the listing but of the
+ * listing's items inside the window.  An entry keeps a few views, one per
+ * window (FilterType and start), each deciding its items in listing order
+ * only as far as a page or a comparison needs, once per process, with the
+ * same prefix sums over the items found inside: a page asks the window of
+ * the page's items (and of those outside it in between), not of the whole
+ * calendar.  A view's arrays are allocated whole when it is made and
+ * counted in the entry's bytes. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +32,25 @@
 
 #include "activesync/as_sync_engine.h"
 
+/* The items of a listing inside one window, decided in listing order. */
+struct as_sync_index_view_t {
+    struct as_sync_index_view_t *next;
+    pthread_mutex_t lock; /* held while deciding (a decision may parse a file) */
+    const struct as_sync_index_entry_t *entry;
+    apr_uint64_t window;  /* which window (as_sync_index_view) */
+    int scanned;          /* items[0..scanned) decided */
+    int ninside;          /* how many of them inside */
+    unsigned char *in;    /* in[i]: items[i] inside (i < scanned) */
+    int *inside;          /* inside[k]: index of the k-th item inside */
+    apr_uint64_t *prefix; /* prefix[k]: set_sum() of the first k items inside */
+    unsigned refs;        /* requests holding it: not replaced while > 0 */
+    apr_uint64_t used;    /* when last taken (index_clock) */
+    apr_size_t bytes;
+};
+
 struct as_sync_index_entry_t {
     struct as_sync_index_entry_t *prev, *next; /* most recently used first */
+    as_sync_index_view_t *views;
     char *key;
     char token[AS_STORE_TOKEN_MAX + 1];
     as_store_item_t *items;
@@ -39,6 +67,21 @@ static pthread_mutex_t index_lock = PTHREAD_MUTEX_INITIALIZER;
 static as_sync_index_entry_t *index_head, *index_tail;
 static apr_size_t index_limit = AS_SYNC_INDEX_BYTES;
 static as_sync_index_stats_t index_stats;
+static apr_uint64_t index_clock; /* orders the views' use */
+
+/* Views of one entry at most (FilterType 4-7 and 8, a day apart). */
+#define VIEWS_MAX 8
+
+static void free_entry(as_sync_index_entry_t *e)
+{
+    while (e->views) {
+        as_sync_index_view_t *v = e->views;
+        e->views = v->next;
+        pthread_mutex_destroy(&v->lock);
+        free(v);
+    }
+    free(e);
+}
 
 static void unlink_entry(as_sync_index_entry_t *e)
 {
@@ -79,7 +122,7 @@ static void drop_entry(as_sync_index_entry_t *e)
     unlink_entry(e);
     index_stats.evictions++;
     if (e->refs == 0) {
-        free(e);
+        free_entry(e);
     }
 }
 
@@ -88,7 +131,7 @@ static apr_status_t release_entry(void *data)
     as_sync_index_entry_t *e = data;
     pthread_mutex_lock(&index_lock);
     if (--e->refs == 0 && !e->linked) {
-        free(e);
+        free_entry(e);
     }
     pthread_mutex_unlock(&index_lock);
     return APR_SUCCESS;
@@ -272,6 +315,184 @@ void as_sync_index_note_prefix(void)
     pthread_mutex_lock(&index_lock);
     index_stats.prefixes++;
     pthread_mutex_unlock(&index_lock);
+}
+
+/* ---- window views ---------------------------------------------------------------- */
+
+static apr_status_t release_view(void *data)
+{
+    as_sync_index_view_t *v = data;
+    pthread_mutex_lock(&index_lock);
+    v->refs--;
+    pthread_mutex_unlock(&index_lock);
+    return APR_SUCCESS;
+}
+
+/* Room for bytes more in the index, evicting entries other than e (under
+ * the lock); 0 when there is none. */
+static int make_room(as_sync_index_entry_t *e, apr_size_t bytes)
+{
+    as_sync_index_entry_t *t = index_tail;
+    while (t && index_stats.bytes + bytes > index_limit) {
+        as_sync_index_entry_t *prev = t->prev;
+        if (t != e) {
+            drop_entry(t);
+        }
+        t = prev;
+    }
+    return index_stats.bytes + bytes <= index_limit;
+}
+
+/* A new view of e for window (under the lock), taking the place of the
+ * least recently used one no request holds when e has VIEWS_MAX; NULL when
+ * all are held, e left the index or there is no room. */
+static as_sync_index_view_t *view_make(as_sync_index_entry_t *e, apr_uint64_t window)
+{
+    apr_size_t n = (apr_size_t)e->nitems;
+    apr_size_t bytes =
+        sizeof(as_sync_index_view_t) + (n + 1) * sizeof(apr_uint64_t) + n * sizeof(int) + n;
+    as_sync_index_view_t *v, **pv, **victim = NULL;
+    int count = 0;
+
+    if (!e->linked) {
+        return NULL;
+    }
+    for (pv = &e->views; *pv; pv = &(*pv)->next) {
+        count++;
+        if ((*pv)->refs == 0 && (!victim || (*pv)->used < (*victim)->used)) {
+            victim = pv;
+        }
+    }
+    if (count >= VIEWS_MAX) {
+        if (!victim) {
+            return NULL;
+        }
+        v = *victim;
+        *victim = v->next;
+        e->bytes -= v->bytes;
+        index_stats.bytes -= v->bytes;
+        pthread_mutex_destroy(&v->lock);
+        free(v);
+    }
+    if (!make_room(e, bytes) || !(v = calloc(1, bytes))) {
+        return NULL;
+    }
+    pthread_mutex_init(&v->lock, NULL);
+    v->entry = e;
+    v->window = window;
+    v->bytes = bytes;
+    v->prefix = (apr_uint64_t *)(v + 1);
+    v->inside = (int *)(v->prefix + n + 1);
+    v->in = (unsigned char *)(v->inside + n);
+    v->next = e->views;
+    e->views = v;
+    e->bytes += bytes;
+    index_stats.bytes += bytes;
+    index_stats.views++;
+    return v;
+}
+
+as_sync_index_view_t *as_sync_index_view(as_sync_index_entry_t *e, apr_uint64_t window,
+                                         apr_pool_t *p)
+{
+    as_sync_index_view_t *v;
+
+    pthread_mutex_lock(&index_lock);
+    for (v = e->views; v && v->window != window; v = v->next) {
+    }
+    if (!v) {
+        v = view_make(e, window);
+    }
+    if (v) {
+        v->refs++;
+        v->used = ++index_clock;
+    }
+    pthread_mutex_unlock(&index_lock);
+    if (v) {
+        apr_pool_cleanup_register(p, v, release_view, apr_pool_cleanup_null);
+    }
+    return v;
+}
+
+/* Decide the items in order (under v->lock) until items[0..upto) are, or
+ * want of them are found inside. */
+static void view_extend(as_sync_index_view_t *v, int upto, int want, as_sync_inside_fn fn,
+                        void *ctx, apr_pool_t *p)
+{
+    const as_store_item_t *items = v->entry->items;
+    apr_pool_t *sp;
+    int asked = 0;
+
+    if (upto > v->entry->nitems) {
+        upto = v->entry->nitems;
+    }
+    if (v->scanned >= upto || v->ninside >= want) {
+        return;
+    }
+    apr_pool_create(&sp, p);
+    while (v->scanned < upto && v->ninside < want) {
+        const as_store_item_t *it = &items[v->scanned];
+        int in = fn(ctx, it, sp) != 0;
+        v->in[v->scanned++] = (unsigned char)in;
+        if (in) {
+            v->inside[v->ninside] = v->scanned - 1;
+            v->prefix[v->ninside + 1] =
+                v->prefix[v->ninside] +
+                item_hash(it->id, it->flags & AS_SYNC_FLAGS_MASK, as_sync_etag_digest(it->etag));
+            v->ninside++;
+        }
+        if (++asked % 64 == 0) {
+            apr_pool_clear(sp); /* a calendar's decisions in bounded memory */
+        }
+    }
+    apr_pool_destroy(sp);
+}
+
+int as_sync_index_view_inside(as_sync_index_view_t *v, int i, as_sync_inside_fn fn, void *ctx,
+                              apr_pool_t *p)
+{
+    int in;
+    pthread_mutex_lock(&v->lock);
+    view_extend(v, i + 1, INT_MAX, fn, ctx, p);
+    in = i < v->scanned && v->in[i];
+    pthread_mutex_unlock(&v->lock);
+    return in;
+}
+
+int as_sync_index_view_prefix(as_sync_index_view_t *v, const as_coll_state_t *cs,
+                              as_sync_inside_fn fn, void *ctx, apr_pool_t *p)
+{
+    apr_uint64_t sum = 0;
+    apr_uint32_t i;
+    int ok;
+
+    if (!cs->items_loaded || cs->nitems > (apr_uint32_t)v->entry->nitems) {
+        return 0;
+    }
+    for (i = 0; i < cs->nitems; i++) {
+        sum += item_hash(cs->items[i].id, cs->items[i].flags, cs->items[i].etag);
+    }
+    pthread_mutex_lock(&v->lock);
+    view_extend(v, v->entry->nitems, (int)cs->nitems, fn, ctx, p);
+    ok = v->ninside >= (int)cs->nitems && v->prefix[cs->nitems] == sum;
+    pthread_mutex_unlock(&v->lock);
+    return ok;
+}
+
+int as_sync_index_view_page(as_sync_index_view_t *v, int from, int max, int *out, int *more,
+                            as_sync_inside_fn fn, void *ctx, apr_pool_t *p)
+{
+    int k, n = 0;
+
+    pthread_mutex_lock(&v->lock);
+    /* one more than the page: whether more remain, without deciding them all */
+    view_extend(v, v->entry->nitems, max > 0 ? from + max + 1 : INT_MAX, fn, ctx, p);
+    for (k = from; k < v->ninside && (max <= 0 || n < max); k++) {
+        out[n++] = v->inside[k];
+    }
+    *more = k < v->ninside;
+    pthread_mutex_unlock(&v->lock);
+    return n;
 }
 
 void as_sync_index_stats(as_sync_index_stats_t *out)

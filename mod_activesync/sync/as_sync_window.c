@@ -8,7 +8,10 @@
  * is kept in the shared item cache under (account, folder, id, ETag,
  * FilterType, start): a file is read and parsed once a day per window
  * (and again after an edit, which changes its ETag), not at every Sync.
- * The codec bounds the expansion of a series. */
+ * The codec bounds the expansion of a series.  The pages of one Sync ask
+ * only the items up to the page's last: the index keeps, per listing and
+ * window, which items are inside (as_sync_index_view, keyed by
+ * as_sync_window_key). */
 #include <apr_strings.h>
 
 #include "activesync/as_item_codec.h"
@@ -19,6 +22,24 @@
 
 #define DAY       ((apr_time_t)86400 * APR_USEC_PER_SEC)
 #define WINDOW_NS "AirSync:"
+
+static apr_uint64_t decisions; /* as_sync_window_decisions */
+static apr_time_t (*clock_now)(void);
+
+apr_uint64_t as_sync_window_decisions(void)
+{
+    return __atomic_load_n(&decisions, __ATOMIC_RELAXED);
+}
+
+void as_sync_window_set_clock(apr_time_t (*now)(void))
+{
+    clock_now = now;
+}
+
+static apr_time_t now_utc(void)
+{
+    return clock_now ? clock_now() : apr_time_now();
+}
 
 struct as_sync_window_t {
     as_store_t *st;
@@ -64,15 +85,21 @@ as_sync_window_t *as_sync_window_make(as_store_t *st, const char *folder_id, int
     w->folder = folder_id;
     w->fn = fn;
     w->filter = filter;
-    w->start = cls == AS_CLASS_CALENDAR ? window_start(filter, apr_time_now()) : 0;
+    w->start = cls == AS_CLASS_CALENDAR ? window_start(filter, now_utc()) : 0;
     return w;
 }
 
 apr_time_t as_sync_window_expiry(const as_sync_window_t *w)
 {
     /* a calendar window moves at midnight; a task leaves it by an edit */
-    apr_time_t now = apr_time_now();
+    apr_time_t now = now_utc();
     return w && w->start ? now - now % DAY + DAY : 0;
+}
+
+apr_uint64_t as_sync_window_key(const as_sync_window_t *w)
+{
+    /* a start is a UTC midnight in microseconds: far below 2^59 */
+    return (apr_uint64_t)w->start << 4 | (apr_uint64_t)w->filter;
 }
 
 /* The codec's answer for the file, read now (1 when it cannot be read:
@@ -102,6 +129,7 @@ int as_sync_window_inside(const as_sync_window_t *w, const as_store_item_t *it, 
     xmlNodePtr app;
     int in;
 
+    __atomic_add_fetch(&decisions, 1, __ATOMIC_RELAXED);
     if (!it->etag || !cache) {
         return ask(w, it, p);
     }

@@ -12,13 +12,20 @@ UNTIL, monthly series on the 2nd Tuesday with no end.
     (t/tools/ical_parse).  Cold: the first device after httpd started (item
     cache empty, every file parsed, the window decided for each); warm: the
     median of the next devices (conversions and window decisions cached);
+    Per page (the requests after SyncKey 0): median, p90 and max of the
+    time waiting for httpd and httpd's CPU, cold and warm (and over the
+    pages of all warm runs: raise BENCH_ROUNDS for a precise CPU figure):
+    the cost of a page should be the page, not the calendar (compare
+    BENCH_EVENTS=1000 and 10000);
   - requests per second of a no-change Sync of the calendar (FilterType 0
     and 6) against GET of an empty static file, same httpd, same Basic auth
     (wrk).
 
-Env: BENCH_EVENTS (default 10000), BENCH_ITEMCACHE (ActiveSyncItemCache,
-default the module's), BENCH_SECONDS, BENCH_CONNECTIONS,
-BENCH_ROUNDS as bench_mail.py; AS_MODULE, AS_ADMIN, AS_TOOLS."""
+Env: BENCH_EVENTS (default 10000), BENCH_FILTERS (default "6,0"),
+BENCH_PARTS (default "sync,nochange"; "sync" skips wrk), BENCH_ITEMCACHE
+(ActiveSyncItemCache, default the module's), BENCH_SECONDS,
+BENCH_CONNECTIONS, BENCH_ROUNDS as bench_mail.py; AS_MODULE, AS_ADMIN,
+AS_TOOLS."""
 
 import datetime
 import glob
@@ -42,7 +49,8 @@ from e2eharness import prepare_datadir  # noqa: E402
 
 NEVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
 ROUNDS = max(2, bench_mail.ROUNDS)
-FILTERS = (6, 0)
+FILTERS = tuple(int(f) for f in os.environ.get("BENCH_FILTERS", "6,0").split(","))
+PARTS = os.environ.get("BENCH_PARTS", "sync,nochange").split(",")
 # ActiveSyncItemCache for the run (default: the module's, 16M)
 CACHE = ("ActiveSyncItemCache %s\n" % os.environ["BENCH_ITEMCACHE"]
          if os.environ.get("BENCH_ITEMCACHE") else "")
@@ -119,19 +127,30 @@ def sync_body(fid, key, filt, window=100):
 
 
 def full_sync(srv, dev, fid, filt):
-    key, adds, pages, server, more = "0", 0, 0, 0.0, True
+    key, adds, pages, server, more, per_page = "0", 0, 0, 0.0, True, []
     cpu0, t0 = bench_mail.children_cpu(srv), time.monotonic()
     while more:
         t1 = time.monotonic()
         data = dev.post("Sync", sync_body(fid, key, filt), timeout=600)
         server += time.monotonic() - t1
+        if pages > 0:  # not the SyncKey 0 request (no items)
+            per_page.append(time.monotonic() - t1)
         x = bench_mail.xml_of(data)
         key = re.search(r"<SyncKey>([^<]+)</SyncKey>", x).group(1)
         adds += x.count("<Add>")
         more = "<MoreAvailable" in x or pages == 0
         pages += 1
     return {"wall": time.monotonic() - t0, "server": server, "pages": pages, "adds": adds,
-            "key": key, "dev": dev, "cpu": bench_mail.children_cpu(srv) - cpu0}
+            "key": key, "dev": dev, "cpu": bench_mail.children_cpu(srv) - cpu0,
+            "per_page": sorted(per_page),
+            "slowest": 1 + per_page.index(max(per_page)) if per_page else 0}
+
+
+def page_ms(r):
+    """Median, p90 and max of a sync's page times, in ms."""
+    t = r["per_page"] or [0.0]
+    return (1000 * t[len(t) // 2], 1000 * t[min(len(t) - 1, (len(t) * 9) // 10)],
+            1000 * t[-1])
 
 
 def timed(cmd):
@@ -220,10 +239,22 @@ def run(srv, root, coll, parse_tool):
                   "CPU %.1f   (to cat: %.0f)"
                   % (filt, tag, r["adds"], r["pages"], r["wall"], r["server"], r["cpu"],
                      r["wall"] / parse, r["cpu"] / parse, r["wall"] / cat))
+            print("    per page FilterType %d (%s, %d events): median %.1f ms   p90 %.1f ms   "
+                  "max %.1f ms (page %d)   httpd CPU %.1f ms"
+                  % ((filt, tag, NEVENTS) + page_ms(r) + (
+                      r["slowest"], 1000 * r["cpu"] / max(1, len(r["per_page"])))))
+        # every warm run's pages together: CPU is counted in clock ticks (10 ms)
+        pool = sorted(t for r in runs[1:] for t in r["per_page"])
+        cpu = sum(r["cpu"] for r in runs[1:])
+        print("    per page FilterType %d (warm, all %d runs, %d pages): median %.1f ms   "
+              "p90 %.1f ms   httpd CPU %.2f ms"
+              % ((filt, len(runs) - 1, len(pool)) + page_ms({"per_page": pool})[:2]
+                 + (1000 * cpu / max(1, len(pool)),)))
         if filt == 0:
             assert cold["adds"] == NEVENTS, cold["adds"]
         done[filt] = dict(warm, fid=fid)
-    nochange(srv, root, addr, done)
+    if "nochange" in PARTS:
+        nochange(srv, root, addr, done)
 
 
 def nochange(srv, root, addr, done):

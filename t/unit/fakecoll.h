@@ -4,7 +4,9 @@
  * ETag that changes with every write, a folder token that moves with every
  * change, and a codec (fc_codec) that maps FN to Contacts:FileAs and keeps
  * the other lines on a Change (as a real codec keeps what EAS cannot
- * carry).  Writes by "another program" are fc_put/fc_remove. */
+ * carry).  Writes by "another program" are fc_put/fc_remove.  With
+ * calendar set, the folder is a calendar (type 8) instead, whose items
+ * the real calendar codec reads (as_item_codec). */
 #ifndef AS_FAKECOLL_H
 #define AS_FAKECOLL_H
 
@@ -41,6 +43,7 @@ typedef struct fc_store_t {
     char tmpdir[256];   /* where open_item writes the file it hands out */
     int replace_race;   /* next replace_item sees a concurrent write first */
     int adds, replaces; /* calls that wrote */
+    int calendar;       /* the folder is a calendar */
 } fc_store_t;
 
 static fc_store_t *fc_of(as_store_t *st)
@@ -104,13 +107,16 @@ static __attribute__((unused)) int fc_count(fc_store_t *f)
 
 static const as_store_folder_t fc_folder = {
     FC_FOLDER, "0", "Contacts", "contacts", AS_FOLDER_CONTACTS, AS_CLASS_CONTACTS};
+static const as_store_folder_t fc_folder_cal = {
+    FC_FOLDER, "0", "Calendar", "calendar", AS_FOLDER_CALENDAR, AS_CLASS_CALENDAR};
 
 static apr_status_t fc_list_folders(as_store_t *st, apr_pool_t *p, apr_array_header_t **folders,
                                     const char **hier_token)
 {
     (void)st;
     *folders = apr_array_make(p, 1, sizeof(as_store_folder_t));
-    *(as_store_folder_t *)apr_array_push(*folders) = fc_folder;
+    *(as_store_folder_t *)apr_array_push(*folders) =
+        fc_of(st)->calendar ? fc_folder_cal : fc_folder;
     if (hier_token) {
         *hier_token = "h1";
     }
@@ -128,12 +134,11 @@ static apr_status_t fc_hier_token(as_store_t *st, apr_pool_t *p, const char **to
 static apr_status_t fc_get_folder(as_store_t *st, const char *id, apr_pool_t *p,
                                   const as_store_folder_t **folder)
 {
-    (void)st;
     (void)p;
     if (strcmp(id, FC_FOLDER)) {
         return APR_ENOENT;
     }
-    *folder = &fc_folder;
+    *folder = fc_of(st)->calendar ? &fc_folder_cal : &fc_folder;
     return APR_SUCCESS;
 }
 
