@@ -146,6 +146,7 @@ static int server_stops_or_restarts(void)
 int mod_activesync_push_stopping(void *baton)
 {
     int state = AP_MPMQ_RUNNING;
+    as_watch_stats_t ws;
     (void)baton;
     if (ap_mpm_query(AP_MPMQ_MPM_STATE, &state) != APR_SUCCESS || state != AP_MPMQ_STOPPING) {
         return 0;
@@ -153,9 +154,11 @@ int mod_activesync_push_stopping(void *baton)
     if (server_stops_or_restarts()) {
         return 1;
     }
-    if (!__atomic_exchange_n(&housekeeping_logged, 1, __ATOMIC_SEQ_CST)) {
-        as_watch_stats_t ws;
-        as_watch_stats(&ws);
+    /* said once, when something is parked: the MPM state turns STOPPING at
+     * the accept that reaches MaxConnectionsPerChild, before that
+     * connection's request is parked */
+    as_watch_stats(&ws);
+    if (ws.waits > 0 && !__atomic_exchange_n(&housekeeping_logged, 1, __ATOMIC_SEQ_CST)) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, child_server,
                      ASLOGNO(10002) "child %ld retires while the server runs on (MPM "
                                     "housekeeping or MaxConnectionsPerChild): its %u parked "
