@@ -29,6 +29,24 @@ static int cmp_scanned(const void *a, const void *b)
     return strcmp(((const coll_scanned_t *)a)->dirname, ((const coll_scanned_t *)b)->dirname);
 }
 
+/* The ids of the folders the collection can be (a digest each: not made
+ * again on every request). */
+static void set_ids(coll_scanned_t *s)
+{
+    static const unsigned comp[] = {COLL_VEVENT, COLL_VTODO, COLL_VJOURNAL};
+    size_t i;
+
+    if (s->is_book) {
+        coll_folder_id(s->dirname, 0, s->ids[0]);
+        return;
+    }
+    for (i = 0; i < sizeof comp / sizeof comp[0]; i++) {
+        if (s->comps & comp[i]) {
+            coll_folder_id(s->dirname, comp[i], s->ids[comp[i]]);
+        }
+    }
+}
+
 /* The collections under the root, sorted by directory name; *seen (when
  * not NULL): what was seen of every directory, NULL when that could not
  * be told. */
@@ -86,6 +104,7 @@ static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **o
         } else {
             continue;
         }
+        set_ids(&s);
         *(coll_scanned_t *)apr_array_push(arr) = s;
     }
     closedir(d);
@@ -169,14 +188,13 @@ static int cmp_folder(const void *a, const void *b)
 static void add_folder(coll_store_t *cs, const coll_scanned_t *s, int cls, int is_default)
 {
     coll_folder_t *f = apr_pcalloc(cs->fpool, sizeof *f);
-    char id[COLL_FOLDER_ID_LEN + 1];
+    const char *id = s->ids[class_comp[cls]];
 
     f->dirname = s->dirname;
     f->dir = apr_pstrcat(cs->fpool, cs->root, "/", s->dirname, NULL);
     f->comp = class_comp[cls];
     f->comps = s->comps;
     f->is_default = is_default;
-    coll_folder_id(s->dirname, f->comp, id);
     if (apr_hash_get(cs->by_id, id, APR_HASH_KEY_STRING)) {
         coll_log(cs, AS_LOG_ERR, 0, "folder id collision: collection %s not shown", s->dirname);
         return;

@@ -153,6 +153,9 @@ typedef struct coll_scanned_t {
     coll_props_t props;
     unsigned comps; /* calendars: COLL_V*; address books: 0 */
     int is_book;
+    /* folder ids by component (0: the address book; COLL_VEVENT,
+     * COLL_VTODO, COLL_VJOURNAL): made once per scan, kept with it */
+    char ids[COLL_VJOURNAL + 1][COLL_FOLDER_ID_LEN + 1];
 } coll_scanned_t;
 
 /* What a scan saw of one directory under the root: the stat of its
