@@ -25,12 +25,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <apr_allocator.h>
 #include <apr_strings.h>
 
 #include "coll_internal.h"
 
 typedef struct fcache_t {
-    apr_pool_t *pool; /* everything below but the slot itself */
+    apr_allocator_t *alloc; /* the pool's own (owned by it) */
+    apr_pool_t *pool;       /* everything below but the slot itself */
     const char *root;
     dev_t dev;
     ino_t ino;
@@ -148,9 +150,14 @@ void coll_fcache_store(coll_store_t *cs, const struct stat *rsb, int64_t listed_
     }
     memset(&e, 0, sizeof e);
     /* its own allocator: the entry outlives the request and its thread */
-    if (apr_pool_create_unmanaged_ex(&e.pool, NULL, NULL) != APR_SUCCESS) {
+    if (apr_allocator_create(&e.alloc) != APR_SUCCESS) {
         return;
     }
+    if (apr_pool_create_unmanaged_ex(&e.pool, NULL, e.alloc) != APR_SUCCESS) {
+        apr_allocator_destroy(e.alloc);
+        return;
+    }
+    apr_allocator_owner_set(e.alloc, e.pool);
     e.root = apr_pstrdup(e.pool, cs->root);
     e.scanned = copy_scanned(e.pool, scanned, &bytes);
     e.seen = copy_seen(e.pool, seen, &bytes);
