@@ -89,4 +89,9 @@ void as_collections_set_lock_wait(as_store_t *store, apr_interval_time_t wait);
 /* Path of that lock file (tests, logs). */
 const char *as_collections_lock_path(const as_store_t *store);
 
+/* How many times this process read a collections root (its entries and
+ * every .Radicale.props) rather than using the copy it keeps while the
+ * root and the props files are unchanged: for tests and benchmarks. */
+unsigned long as_collections_root_reads(void);
+
 #endif

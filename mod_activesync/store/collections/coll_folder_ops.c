@@ -73,6 +73,7 @@ apr_status_t coll_create_folder_typed(as_store_t *st, const char *parent_id, con
         return rv;
     }
     cs->by_id = NULL;
+    cs->fresh = 1;
     rv = coll_load_folders(cs);
     if (rv == APR_SUCCESS && named(cs, cls, name, NULL)) {
         rv = APR_EEXIST;
@@ -112,6 +113,7 @@ apr_status_t coll_rename_folder(as_store_t *st, const char *folder_id, const cha
         return rv;
     }
     cs->by_id = NULL;
+    cs->fresh = 1;
     rv = coll_find_folder(cs, folder_id, &f);
     if (rv == APR_SUCCESS && f->is_default) {
         rv = AS_STORE_ESPECIAL;
@@ -129,6 +131,7 @@ apr_status_t coll_rename_folder(as_store_t *st, const char *folder_id, const cha
         rv = coll_write_file(cs, f->dir, ".Radicale.props", json, strlen(json), 1, p);
     }
     cs->by_id = NULL;
+    cs->fresh = 1;
     coll_unlock(cs, lfd);
     apr_pool_destroy(p);
     return rv;
@@ -147,6 +150,7 @@ apr_status_t coll_delete_folder(as_store_t *st, const char *folder_id)
         return rv;
     }
     cs->by_id = NULL;
+    cs->fresh = 1;
     rv = coll_find_folder(cs, folder_id, &f);
     /* a default folder stays; so does a collection that is another folder
      * too (its events would go with its tasks) */
@@ -167,6 +171,7 @@ apr_status_t coll_delete_folder(as_store_t *st, const char *folder_id)
         }
     }
     cs->by_id = NULL;
+    cs->fresh = 1;
     coll_unlock(cs, lfd);
     apr_pool_destroy(p);
     return rv;
@@ -204,6 +209,7 @@ apr_status_t coll_special_folder(as_store_t *st, int type, int create, apr_pool_
             return rv;
         }
         cs->by_id = NULL;
+        cs->fresh = 1;
     }
     return APR_ENOENT;
 }

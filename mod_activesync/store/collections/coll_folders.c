@@ -21,36 +21,57 @@ static const char *const default_title[AS_CLASS_COUNT] = {NULL, "Contacts", "Cal
                                                           "Notes"};
 static const unsigned class_comp[AS_CLASS_COUNT] = {0, 0, COLL_VEVENT, COLL_VTODO, COLL_VJOURNAL};
 
-typedef struct scanned_t {
-    const char *dirname;
-    coll_props_t props;
-    unsigned comps; /* calendars: COLL_V*; address books: 0 */
-    int is_book;
-} scanned_t;
+/* Reads of a root by this process (as_collections_root_reads). */
+static unsigned long root_reads;
 
 static int cmp_scanned(const void *a, const void *b)
 {
-    return strcmp(((const scanned_t *)a)->dirname, ((const scanned_t *)b)->dirname);
+    return strcmp(((const coll_scanned_t *)a)->dirname, ((const coll_scanned_t *)b)->dirname);
 }
 
-/* The collections under the root, sorted by directory name. */
-static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **out)
+/* The ids of the folders the collection can be (a digest each: not made
+ * again on every request). */
+static void set_ids(coll_scanned_t *s)
+{
+    static const unsigned comp[] = {COLL_VEVENT, COLL_VTODO, COLL_VJOURNAL};
+    size_t i;
+
+    if (s->is_book) {
+        coll_folder_id(s->dirname, 0, s->ids[0]);
+        return;
+    }
+    for (i = 0; i < sizeof comp / sizeof comp[0]; i++) {
+        if (s->comps & comp[i]) {
+            coll_folder_id(s->dirname, comp[i], s->ids[comp[i]]);
+        }
+    }
+}
+
+/* The collections under the root, sorted by directory name; *seen (when
+ * not NULL): what was seen of every directory, NULL when that could not
+ * be told. */
+static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **out,
+                         apr_array_header_t **seen)
 {
     DIR *d = opendir(cs->root);
     struct dirent *de;
-    apr_array_header_t *arr = apr_array_make(p, 8, sizeof(scanned_t));
+    apr_array_header_t *arr = apr_array_make(p, 8, sizeof(coll_scanned_t));
     int dfd, warned = 0;
 
     *out = arr;
+    if (seen) {
+        *seen = apr_array_make(p, 8, sizeof(coll_seen_t));
+    }
     if (!d) {
         apr_status_t rv = coll_errno_status();
         coll_log(cs, AS_LOG_ERR, rv, "cannot read %s", cs->root);
         return rv;
     }
+    __atomic_add_fetch(&root_reads, 1, __ATOMIC_RELAXED);
     dfd = dirfd(d);
     while ((de = readdir(d)) != NULL) {
         struct stat sb;
-        scanned_t s;
+        coll_scanned_t s;
         coll_drop_stale(cs, dfd, cs->root, de->d_name);
         if (!coll_entry_name_ok(de->d_name) ||
             fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -67,6 +88,10 @@ static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **o
         }
         memset(&s, 0, sizeof s);
         s.dirname = apr_pstrdup(p, de->d_name);
+        if (seen && *seen &&
+            !coll_seen_stat(dfd, s.dirname, (coll_seen_t *)apr_array_push(*seen))) {
+            *seen = NULL; /* before the read: a change during it is a change */
+        }
         if (coll_props_read(cs, apr_pstrcat(p, cs->root, "/", s.dirname, NULL), p, &s.props) !=
                 APR_SUCCESS ||
             !s.props.tag) {
@@ -79,14 +104,47 @@ static apr_status_t scan(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **o
         } else {
             continue;
         }
-        *(scanned_t *)apr_array_push(arr) = s;
+        set_ids(&s);
+        *(coll_scanned_t *)apr_array_push(arr) = s;
     }
     closedir(d);
-    qsort(arr->elts, (size_t)arr->nelts, sizeof(scanned_t), cmp_scanned);
+    if (warned && seen) {
+        *seen = NULL; /* what was not read is not known */
+    }
+    qsort(arr->elts, (size_t)arr->nelts, sizeof(coll_scanned_t), cmp_scanned);
     return APR_SUCCESS;
 }
 
-static int holds_class(const scanned_t *s, int cls)
+/* The collections: the process's copy when still valid (not after a
+ * change made by this handle, nor for a listing), else read and kept. */
+static apr_status_t scan_kept(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **out)
+{
+    apr_array_header_t *seen;
+    struct stat rsb;
+    int64_t listed_at;
+    int have_stat;
+    apr_status_t rv;
+
+    if (!cs->fresh && coll_fcache_load(cs, p, out)) {
+        cs->kept = 1;
+        return APR_SUCCESS;
+    }
+    cs->fresh = cs->kept = 0;
+    have_stat = stat(cs->root, &rsb) == 0;
+    listed_at = coll_now_ns();
+    rv = scan(cs, p, out, have_stat ? &seen : NULL);
+    if (rv == APR_SUCCESS && have_stat && seen) {
+        coll_fcache_store(cs, &rsb, listed_at, *out, seen);
+    }
+    return rv;
+}
+
+unsigned long as_collections_root_reads(void)
+{
+    return __atomic_load_n(&root_reads, __ATOMIC_RELAXED);
+}
+
+static int holds_class(const coll_scanned_t *s, int cls)
 {
     return cls == AS_CLASS_CONTACTS ? s->is_book : !s->is_book && (s->comps & class_comp[cls]);
 }
@@ -98,7 +156,7 @@ static int default_of(const apr_array_header_t *arr, int cls)
     int i, first = -1;
 
     for (i = 0; i < arr->nelts; i++) {
-        const scanned_t *s = &APR_ARRAY_IDX(arr, i, scanned_t);
+        const coll_scanned_t *s = &APR_ARRAY_IDX(arr, i, coll_scanned_t);
         if (!holds_class(s, cls)) {
             continue;
         }
@@ -127,17 +185,16 @@ static int cmp_folder(const void *a, const void *b)
     return c ? c : strcmp(x->dirname, y->dirname);
 }
 
-static void add_folder(coll_store_t *cs, const scanned_t *s, int cls, int is_default)
+static void add_folder(coll_store_t *cs, const coll_scanned_t *s, int cls, int is_default)
 {
     coll_folder_t *f = apr_pcalloc(cs->fpool, sizeof *f);
-    char id[COLL_FOLDER_ID_LEN + 1];
+    const char *id = s->ids[class_comp[cls]];
 
     f->dirname = s->dirname;
     f->dir = apr_pstrcat(cs->fpool, cs->root, "/", s->dirname, NULL);
     f->comp = class_comp[cls];
     f->comps = s->comps;
     f->is_default = is_default;
-    coll_folder_id(s->dirname, f->comp, id);
     if (apr_hash_get(cs->by_id, id, APR_HASH_KEY_STRING)) {
         coll_log(cs, AS_LOG_ERR, 0, "folder id collision: collection %s not shown", s->dirname);
         return;
@@ -162,7 +219,7 @@ apr_status_t coll_load_folders(coll_store_t *cs)
         return APR_SUCCESS;
     }
     apr_pool_clear(cs->fpool);
-    rv = scan(cs, cs->fpool, &arr);
+    rv = scan_kept(cs, cs->fpool, &arr);
     if (rv == APR_SUCCESS && cs->create && !cs->defaults_checked) {
         unsigned missing = 0;
         cs->defaults_checked = 1;
@@ -174,7 +231,8 @@ apr_status_t coll_load_folders(coll_store_t *cs)
         if (missing) { /* made under the lock, then read again */
             rv = coll_ensure_defaults(cs, missing);
             apr_pool_clear(cs->fpool);
-            rv = rv == APR_SUCCESS ? scan(cs, cs->fpool, &arr) : rv;
+            cs->fresh = 1;
+            rv = rv == APR_SUCCESS ? scan_kept(cs, cs->fpool, &arr) : rv;
         }
     }
     if (rv != APR_SUCCESS) {
@@ -186,7 +244,7 @@ apr_status_t coll_load_folders(coll_store_t *cs)
         defaults[cls] = default_of(arr, cls);
     }
     for (i = 0; i < arr->nelts; i++) {
-        const scanned_t *s = &APR_ARRAY_IDX(arr, i, scanned_t);
+        const coll_scanned_t *s = &APR_ARRAY_IDX(arr, i, coll_scanned_t);
         for (cls = AS_CLASS_CONTACTS; cls < AS_CLASS_COUNT; cls++) {
             if ((cs->classes & (1u << cls)) && holds_class(s, cls)) {
                 add_folder(cs, s, cls, defaults[cls] == i);
@@ -210,6 +268,15 @@ apr_status_t coll_find_folder(coll_store_t *cs, const char *id, coll_folder_t **
         return rv;
     }
     *f = apr_hash_get(cs->by_id, id, APR_HASH_KEY_STRING);
+    if (!*f && cs->kept) { /* an id the kept copy does not know: read the root */
+        cs->by_id = NULL;
+        cs->fresh = 1;
+        rv = coll_load_folders(cs);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        *f = apr_hash_get(cs->by_id, id, APR_HASH_KEY_STRING);
+    }
     return *f ? APR_SUCCESS : APR_ENOENT;
 }
 
@@ -238,7 +305,8 @@ apr_status_t coll_make_collection(coll_store_t *cs, const char *dirname, const c
         return rv;
     }
     as_store_fsync_dir(cs->root);
-    cs->by_id = NULL; /* reload next time */
+    cs->by_id = NULL; /* reload next time, from the disk */
+    cs->fresh = 1;
     return APR_SUCCESS;
 }
 
@@ -270,7 +338,7 @@ apr_status_t coll_ensure_defaults(coll_store_t *cs, unsigned classes)
     /* a look without the lock first: the common case has them all */
     for (pass = 0; pass < 2; pass++) {
         unsigned missing = 0;
-        rv = scan(cs, p, &arr);
+        rv = scan(cs, p, &arr, NULL);
         for (cls = AS_CLASS_CONTACTS; rv == APR_SUCCESS && cls < AS_CLASS_COUNT; cls++) {
             if ((classes & (1u << cls)) && default_of(arr, cls) < 0) {
                 missing |= 1u << cls;
@@ -313,6 +381,7 @@ apr_status_t coll_list_folders(as_store_t *st, apr_pool_t *p, apr_array_header_t
         }
     }
     cs->by_id = NULL; /* a listing always reads the disk */
+    cs->fresh = 1;
     rv = coll_load_folders(cs);
     if (rv != APR_SUCCESS) {
         return rv;

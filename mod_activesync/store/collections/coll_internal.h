@@ -5,6 +5,8 @@
  *                      lock, atomic file writes, change tokens
  *   coll_ids.c         folder and item ids, validation of client input
  *   coll_props.c       .Radicale.props: parse, build, rewrite
+ *   coll_folder_cache.c the collections last read from each root, kept
+ *                      by the process while the root and props are unchanged
  *   coll_folders.c     reading the collections, default collections
  *   coll_items.c       listing a collection's items, ETags, open, stat
  *   coll_write.c       add, replace, delete items
@@ -68,6 +70,8 @@ typedef struct coll_store_t {
     unsigned classes;      /* 1 << AS_CLASS_* shown */
     int create;            /* make the default collections when missing */
     int defaults_checked;
+    int fresh; /* the next folder load reads the root, not the process's copy */
+    int kept;  /* the folders loaded are the process's copy */
     apr_interval_time_t lock_wait;
     int lock_fd, lock_depth; /* held by this handle (nested calls share it) */
     /* folder cache */
@@ -142,6 +146,44 @@ const char *coll_props_new(apr_pool_t *p, const char *tag, const char *displayna
 apr_status_t coll_props_renamed(coll_store_t *cs, const char *dir, const char *displayname,
                                 apr_pool_t *p, const char **json);
 unsigned coll_components_parse(const char *set);
+
+/* A collection read from the root (coll_folders.c's scan). */
+typedef struct coll_scanned_t {
+    const char *dirname;
+    coll_props_t props;
+    unsigned comps; /* calendars: COLL_V*; address books: 0 */
+    int is_book;
+    /* folder ids by component (0: the address book; COLL_VEVENT,
+     * COLL_VTODO, COLL_VJOURNAL): made once per scan, kept with it */
+    char ids[COLL_VJOURNAL + 1][COLL_FOLDER_ID_LEN + 1];
+} coll_scanned_t;
+
+/* What a scan saw of one directory under the root: the stat of its
+ * .Radicale.props (present 0: there was none).  A directory that is no
+ * collection is seen too: a props file written into it makes it one
+ * without changing the root. */
+typedef struct coll_seen_t {
+    const char *dirname;
+    int present;
+    uint64_t ino;
+    apr_off_t size;
+    int64_t mtime_ns, ctime_ns;
+} coll_seen_t;
+
+/* coll_folder_cache.c */
+#define COLL_FCACHE_SLOTS 64          /* roots kept per process */
+#define COLL_FCACHE_SEEN  1024        /* directories a kept root may have */
+#define COLL_FCACHE_BYTES (64 * 1024) /* names and props text kept per root */
+/* Fill *seen from a stat of dir/.Radicale.props (dfd: the root); 0 when
+ * it cannot be told (an error other than "no such file"). */
+int coll_seen_stat(int dfd, const char *dirname, coll_seen_t *seen);
+/* Keep the scan of cs->root (scanned: coll_scanned_t, seen: coll_seen_t)
+ * whose root stat before the scan was *rsb, when settled at listed_at. */
+void coll_fcache_store(coll_store_t *cs, const struct stat *rsb, int64_t listed_at,
+                       const apr_array_header_t *scanned, const apr_array_header_t *seen);
+/* The kept scan of cs->root into p when the root and every seen props
+ * file are unchanged: 1, *scanned set; else 0. */
+int coll_fcache_load(coll_store_t *cs, apr_pool_t *p, apr_array_header_t **scanned);
 
 /* coll_folders.c */
 apr_status_t coll_load_folders(coll_store_t *cs);
