@@ -193,6 +193,14 @@ static void helper_main(server_rec *s, apr_pool_t *p, const pid_t *targets, size
                      st.datadir);
         _exit(1);
     }
+    /* the helper runs as root: a gate file it made belongs to the children's
+     * user, as every file of the directory, also when it leaves before
+     * as_db_prepare_home() below (a process attached meanwhile) */
+    if (fchown(gate, st.uid, st.gid) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(errno), s,
+                     ASLOGNO(12047) "cannot give %s/as_recover.lock to the children's user",
+                     st.datadir);
+    }
     for (i = 0; i < n; i++) {
         (void)ap_mpm_safe_kill(targets[i], SIGKILL);
     }
