@@ -38,6 +38,26 @@ static as_outbound_result_t fake_submit(const as_outbound_t *ob, apr_pool_t *p, 
 
 static as_outbound_t fake_ob = {fake_submit, &fake};
 
+/* t made into a 12.1 request of cmd (the message in the body, SaveInSent
+ * in the request line) for IOT_ACCT's device; the caller runs it. */
+static inline void fakeob_request12(cmdtest_t *t, const char *cmd, int save, const char *mime)
+{
+    memset(t, 0, sizeof(*t));
+    t->line.cmd = cmd;
+    t->line.device_id = t->line.device_key = IOT_DEV;
+    t->line.save_in_sent = save;
+    t->req.pool = unit_pool;
+    t->req.account = IOT_ACCT;
+    t->req.line = &t->line;
+    t->req.protocol_version = "12.1";
+    t->req.raw_body = mime;
+    t->req.raw_len = mime ? strlen(mime) : 0;
+    t->req.conf = &iot_conf;
+    t->req.db = db;
+    t->resp.http_status = 200;
+    t->resp.headers = apr_table_make(unit_pool, 4);
+}
+
 static void fakeob_setup(void)
 {
     testdb_setup();

@@ -349,20 +349,7 @@ END_TEST
  * HTTP statuses. */
 static void send12(cmdtest_t *t, int save, const char *mime)
 {
-    memset(t, 0, sizeof(*t));
-    t->line.cmd = "SendMail";
-    t->line.device_id = t->line.device_key = IOT_DEV;
-    t->line.save_in_sent = save;
-    t->req.pool = unit_pool;
-    t->req.account = IOT_ACCT;
-    t->req.line = &t->line;
-    t->req.protocol_version = "12.1";
-    t->req.raw_body = mime;
-    t->req.raw_len = mime ? strlen(mime) : 0;
-    t->req.conf = &iot_conf;
-    t->req.db = db;
-    t->resp.http_status = 200;
-    t->resp.headers = apr_table_make(unit_pool, 4);
+    fakeob_request12(t, "SendMail", save, mime);
     t->rv = as_cmd_sendmail(&t->req, &t->resp);
 }
 

@@ -302,22 +302,9 @@ END_TEST
 static void smart12(cmdtest_t *t, int reply, const char *item_id, const char *coll,
                     const char *mime)
 {
-    memset(t, 0, sizeof(*t));
-    t->line.cmd = reply ? "SmartReply" : "SmartForward";
-    t->line.device_id = t->line.device_key = IOT_DEV;
-    t->line.save_in_sent = 1;
+    fakeob_request12(t, reply ? "SmartReply" : "SmartForward", 1, mime);
     t->line.item_id = item_id;
     t->line.collection_id = coll;
-    t->req.pool = unit_pool;
-    t->req.account = IOT_ACCT;
-    t->req.line = &t->line;
-    t->req.protocol_version = "12.1";
-    t->req.raw_body = mime;
-    t->req.raw_len = mime ? strlen(mime) : 0;
-    t->req.conf = &iot_conf;
-    t->req.db = db;
-    t->resp.http_status = 200;
-    t->resp.headers = apr_table_make(unit_pool, 4);
     t->rv = (reply ? as_cmd_smartreply : as_cmd_smartforward)(&t->req, &t->resp);
 }
 
